@@ -1,0 +1,102 @@
+"""Entry point: `python launch.py` serves the chat and the HTTP API on 127.0.0.1:7860.
+
+With no arguments it runs on the embedded MovieLens catalog, building the artifacts
+(item embeddings, FAISS index, CF model) on first run and reusing them afterwards.
+`python launch.py evaluate ...` runs the offline evaluations (see fusion/evaluate.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from installed packages, never a hub
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Conversational recommender: chat UI + HTTP API.")
+    p.add_argument("--catalog", type=Path, help="catalog CSV/JSONL (default: embedded MovieLens)")
+    p.add_argument("--interactions", type=Path, help="interaction log CSV/JSONL for --catalog")
+    p.add_argument("--artifacts", type=Path, default=None,
+                   help="artifact folder (default: artifacts/<catalog name>)")
+    p.add_argument("--encoder", type=Path, default=None,
+                   help="local Hugging Face model folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--alpha", type=float, default=0.7, help="weight of text vs CF, in [0, 1]")
+    p.add_argument("--rebuild", action="store_true", help="rebuild artifacts even if present")
+    p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
+    args = p.parse_args(argv)
+    if not 0.0 <= args.alpha <= 1.0:
+        p.error(f"--alpha must be in [0, 1], got {args.alpha}")
+    if (args.catalog is None) != (args.interactions is None):
+        p.error("--catalog and --interactions go together")
+    return args
+
+
+def load_data(args: argparse.Namespace):
+    if args.catalog is None:
+        from retrieval.movielens import load_movielens
+
+        return load_movielens()
+    from retrieval.loaders import load_catalog, load_interactions
+
+    catalog = load_catalog(args.catalog)
+    return catalog, load_interactions(args.interactions, catalog)
+
+
+def make_bot(args: argparse.Namespace):
+    from bot.chat import Bot
+    from fusion.build import load_or_build
+    from fusion.recommender import FusionConfig
+    from retrieval.encoder import TransformerEncoder
+
+    catalog, interactions = load_data(args)
+    folder = args.artifacts or ROOT / "artifacts" / catalog.name
+    encoder = TransformerEncoder(args.encoder)
+    recommender, report = load_or_build(catalog, interactions, encoder, folder,
+                                        FusionConfig(alpha=args.alpha), rebuild=args.rebuild)
+    what = f"built {', '.join(report.built)}" if report.built else "reused artifacts"
+    print(f"catalog {catalog.name}: {len(catalog)} items, {len(interactions)} interactions; "
+          f"{what} in {folder} ({report.seconds:.1f} s)", flush=True)
+    return Bot(recommender), report
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["evaluate"]:
+        from fusion.evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
+    args = parse_args(argv)
+    from retrieval.artifacts import StaleArtifactError
+    from retrieval.loaders import DataError
+
+    try:
+        bot, _ = make_bot(args)
+    except (DataError, StaleArtifactError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.build_only:
+        return 0
+    import uvicorn
+
+    from bot.api import create_app
+    from bot.ui import mount_ui
+
+    app = mount_ui(create_app(bot), bot, args.alpha)
+    print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

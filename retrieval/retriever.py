@@ -1,0 +1,75 @@
+"""Text retrieval: a multi-turn query -> the catalog rows closest to it.
+
+The query vector is the weighted mean of the turn embeddings (later turns weigh more,
+as the bot decides), re-normalised; FAISS returns the top-n rows by cosine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from retrieval.artifacts import check_manifest, write_manifest
+from retrieval.encoder import Encoder
+from retrieval.index import FaissIndex, IndexConfig
+from retrieval.records import Candidates, Catalog
+
+KIND = "text-index"
+
+
+class Retriever:
+    def __init__(self, catalog: Catalog, encoder: Encoder, item_vectors: np.ndarray, index: FaissIndex) -> None:
+        if item_vectors.shape[0] != len(catalog) or len(index) != len(catalog):
+            raise ValueError("item vectors / index do not match the catalog size")
+        self.catalog = catalog
+        self.encoder = encoder
+        self.item_vectors = item_vectors  # float32 (n_items, dim), unit rows
+        self.index = index
+
+    @classmethod
+    def build(cls, catalog: Catalog, encoder: Encoder, config: IndexConfig = IndexConfig(),
+              progress: bool = False) -> "Retriever":
+        vectors = encoder.encode(catalog.texts(), progress=progress)
+        return cls(catalog, encoder, vectors, FaissIndex.build(vectors, config))
+
+    def query_vector(self, texts: Sequence[str], weights: np.ndarray | None = None) -> np.ndarray:
+        """(dim,) float32 unit vector: weighted mean of the texts' embeddings."""
+        if not texts:
+            raise ValueError("a query needs at least one text")
+        emb = self.encoder.encode(list(texts))
+        w = np.ones(len(texts), dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
+        v = (w[:, None] * emb).sum(0)
+        return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+    def search(self, texts: Sequence[str], n: int, weights: np.ndarray | None = None) -> Candidates:
+        scores, rows = self.index.search(self.query_vector(texts, weights)[None, :], n)
+        keep = rows[0] >= 0  # FAISS pads with -1 when fewer results exist
+        return Candidates(rows[0][keep], scores[0][keep].astype(np.float32))
+
+    # --- artifacts -------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "item_vectors.npy", self.item_vectors)
+        self.index.save(folder / "index.faiss")
+        write_manifest(folder, KIND, {"catalog": self.catalog.fingerprint()},
+                       {"encoder": self.encoder.describe(), "index": self.index.describe()})
+
+    @classmethod
+    def load(cls, folder: Path, catalog: Catalog, encoder: Encoder,
+             config: IndexConfig = IndexConfig()) -> "Retriever":
+        manifest = check_manifest(folder, KIND, {"catalog": catalog.fingerprint()})
+        if manifest["config"]["encoder"] != _jsonable(encoder.describe()):
+            from retrieval.artifacts import StaleArtifactError
+
+            raise StaleArtifactError(f"{folder}: item vectors were made by another encoder "
+                                     f"({manifest['config']['encoder']}); rebuild with --rebuild")
+        vectors = np.load(folder / "item_vectors.npy", allow_pickle=False)
+        return cls(catalog, encoder, vectors, FaissIndex.load(folder / "index.faiss", config))
+
+
+def _jsonable(d: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(d))
