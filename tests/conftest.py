@@ -1,0 +1,66 @@
+"""Shared tiny fixtures with known right answers; no model weights, no network."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from retrieval.encoder import HashingEncoder  # noqa: E402
+from retrieval.loaders import item_text  # noqa: E402
+from retrieval.records import Catalog, Interactions, Item  # noqa: E402
+
+# 12 movies in two taste groups: rows 0-5 "kids" (animation/children/comedy),
+# rows 6-11 "dark" (crime/thriller/horror). Words make nearest neighbours obvious.
+TINY = [
+    ("m0", "Cartoon Kittens", 1995, ("Animation", "Children", "Comedy")),
+    ("m1", "Cartoon Puppies", 1996, ("Animation", "Children", "Comedy")),
+    ("m2", "Funny Farm Friends", 1997, ("Animation", "Children", "Comedy")),
+    ("m3", "Toy Parade", 1998, ("Animation", "Children")),
+    ("m4", "Family Picnic", 1999, ("Children", "Comedy")),
+    ("m5", "Silly Robots", 2000, ("Animation", "Comedy", "Sci-Fi")),
+    ("m6", "Midnight Heist", 1990, ("Crime", "Thriller")),
+    ("m7", "Dark Alley", 1991, ("Crime", "Thriller")),
+    ("m8", "Silent Killer", 1992, ("Horror", "Thriller")),
+    ("m9", "Mafia Night", 1993, ("Crime", "Drama")),
+    ("m10", "Haunted House", 1994, ("Horror",)),
+    ("m11", "Cold Case", 1989, ("Crime", "Mystery", "Thriller")),
+]
+
+
+def make_catalog() -> Catalog:
+    return Catalog("tiny", tuple(Item(i, t, item_text(t, y, g), y, g) for i, t, y, g in TINY))
+
+
+def make_checkerboard(catalog: Catalog) -> Interactions:
+    """Users u0-u3 rate only kids movies (rows 0-5), u4-u7 only dark ones (rows 6-11):
+    item-item similarity is 1 within a group and 0 across (the known answer)."""
+    users, rows, ws, ts = [], [], [], []
+    for u in range(8):
+        group = range(0, 6) if u < 4 else range(6, 12)
+        for j, r in enumerate(group):
+            users.append(f"u{u}")
+            rows.append(r)
+            ws.append(5.0 if (r + u) % 2 == 0 else 3.0)
+            ts.append(1000 * u + j)
+    return Interactions(np.array(users, dtype=object), np.array(rows, np.int64),
+                        np.array(ws, np.float32), np.array(ts, np.int64))
+
+
+@pytest.fixture
+def tiny_catalog() -> Catalog:
+    return make_catalog()
+
+
+@pytest.fixture
+def checkerboard(tiny_catalog: Catalog) -> Interactions:
+    return make_checkerboard(tiny_catalog)
+
+
+@pytest.fixture
+def hashing_encoder() -> HashingEncoder:
+    return HashingEncoder(dim=256)
