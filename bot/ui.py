@@ -11,6 +11,7 @@ import uuid
 import gradio as gr
 from fastapi import FastAPI
 
+from bot.api import turn_json
 from bot.chat import BadInput, Bot, with_user
 from bot.session import Session
 
@@ -23,6 +24,7 @@ def build_ui(bot: Bot, alpha: float) -> gr.Blocks:
              session: Session | None):
         history = list(history or [])
         uid = (user_id or "").strip() or None
+        items: list = []
         try:
             if session is None:
                 session = bot.new_session(uuid.uuid4().hex, uid)
@@ -30,15 +32,15 @@ def build_ui(bot: Bot, alpha: float) -> gr.Blocks:
                 bot.new_session(session.session_id, uid)  # validates the id
                 session = with_user(session, uid)
             turn = bot.respond(message, session, alpha=float(alpha_value))
-            reply, session = turn.reply, turn.session
+            reply, session, items = turn.reply, turn.session, turn_json(turn)["items"]
         except BadInput as e:
             reply = str(e)
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": reply}]
-        return history, "", session
+        return history, "", session, items
 
     def reset():
-        return [], "", None
+        return [], "", None, []
 
     with gr.Blocks(title=f"Recommender · {bot.catalog.name}") as demo:
         gr.Markdown(f"## What would you like to watch?\n{INTRO}")
@@ -53,8 +55,10 @@ def build_ui(bot: Bot, alpha: float) -> gr.Blocks:
         with gr.Row():
             send = gr.Button("Send", variant="primary")
             clear = gr.Button("Start over")
+        with gr.Accordion("Scores behind the last reply", open=False):
+            details = gr.JSON(label="items: rank, score, parts (text, cf), reason")
         inputs = [message, user, alpha_slider, chatbot, state]
-        outputs = [chatbot, message, state]
+        outputs = [chatbot, message, state, details]
         send.click(chat, inputs, outputs, api_name="chat")
         message.submit(chat, inputs, outputs, api_name=False)
         clear.click(reset, None, outputs, api_name="reset")

@@ -1,0 +1,100 @@
+"""The chat logic without a browser: understanding, session state, reasons, rendering."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chat import BadInput, escape
+from bot.understand import read_turn
+from tests.helpers import tiny_bot
+
+
+def test_read_turn_wanted_and_negated():
+    r = read_turn("I would like a funny animated movie for kids")
+    assert set(r.wanted_genres) == {"comedy", "animation", "children"} and not r.banned_genres
+    r = read_turn("now something darker for adults, no cartoons")
+    assert "animation" in r.banned_genres and "children" in r.banned_genres
+    assert "cartoons" not in r.text and "darker" in r.text
+    r = read_turn("I hate romance and want action")
+    assert r.banned_genres == ("romance",) and r.wanted_genres == ("action",)
+
+
+def test_read_turn_only_reports_catalog_genres():
+    r = read_turn("a western with cowboys", catalog_genres=frozenset({"drama"}))
+    assert r.wanted_genres == () and r.cues == {}
+
+
+def test_two_turns_follow_the_conversation_without_repeats():
+    bot = tiny_bot(k=3)
+    s = bot.new_session("s1")
+    t1 = bot.respond("funny cartoon for kids", s)
+    first = [it.recommendation.item.item_id for it in t1.items]
+    assert len(first) == 3 and all(bot.catalog.row(i) < 6 for i in first)  # the kids group
+    t2 = bot.respond("now a dark crime thriller, no cartoons", t1.session)
+    second = [it.recommendation.item for it in t2.items]
+    assert not set(first) & {i.item_id for i in second}
+    assert all("Animation" not in i.genres for i in second)
+    assert all(bot.catalog.row(i.item_id) >= 6 for i in second[:2])  # the dark group leads
+    assert t2.session.turns == ("funny cartoon for kids", "now a dark crime thriller, no cartoons")
+    assert set(t2.session.shown_ids) == set(first) | {i.item_id for i in second}
+
+
+def test_reasons_state_only_true_things():
+    bot = tiny_bot(k=4)
+    turn = bot.respond("funny cartoon for kids", bot.new_session("s"))
+    for it in turn.items:
+        item = it.recommendation.item
+        assert it.reason
+        # every genre named in the reason is one of the item's genres
+        for g in ("Comedy", "Animation", "Children"):
+            if f"{g} (" in it.reason:
+                assert g in item.genres
+        if "popular:" in it.reason:
+            assert f"{it.recommendation.popularity_count} ratings" in it.reason
+
+
+def test_likes_bring_in_cf_evidence():
+    bot = tiny_bot(k=3, alpha=0.5)
+    s = bot.new_session("s")
+    from dataclasses import replace
+
+    s = replace(s, liked_ids=("m6",))  # a dark movie liked earlier
+    turn = bot.respond("something to watch tonight", s)
+    recs = [it.recommendation for it in turn.items]
+    assert all(r.item.item_id != "m6" for r in recs)  # a liked item is not re-recommended
+    top = recs[0]
+    assert bot.catalog.row(top.item.item_id) >= 6 and top.cf_source == "history"
+    assert top.evidence is not None and top.evidence.item_id == "m6"
+    assert "Midnight Heist (1990), which you liked" in turn.items[0].reason
+
+
+def test_known_user_history_and_unknown_user():
+    bot = tiny_bot(k=2, alpha=0.2)
+    s = bot.new_session("s", user_id="u5")  # u5 rated only the dark group
+    turn = bot.respond("a movie", s)
+    assert all(bot.catalog.row(it.recommendation.item.item_id) >= 6 for it in turn.items)
+    assert "which you rated highly" in turn.items[0].reason
+    with pytest.raises(BadInput, match="unknown user id 'nobody'"):
+        bot.new_session("s", user_id="nobody")
+
+
+def test_empty_message_is_bad_input():
+    bot = tiny_bot()
+    with pytest.raises(BadInput, match="what you would like"):
+        bot.respond("   ", bot.new_session("s"))
+
+
+def test_catalog_exhausted_says_so():
+    bot = tiny_bot(k=5)
+    s = bot.new_session("s")
+    for _ in range(3):
+        turn = bot.respond("more movies", s)
+        s = turn.session
+    assert len(s.shown_ids) == 12 and turn.items  # 5 + 5 + last 2
+    turn = bot.respond("more", s)
+    assert not turn.items and "nothing new" in turn.reply
+
+
+def test_escape_makes_markup_inert():
+    assert escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escape("**bold** _it_ [x](y)") == r"\*\*bold\*\* \_it\_ \[x\](y)"

@@ -1,0 +1,117 @@
+"""Encoders and the FAISS index, checked against NumPy brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.encoder import HashingEncoder, TransformerEncoder
+from retrieval.index import FaissIndex, IndexConfig
+from retrieval.retriever import Retriever
+
+
+def unit(rng, n, d):
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("threshold", [10**9, 1])  # exact flat index, then HNSW
+def test_index_matches_brute_force(threshold):
+    rng = np.random.default_rng(0)
+    items, queries = unit(rng, 500, 32), unit(rng, 5, 32)
+    index = FaissIndex.build(items, IndexConfig(hnsw_threshold=threshold))
+    assert index.kind == ("IndexFlatIP" if threshold > 1 else "IndexHNSWFlat")
+    scores, rows = index.search(queries, 10)
+    ref = np.argsort(-(queries @ items.T), axis=1)[:, :10]
+    if threshold > 1:
+        assert rows.tolist() == ref.tolist()
+        np.testing.assert_allclose(scores, np.take_along_axis(queries @ items.T, ref, 1), rtol=1e-5)
+    else:  # approximate: most of the true top 10 must be found
+        recall = np.mean([len(set(r) & set(f)) / 10 for r, f in zip(rows, ref)])
+        assert recall >= 0.9
+
+
+def test_index_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(1)
+    items = unit(rng, 50, 8)
+    index = FaissIndex.build(items)
+    index.save(tmp_path / "i.faiss")
+    again = FaissIndex.load(tmp_path / "i.faiss")
+    assert again.search(items[:3], 4)[1].tolist() == index.search(items[:3], 4)[1].tolist()
+    assert index.search(items[:1], 500)[1].shape == (1, 50)  # n capped at the index size
+
+
+def test_hashing_encoder_unit_norm_and_neighbours(hashing_encoder):
+    v = hashing_encoder.encode(["cartoon kittens", "cartoon puppies", "dark alley crime"])
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_retriever_finds_obvious_neighbours(tiny_catalog, hashing_encoder):
+    r = Retriever.build(tiny_catalog, hashing_encoder)
+    c = r.search(["cartoon animation children"], n=3)
+    assert set(c.item_rows[:2].tolist()) == {0, 1}  # the two "Cartoon ..." titles
+    assert np.all(np.diff(c.text_scores) <= 1e-6)  # best first
+    # turn weights: the heavier text decides
+    heavy_dark = r.search(["cartoon", "crime thriller"], n=1, weights=np.array([0.1, 1.0]))
+    assert tiny_catalog.items[heavy_dark.item_rows[0]].genres[0] == "Crime"
+
+
+def test_retriever_artifacts_refuse_other_catalog(tmp_path, tiny_catalog, hashing_encoder):
+    from retrieval.artifacts import StaleArtifactError
+    from retrieval.records import Catalog
+
+    r = Retriever.build(tiny_catalog, hashing_encoder)
+    r.save(tmp_path / "text")
+    again = Retriever.load(tmp_path / "text", tiny_catalog, hashing_encoder)
+    np.testing.assert_array_equal(again.item_vectors, r.item_vectors)
+    other = Catalog("tiny", tiny_catalog.items[:6])
+    with pytest.raises(StaleArtifactError, match="built for another catalog.*--rebuild"):
+        Retriever.load(tmp_path / "text", other, hashing_encoder)
+    with pytest.raises(StaleArtifactError, match="another encoder"):
+        Retriever.load(tmp_path / "text", tiny_catalog, HashingEncoder(dim=64))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny random BERT with a 30-word vocabulary: real transformers code, no weights."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + \
+        "cartoon kittens puppies dark alley crime funny kids movie a the for".split()
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_transformer_encoder_tiny_model(tiny_bert_dir):
+    enc = TransformerEncoder(tiny_bert_dir, max_length=16)
+    texts = ["cartoon kittens", "dark alley crime", "funny kids movie", "cartoon kittens"]
+    v = enc.encode(texts, batch_size=2)
+    assert v.shape == (4, 16) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(v[0], v[3], rtol=1e-5)  # batching/sorting must not mix rows
+    single = enc.encode(["dark alley crime"])
+    np.testing.assert_allclose(single[0], v[1], atol=1e-5)  # padding does not change a row
+    assert enc.describe()["dim"] == 16
+
+
+def test_transformer_encoder_rejects_non_model_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        TransformerEncoder(tmp_path)
+
+
+@pytest.mark.slow
+def test_base_encoder_semantics():
+    enc = TransformerEncoder()
+    v = enc.encode(["a funny cartoon for children", "Toy Story (1995). Genres: Animation, Children, Comedy.",
+                    "Se7en (1995). Genres: Crime, Thriller."])
+    assert v.shape == (3, 384)
+    assert v[0] @ v[1] > v[0] @ v[2]
