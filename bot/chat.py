@@ -1,6 +1,9 @@
-"""The chat logic as a plain function: `respond(message, session, bot) -> Turn`.
+"""The chat logic as plain functions: `Bot.respond(message, session) -> Turn`.
 
-No UI here: Gradio and the HTTP API are thin layers over `Bot.respond`.
+No UI here: Gradio and the HTTP API are thin layers over `Bot`. A turn is read with rules
+(bot/understand.py, bot/linking.py): genres asked for or ruled out, titles named ("I loved
+Heat", "not Titanic"), references to the last list ("more like #2", "2 and 4 were good"),
+and paging ("show me more").
 """
 
 from __future__ import annotations
@@ -9,13 +12,21 @@ import html
 import re
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from bot.justify import reason
+from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
-from bot.understand import read_turn
+from bot.understand import is_negative_about, is_paging, read_turn
 from fusion.recommender import Recommendation, Recommender
+from retrieval.loaders import item_text
 from retrieval.records import Query
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
+
+
+# What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".
+SEQUEL = re.compile(r"^ (?:\d{1,2}|ii|iii|iv|v|vi|part \w+|chapter \w+)\b")
 
 
 class BadInput(ValueError):
@@ -29,6 +40,9 @@ class BotConfig:
     # darker") take over while older turns still steer (picked by hand on the demo dialogue).
     recency_decay: float = 0.3
     alpha: float | None = None  # None: the recommender's default
+    # A disliked item takes along items whose text embedding is this close (sequels,
+    # remakes): cosine of MiniLM item texts; Toy Story vs Toy Story 2 is ~0.95.
+    near_duplicate: float = 0.92
 
 
 @dataclass(frozen=True)
@@ -60,25 +74,77 @@ class Bot:
         # lower-case genre -> the catalog's spelling, for query expansion
         self.genre_names = {g.lower(): g for it in self.catalog.items for g in it.genres}
         self.catalog_genres = frozenset(self.genre_names)
+        counts = getattr(recommender.cf, "counts", None)
+        self.linker = TitleLinker(self.catalog, None if counts is None else np.asarray(counts))
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
             raise BadInput(f"unknown user id {user_id!r}: leave it empty to start as a new visitor")
         return Session(session_id=session_id, user_id=user_id)
 
+    # --- understanding ----------------------------------------------------------------
+    def read(self, message: str, session: Session):
+        """TurnReading of `message`, with linked titles and list references as likes/dislikes."""
+        reading = read_turn(message, self.catalog_genres)
+        liked: list[str] = []
+        disliked: list[str] = []
+        words = message.split()
+        starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
+        text = reading.text
+        for m in self.linker.find(message):
+            a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(words[m.span[1] - 1]))
+            (disliked if is_negative_about(message, a, b) else liked).append(m.item_id)
+            text = text.replace(m.surface, " ")
+        for pos, offset in list_references(message, len(session.last_ids)):
+            item_id = session.last_ids[pos - 1]
+            (disliked if is_negative_about(message, offset, offset + 1) else liked).append(item_id)
+        paging = is_paging(message)
+        text = re.sub(r"\s+", " ", text).strip(" ,.;!?")
+        if liked or disliked or paging:
+            # What is left after titles/references is the request ("more like #2" -> "").
+            text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
+            text = text if len(text.split()) >= 2 else ""
+        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
+                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging)
+
+    def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Items too close to a disliked one: same title stem (sequels) or near-identical text."""
+        if not item_ids:
+            return ()
+        vectors = self.recommender.retriever.item_vectors
+        rows = self.catalog.rows(item_ids)
+        sims = vectors[rows] @ vectors.T  # (d, n_items)
+        close = set(np.nonzero((sims >= self.config.near_duplicate).any(0))[0].tolist())
+        stems = [normalise_title(self.catalog.items[r].title) for r in rows]
+        for row, item in enumerate(self.catalog.items):
+            t = normalise_title(item.title)
+            if any(t == s or SEQUEL.match(t[len(s):]) for s in stems if t.startswith(s)):
+                close.add(row)
+        return tuple(self.catalog.items[r].item_id for r in sorted(close - set(rows.tolist())))
+
+    # --- one turn ---------------------------------------------------------------------
     def query(self, session: Session, alpha: float | None = None) -> Query:
         n = len(session.readings)
         texts, weights = [], []
         for i, r in enumerate(session.readings):
+            w = self.config.recency_decay ** (n - 1 - i)
             # Genres the words asked for are appended in the catalog's own item-text form
             # ("Genres: Comedy, Children."), which the encoder matches far better than "funny".
             genres = ", ".join(self.genre_names[g] for g in r.wanted_genres)
-            texts.append(f"{r.text}. Genres: {genres}." if genres else r.text)
-            weights.append(self.config.recency_decay ** (n - 1 - i))
+            if r.text:
+                texts.append(f"{r.text}. Genres: {genres}." if genres else r.text)
+                weights.append(w)
+            for item_id in r.liked_ids:  # a named or pointed-at item anchors the request
+                item = self.catalog.items[self.catalog.row(item_id)]
+                # without the year, which otherwise pulls in "anything from 1994"
+                texts.append(item_text(item.title, None, item.genres) if item.genres else item.text)
+                weights.append(w)
+        if not texts:  # e.g. the first message was "show me more": use what was said
+            texts, weights = [t for t in session.turns if t.strip()][-1:], [1.0]
         return Query(
             texts=tuple(texts), text_weights=tuple(weights),
             liked_ids=session.liked_ids, disliked_ids=session.disliked_ids,
-            exclude_ids=session.shown_ids, banned_terms=session.banned_genres(),
+            exclude_ids=session.shown_ids + session.excluded_ids, banned_terms=session.banned_genres,
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha,
         )
@@ -86,22 +152,68 @@ class Bot:
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Turn:
         if not isinstance(message, str) or not message.strip():
             raise BadInput("Tell me what you would like to watch, e.g. 'a funny animated movie for kids'.")
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            raise BadInput(f"alpha must be between 0 and 1, got {alpha}")
         message = message.strip()[:MAX_MESSAGE_CHARS]
-        session = session.with_turn(message, read_turn(message, self.catalog_genres))
+        reading = self.read(message, session)
+        session = session.with_turn(message, reading)
+        session = session.with_excluded(self.near_duplicates(reading.disliked_ids))
+        return self.recommend(session, alpha)
+
+    def recommend(self, session: Session, alpha: float | None = None) -> Turn:
+        """A fresh list for the session as it stands (after a turn or a feedback edit)."""
         recs = self.recommender.recommend(self.query(session, alpha))
         items = tuple(RankedItem(r, reason(r, session)) for r in recs)
         session = session.with_shown(tuple(r.item.item_id for r in recs))
-        return Turn(render(items, session), session, items)
+        return Turn(render(items, session, self), session, items)
+
+    # --- feedback and edits -----------------------------------------------------------
+    def feedback(self, session: Session, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> Session:
+        """Apply like/dislike buttons; they count from the next turn on."""
+        for i in liked + disliked:
+            if i not in self.catalog:
+                raise BadInput(f"unknown item id {i!r}")
+        session = session.with_feedback(liked, disliked)
+        return session.with_excluded(self.near_duplicates(disliked))
+
+    def edit(self, session: Session, liked: tuple[str, ...], disliked: tuple[str, ...],
+             banned_genres: tuple[str, ...]) -> Session:
+        """Replace what the bot took from the conversation (the person's own edit)."""
+        for i in liked + disliked:
+            if i not in self.catalog:
+                raise BadInput(f"unknown item id {i!r}")
+        unknown = [g for g in banned_genres if g.lower() not in self.catalog_genres]
+        if unknown:
+            raise BadInput(f"unknown genre(s) {unknown}; the catalog has {sorted(self.catalog_genres)}")
+        return replace(session, liked_ids=tuple(liked), disliked_ids=tuple(disliked),
+                       banned_genres=tuple(g.lower() for g in banned_genres), excluded_ids=())
+
+    def label(self, item_id: str) -> str:
+        return self.catalog.items[self.catalog.row(item_id)].label()
+
+    def summary(self, session: Session) -> str:
+        """What the bot took from the conversation so far, as Markdown."""
+        def names(ids):
+            return ", ".join(escape(self.label(i)) for i in ids) or "none"
+
+        return (f"**Liked:** {names(session.liked_ids)}  \n**Disliked:** {names(session.disliked_ids)}  \n"
+                f"**Left out:** {', '.join(session.banned_genres) or 'none'}"
+                + (f"  \n**Known user:** {escape(session.user_id)}" if session.user_id else ""))
 
 
-def render(items: tuple[RankedItem, ...], session: Session) -> str:
-    if not items:
-        return "I found nothing new that fits everything you said. Try loosening a constraint."
+def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     lines = []
-    banned = session.banned_genres()
-    if banned:
-        lines.append("Leaving out: " + ", ".join(banned) + ".")
-    lines.append(f"Here are {len(items)} picks:" if len(session.turns) == 1
+    last = session.readings[-1] if session.readings else None
+    if last is not None and (last.liked_ids or last.disliked_ids):
+        noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
+                [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
+        lines.append("Noted: " + "; ".join(noted) + ".")
+    if session.banned_genres:
+        lines.append("Leaving out: " + ", ".join(session.banned_genres) + ".")
+    if not items:
+        lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
+        return "\n".join(lines)
+    lines.append(f"Here are {len(items)} picks:" if len(session.turns) <= 1
                  else f"Here are {len(items)} new picks, taking all you said into account:")
     for it in items:
         item = it.recommendation.item

@@ -10,6 +10,14 @@ from dataclasses import dataclass, replace
 from bot.understand import TurnReading
 
 
+def _add(seq: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(seq + new))
+
+
+def _drop(seq: tuple[str, ...], gone: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(x for x in seq if x not in set(gone))
+
+
 @dataclass(frozen=True)
 class Session:
     session_id: str
@@ -18,23 +26,15 @@ class Session:
     readings: tuple[TurnReading, ...] = ()  # one per turn
     liked_ids: tuple[str, ...] = ()
     disliked_ids: tuple[str, ...] = ()
+    excluded_ids: tuple[str, ...] = ()  # near-duplicates of disliked items
+    banned_genres: tuple[str, ...] = ()  # lower-case genres ruled out (editable)
     shown_ids: tuple[str, ...] = ()  # every item listed so far: never repeated
     last_ids: tuple[str, ...] = ()  # the latest list, in rank order
-
-    def banned_genres(self) -> tuple[str, ...]:
-        """Genres ruled out by any turn and not asked for again later."""
-        banned: dict[str, None] = {}
-        for r in self.readings:
-            for g in r.wanted_genres:
-                banned.pop(g, None)
-            for g in r.banned_genres:
-                banned[g] = None
-        return tuple(banned)
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
         """Wanted genre -> the user's words that asked for it, over all turns."""
         cues: dict[str, tuple[str, ...]] = {}
-        banned = set(self.banned_genres())
+        banned = set(self.banned_genres)
         for r in self.readings:
             for g, words in r.cues.items():
                 if g not in banned:
@@ -42,7 +42,22 @@ class Session:
         return cues
 
     def with_turn(self, message: str, reading: TurnReading) -> "Session":
-        return replace(self, turns=self.turns + (message,), readings=self.readings + (reading,))
+        """Add a turn: its likes/dislikes override earlier ones, and a genre asked for
+        again is no longer ruled out."""
+        banned = _add(_drop(self.banned_genres, reading.wanted_genres), reading.banned_genres)
+        return replace(
+            self, turns=self.turns + (message,), readings=self.readings + (reading,),
+            liked_ids=_add(_drop(self.liked_ids, reading.disliked_ids), reading.liked_ids),
+            disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
+            banned_genres=banned,
+        )
+
+    def with_feedback(self, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> "Session":
+        return replace(self, liked_ids=_add(_drop(self.liked_ids, disliked), liked),
+                       disliked_ids=_add(_drop(self.disliked_ids, liked), disliked))
+
+    def with_excluded(self, item_ids: tuple[str, ...]) -> "Session":
+        return replace(self, excluded_ids=_add(self.excluded_ids, item_ids))
 
     def with_shown(self, item_ids: tuple[str, ...]) -> "Session":
         return replace(self, shown_ids=self.shown_ids + item_ids, last_ids=item_ids)

@@ -54,6 +54,37 @@ class TurnReading:
     wanted_genres: tuple[str, ...]  # lower-case genre names asked for
     banned_genres: tuple[str, ...]  # lower-case genre names ruled out
     cues: dict[str, tuple[str, ...]]  # wanted genre -> the words of the message that named it
+    liked_ids: tuple[str, ...] = ()  # items named or pointed at with approval (bot/linking.py)
+    disliked_ids: tuple[str, ...] = ()
+    paging: bool = False  # "show me more": no new request, just the next picks
+
+
+PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
+                    r"\W*(?:more|else|other(?:s| ones| options)?|next)\W*(?:please|ones|options|picks)?\W*)$",
+                    re.IGNORECASE)
+NEGATIVE_ABOUT = re.compile(r"\b(?:not|no|hated?|dislike[ds]?|didn'?t like|don'?t like|never|avoid|"
+                            r"except|boring|awful|terrible|bad|worst|meh)\b", re.IGNORECASE)
+
+
+def is_paging(message: str) -> bool:
+    """'something else', 'show me more', 'more please', 'next' ..."""
+    return bool(PAGING.match(message.strip()))
+
+
+def clause_around(message: str, start: int, end: int) -> str:
+    """The clause holding message[start:end], cut at punctuation and 'but'/'however'."""
+    left = max(message.rfind(c, 0, start) for c in ".,;!?") + 1
+    rights = [i for i in (message.find(c, end) for c in ".,;!?") if i >= 0]
+    clause = message[left:min(rights) if rights else len(message)]
+    offset = start - left
+    before = re.split(r"\b(?:but|however|though|while)\b", clause[:offset], flags=re.IGNORECASE)[-1]
+    after = re.split(r"\b(?:but|however|though|while)\b", clause[offset:], flags=re.IGNORECASE)[0]
+    return before + after
+
+
+def is_negative_about(message: str, start: int, end: int) -> bool:
+    """Whether the clause around a mention speaks against it ("I hated X", "not #2")."""
+    return bool(NEGATIVE_ABOUT.search(clause_around(message, start, end)))
 
 
 def _genre_cues(text: str) -> dict[str, tuple[str, ...]]:

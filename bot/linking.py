@@ -1,0 +1,123 @@
+"""Linking titles mentioned in free text to catalog items, and references to the last list.
+
+Titles: case-, punctuation- and typo-tolerant ("the shawshank redemtion" -> "Shawshank
+Redemption, The"), year optional ("Heat 1995"). To avoid reading ordinary words as titles
+("a movie for kids" is not "Kids (1995)"), a one-word title links only when the person
+capitalised it mid-sentence or quoted it. Knows nothing of sessions or scoring.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from retrieval.records import Catalog
+
+ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|les|la|le|il|das|der|die|el)$")
+PAREN = re.compile(r"\s*\([^)]*\)")
+WORDS = re.compile(r"[a-z0-9]+")
+YEAR = re.compile(r"^(19|20)\d\d$")
+# Words that never start or end a fuzzy title match ("Redemtion and" is not a title).
+EDGE_STOP = frozenset("and or but was were is are a an of with like loved liked love hated "
+                      "saw seen watch watched also too please than as to for in on".split())
+FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+            "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+
+
+def normalise_title(title: str) -> str:
+    """'Matrix, The (1999)' -> 'the matrix'; accents and punctuation dropped."""
+    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    t = PAREN.sub("", t).strip()
+    m = ARTICLE_SUFFIX.match(t)
+    if m:
+        t = f"{m.group(2)} {m.group(1)}"
+    return " ".join(WORDS.findall(t))
+
+
+@dataclass(frozen=True)
+class Mention:
+    item_id: str
+    span: tuple[int, int]  # word positions [start, end) in the message
+    surface: str  # the words as written
+
+
+class TitleLinker:
+    def __init__(self, catalog: Catalog, prior: np.ndarray | None = None) -> None:
+        """`prior` (n_items,) breaks ties between equal titles (e.g. rating counts)."""
+        self.catalog = catalog
+        self.prior = prior if prior is not None else np.zeros(len(catalog))
+        self.by_title: dict[str, list[int]] = {}
+        for row, item in enumerate(catalog.items):
+            key = normalise_title(item.title)
+            if key:
+                self.by_title.setdefault(key, []).append(row)
+                if key.startswith("the "):  # "Matrix" finds "The Matrix" too
+                    self.by_title.setdefault(key[4:], []).append(row)
+        self.keys = list(self.by_title)
+        self.max_words = max(len(k.split()) for k in self.keys)
+
+    def _pick(self, rows: list[int], year: int | None) -> int:
+        if year is not None:
+            dated = [r for r in rows if self.catalog.items[r].year == year]
+            rows = dated or rows
+        return max(rows, key=lambda r: self.prior[r])
+
+    def find(self, message: str) -> list[Mention]:
+        """Non-overlapping title mentions, longest first, in message order."""
+        raw = message.split()
+        tokens = [" ".join(WORDS.findall(unicodedata.normalize("NFKD", w).encode("ascii", "ignore")
+                                         .decode().lower())) for w in raw]
+        quoted = {i for i, w in enumerate(raw) if w[:1] in "\"'“‘" or w[-1:] in "\"'”’"}
+        # a title does not run across a comma, full stop etc. ("Toy Story, I want ...")
+        breaks = [bool(re.search(r"[,.;:!?]$", w)) for w in raw]
+        taken = [False] * len(raw)
+        found: list[Mention] = []
+        for fuzzy, n in [(f, n) for f in (False, True) for n in range(min(self.max_words, len(raw)), 0, -1)]:
+            for s in range(0, len(raw) - n + 1):
+                if (any(taken[s:s + n]) or not tokens[s] or not tokens[s + n - 1]
+                        or any(breaks[s:s + n - 1])):
+                    continue
+                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                if n == 1 and not (quoted & {s} or (s > 0 and raw[s][:1].isupper())):
+                    continue  # a lone lower-case word is a word, not a title
+                rows = None if fuzzy else self.by_title.get(phrase)
+                if (fuzzy and n >= 2 and len(phrase) >= 10
+                        and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
+                    best = process.extractOne(phrase, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN)
+                    rows = self.by_title[best[0]] if best else None
+                if rows is None:
+                    continue
+                end = s + n
+                year = None
+                if end < len(raw) and YEAR.match(tokens[end] or ""):
+                    year, end = int(tokens[end]), end + 1
+                found.append(Mention(self.catalog.items[self._pick(rows, year)].item_id, (s, end),
+                                     " ".join(raw[s:end])))
+                for i in range(s, end):
+                    taken[i] = True
+        return sorted(found, key=lambda m: m.span)
+
+
+REF_HASH = re.compile(r"(?:#|\bnumber |\bno\. ?)(\d{1,2})\b", re.IGNORECASE)
+REF_ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)"
+                         r"(?: one)?\b", re.IGNORECASE)
+REF_LIST = re.compile(r"\b(\d{1,2}(?:\s*(?:,|and|&)\s*\d{1,2})+)\s+(?:were|was|are|look|looks|sound)\b",
+                      re.IGNORECASE)
+
+
+def list_references(message: str, list_length: int) -> list[tuple[int, int]]:
+    """(1-based position in the last list, character offset) for each reference."""
+    refs: list[tuple[int, int]] = []
+    for m in REF_HASH.finditer(message):
+        refs.append((int(m.group(1)), m.start()))
+    for m in REF_ORDINAL.finditer(message):
+        word = m.group(1).lower()
+        refs.append((list_length if word == "last" else ORDINALS[word], m.start()))
+    for m in REF_LIST.finditer(message):
+        refs += [(int(n), m.start()) for n in re.findall(r"\d{1,2}", m.group(1))]
+    return sorted({r for r in refs if 1 <= r[0] <= list_length}, key=lambda r: (r[1], r[0]))

@@ -1,0 +1,140 @@
+"""Scripted conversations through `Bot.respond`: titles with typos, negation, list
+references, dislikes with their near-duplicates, paging without repeats, edits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.chat import BadInput
+from bot.linking import TitleLinker, list_references, normalise_title
+from tests.conftest import make_catalog
+from tests.helpers import tiny_bot
+
+
+def ids(turn):
+    return [it.recommendation.item.item_id for it in turn.items]
+
+
+def test_normalise_title():
+    assert normalise_title("Matrix, The (1999)") == "the matrix"
+    assert normalise_title("Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "amelie"
+
+
+def test_linker_typos_case_year_and_plain_words():
+    cat = make_catalog()
+    linker = TitleLinker(cat, prior=np.arange(len(cat), dtype=float))
+    found = linker.find("I loved midnight hiest, and Dark Alley 1991 too")
+    assert [m.item_id for m in found] == ["m6", "m7"]
+    assert found[1].surface == "Dark Alley 1991"
+    assert linker.find("a cold case of the giggles")[0].item_id == "m11"  # two words: linked
+    assert [m.item_id for m in linker.find("toy parade")] == ["m3"]
+
+
+def test_linker_lone_lowercase_word_is_not_a_title():
+    from retrieval.records import Catalog, Item
+
+    cat = Catalog("c", (Item("k", "Kids", "Kids (1995).", 1995), Item("h", "Heat", "Heat (1995).", 1995)))
+    linker = TitleLinker(cat)
+    assert linker.find("a movie for kids") == []
+    assert [m.item_id for m in linker.find("I liked Heat")] == ["h"]
+    assert [m.item_id for m in linker.find('something like "kids"')] == ["k"]
+
+
+def test_list_references():
+    assert [p for p, _ in list_references("more like #2", 5)] == [2]
+    assert [p for p, _ in list_references("not the first one", 5)] == [1]
+    assert sorted(p for p, _ in list_references("2 and 4 were good", 5)) == [2, 4]
+    assert [p for p, _ in list_references("the last one", 3)] == [3]
+    assert list_references("#9", 3) == []  # no such position
+
+
+def test_titles_become_likes_and_dislikes():
+    bot = tiny_bot(k=3)
+    turn = bot.respond("I loved Midnight Hiest but I hated Haunted House", bot.new_session("s"))
+    assert turn.session.liked_ids == ("m6",) and turn.session.disliked_ids == ("m10",)
+    assert "Noted: you like Midnight Heist (1990); not Haunted House (1994)." in turn.reply
+    assert not {"m6", "m10"} & set(ids(turn))  # named items are not recommended back
+    assert bot.catalog.row(ids(turn)[0]) >= 6  # the liked dark movie steers the list
+
+
+def test_more_like_number_two_and_not_the_first():
+    bot = tiny_bot(k=3)
+    t1 = bot.respond("funny cartoon for kids", bot.new_session("s"))
+    second, first = t1.session.last_ids[1], t1.session.last_ids[0]
+    t2 = bot.respond("more like #2, not the first one", t1.session)
+    assert second in t2.session.liked_ids and first in t2.session.disliked_ids
+    assert not set(ids(t2)) & set(ids(t1))
+
+
+def test_dislike_drops_item_and_near_duplicates():
+    bot = tiny_bot(k=12)
+    dupes = bot.near_duplicates(("m0",))
+    v = bot.recommender.retriever.item_vectors
+    expected = {bot.catalog.items[r].item_id for r in np.nonzero(v @ v[0] >= bot.config.near_duplicate)[0]} - {"m0"}
+    assert set(dupes) == expected
+    s = bot.feedback(bot.new_session("s"), disliked=("m0",))
+    turn = bot.respond("cartoon kittens", s)
+    assert "m0" not in ids(turn) and not set(dupes) & set(ids(turn))
+
+
+def test_sequels_are_near_duplicates():
+    from bot.chat import Bot
+    from fusion.cf import ItemKNN
+    from fusion.recommender import Recommender
+    from retrieval.encoder import HashingEncoder
+    from retrieval.records import Catalog, Item
+    from retrieval.retriever import Retriever
+    from tests.conftest import make_checkerboard
+
+    base = make_catalog()
+    items = base.items + (Item("s2", "Midnight Heist 2", "Midnight Heist 2 (1995).", 1995),
+                          Item("s3", "Midnight Heist Returns Home", "Returns.", 1996))
+    cat = Catalog("tiny+", items)
+    bot = Bot(Recommender(Retriever.build(cat, HashingEncoder()), ItemKNN.fit(make_checkerboard(base), len(cat))))
+    bot.config = type(bot.config)(near_duplicate=1.01)  # title rule only
+    assert bot.near_duplicates(("m6",)) == ("s2",)
+
+
+def test_show_me_more_pages_without_repeats():
+    bot = tiny_bot(k=4)
+    t1 = bot.respond("dark crime thriller", bot.new_session("s"))
+    t2 = bot.respond("show me more", t1.session)
+    t3 = bot.respond("something else", t2.session)
+    assert t2.session.readings[-1].paging and t2.session.readings[-1].text == ""
+    shown = ids(t1) + ids(t2) + ids(t3)
+    assert len(shown) == 12 and len(set(shown)) == 12
+    # paging keeps the request: the dark group still comes first in the second page
+    assert sum(bot.catalog.row(i) >= 6 for i in ids(t1) + ids(t2)[:2]) == 6
+
+
+def test_edit_replaces_what_was_understood():
+    bot = tiny_bot(k=3)
+    t = bot.respond("I loved Midnight Heist, no horror", bot.new_session("s"))
+    assert t.session.banned_genres == ("horror",)
+    s = bot.edit(t.session, liked=(), disliked=("m6",), banned_genres=("Crime",))
+    assert s.liked_ids == () and s.disliked_ids == ("m6",) and s.banned_genres == ("crime",)
+    turn = bot.recommend(s)
+    assert all("Crime" not in it.recommendation.item.genres for it in turn.items)
+    with pytest.raises(BadInput, match="unknown genre"):
+        bot.edit(s, (), (), ("Telenovela",))
+    with pytest.raises(BadInput, match="unknown item id"):
+        bot.feedback(s, liked=("nope",))
+    assert "**Disliked:** Midnight Heist (1990)" in bot.summary(s)
+
+
+def test_catalog_text_with_markup_is_shown_as_text():
+    from bot.chat import Bot, BotConfig
+    from fusion.cf import ItemKNN
+    from fusion.recommender import Recommender
+    from retrieval.encoder import HashingEncoder
+    from retrieval.records import Catalog, Interactions, Item
+    from retrieval.retriever import Retriever
+
+    evil = Item("x", "<script>alert(1)</script> **Bold** [link](http://x)", "script alert bold link", None, ("Drama",))
+    cat = Catalog("evil", (evil, Item("y", "Plain", "plain words", None, ("Drama",))))
+    inter = Interactions(np.array(["u"], dtype=object), np.array([0]), np.array([1.0], np.float32), np.array([0]))
+    bot = Bot(Recommender(Retriever.build(cat, HashingEncoder()), ItemKNN.fit(inter, 2)), BotConfig(k=2))
+    reply = bot.respond("script alert <b>bold</b>", bot.new_session("s")).reply
+    assert "<script>" not in reply and "&lt;script&gt;" in reply
+    assert r"\*\*Bold\*\*" in reply and r"\[link\]" in reply
