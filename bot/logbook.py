@@ -385,24 +385,7 @@ class Logbook:
         or "csv" (one row per session, turn, shown item, feedback, rating and event; columns
         CSV_COLUMNS). Written to a temporary file, then renamed. Returns records written.
         """
-        if fmt not in FORMATS:
-            raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        out = Path(out)
-        sessions = self.sessions()
-        tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            if fmt == "jsonl":
-                for s in sessions:
-                    f.write(json.dumps(s, ensure_ascii=False) + "\n")
-                n = len(sessions)
-            else:
-                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-                writer.writeheader()
-                rows = [r for s in sessions for r in csv_rows(s)]
-                writer.writerows(rows)
-                n = len(rows)
-        os.replace(tmp, out)
-        return n
+        return write_export(self.sessions(), out, fmt)
 
     def study_summary(self, arms: Sequence[str] = ()) -> list[dict]:
         """Per arm: {"arm", "sessions", "participants", "turns", "turns_per_session",
@@ -447,6 +430,31 @@ class Logbook:
             result.append({k: r[k] for k in ("arm", "sessions", "participants", "turns", "turns_per_session",
                                              "ratings", "mean_rating", "likes", "dislikes", "unlikes")})
         return result
+
+
+def write_export(sessions: list[dict], out: Path, fmt: str) -> int:
+    """Write session records (see `Logbook.sessions`) as "jsonl" or "csv"; records written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            if fmt == "jsonl":
+                for s in sessions:
+                    f.write(json.dumps(s, ensure_ascii=False) + "\n")
+                n = len(sessions)
+            else:
+                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+                writer.writeheader()
+                rows = [r for s in sessions for r in csv_rows(s)]
+                writer.writerows(rows)
+                n = len(rows)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
 
 
 def csv_rows(session: dict) -> list[dict]:
@@ -516,11 +524,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             fmt = args.format or args.out.suffix.lstrip(".").lower()
             if fmt not in FORMATS:
                 parser.error(f"cannot tell the format from {args.out.name!r}: pass --format jsonl or --format csv")
-            n = book.export(args.out, fmt)
-            counts = book.table_counts()
-        print(f"wrote {n} {'sessions' if fmt == 'jsonl' else 'rows'} to {args.out} "
-              f"({counts['sessions']} sessions, {counts['turns']} turns, {counts['items']} shown items, "
-              f"{counts['feedback']} feedback, {counts['ratings']} ratings, {counts['events']} events)")
+            sessions = book.sessions()
+        n = write_export(sessions, args.out, fmt)
+        turns = [t for s in sessions for t in s["turns"]]
+        print(f"wrote {n} {'sessions' if fmt == 'jsonl' else 'rows'} to {args.out}: {len(sessions)} sessions, "
+              f"{len(turns)} turns, {sum(len(t['items']) for t in turns)} shown items, "
+              f"{sum(len(s['feedback']) for s in sessions)} feedback, "
+              f"{sum(len(s['ratings']) for s in sessions)} ratings, {sum(len(s['events']) for s in sessions)} events")
         return 0
     except (LogbookError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

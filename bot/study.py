@@ -187,7 +187,7 @@ def assign_arm(participant_id: str, config: StudyConfig, counts: Mapping[str, in
     return min(tied, key=lambda a: _tie_key(config.seed, participant_id, a.name))
 
 
-def assign_recorded(book: "Logbook", session_id: str, participant_id: str, config: StudyConfig) -> Arm:
+def assign_recorded(book: Logbook, session_id: str, participant_id: str, config: StudyConfig) -> Arm:
     """Assign (or look up) the participant's arm through `book`, atomically, and return it.
 
     The logbook holds the participant -> arm table: it reads the recorded arm and the
