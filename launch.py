@@ -32,11 +32,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alpha", type=float, default=0.7, help="weight of text vs CF, in [0, 1]")
     p.add_argument("--rebuild", action="store_true", help="rebuild artifacts even if present")
     p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
+    p.add_argument("--log-db", type=Path, default=ROOT / "logs" / "sessions.sqlite",
+                   help="SQLite file every turn, list, feedback and rating is appended to")
+    p.add_argument("--no-log", action="store_true", help="do not log sessions")
+    p.add_argument("--study", type=Path, default=None,
+                   help="user-study config (JSON: arms, seed, consent_text, ask_rating)")
+    p.add_argument("--auth", default=os.environ.get("CONVREC_AUTH"),
+                   help="USER:PASSWORD required by the chat and the API (default: $CONVREC_AUTH)")
+    p.add_argument("--concurrency", type=int, default=4, help="chat turns computed at once")
     args = p.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         p.error(f"--alpha must be in [0, 1], got {args.alpha}")
     if (args.catalog is None) != (args.interactions is None):
         p.error("--catalog and --interactions go together")
+    if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
+        p.error("--auth must look like USER:PASSWORD")
+    if args.concurrency < 1:
+        p.error("--concurrency must be at least 1")
+    if args.study is not None and args.no_log:
+        p.error("--study needs the session log: drop --no-log")
     return args
 
 
@@ -89,10 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from bot.api import create_app
+    from bot.logbook import Logbook, LogbookError
+    from bot.service import ChatService
+    from bot.study import StudyConfigError, load_study_config
     from bot.ui import mount_ui
 
-    app = mount_ui(create_app(bot), bot, args.alpha)
-    print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat",
+    try:
+        study = load_study_config(args.study) if args.study else None
+        logbook = None if args.no_log else Logbook(args.log_db)
+        service = ChatService(bot, logbook, study)
+    except (StudyConfigError, LogbookError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    app = mount_ui(create_app(service, credentials=auth), service, args.alpha, auth=auth,
+                   concurrency=args.concurrency)
+    print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
+          + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

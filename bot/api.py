@@ -1,31 +1,57 @@
-"""HTTP API for one chat turn: `POST /api/chat`, for pilots that integrate without a browser.
+"""HTTP API for pilots: one chat turn per request, plus feedback, rating and reset.
 
-Request  {"session_id": str, "message": str, "user_id": str | null, "alpha": float | null}
-Response {"session_id", "reply", "items": [{"item_id", "title", "year", "genres", "rank",
-          "score", "parts": {"text", "cf"}, "reason"}]}
+POST /api/chat     {"session_id", "message", "user_id"?, "alpha"?, "participant_id"?}
+                -> {"session_id", "reply", "items": [{"item_id", "title", "year", "genres",
+                    "rank", "score", "parts": {"text", "cf"}, "reason"}], "understood": {...}}
+POST /api/feedback {"session_id", "item_id", "kind": "like" | "dislike" | "unlike"}
+POST /api/rate     {"session_id", "rating": 1..5}
+POST /api/reset    {"session_id"}
 `parts` are the weighted contributions, so `score == parts.text + parts.cf`. The same
 session_id continues a conversation; bad input is a 4xx with {"error": ...}, never a 500.
+With credentials configured, every /api route needs HTTP Basic auth.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
+from typing import Literal
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
-from bot.chat import BadInput, Bot, Turn, with_user
+from bot.chat import BadInput
+from bot.service import ChatService
 from bot.session import Session
+
+SessionId = Field(min_length=1, max_length=200)
 
 
 class ChatRequest(BaseModel):
-    session_id: str = Field(min_length=1, max_length=200)
+    session_id: str = SessionId
     message: str = Field(max_length=10_000)
     user_id: str | None = None
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
+    participant_id: str | None = None
+
+
+class FeedbackRequest(BaseModel):
+    session_id: str = SessionId
+    item_id: str = Field(min_length=1)
+    kind: Literal["like", "dislike", "unlike"]
+
+
+class RateRequest(BaseModel):
+    session_id: str = SessionId
+    rating: int = Field(ge=1, le=5)
+
+
+class ResetRequest(BaseModel):
+    session_id: str = SessionId
 
 
 class SessionStore:
@@ -57,36 +83,26 @@ class SessionStore:
                 self._locks.pop(old, None)
 
 
-def turn_json(turn: Turn) -> dict:
-    items = []
-    for it in turn.items:
-        r = it.recommendation
-        items.append({
-            "item_id": r.item.item_id, "title": r.item.title, "year": r.item.year,
-            "genres": list(r.item.genres), "rank": r.rank, "score": round(r.score, 6),
-            "parts": {"text": round(r.alpha * r.text, 6), "cf": round((1 - r.alpha) * r.cf, 6)},
-            "reason": it.reason,
-        })
-    return {"session_id": turn.session.session_id, "reply": turn.reply, "items": items}
+def understood(service: ChatService, session: Session) -> dict:
+    """What the bot took from the conversation so far (ids; titles for people)."""
+    return {"liked": list(session.liked_ids), "disliked": list(session.disliked_ids),
+            "left_out_genres": list(session.banned_genres), "user_id": session.user_id}
 
 
-def chat_turn(bot: Bot, store: SessionStore, req: ChatRequest) -> Turn:
-    with store.lock(req.session_id):
-        session = store.get(req.session_id)
-        if session is None:
-            session = bot.new_session(req.session_id, req.user_id)
-        elif req.user_id != session.user_id:
-            bot.new_session(req.session_id, req.user_id)  # validates the id
-            session = with_user(session, req.user_id)
-        turn = bot.respond(req.message, session, alpha=req.alpha)
-        store.put(turn.session)
-        return turn
-
-
-def create_app(bot: Bot, store: SessionStore | None = None) -> FastAPI:
+def create_app(service: ChatService, store: SessionStore | None = None,
+               credentials: tuple[str, str] | None = None) -> FastAPI:
     app = FastAPI(title="Conversational recommender", docs_url="/api/docs", openapi_url="/api/openapi.json")
     store = store or SessionStore()
-    app.state.bot, app.state.store = bot, store
+    app.state.service, app.state.store = service, store
+    basic = HTTPBasic(auto_error=False)
+
+    def authorised(creds: HTTPBasicCredentials | None = Depends(basic)) -> None:
+        if credentials is None:
+            return
+        ok = creds is not None and secrets.compare_digest(creds.username, credentials[0]) \
+            and secrets.compare_digest(creds.password, credentials[1])
+        if not ok:
+            raise HTTPException(401, "credentials required", headers={"WWW-Authenticate": "Basic"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,15 +110,64 @@ def create_app(bot: Bot, store: SessionStore | None = None) -> FastAPI:
                              for e in exc.errors())
         return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
-    @app.post("/api/chat")
-    def chat(req: ChatRequest) -> JSONResponse:
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    def known(session_id: str) -> Session:
+        session = store.get(session_id)
+        if session is None:
+            raise BadInput(f"unknown session_id {session_id!r}: start it with POST /api/chat")
+        return session
+
+    def guarded(fn):
         try:
-            return JSONResponse(turn_json(chat_turn(bot, store, req)))
+            return JSONResponse(fn())
         except BadInput as e:
             return JSONResponse({"error": str(e)}, status_code=400)
 
+    @app.post("/api/chat", dependencies=[Depends(authorised)])
+    def chat(req: ChatRequest) -> JSONResponse:
+        def run():
+            with store.lock(req.session_id):
+                session = store.get(req.session_id)
+                if session is None:
+                    session = service.start(req.session_id, req.user_id, req.participant_id)
+                else:
+                    session = service.set_user(session, req.user_id)
+                turn, items = service.turn(session, req.message, req.alpha)
+                store.put(turn.session)
+                return {"session_id": req.session_id, "reply": turn.reply, "items": items,
+                        "understood": understood(service, turn.session)}
+        return guarded(run)
+
+    @app.post("/api/feedback", dependencies=[Depends(authorised)])
+    def feedback(req: FeedbackRequest) -> JSONResponse:
+        def run():
+            with store.lock(req.session_id):
+                session = service.feedback(known(req.session_id), req.item_id, req.kind)
+                store.put(session)
+                return {"session_id": req.session_id, "understood": understood(service, session)}
+        return guarded(run)
+
+    @app.post("/api/rate", dependencies=[Depends(authorised)])
+    def rate(req: RateRequest) -> JSONResponse:
+        def run():
+            service.rate(known(req.session_id), req.rating)
+            return {"session_id": req.session_id, "rating": req.rating}
+        return guarded(run)
+
+    @app.post("/api/reset", dependencies=[Depends(authorised)])
+    def reset(req: ResetRequest) -> JSONResponse:
+        def run():
+            with store.lock(req.session_id):
+                session = service.reset(known(req.session_id))
+                store.put(session)
+                return {"session_id": req.session_id, "understood": understood(service, session)}
+        return guarded(run)
+
     @app.get("/api/health")
     def health() -> dict:
-        return {"status": "ok", "catalog": bot.catalog.name, "items": len(bot.catalog)}
+        return {"status": "ok", "catalog": service.bot.catalog.name, "items": len(service.bot.catalog)}
 
     return app

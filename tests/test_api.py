@@ -6,12 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.api import SessionStore, create_app
+from bot.service import ChatService
 from tests.helpers import tiny_bot
 
 
 @pytest.fixture
 def client():
-    return TestClient(create_app(tiny_bot(k=3)), raise_server_exceptions=False)
+    return TestClient(create_app(ChatService(tiny_bot(k=3))), raise_server_exceptions=False)
 
 
 def test_chat_turns_continue_a_session(client):
@@ -66,3 +67,50 @@ def test_session_store_drops_least_recent():
     for sid in ("a", "b", "c"):
         store.put(Session(sid))
     assert store.get("a") is None and store.get("b") is not None and store.get("c") is not None
+
+
+def test_feedback_rate_reset_over_http(client):
+    r = client.post("/api/chat", json={"session_id": "f", "message": "funny cartoon for kids"})
+    first = [i["item_id"] for i in r.json()["items"]]
+    r = client.post("/api/feedback", json={"session_id": "f", "item_id": first[0], "kind": "dislike"})
+    assert r.status_code == 200 and r.json()["understood"]["disliked"] == [first[0]]
+    r = client.post("/api/feedback", json={"session_id": "f", "item_id": first[1], "kind": "like"})
+    assert r.json()["understood"]["liked"] == [first[1]]
+    assert client.post("/api/rate", json={"session_id": "f", "rating": 4}).status_code == 200
+    assert client.post("/api/rate", json={"session_id": "f", "rating": 9}).status_code == 422
+    r = client.post("/api/feedback", json={"session_id": "f", "item_id": "zzz", "kind": "like"})
+    assert r.status_code == 400 and "unknown item id" in r.json()["error"]
+    r = client.post("/api/feedback", json={"session_id": "nope", "item_id": first[0], "kind": "like"})
+    assert r.status_code == 400 and "unknown session_id" in r.json()["error"]
+    r = client.post("/api/reset", json={"session_id": "f"})
+    assert r.json()["understood"] == {"liked": [], "disliked": [], "left_out_genres": [], "user_id": None}
+    r = client.post("/api/chat", json={"session_id": "f", "message": "funny cartoon for kids"})
+    assert [i["item_id"] for i in r.json()["items"]] == first  # reset forgot what was shown
+
+
+def test_auth_guards_the_api():
+    app = create_app(ChatService(tiny_bot()), credentials=("pilot", "s3cret"))
+    c = TestClient(app)
+    body = {"session_id": "a", "message": "cartoon"}
+    r = c.post("/api/chat", json=body)
+    assert r.status_code == 401 and r.json()["error"] == "credentials required"
+    assert c.post("/api/chat", json=body, auth=("pilot", "wrong")).status_code == 401
+    assert c.post("/api/chat", json=body, auth=("pilot", "s3cret")).status_code == 200
+
+
+def test_concurrent_sessions_do_not_mix(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def conversation(sid: str, first: str, liked_title: str):
+        a = client.post("/api/chat", json={"session_id": sid, "message": first}).json()
+        b = client.post("/api/chat", json={"session_id": sid, "message": f"I loved {liked_title}"}).json()
+        return a, b
+
+    with ThreadPoolExecutor(2) as pool:
+        fa = pool.submit(conversation, "kids", "funny cartoon for kids", "Toy Parade")
+        fb = pool.submit(conversation, "dark", "dark crime thriller", "Cold Case")
+        (a1, a2), (b1, b2) = fa.result(), fb.result()
+    assert a2["understood"]["liked"] == ["m3"] and b2["understood"]["liked"] == ["m11"]
+    a_ids = {i["item_id"] for i in a1["items"] + a2["items"]}
+    b_ids = {i["item_id"] for i in b1["items"] + b2["items"]}
+    assert len(a_ids) == 6 and len(b_ids) == 6  # each session's own no-repeat rule only

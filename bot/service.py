@@ -1,0 +1,131 @@
+"""The chat as a service: `Bot` plus logging and study arms, shared by the UI and the API.
+
+Every turn, feedback, rating and reset goes through here, so both front ends log the same
+records (bot/logbook.py) and apply the same study arm (bot/study.py). Knows nothing of
+gradio or HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from bot.chat import BadInput, Bot, Turn, with_user
+from bot.logbook import Logbook
+from bot.session import Session
+from bot.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
+
+
+def items_json(turn: Turn) -> list[dict]:
+    """The API's item records: parts are the weighted contributions (score = text + cf)."""
+    out = []
+    for it in turn.items:
+        r = it.recommendation
+        out.append({
+            "item_id": r.item.item_id, "title": r.item.title, "year": r.item.year,
+            "genres": list(r.item.genres), "rank": r.rank, "score": round(r.score, 6),
+            "parts": {"text": round(r.alpha * r.text, 6), "cf": round((1 - r.alpha) * r.cf, 6)},
+            "reason": it.reason,
+        })
+    return out
+
+
+@dataclass(frozen=True)
+class Participation:
+    """A session's place in a user study (None outside study mode)."""
+
+    participant_id: str
+    arm: str
+    alpha: float | None
+
+
+class ChatService:
+    def __init__(self, bot: Bot, logbook: Logbook | None = None, study: StudyConfig | None = None) -> None:
+        self.bot = bot
+        self.logbook = logbook
+        self.study = study
+        for arm in study.arms if study else ():
+            if arm.strategy is not None:
+                raise StudyConfigError(f"arm {arm.name!r}: per-arm fusion strategies are not supported "
+                                       "yet; vary alpha instead")
+        self.participation: dict[str, Participation] = {}
+
+    def start(self, session_id: str, user_id: str | None = None, participant_id: str | None = None) -> Session:
+        """A new session; in study mode a participant id is required and assigns the arm."""
+        session = self.bot.new_session(session_id, user_id)
+        if self.study is not None:
+            try:
+                pid = clean_participant_id(participant_id)
+            except ValueError as e:  # an empty or over-long id: say so to the person
+                raise BadInput(str(e)) from None
+            if self.logbook is None:
+                raise BadInput("study mode needs a logbook (--log-db)")
+            arm = assign_recorded(self.logbook, session_id, pid, self.study)
+            self.participation[session_id] = Participation(pid, arm.name, arm.alpha)
+        if self.logbook is not None:
+            p = self.participation.get(session_id)
+            self.logbook.log_session(session_id, p.participant_id if p else None,
+                                     p.arm if p else None, user_id)
+        return session
+
+    def set_user(self, session: Session, user_id: str | None) -> Session:
+        if user_id == session.user_id:
+            return session
+        self.bot.new_session(session.session_id, user_id)  # validates the id
+        if self.logbook is not None:
+            self.logbook.log_event(session.session_id, "user_changed", {"user_id": user_id})
+        return with_user(session, user_id)
+
+    def alpha_for(self, session_id: str, alpha: float | None) -> float | None:
+        """A study arm's α wins over the caller's, so arms stay what they claim to be."""
+        p = self.participation.get(session_id)
+        return p.alpha if p is not None and p.alpha is not None else alpha
+
+    def turn(self, session: Session, message: str, alpha: float | None = None) -> tuple[Turn, list[dict]]:
+        start = time.perf_counter()
+        turn = self.bot.respond(message, session, alpha=self.alpha_for(session.session_id, alpha))
+        items = items_json(turn)
+        if self.logbook is not None:
+            self.logbook.log_turn(session.session_id, len(turn.session.turns) - 1, turn.session.turns[-1],
+                                  turn.reply, items, (time.perf_counter() - start) * 1000)
+        return turn, items
+
+    def feedback(self, session: Session, item_id: str, kind: str) -> Session:
+        """kind: like, dislike or unlike (take back either); applies from the next turn."""
+        if kind == "like":
+            new = self.bot.feedback(session, liked=(item_id,))
+        elif kind == "dislike":
+            new = self.bot.feedback(session, disliked=(item_id,))
+        elif kind == "unlike":
+            if item_id not in self.bot.catalog:
+                raise BadInput(f"unknown item id {item_id!r}")
+            new = replace(session, liked_ids=tuple(i for i in session.liked_ids if i != item_id),
+                          disliked_ids=tuple(i for i in session.disliked_ids if i != item_id))
+        else:
+            raise BadInput(f"feedback must be like, dislike or unlike, got {kind!r}")
+        if self.logbook is not None:
+            self.logbook.log_feedback(session.session_id, item_id, kind, max(len(session.turns) - 1, 0))
+        return new
+
+    def rate(self, session: Session, rating: int) -> None:
+        if not session.turns:
+            raise BadInput("there is no reply to rate yet")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise BadInput(f"a rating is a whole number from 1 to 5, got {rating!r}")
+        if self.logbook is not None:
+            self.logbook.log_rating(session.session_id, len(session.turns) - 1, rating)
+
+    def edit(self, session: Session, liked: tuple[str, ...], disliked: tuple[str, ...],
+             banned_genres: tuple[str, ...]) -> Session:
+        new = self.bot.edit(session, liked, disliked, banned_genres)
+        if self.logbook is not None:
+            self.logbook.log_event(session.session_id, "summary_edited",
+                                   {"liked": list(liked), "disliked": list(disliked),
+                                    "banned_genres": list(banned_genres)})
+        return new
+
+    def reset(self, session: Session) -> Session:
+        """Forget the conversation, keep the session id, user and study arm."""
+        if self.logbook is not None:
+            self.logbook.log_event(session.session_id, "reset", {"turns": len(session.turns)})
+        return Session(session.session_id, session.user_id)

@@ -1,0 +1,101 @@
+"""The Gradio app over the tiny bot, served for real on a free port and driven with
+gradio_client: two clients at once never see each other's state; reset; study gate."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.api import create_app
+from bot.logbook import Logbook
+from bot.service import ChatService
+from bot.study import Arm, StudyConfig
+from bot.ui import mount_ui
+from tests.helpers import tiny_bot
+
+
+def serve(service: ChatService):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = mount_ui(create_app(service), service, alpha=0.7)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return url, server, thread
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("test server did not start")
+
+
+@pytest.fixture
+def app(tmp_path):
+    book = Logbook(tmp_path / "ui.sqlite")
+    url, server, thread = serve(ChatService(tiny_bot(k=3), book))
+    yield url, book
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_two_clients_at_once_keep_their_own_sessions(app):
+    from gradio_client import Client
+
+    url, book = app
+
+    def drive(first: str, second: str):
+        c = Client(url + "/", verbose=False)
+        h, _, items1 = c.predict(first, "", 0.7, [], api_name="/chat")
+        h, _, items2 = c.predict(second, "", 0.7, h, api_name="/chat")
+        return [i["item_id"] for i in items1], [i["item_id"] for i in items2], h
+
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(drive, "funny cartoon for kids", "show me more")
+        b = pool.submit(drive, "dark crime thriller", "show me more")
+        (a1, a2, ha), (b1, b2, hb) = a.result(), b.result()
+    # each client's second page only avoids its own first page
+    assert not set(a1) & set(a2) and not set(b1) & set(b2)
+    assert all(int(i[1:]) < 6 for i in a1) and all(int(i[1:]) >= 6 for i in b1)
+    assert len(ha) == 4 and len(hb) == 4
+    sessions = book.sessions()
+    assert len(sessions) == 2 and all(len(s["turns"]) == 2 for s in sessions)
+
+
+def test_reset_forgets_the_conversation(app):
+    from gradio_client import Client
+
+    url, _ = app
+    c = Client(url + "/", verbose=False)
+    h, _, first = c.predict("funny cartoon for kids", "", 0.7, [], api_name="/chat")
+    c.predict(api_name="/reset")
+    h, _, again = c.predict("funny cartoon for kids", "", 0.7, [], api_name="/chat")
+    assert [i["item_id"] for i in again] == [i["item_id"] for i in first]
+
+
+def test_study_gate_requires_participant(tmp_path):
+    from gradio_client import Client
+
+    book = Logbook(tmp_path / "study.sqlite")
+    study = StudyConfig(arms=(Arm("a", alpha=1.0), Arm("b", alpha=0.2)), seed=1, consent_text=None)
+    url, server, thread = serve(ChatService(tiny_bot(k=3), book, study))
+    try:
+        c = Client(url + "/", verbose=False)
+        h, _, items = c.predict("cartoon", "", 0.7, [], api_name="/chat")
+        assert items == [] and "participant id" in h[-1]["content"][0]["text"]
+        c.predict("p-42", False, "", api_name="/start")
+        h, _, items = c.predict("cartoon", "", 0.7, [], api_name="/chat")
+        assert len(items) == 3
+        (session,) = book.sessions()
+        assert session["participant_id"] == "p-42" and session["arm"] in {"a", "b"}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
