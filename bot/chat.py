@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.justify import reason
+from bot.justify import ReasonWriter, reason
 from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
 from bot.understand import is_negative_about, is_paging, read_turn
@@ -67,8 +67,10 @@ def escape(text: str) -> str:
 
 
 class Bot:
-    def __init__(self, recommender: Recommender, config: BotConfig = BotConfig()) -> None:
+    def __init__(self, recommender: Recommender, config: BotConfig = BotConfig(),
+                 writer: ReasonWriter | None = None) -> None:
         self.recommender = recommender
+        self.writer = writer  # None: the plain template (bot/justify.py)
         self.catalog = recommender.catalog
         self.config = config
         # lower-case genre -> the catalog's spelling, for query expansion
@@ -163,7 +165,7 @@ class Bot:
     def recommend(self, session: Session, alpha: float | None = None) -> Turn:
         """A fresh list for the session as it stands (after a turn or a feedback edit)."""
         recs = self.recommender.recommend(self.query(session, alpha))
-        items = tuple(RankedItem(r, reason(r, session)) for r in recs)
+        items = tuple(RankedItem(r, reason(r, session, self.writer)) for r in recs)
         session = session.with_shown(tuple(r.item.item_id for r in recs))
         return Turn(render(items, session, self), session, items)
 

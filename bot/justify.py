@@ -1,13 +1,18 @@
-"""One-line reasons built only from the evidence that ranked an item.
+"""Reasons built only from the evidence that ranked an item.
 
-Every clause states something checkable: a genre the item has that the user's words asked
-for, a word shared by the request and the title, the liked/rated item whose audience gave
-the CF score, or the item's number of ratings when popularity was the CF fallback.
+`claims` lists typed, checkable statements: a genre the item has that the user's words
+asked for, a word shared by the request and the title, the text similarity, the liked or
+rated item whose audience gave the CF score, or the item's number of ratings when
+popularity was the CF fallback. A `ReasonWriter` turns claims into words; the default is a
+plain template. A richer writer (e.g. a language model) can be plugged in, but it only
+ever receives these claims, so it has nothing else to assert.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot.session import Session
 from fusion.recommender import Recommendation
@@ -19,35 +24,58 @@ something movie movies film films like want would some more now me my i you your
 show please really very much one any what who""".split())
 
 
-def matched_genres(rec: Recommendation, session: Session) -> list[tuple[str, tuple[str, ...]]]:
-    """(item genre, user words that asked for it) for genres the item really has."""
+@dataclass(frozen=True)
+class Claim:
+    """kind: genre | title_word | similar_text | liked_audience | rated_audience | popular."""
+
+    kind: str
+    value: str  # the genre, the word, the evidence item's label, or a number
+    cue: str = ""  # the user's word behind a genre claim
+
+
+def claims(rec: Recommendation, session: Session) -> list[Claim]:
+    out: list[Claim] = []
     cues = session.wanted_cues()
-    return [(g, cues[g.lower()]) for g in rec.item.genres if g.lower() in cues]
-
-
-def shared_title_words(rec: Recommendation, session: Session) -> list[str]:
+    out += [Claim("genre", g, cues[g.lower()][0]) for g in rec.item.genres if g.lower() in cues]
     said = {w for t in session.turns for w in WORD.findall(t.lower()) if w not in STOP and len(w) > 2}
-    return [w for w in dict.fromkeys(WORD.findall(rec.item.title.lower())) if w in said]
-
-
-def reason(rec: Recommendation, session: Session) -> str:
-    parts: list[str] = []
-    genres = matched_genres(rec, session)
-    if genres:
-        parts.append("matches what you asked for: " + ", ".join(
-            f"{g} ('{words[0]}')" for g, words in genres))
-    words = shared_title_words(rec, session)
-    if words:
-        parts.append("its title has " + ", ".join(f"'{w}'" for w in words))
-    if not parts and rec.alpha > 0:
-        parts.append(f"close in meaning to your description (text similarity {rec.similarity:.2f})")
+    out += [Claim("title_word", w) for w in dict.fromkeys(WORD.findall(rec.item.title.lower())) if w in said]
+    if not out and rec.alpha > 0:
+        out.append(Claim("similar_text", f"{rec.similarity:.2f}"))
     if rec.alpha < 1 and rec.cf > 0:
         if rec.cf_source == "history" and rec.evidence is not None:
-            if rec.evidence.item_id in session.liked_ids:
-                parts.append(f"liked by the same people as {rec.evidence.label()}, which you liked")
-            else:
-                parts.append(f"liked by the same people as {rec.evidence.label()}, "
-                             "which you rated highly")
+            liked = rec.evidence.item_id in session.liked_ids
+            out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.label()))
         elif rec.cf_source == "popularity":
-            parts.append(f"popular: {rec.popularity_count} ratings in the data")
-    return "; ".join(parts)
+            out.append(Claim("popular", str(rec.popularity_count)))
+    return out
+
+
+class ReasonWriter(Protocol):
+    def write(self, claims: list[Claim], rec: Recommendation) -> str: ...
+
+
+class TemplateWriter:
+    """One line, each claim in fixed words."""
+
+    def write(self, claims: list[Claim], rec: Recommendation) -> str:
+        parts: list[str] = []
+        genres = [c for c in claims if c.kind == "genre"]
+        if genres:
+            parts.append("matches what you asked for: " + ", ".join(f"{c.value} ('{c.cue}')" for c in genres))
+        words = [c.value for c in claims if c.kind == "title_word"]
+        if words:
+            parts.append("its title has " + ", ".join(f"'{w}'" for w in words))
+        for c in claims:
+            if c.kind == "similar_text":
+                parts.append(f"close in meaning to your description (text similarity {c.value})")
+            elif c.kind == "liked_audience":
+                parts.append(f"liked by the same people as {c.value}, which you liked")
+            elif c.kind == "rated_audience":
+                parts.append(f"liked by the same people as {c.value}, which you rated highly")
+            elif c.kind == "popular":
+                parts.append(f"popular: {c.value} ratings in the data")
+        return "; ".join(parts)
+
+
+def reason(rec: Recommendation, session: Session, writer: ReasonWriter | None = None) -> str:
+    return (writer or TemplateWriter()).write(claims(rec, session), rec)
