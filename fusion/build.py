@@ -30,7 +30,10 @@ class BuildReport:
 
 def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder, folder: Path,
                   config: FusionConfig = FusionConfig(), rebuild: bool = False,
-                  progress: bool = True) -> tuple[Recommender, BuildReport]:
+                  progress: bool = True, finetune: bool = False) -> tuple[Recommender, BuildReport]:
+    """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
+    log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py) and
+    embed the catalog with the fine-tuned model."""
     start = time.perf_counter()
     built: list[str] = []
     text_dir, cf_dir = folder / "text", folder / "cf"
@@ -38,7 +41,11 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     def stale(part: Path) -> bool:
         return not (part / "manifest.json").exists()
 
-    if rebuild or stale(text_dir):
+    if finetune and hasattr(encoder, "model_dir"):  # a fake encoder has nothing to train
+        encoder, trained = _finetuned(catalog, interactions, encoder, folder / "encoder", rebuild, progress)
+        if trained or _other_encoder(text_dir, encoder):
+            built.append("encoder")
+    if rebuild or stale(text_dir) or "encoder" in built:
         retriever = Retriever.build(catalog, encoder, progress=progress)
         retriever.save(text_dir)
         built.append("text")
@@ -52,6 +59,28 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         cf = _load(lambda: ItemKNN.load(cf_dir, catalog, interactions))
     report = BuildReport(tuple(built), time.perf_counter() - start)
     return Recommender(retriever, cf, config), report
+
+
+def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,
+               progress: bool):
+    """The encoder fine-tuned on the interactions (trained now or reused) and whether it was trained."""
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.finetune import finetune_on_interactions
+
+    model_dir, trained = finetune_on_interactions(catalog, interactions, encoder.model_dir, out_dir,
+                                                  rebuild=rebuild, progress=progress)
+    return TransformerEncoder(model_dir, max_length=encoder.max_length), trained
+
+
+def _other_encoder(text_dir: Path, encoder: Encoder) -> bool:
+    """True when text/ holds vectors of another encoder (e.g. built with --no-finetune)."""
+    import json
+
+    path = text_dir / "manifest.json"
+    if not path.exists():
+        return False
+    have = json.loads(path.read_text()).get("config", {}).get("encoder")
+    return have != json.loads(json.dumps(encoder.describe()))
 
 
 def _load(fn):

@@ -1,0 +1,227 @@
+"""Offline evaluation: `python launch.py evaluate redial --dialogues FILE --out RESULT.json`.
+
+Ranks the whole ReDial catalog for every benchmark sample (see retrieval/redial.py) and
+reports Recall@1/10/50, MRR@10 and NDCG@10 in two protocols, `standard` and `new_items`
+(fusion/metrics.py). The system scored is
+
+    fused = alpha * minmax(text) + (1 - alpha) * minmax(cf) + pop_weight * popularity
+
+per sample over all items: text = cosine of the context (last `n_turns` turns) to each
+item text; cf = item-item co-occurrence in the training dialogues (fusion/cooccur.py),
+folded in from the movies mentioned so far (liked ones weigh `like_weight`, others
+`mention_weight`); popularity = how often train recommenders suggested the movie.
+
+Without `--artifacts` the base encoder is scored alone (zero-shot, alpha = 1). With
+`--artifacts DIR` (made by `python -m benchmarks.redial`) the tuned configuration and
+fine-tuned encoder in DIR/manifest.json are used, and the JSON also holds the text-only
+row of that encoder under `variants`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fusion.cooccur import CoOccurrence
+from fusion.metrics import RankingMetrics, new_item_split
+
+SYSTEM_KIND = "redial-system"
+
+
+@dataclass(frozen=True)
+class RedialConfig:
+    """The knobs tuned on valid.jsonl (benchmarks/redial.py records the search)."""
+
+    encoder: str = "base"  # "base", or a folder name inside the artifact folder
+    n_turns: int = 0  # context turns fed to the encoder, newest first (0 = all)
+    alpha: float = 1.0  # weight of text vs CF, as in FusionConfig
+    pop_weight: float = 0.0  # popularity prior added after fusion
+    like_weight: float = 1.0  # CF history weight of a mentioned movie the seeker liked
+    mention_weight: float = 0.5  # ... of any other movie mentioned so far
+
+
+@dataclass
+class Prepared:
+    """Everything a configuration is scored from, computed once per (encoder, n_turns)."""
+
+    samples: list  # retrieval.redial.Sample
+    target_rows: list[list[int]]
+    earlier_rows: list[list[int]]
+    text: np.ndarray  # float32 (n_samples, n_items) cosine scores
+
+
+def rowwise_minmax(x: np.ndarray) -> np.ndarray:
+    """fusion.fuse.minmax applied to each row of (n, m): constant rows map to zeros."""
+    lo = x.min(1, keepdims=True)
+    span = x.max(1, keepdims=True) - lo
+    return np.where(span > 1e-9, (x - lo) / np.maximum(span, 1e-9), 0.0).astype(np.float32)
+
+
+def fit_cooccurrence(train_dialogues, catalog) -> CoOccurrence:
+    """Baskets = movies mentioned in one training dialogue; popularity = recommendations."""
+    from retrieval.redial import recommender_samples
+
+    baskets = [[catalog.row(m) for t in d.turns for m in t.movie_ids] for d in train_dialogues]
+    recommended = [catalog.row(m) for s in recommender_samples(train_dialogues) for m in s.target_ids]
+    return CoOccurrence.fit(baskets, len(catalog), recommended)
+
+
+def cf_scores(cf: CoOccurrence, samples, catalog, cfg: RedialConfig) -> np.ndarray:
+    """float32 (n_samples, n_items): co-occurrence scores folded in from each history."""
+    out = np.zeros((len(samples), len(catalog)), np.float32)
+    for i, s in enumerate(samples):
+        liked = set(s.liked_ids)
+        rows = catalog.rows(list(s.mentioned_ids))
+        w = np.array([cfg.like_weight if m in liked else cfg.mention_weight for m in s.mentioned_ids],
+                     np.float32)
+        out[i] = cf.score_all(rows, w)
+    return out
+
+
+def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int) -> Prepared:
+    from retrieval.redial import context_text
+
+    queries = encoder.encode([context_text(s.context, n_turns) for s in samples], progress=True)
+    return Prepared(samples, [list(catalog.rows(list(s.target_ids))) for s in samples],
+                    [list(catalog.rows(list(s.mentioned_ids))) for s in samples],
+                    (queries @ item_vectors.T).astype(np.float32))
+
+
+def fused_scores(prep: Prepared, cf: np.ndarray | None, popularity: np.ndarray,
+                 cfg: RedialConfig) -> np.ndarray:
+    scores = rowwise_minmax(prep.text) if cfg.alpha < 1.0 or cfg.pop_weight else prep.text
+    if cfg.alpha < 1.0:
+        if cf is None:
+            raise ValueError("alpha < 1 needs CF scores")
+        scores = cfg.alpha * scores + (1.0 - cfg.alpha) * rowwise_minmax(cf)
+    if cfg.pop_weight:
+        scores = scores + cfg.pop_weight * popularity[None, :]
+    return scores
+
+
+def evaluate_scores(prep: Prepared, scores: np.ndarray) -> tuple[dict, dict]:
+    """Both protocols over (n_samples, n_items) scores -> ({protocol: metrics}, {protocol: RankingMetrics})."""
+    std, new = RankingMetrics(), RankingMetrics()
+    for i in range(len(prep.samples)):
+        std.add(scores[i], prep.target_rows[i])
+        kept, banned = new_item_split(prep.target_rows[i], prep.earlier_rows[i])
+        new.add(scores[i], kept, banned)
+    return {"standard": std.result(), "new_items": new.result()}, {"standard": std, "new_items": new}
+
+
+def item_vectors(catalog, encoder, folder: Path | None) -> np.ndarray:
+    """Item embeddings, cached as a Retriever artifact in `folder` when one is given."""
+    from retrieval.artifacts import StaleArtifactError
+    from retrieval.retriever import Retriever
+
+    if folder is not None and (folder / "manifest.json").exists():
+        try:
+            return Retriever.load(folder, catalog, encoder).item_vectors
+        except StaleArtifactError:
+            pass  # built by another encoder or catalog: rebuild below
+    retriever = Retriever.build(catalog, encoder, progress=True)
+    if folder is not None:
+        retriever.save(folder)
+    return retriever.item_vectors
+
+
+def load_encoder(artifacts: Path | None, name: str):
+    from retrieval.encoder import TransformerEncoder
+
+    if name == "base":
+        return TransformerEncoder()
+    if artifacts is None:
+        raise FileNotFoundError(f"encoder {name!r} lives in an artifact folder; pass --artifacts")
+    folder = artifacts / name
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(f"{folder}: no fine-tuned encoder; run `python -m benchmarks.redial`")
+    return TransformerEncoder(folder)
+
+
+def read_system(artifacts: Path) -> RedialConfig:
+    from retrieval.artifacts import read_manifest
+
+    manifest = read_manifest(artifacts)
+    if manifest.get("kind") != SYSTEM_KIND:
+        raise FileNotFoundError(f"{artifacts}: not a ReDial system folder (kind {manifest.get('kind')!r}); "
+                                "run `python -m benchmarks.redial`")
+    return RedialConfig(**manifest["config"]["chosen"])
+
+
+TABLE_COLS = ("recall@1", "recall@10", "recall@50", "mrr@10", "ndcg@10")
+
+
+def format_table(rows: dict[str, dict]) -> str:
+    """Plain-text table: one line per (variant, protocol)."""
+    head = f"{'variant':<28}{'protocol':<11}" + "".join(f"{c:>10}" for c in TABLE_COLS) + f"{'targets':>9}"
+    lines = [head, "-" * len(head)]
+    for name, protocols in rows.items():
+        for proto in ("standard", "new_items"):
+            m = protocols[proto]
+            lines.append(f"{name:<28}{proto:<11}" + "".join(f"{m[c]:>10.3f}" for c in TABLE_COLS)
+                         + f"{m['n_targets']:>9}")
+    return "\n".join(lines)
+
+
+def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path | None,
+                    train_path: Path | None = None) -> dict:
+    from retrieval.redial import default_data_dir, load_catalog, load_dialogues, recommender_samples
+
+    start = time.perf_counter()
+    data_dir = data_dir or default_data_dir()
+    catalog = load_catalog(data_dir)
+    samples = recommender_samples(load_dialogues(dialogues_path, catalog))
+    cfg = read_system(artifacts) if artifacts else RedialConfig()
+    encoder = load_encoder(artifacts, cfg.encoder)
+    cache = artifacts / f"items-{cfg.encoder}" if artifacts else None
+    prep = prepare(samples, catalog, encoder, item_vectors(catalog, encoder, cache), cfg.n_turns)
+    rows: dict[str, dict] = {}
+    text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0})
+    rows[f"text ({cfg.encoder})"], _ = evaluate_scores(prep, fused_scores(prep, None, np.zeros(0), text_only))
+    main_row = rows[f"text ({cfg.encoder})"]
+    if artifacts:
+        train = load_dialogues(train_path or data_dir / "train.jsonl", catalog)
+        cf_model = fit_cooccurrence(train, catalog)
+        cf = cf_scores(cf_model, samples, catalog, cfg) if cfg.alpha < 1.0 else None
+        main_row, _ = evaluate_scores(prep, fused_scores(prep, cf, cf_model.popularity, cfg))
+        rows[f"fused ({cfg.encoder})"] = main_row
+    seconds = time.perf_counter() - start
+    return {**main_row, "config": asdict(cfg), "variants": rows, "dialogues": str(dialogues_path),
+            "seconds": round(seconds, 1)}
+
+
+def main(argv: Sequence[str]) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(prog="launch.py evaluate", description="Offline evaluations.")
+    sub = p.add_subparsers(dest="benchmark", required=True)
+    r = sub.add_parser("redial", help="ReDial conversational recommendation benchmark")
+    r.add_argument("--dialogues", type=Path, required=True, help="ReDial JSON lines (e.g. valid.jsonl)")
+    r.add_argument("--out", type=Path, required=True, help="where to write the result JSON")
+    r.add_argument("--artifacts", type=Path, default=None,
+                   help="system folder from `python -m benchmarks.redial` (default: zero-shot base encoder)")
+    r.add_argument("--data-dir", type=Path, default=None,
+                   help="ReDial folder with the catalog (default: ../shared/data/redial)")
+    r.add_argument("--train", type=Path, default=None, help="dialogues for the CF part (default: train.jsonl)")
+    args = p.parse_args(list(argv))
+    from retrieval.artifacts import StaleArtifactError
+    from retrieval.loaders import DataError
+
+    try:
+        result = evaluate_redial(args.dialogues, args.data_dir, args.artifacts, args.train)
+    except (DataError, FileNotFoundError, StaleArtifactError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(result["variants"]))
+    print(f"evaluated {result['standard']['n_samples']} samples in {result['seconds']:.0f} s; "
+          f"wrote {args.out}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,170 @@
+"""Training pairs (query text -> catalog item) for contrastive fine-tuning, from three sources.
+
+1. `dialogue_pairs`: ReDial-format dialogues; the context before a recommender turn ->
+   each movie that turn mentions (hard negative: a movie the seeker said they disliked).
+2. `interaction_pairs`: an interaction log alone, so any catalog can fine-tune without
+   dialogues: "I liked A, B and C" -> another item the same user liked, and metadata
+   phrases ("a comedy from the 1990s") -> an item that fits them.
+3. `log_pairs`: the bot's own logged conversations, JSON lines of
+   {"context": str, "item_id": str[, "negative_id": str]}.
+
+Every builder returns `Pair`s with external item ids; training looks the texts up in
+the catalog. Builders are deterministic for a given seed. Nothing here trains anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from retrieval.loaders import DataError
+from retrieval.records import Catalog, Interactions
+from retrieval.redial import Dialogue, context_text, recommender_samples
+
+
+@dataclass(frozen=True)
+class Pair:
+    query: str
+    item_id: str
+    negative_id: str | None = None  # a hard negative for this query, when one is known
+
+
+def fingerprint(pairs: Sequence[Pair]) -> str:
+    """sha256 over the pairs, for the fine-tuned model's manifest."""
+    h = hashlib.sha256()
+    for p in pairs:
+        h.update(f"{p.query}\x00{p.item_id}\x00{p.negative_id or ''}\x01".encode())
+    return h.hexdigest()
+
+
+# --- 1. dialogues ---------------------------------------------------------------------
+def dialogue_pairs(dialogues: Iterable[Dialogue], n_turns: int = 0,
+                   hard_negatives: bool = True, seed: int = 0) -> list[Pair]:
+    """One pair per (recommender turn, mentioned movie); query = the context text as the
+    evaluation renders it (`context_text`, the last `n_turns` turns, 0 = all)."""
+    rng = random.Random(seed)
+    out = []
+    for s in recommender_samples(dialogues):
+        query = context_text(s.context, n_turns)
+        negatives = [m for m in s.disliked_ids if m not in s.target_ids]
+        for target in s.target_ids:
+            neg = rng.choice(negatives) if hard_negatives and negatives else None
+            out.append(Pair(query, target, neg))
+    return out
+
+
+# --- 2. interactions alone --------------------------------------------------------------
+def _liked_by_user(interactions: Interactions) -> dict[str, list[int]]:
+    """Per user, the rows rated at or above their own mean (their likes), oldest first."""
+    by_user: dict[str, list[tuple[int, float, int]]] = {}
+    for u, r, w, t in zip(interactions.user_ids, interactions.item_rows,
+                          interactions.weights, interactions.timestamps):
+        by_user.setdefault(str(u), []).append((int(t), float(w), int(r)))
+    liked = {}
+    for u, events in by_user.items():
+        mean = sum(w for _, w, _ in events) / len(events)
+        rows = [r for _, w, r in sorted(events) if w >= mean]
+        if len(rows) >= 2:
+            liked[u] = rows
+    return liked
+
+
+def interaction_pairs(catalog: Catalog, interactions: Interactions, max_pairs: int = 4000,
+                      history: int = 3, metadata_share: float = 0.25, seed: int = 0) -> list[Pair]:
+    """`max_pairs` pairs: (1 - metadata_share) of them "I liked <titles>" -> another liked
+    item of the same user (hard negative: an item that user rated below their mean), the
+    rest metadata phrases -> a random item that fits them."""
+    rng = random.Random(seed)
+    liked = _liked_by_user(interactions)
+    disliked: dict[str, list[int]] = {}
+    sums: dict[str, tuple[float, int]] = {}
+    for u, w in zip(interactions.user_ids, interactions.weights):
+        s, n = sums.get(str(u), (0.0, 0))
+        sums[str(u)] = (s + float(w), n + 1)
+    for u, r, w in zip(interactions.user_ids, interactions.item_rows, interactions.weights):
+        s, n = sums[str(u)]
+        if float(w) < s / n:
+            disliked.setdefault(str(u), []).append(int(r))
+    users = sorted(liked)
+    out: list[Pair] = []
+    n_taste = int(round(max_pairs * (1.0 - metadata_share))) if users else 0
+    for _ in range(n_taste):
+        u = rng.choice(users)
+        rows = liked[u]
+        k = min(history, len(rows) - 1)
+        picked = rng.sample(rows, k + 1)
+        titles = [catalog.items[r].label() for r in picked[:k]]
+        query = _liked_phrase(titles, rng)
+        neg = catalog.items[rng.choice(disliked[u])].item_id if disliked.get(u) else None
+        out.append(Pair(query, catalog.items[picked[k]].item_id, neg))
+    out.extend(metadata_pairs(catalog, max_pairs - len(out), rng))
+    return out
+
+
+LIKED_TEMPLATES = ("I liked {}.", "I really enjoyed {}. What else would I like?",
+                   "My favourites are {}.", "Something like {}, please.")
+
+
+def _liked_phrase(titles: list[str], rng: random.Random) -> str:
+    joined = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return rng.choice(LIKED_TEMPLATES).format(joined)
+
+
+def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
+    """Phrases built from an item's own genres and decade ("a funny animation from the
+    1990s") -> that item; items without genres are skipped."""
+    rows = [r for r, it in enumerate(catalog.items) if it.genres]
+    out: list[Pair] = []
+    if not rows or n <= 0:
+        return out
+    for _ in range(n):
+        item = catalog.items[rng.choice(rows)]
+        genres = rng.sample(list(item.genres), min(len(item.genres), rng.choice((1, 2))))
+        phrase = " ".join(g.lower() for g in genres)
+        if item.year and rng.random() < 0.5:  # half the phrases name a decade
+            phrase += f" movie from the {item.year // 10 * 10}s"
+        else:
+            phrase += " movie"
+        out.append(Pair(rng.choice(("I want a {}.", "Recommend a {}.", "Any good {}?")).format(phrase),
+                        item.item_id))
+    return out
+
+
+# --- 3. the bot's own logs --------------------------------------------------------------
+def log_pairs(path: Path, catalog: Catalog) -> list[Pair]:
+    """Pairs from a JSON lines log of {"context", "item_id"[, "negative_id"]} records;
+    records naming items outside the catalog are an error (the log is for another catalog)."""
+    if not path.exists():
+        raise DataError(f"{path}: conversation log not found")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                context, item_id = str(rec["context"]), str(rec["item_id"])
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise DataError(f"{path}:{line_no}: expected {{\"context\", \"item_id\"}} "
+                                f"({type(e).__name__}: {e})") from None
+            if item_id not in catalog:
+                raise DataError(f"{path}:{line_no}: item id {item_id!r} is not in catalog "
+                                f"{catalog.name!r}; was the log written for another catalog?")
+            neg = rec.get("negative_id")
+            neg = str(neg) if neg is not None and str(neg) in catalog else None
+            out.append(Pair(context, item_id, neg))
+    return out
+
+
+def split_pairs(pairs: Sequence[Pair], valid_share: float = 0.1, seed: int = 0,
+                max_valid: int = 500) -> tuple[list[Pair], list[Pair]]:
+    """Deterministic train/valid split for early stopping (shuffled with `seed`)."""
+    idx = np.random.default_rng(seed).permutation(len(pairs))
+    n_valid = min(max_valid, int(len(pairs) * valid_share))
+    return [pairs[i] for i in idx[n_valid:]], [pairs[i] for i in idx[:n_valid]]

@@ -1,0 +1,127 @@
+"""One training step on a tiny random BERT (no weights, seconds): the loop runs, early
+stopping bookkeeping holds, and the saved folder loads as a TransformerEncoder."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.finetune import FinetuneConfig, contrastive_loss, finetune, set_trainable
+from retrieval.pairs import Pair
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path, tiny_catalog) -> Path:
+    """A 2-layer, 32-wide random BERT with a word-level vocabulary of the tiny catalog."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = sorted({w for t in tiny_catalog.texts() for w in re.findall(r"[a-z0-9]+", t.lower())})
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+    folder = tmp_path / "tiny-bert"
+    BertTokenizer(vocab=vocab).save_pretrained(folder)
+    import torch
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def pairs_for(catalog) -> list[Pair]:
+    return [Pair(f"I want {it.genres[0].lower()} like {it.title}", it.item_id) for it in catalog.items]
+
+
+def test_one_step_run_saves_a_loadable_model(tmp_path: Path, tiny_model: Path, tiny_catalog) -> None:
+    from retrieval.encoder import TransformerEncoder
+
+    pairs = pairs_for(tiny_catalog)
+    texts = {it.item_id: it.text for it in tiny_catalog.items}
+    out = tmp_path / "out"
+    cfg = FinetuneConfig(max_steps=1, batch_size=8, eval_every=1, patience=1, val_pool=12, mixed_precision="no")
+    result = finetune(tiny_model, pairs[:8], pairs[8:], texts, out, cfg, progress=False)
+    assert result.steps == 1 and [s for s, _ in result.history] == [0, 1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "finetuned-encoder"
+    assert manifest["config"]["finetune"]["max_steps"] == 1 and manifest["fingerprints"]["train_pairs"]
+    enc = TransformerEncoder(out, max_length=32)
+    v = enc.encode(tiny_catalog.texts())
+    assert v.shape == (12, 32) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+def test_one_step_changes_weights_without_validation(tmp_path: Path, tiny_model: Path, tiny_catalog) -> None:
+    from safetensors.numpy import load_file
+
+    pairs = pairs_for(tiny_catalog)
+    texts = {it.item_id: it.text for it in tiny_catalog.items}
+    cfg = FinetuneConfig(max_steps=1, batch_size=12, lr=1e-3, trainable="top:1", mixed_precision="no")
+    finetune(tiny_model, pairs, [], texts, tmp_path / "out", cfg, progress=False)
+    before, after = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    assert changed and all(".layer.1." in k for k in changed)  # only the top layer trained
+
+
+def test_set_trainable_rejects_bad_settings(tiny_model: Path) -> None:
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(tiny_model)
+    assert set_trainable(model, "top:1") < set_trainable(model, "all")
+    for bad in ("top:3", "head", "top:0"):
+        with pytest.raises(ValueError):
+            set_trainable(model, bad)
+
+
+def test_contrastive_loss_prefers_the_right_item() -> None:
+    import torch
+
+    eye = torch.eye(3)
+    good = contrastive_loss(eye, eye, torch.tensor([0, 1, 2]), scale=20.0)
+    bad = contrastive_loss(eye, eye, torch.tensor([1, 2, 0]), scale=20.0)
+    assert float(good) < 1e-6 < 10.0 < float(bad)
+
+
+def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_catalog, checkerboard,
+                                        monkeypatch) -> None:
+    """launch.py's first-run path: fine-tune on the interactions, embed with the result; a
+    second launch reuses both (manifest checked) instead of retraining."""
+    import retrieval.finetune as ft
+    from fusion.build import load_or_build
+    from retrieval.encoder import TransformerEncoder
+
+    # The real recipe's 90 steps x 4,000 pairs, shrunk to seconds for the tiny model.
+    monkeypatch.setattr(ft, "CATALOG_RECIPE", FinetuneConfig(max_steps=4, batch_size=8, eval_every=2,
+                                                             val_pool=12, mixed_precision="no"))
+    monkeypatch.setattr(ft, "CATALOG_PAIRS", 80)
+
+    base = TransformerEncoder(tiny_model, max_length=32)
+    rec, report = load_or_build(tiny_catalog, checkerboard, base, tmp_path / "art", progress=False, finetune=True)
+    assert "encoder" in report.built and "text" in report.built
+    assert (tmp_path / "art" / "encoder" / "manifest.json").exists()
+    assert rec.retriever.encoder.model_dir == tmp_path / "art" / "encoder"
+    _, again = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                             tmp_path / "art", progress=False, finetune=True)
+    assert "encoder" not in again.built and "text" not in again.built
+
+
+def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog) -> None:
+    """The top:K fast path (frozen layers run once, cached) embeds like the whole model."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from retrieval.finetune import _mean_pool, _TopLayers
+
+    model = AutoModel.from_pretrained(tiny_model).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+
+    def tok(texts, max_length):
+        return tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+
+    texts = tiny_catalog.texts()
+    with torch.inference_mode():
+        full = _mean_pool(model, tok(texts, 32))
+        fast = _TopLayers(model, tok, 1)(model, texts, 32)
+    assert torch.allclose(full, fast, atol=2e-3)  # fp16 cache of the frozen layers

@@ -1,0 +1,77 @@
+"""The three pair builders (retrieval/pairs.py) on tiny data with a known right answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.loaders import DataError
+from retrieval.pairs import (Pair, dialogue_pairs, fingerprint, interaction_pairs, log_pairs,
+                             metadata_pairs, split_pairs)
+from retrieval.redial import parse_dialogue
+from tests.test_redial import DIALOGUE, make_catalog
+
+
+def test_dialogue_pairs() -> None:
+    catalog = make_catalog()
+    pairs = dialogue_pairs([parse_dialogue(DIALOGUE, catalog)])
+    assert [p.item_id for p in pairs] == ["11", "10", "20"]
+    assert pairs[0].query == "Seeker: hi, I loved Cartoon Kittens (1995)"
+    assert pairs[2].query.startswith("Seeker: seen it")  # newest turn first
+    # The seeker disliked "20" (mentioned before turn 3 only as a target): no negative for 20
+    # itself; before the first turn nothing disliked was mentioned.
+    assert all(p.negative_id is None for p in pairs)
+
+
+def test_dialogue_pairs_hard_negative() -> None:
+    catalog = make_catalog()
+    rec = json.loads(json.dumps(DIALOGUE))
+    rec["messages"].append({"messageId": 9, "text": "or @21", "senderWorkerId": 2})
+    pairs = dialogue_pairs([parse_dialogue(rec, catalog)])
+    assert pairs[-1] == Pair(pairs[-1].query, "21", "20")  # "20" was disliked and mentioned
+
+
+def test_interaction_pairs_stay_in_taste_group(tiny_catalog, checkerboard) -> None:
+    pairs = interaction_pairs(tiny_catalog, checkerboard, max_pairs=200, metadata_share=0.25, seed=1)
+    assert len(pairs) == 200
+    kids = {it.label() for it in tiny_catalog.items[:6]}
+    taste = [p for p in pairs if p.query.split(" ")[0] in ("I", "My", "Something") and "(" in p.query]
+    assert len(taste) == 150
+    for p in taste:
+        target_kids = tiny_catalog.row(p.item_id) < 6
+        named = [label for label in (it.label() for it in tiny_catalog.items) if label in p.query]
+        assert named and all((label in kids) == target_kids for label in named)
+        assert p.item_id not in [it.item_id for it in tiny_catalog.items if it.label() in named]
+        if p.negative_id is not None:  # a rating below the user's mean, same user -> same group
+            assert (tiny_catalog.row(p.negative_id) < 6) == target_kids
+    assert interaction_pairs(tiny_catalog, checkerboard, 200, seed=1) == pairs  # deterministic
+
+
+def test_metadata_pairs_name_the_items_genres(tiny_catalog) -> None:
+    import random
+
+    for p in metadata_pairs(tiny_catalog, 50, random.Random(0)):
+        item = tiny_catalog.items[tiny_catalog.row(p.item_id)]
+        assert any(g.lower() in p.query for g in item.genres)
+
+
+def test_log_pairs(tmp_path: Path, tiny_catalog) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"context": "something spooky", "item_id": "m10"}) + "\n\n"
+                   + json.dumps({"context": "kids", "item_id": "m0", "negative_id": "m8"}) + "\n")
+    assert log_pairs(log, tiny_catalog) == [Pair("something spooky", "m10"), Pair("kids", "m0", "m8")]
+    log.write_text(json.dumps({"context": "x", "item_id": "nope"}) + "\n")
+    with pytest.raises(DataError, match="another catalog"):
+        log_pairs(log, tiny_catalog)
+    log.write_text("{}\n")
+    with pytest.raises(DataError, match="log.jsonl:1"):
+        log_pairs(log, tiny_catalog)
+
+
+def test_split_and_fingerprint() -> None:
+    pairs = [Pair(f"q{i}", str(i)) for i in range(100)]
+    train, valid = split_pairs(pairs, valid_share=0.1, seed=0)
+    assert len(valid) == 10 and len(train) == 90 and not set(train) & set(valid)
+    assert fingerprint(pairs) != fingerprint(pairs[:-1])
