@@ -43,7 +43,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         return tuple(dict.fromkeys(out))
 
     def panels(session: Session | None, note: str = ""):
-        """Updates for: summary, liked, disliked, left-out genres, 👍 list, 👎 list, note."""
+        """Updates for: summary, liked, disliked, left-out genres, like list, dislike list, note."""
         if session is None:
             empty = gr.update(choices=[], value=[])
             return ("Nothing yet.", empty, empty, gr.update(value=[]), empty, empty, note)
@@ -158,8 +158,8 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                     rating_note = gr.Markdown()
                 with gr.Column(scale=2):
                     gr.Markdown("### Your feedback on the last list")
-                    likes = gr.CheckboxGroup(label="👍 I like these", choices=[])
-                    dislikes = gr.CheckboxGroup(label="👎 Not for me", choices=[])
+                    likes = gr.CheckboxGroup(label="I like these", choices=[])
+                    dislikes = gr.CheckboxGroup(label="Not for me", choices=[])
                     gr.Markdown("### What I took from the conversation")
                     summary = gr.Markdown("Nothing yet.")
                     liked_dd = gr.Dropdown(label="Liked (remove, or type a title to add)", choices=[],
