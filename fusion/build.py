@@ -1,19 +1,21 @@
 """Assemble a `Recommender` from data and an artifact folder, building what is missing.
 
-Layout of an artifact folder: `text/` (item vectors + FAISS index) and `cf/` (CF model),
-each with its own manifest. A folder built for another catalog, interaction log or encoder
-is rebuilt when `rebuild` is set, else refused with a message that says so.
+Layout of an artifact folder: `text/` (item vectors + FAISS index), `cf/` (CF model) and,
+once tuned, `fusion/` (the chosen CF model, fuser and MMR λ), each with its own manifest.
+A CF folder holding another model or format than the strategy names is refitted (seconds).
+A folder built for another catalog, interaction log or encoder is rebuilt when `rebuild`
+is set, else refused with a message that says so.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fusion.cf import ItemKNN
 from fusion.recommender import FusionConfig, Recommender
+from fusion.strategy import DEFAULT, load_or_fit_cf, load_strategy
 from retrieval.artifacts import StaleArtifactError
 from retrieval.encoder import Encoder
 from retrieval.records import Catalog, Interactions
@@ -51,14 +53,18 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         built.append("text")
     else:
         retriever = _load(lambda: Retriever.load(text_dir, catalog, encoder))
-    if rebuild or stale(cf_dir):
-        cf = ItemKNN.fit(interactions, len(catalog))
-        cf.save(cf_dir, catalog, interactions)
+    # CF model, fuser and MMR λ come from the tuned strategy (`python -m fusion.tune` writes
+    # <folder>/fusion/manifest.json); without one: item-kNN and fixed α = config.alpha.
+    tuned = load_strategy(folder / "fusion", catalog, interactions)
+    strategy = tuned or DEFAULT
+    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, strategy, catalog, interactions, refit=rebuild))
+    if fitted:
         built.append("cf")
-    else:
-        cf = _load(lambda: ItemKNN.load(cf_dir, catalog, interactions))
+    if tuned is not None and config.mmr_lambda is None and tuned.mmr_lambda is not None:
+        config = replace(config, mmr_lambda=tuned.mmr_lambda)
     report = BuildReport(tuple(built), time.perf_counter() - start)
-    return Recommender(retriever, cf, config), report
+    fuser = tuned.make_fuser() if tuned is not None else None
+    return Recommender(retriever, cf, config, fuser=fuser), report
 
 
 def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,

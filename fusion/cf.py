@@ -1,23 +1,38 @@
 """Collaborative filtering: score candidate items from a history of liked/rated items.
 
-`ItemKNN` scores a candidate by its cosine similarity (over users' ratings) to the items
-in a history, weighted by how much each was liked; the history item contributing most is
-kept as evidence for the justification. With no history, `Popularity` is the fallback.
+Every model here follows one contract (`CFModel`): `fit(interactions, n_items)`, `score(
+history, candidate_rows)`, `save(folder, catalog, interactions)` / `load(...)` as arrays in
+`.npy/.npz` plus a manifest (no pickle). A history is any list of catalog rows with signed
+weights: a known user's ratings or an anonymous chat session, folded in at scoring time.
+
+- `ItemKNN`: cosine item-item similarity over users' ratings.
+- `EASE` (fusion/ease.py): closed-form item-item regression (Steck 2019).
+- `ALS` (fusion/als.py): implicit-feedback matrix factorisation via `implicit`.
+- `Popularity`: the number of ratings, log-damped. Every model falls back to it for an
+  empty history, so the bot's "popular: N ratings" reason stays true.
+
+Evidence: for each candidate, the history item with the largest positive contribution to
+its score, kept only when at least one user rated both items, so that the bot's reason
+"liked by the same people as X" is a checkable statement; else -1 (the bot then says
+nothing about taste). This module does not know about text, fusion or chat.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from retrieval.artifacts import check_manifest, write_manifest
+from retrieval.artifacts import StaleArtifactError, check_manifest, read_manifest, write_manifest
 from retrieval.records import Catalog, Interactions
 
-KIND = "cf-itemknn"
+KIND = "cf-itemknn"  # manifest kind of ItemKNN (kept from the first slice)
+# Version of the files in a CF folder; 2 = `Ratings` arrays shared by all models. A folder
+# of another format is refitted by fusion/build.py (seconds), never misread.
+CF_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,10 @@ class History:
     def __len__(self) -> int:
         return len(self.item_rows)
 
+    def n_liked(self) -> int:
+        """Number of positively weighted items: the evidence an adaptive fuser counts."""
+        return int((self.weights > 0).sum())
+
     def merged(self, other: "History") -> "History":
         return History(np.concatenate([self.item_rows, other.item_rows]),
                        np.concatenate([self.weights, other.weights]).astype(np.float32))
@@ -47,46 +66,76 @@ class CFScores:
 
 
 class CFModel(Protocol):
+    name: str
+    counts: np.ndarray  # int64 (n_items,): interactions per item (the "popular" reason)
+
     def user_history(self, user_id: str) -> History: ...
 
     def knows_user(self, user_id: str) -> bool: ...
 
     def score(self, history: History, candidate_rows: np.ndarray) -> CFScores: ...
 
+    def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None: ...
 
-class ItemKNN:
-    """Item-item cosine CF with fold-in of any history (known user or anonymous session)."""
 
-    def __init__(self, item_user: sp.csr_matrix, counts: np.ndarray, users: list[str],
-                 user_rows: sp.csr_matrix) -> None:
-        self.item_user = item_user  # (n_items, n_users) float32, rows L2-normalised
-        self.counts = counts  # (n_items,) int64: interactions per item
-        # Popularity in [0, 1]: log-damped so a few blockbusters do not flatten the rest.
-        logc = np.log1p(counts.astype(np.float32))
-        self.popularity = (logc / max(float(logc.max()), 1e-12)).astype(np.float32)
-        self.users = users  # external user ids, index = column of item_user
-        self.user_col = {u: i for i, u in enumerate(users)}
-        self.user_rows = user_rows  # (n_users, n_items) float32: centred positive weights
+@dataclass(frozen=True)
+class Ratings:
+    """The interaction log as matrices, shared by every model.
+
+    `ui` (n_users, n_items) float32 raw ratings; `taste` the same users' ratings above their
+    own mean (>0 only), so a known user's history holds what *they* liked.
+    """
+
+    users: list[str]
+    ui: sp.csr_matrix
+    taste: sp.csr_matrix
+    counts: np.ndarray  # int64 (n_items,)
 
     @classmethod
-    def fit(cls, interactions: Interactions, n_items: int) -> "ItemKNN":
+    def build(cls, interactions: Interactions, n_items: int) -> "Ratings":
         users = interactions.users()
         col = {u: i for i, u in enumerate(users)}
-        cols = np.array([col[u] for u in interactions.user_ids], dtype=np.int64)
-        w = interactions.weights.astype(np.float32)
-        ui = sp.csr_matrix((w, (cols, interactions.item_rows)), shape=(len(users), n_items),
-                           dtype=np.float32)
+        urows = np.array([col[u] for u in interactions.user_ids], dtype=np.int64)
+        ui = sp.csr_matrix((interactions.weights.astype(np.float32), (urows, interactions.item_rows)),
+                           shape=(len(users), n_items), dtype=np.float32)
         ui.sum_duplicates()
-        iu = ui.T.tocsr()
-        norms = np.sqrt(np.asarray(iu.multiply(iu).sum(1)).ravel())
-        iu = sp.diags(1.0 / np.maximum(norms, 1e-12)).astype(np.float32) @ iu
-        counts = np.bincount(interactions.item_rows, minlength=n_items).astype(np.int64)
-        # A known user's taste: ratings above their own mean, so "liked" means liked by them.
         means = np.asarray(ui.sum(1)).ravel() / np.maximum(np.diff(ui.indptr), 1)
         taste = ui.copy()
         taste.data = np.maximum(taste.data - np.repeat(means, np.diff(ui.indptr)), 0).astype(np.float32)
         taste.eliminate_zeros()
-        return cls(iu.tocsr().astype(np.float32), counts, users, taste.tocsr())
+        counts = np.bincount(interactions.item_rows, minlength=n_items).astype(np.int64)
+        return cls(users, ui, taste.tocsr(), counts)
+
+    def save(self, folder: Path) -> None:
+        sp.save_npz(folder / "ratings.npz", self.ui)
+        sp.save_npz(folder / "user_taste.npz", self.taste)
+        np.save(folder / "counts.npy", self.counts)
+        np.save(folder / "users.npy", np.array(self.users, dtype=np.str_))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Ratings":
+        return cls(np.load(folder / "users.npy", allow_pickle=False).tolist(),
+                   sp.load_npz(folder / "ratings.npz").tocsr(),
+                   sp.load_npz(folder / "user_taste.npz").tocsr(),
+                   np.load(folder / "counts.npy", allow_pickle=False))
+
+
+class _Base:
+    """User lookup, popularity fallback and the co-rating check, common to every model."""
+
+    name = "base"
+
+    def __init__(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+        self.counts = ratings.counts
+        self.users = ratings.users
+        self.user_col = {u: i for i, u in enumerate(ratings.users)}
+        # Popularity in [0, 1]: log-damped so a few blockbusters do not flatten the rest.
+        logc = np.log1p(self.counts.astype(np.float32))
+        self.popularity = (logc / max(float(logc.max()), 1e-12)).astype(np.float32)
+        rated = ratings.ui.copy()
+        rated.data = np.ones_like(rated.data)
+        self._rated_iu = rated.T.tocsr()  # (n_items, n_users) 0/1: who rated what
 
     def knows_user(self, user_id: str) -> bool:
         return user_id in self.user_col
@@ -94,40 +143,165 @@ class ItemKNN:
     def user_history(self, user_id: str) -> History:
         if user_id not in self.user_col:
             return History.empty()
-        row = self.user_rows[self.user_col[user_id]]
+        row = self.ratings.taste[self.user_col[user_id]]
         return History(row.indices.astype(np.int64), row.data.astype(np.float32))
+
+    def _popular(self, candidate_rows: np.ndarray) -> CFScores:
+        n = len(candidate_rows)
+        return CFScores(self.popularity[candidate_rows].copy(), np.full(n, -1, np.int64), "popularity")
+
+    def co_rated(self, candidate_rows: np.ndarray, history_rows: np.ndarray) -> np.ndarray:
+        """(n, h) bool: at least one user rated both the candidate and the history item."""
+        both = self._rated_iu[candidate_rows] @ self._rated_iu[history_rows].T
+        return np.asarray(both.todense()) > 0
+
+    def _evidence(self, contrib: np.ndarray, candidate_rows: np.ndarray, history: History) -> np.ndarray:
+        """(n,) int64: history row with the largest positive, co-rated contribution, or -1."""
+        if contrib.shape[1] == 0:
+            return np.full(len(candidate_rows), -1, np.int64)
+        masked = np.where(self.co_rated(candidate_rows, history.item_rows), contrib, 0.0)
+        best = masked.argmax(1)
+        ok = masked[np.arange(len(candidate_rows)), best] > 0
+        return np.where(ok, history.item_rows[best], -1).astype(np.int64)
+
+    def _write(self, folder: Path, kind: str, catalog: Catalog, interactions: Interactions,
+               config: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.ratings.save(folder)
+        write_manifest(folder, kind, fingerprints(catalog, interactions), {**config, "cf_format": CF_FORMAT})
+
+
+class ItemKNN(_Base):
+    """Item-item cosine CF with fold-in of any history (known user or anonymous session)."""
+
+    name = "itemknn"
+
+    def __init__(self, ratings: Ratings) -> None:
+        super().__init__(ratings)
+        iu = ratings.ui.T.tocsr()
+        norms = np.sqrt(np.asarray(iu.multiply(iu).sum(1)).ravel())
+        self.item_user = (sp.diags(1.0 / np.maximum(norms, 1e-12)).astype(np.float32) @ iu).tocsr()
+
+    @classmethod
+    def fit(cls, interactions: Interactions, n_items: int) -> "ItemKNN":
+        return cls(Ratings.build(interactions, n_items))
 
     def similarity(self, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
         """Cosine similarity (len(a), len(b)) float32 between item rows."""
         return np.asarray((self.item_user[rows_a] @ self.item_user[rows_b].T).todense(), dtype=np.float32)
 
     def score(self, history: History, candidate_rows: np.ndarray) -> CFScores:
-        n = len(candidate_rows)
         if len(history) == 0:
-            return CFScores(self.popularity[candidate_rows].copy(), np.full(n, -1, np.int64), "popularity")
+            return self._popular(candidate_rows)
         contrib = self.similarity(candidate_rows, history.item_rows) * history.weights[None, :]
         scores = contrib.sum(1) / max(float(np.abs(history.weights).sum()), 1e-12)
+        # Cosine > 0 already means a common rater, so no separate co-rating check is needed.
         best = contrib.argmax(1)
+        n = len(candidate_rows)
         evidence = np.where(contrib[np.arange(n), best] > 0, history.item_rows[best], -1)
         return CFScores(scores.astype(np.float32), evidence.astype(np.int64), "history")
 
-    # --- artifacts -------------------------------------------------------------------
     def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        sp.save_npz(folder / "item_user.npz", self.item_user)
-        sp.save_npz(folder / "user_taste.npz", self.user_rows)
-        np.save(folder / "counts.npy", self.counts)
-        np.save(folder / "users.npy", np.array(self.users, dtype=np.str_))
-        write_manifest(folder, KIND, _fingerprints(catalog, interactions), {"model": "itemknn-cosine"})
+        self._write(folder, KIND, catalog, interactions, {"model": "itemknn-cosine"})
 
     @classmethod
     def load(cls, folder: Path, catalog: Catalog, interactions: Interactions) -> "ItemKNN":
-        check_manifest(folder, KIND, _fingerprints(catalog, interactions))
-        return cls(sp.load_npz(folder / "item_user.npz").tocsr(),
-                   np.load(folder / "counts.npy", allow_pickle=False),
-                   np.load(folder / "users.npy", allow_pickle=False).tolist(),
-                   sp.load_npz(folder / "user_taste.npz").tocsr())
+        check_manifest(folder, KIND, fingerprints(catalog, interactions))
+        return cls(Ratings.load(folder))
 
 
-def _fingerprints(catalog: Catalog, interactions: Interactions) -> dict[str, str]:
+class Popularity(_Base):
+    """Score = log-damped number of ratings; the same list for every history."""
+
+    name = "popularity"
+    kind = "cf-popularity"
+
+    @classmethod
+    def fit(cls, interactions: Interactions, n_items: int) -> "Popularity":
+        return cls(Ratings.build(interactions, n_items))
+
+    def score(self, history: History, candidate_rows: np.ndarray) -> CFScores:
+        return self._popular(candidate_rows)
+
+    def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None:
+        self._write(folder, self.kind, catalog, interactions, {"model": self.name})
+
+    @classmethod
+    def load(cls, folder: Path, catalog: Catalog, interactions: Interactions) -> "Popularity":
+        check_manifest(folder, cls.kind, fingerprints(catalog, interactions))
+        return cls(Ratings.load(folder))
+
+
+def fingerprints(catalog: Catalog, interactions: Interactions) -> dict[str, str]:
     return {"catalog": catalog.fingerprint(), "interactions": interactions.fingerprint()}
+
+
+# --- one factory ---------------------------------------------------------------------
+MODELS = ("itemknn", "ease", "als", "popularity")
+
+
+def gpu_available() -> bool:
+    """True when implicit was built with CUDA and a device is visible (checked on call,
+    never at import)."""
+    try:
+        import implicit.gpu
+
+        return bool(implicit.gpu.HAS_CUDA)
+    except ImportError:
+        return False
+
+
+def make_cf(name: str, interactions: Interactions, n_items: int, use_gpu: bool | None = None,
+            **params: Any) -> CFModel:
+    """Fit the CF model called `name` (one of MODELS). `use_gpu=None` picks the GPU when
+    one is usable (ALS through implicit.gpu, EASE through torch.cuda), else the CPU; the
+    fitted model always scores on the CPU (one history at a time is cheap)."""
+    if name == "itemknn":
+        return ItemKNN.fit(interactions, n_items)
+    if name == "popularity":
+        return Popularity.fit(interactions, n_items)
+    if name == "ease":
+        from fusion.ease import EASE, EASEConfig
+
+        return EASE.fit(interactions, n_items, EASEConfig(**params), use_gpu=use_gpu)
+    if name == "als":
+        from fusion.als import ALS, ALSConfig
+
+        gpu = gpu_available() if use_gpu is None else use_gpu
+        return ALS.fit(interactions, n_items, ALSConfig(**params), use_gpu=gpu)
+    raise ValueError(f"unknown CF model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def model_kind(name: str) -> str:
+    return {"itemknn": KIND, "popularity": Popularity.kind, "ease": "cf-ease", "als": "cf-als"}[name]
+
+
+def stored_model_matches(folder: Path, name: str, params: dict[str, Any]) -> bool:
+    """Whether `folder` holds model `name` in the current format with these params (a
+    subset of its config); False for a missing or other folder, so the caller refits."""
+    try:
+        manifest = read_manifest(folder)
+    except StaleArtifactError:
+        return False
+    cfg = manifest.get("config", {})
+    return (manifest.get("kind") == model_kind(name) and cfg.get("cf_format") == CF_FORMAT
+            and all(cfg.get(k) == v for k, v in params.items()))
+
+
+def load_cf(folder: Path, catalog: Catalog, interactions: Interactions) -> CFModel:
+    """Load whichever model the folder's manifest names."""
+    kind = read_manifest(folder).get("kind")
+    if kind == KIND:
+        return ItemKNN.load(folder, catalog, interactions)
+    if kind == Popularity.kind:
+        return Popularity.load(folder, catalog, interactions)
+    if kind == "cf-ease":
+        from fusion.ease import EASE
+
+        return EASE.load(folder, catalog, interactions)
+    if kind == "cf-als":
+        from fusion.als import ALS
+
+        return ALS.load(folder, catalog, interactions)
+    raise StaleArtifactError(f"{folder}: unknown CF model kind {kind!r}; "
+                             "delete the folder or run launch.py with --rebuild")

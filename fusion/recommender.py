@@ -1,4 +1,11 @@
-"""One recommendation request: text candidates from retrieval, CF scores, fusion, top k.
+"""One recommendation request: candidates from text and CF, fusion, optional MMR, top k.
+
+Pipeline (`pool` then `order`, also used by the offline benchmark and the tuner):
+1. candidates: FAISS top-N by text, plus CF's own top-N when the CF scores come from a
+   history (so a strong taste match is not lost for lack of words); with no history the
+   pool is text-only, and popularity merely re-weights it;
+2. both sources are scored on the whole pool and fused by a `Fuser` (fusion/fuse.py);
+3. optionally MMR re-ranks the best `mmr_pool` fused items for variety (fusion/mmr.py).
 
 Knows nothing of chat: the bot turns a conversation into a `Query` and renders the
 `Recommendation`s this returns.
@@ -8,11 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from fusion.cf import CFModel, History
-from fusion.fuse import weighted_fusion
+from fusion.cf import CFModel, CFScores, History
+from fusion.fuse import Fuser, WeightedFuser
+from fusion.mmr import mmr
 from retrieval.records import Item, Query
 from retrieval.retriever import Retriever
 
@@ -21,10 +30,13 @@ WORD = re.compile(r"[a-z0-9]+")
 
 @dataclass(frozen=True)
 class FusionConfig:
-    alpha: float = 0.7  # weight of text; tuned per catalog in later work
+    alpha: float = 0.7  # text weight of the fallback fixed-α fuser (no tuned strategy)
     n_candidates: int = 200  # FAISS candidates fused per turn (issue: N >= 100)
+    n_cf_candidates: int = 200  # CF's own top-N added to the pool when there is a history
     like_weight: float = 1.5  # a like said in chat ~ a rating 1.5 stars above one's mean
     dislike_weight: float = -1.0  # pushes away items liked by the same audience
+    mmr_lambda: float | None = None  # None: no diversity re-ranking; 1.0 = same as None
+    mmr_pool: int = 100  # MMR chooses among the best fused items only (keeps relevance)
 
 
 @dataclass(frozen=True)
@@ -34,21 +46,49 @@ class Recommendation:
     item: Item
     rank: int
     score: float
-    text: float  # normalised text score in [0, 1]
-    cf: float  # normalised CF score in [0, 1]
-    alpha: float
+    text: float  # text part before weighting (normalised; see fusion/fuse.py)
+    cf: float  # CF part before weighting
+    alpha: float  # text weight used for this query: score = alpha*text + (1-alpha)*cf
     similarity: float  # raw cosine between query and item text
     cf_source: str  # "history" or "popularity"
     evidence: Item | None  # history item whose similarity contributed most to cf
     popularity_count: int  # interactions of this item in the CF data
+    strategy: str = ""  # the fuser that ranked it, e.g. "adaptive" (for the API and logs)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Candidates of one request with both sources' raw scores, aligned by position."""
+
+    rows: np.ndarray  # int64 (n,)
+    similarity: np.ndarray  # float32 (n,): cosine(query, item text)
+    cf: CFScores  # scores/evidence (n,)
+    n_liked: int  # liked items in the history: the evidence count for adaptive fusion
+
+
+@dataclass(frozen=True)
+class Ranking:
+    pool: Pool
+    order: np.ndarray  # int64 (k,): positions in the pool, best first
+    fused: np.ndarray  # float32 (n,) fused score of every pool entry
+    text: np.ndarray  # float32 (n,) text part
+    cf: np.ndarray  # float32 (n,) CF part
+    alpha: float
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.pool.rows[self.order]
 
 
 class Recommender:
-    def __init__(self, retriever: Retriever, cf: CFModel, config: FusionConfig = FusionConfig()) -> None:
+    def __init__(self, retriever: Retriever, cf: CFModel, config: FusionConfig = FusionConfig(),
+                 fuser: Fuser | None = None) -> None:
         self.retriever = retriever
         self.catalog = retriever.catalog
         self.cf = cf
         self.config = config
+        # The tuned strategy's fuser when fusion/build.py found one, else fixed α.
+        self.fuser: Fuser = fuser if fuser is not None else WeightedFuser(config.alpha)
 
     def history(self, query: Query) -> History:
         """The user's rated history (if a known user) plus this session's likes/dislikes."""
@@ -64,34 +104,68 @@ class Recommender:
         words = {g.lower() for g in item.genres} | set(WORD.findall(item.title.lower()))
         return not (words & banned)
 
-    def recommend(self, query: Query) -> list[Recommendation]:
+    def pool(self, query_vector: np.ndarray, history: History, excluded: set[int] | frozenset[int] = frozenset(),
+             allowed: Callable[[int], bool] | None = None) -> Pool:
+        """Text top-N ∪ (history-based) CF top-N, minus excluded/disallowed rows."""
         cfg = self.config
-        alpha = cfg.alpha if query.alpha is None else query.alpha
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+        def ok(r: int) -> bool:
+            return r not in excluded and (allowed is None or allowed(r))
+
+        # Over-fetch so that filtering shown/banned items still leaves N candidates.
+        sims, rows = self.retriever.index.search(query_vector[None, :], cfg.n_candidates + len(excluded) + 100)
+        text_rows = [int(r) for r in rows[0] if r >= 0 and ok(int(r))][: cfg.n_candidates]
+        cand = np.array(text_rows, np.int64)
+        cf = None
+        if len(history) and cfg.n_cf_candidates > 0:
+            everything = np.arange(len(self.catalog), dtype=np.int64)
+            full = self.cf.score(history, everything)
+            if full.source == "history":
+                extra = [int(r) for r in np.argsort(-full.scores, kind="stable")
+                         [: cfg.n_cf_candidates + len(excluded) + 100] if ok(int(r))][: cfg.n_cf_candidates]
+                cand = np.array(list(dict.fromkeys(text_rows + extra)), np.int64)
+                cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
+        if cf is None:
+            cf = self.cf.score(history, cand)
+        similarity = (self.retriever.item_vectors[cand] @ query_vector).astype(np.float32)
+        return Pool(cand, similarity, cf, history.n_liked())
+
+    def order(self, pool: Pool, k: int, fuser: Fuser, mmr_lambda: float | None = None) -> Ranking:
+        """Fuse the pool's scores and pick the top k (MMR-re-ranked when λ is given)."""
+        parts = fuser.fuse(pool.similarity, pool.cf.scores, pool.n_liked)
+        if mmr_lambda is None or mmr_lambda >= 1.0 or len(pool.rows) == 0:
+            order = np.argsort(-parts.fused, kind="stable")[:k]
+        else:
+            top = np.argsort(-parts.fused, kind="stable")[: max(self.config.mmr_pool, k)]
+            vectors = self.retriever.item_vectors[pool.rows[top]]
+            order = top[mmr(parts.fused[top], vectors, k, mmr_lambda)]
+        return Ranking(pool, order.astype(np.int64), parts.fused, parts.text, parts.cf, parts.alpha)
+
+    def recommend(self, query: Query) -> list[Recommendation]:
+        if query.alpha is not None and not 0.0 <= query.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {query.alpha}")
         if query.k < 1:
             raise ValueError(f"k must be at least 1, got {query.k}")
+        # An explicit α (the UI slider, the API's "alpha") means fixed-α min-max fusion.
+        fuser = self.fuser if query.alpha is None else WeightedFuser(query.alpha)
         excluded = {self.catalog.row(i) for i in
                     query.exclude_ids + query.liked_ids + query.disliked_ids if i in self.catalog}
         banned = frozenset(t.lower() for t in query.banned_terms)
-        # Over-fetch so that filtering shown/banned items still leaves N candidates.
-        cands = self.retriever.search(query.texts, cfg.n_candidates + len(excluded) + 100, query.weights())
-        keep = [i for i, r in enumerate(cands.item_rows)
-                if r not in excluded and self._allowed(self.catalog.items[r], banned)][: cfg.n_candidates]
-        rows, sims = cands.item_rows[keep], cands.text_scores[keep]
-        if len(rows) == 0:
+        allowed = (lambda r: self._allowed(self.catalog.items[r], banned)) if banned else None
+        qvec = self.retriever.query_vector(query.texts, query.weights())
+        pool = self.pool(qvec, self.history(query), excluded, allowed)
+        if len(pool.rows) == 0:
             return []
-        cf = self.cf.score(self.history(query), rows)
-        fused, t, c = weighted_fusion(sims, cf.scores, alpha)
-        order = np.argsort(-fused, kind="stable")[: query.k]
+        ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)
         counts = getattr(self.cf, "counts", None)
-        return [
-            Recommendation(
-                item=self.catalog.items[rows[j]], rank=rank, score=float(fused[j]),
-                text=float(t[j]), cf=float(c[j]), alpha=alpha, similarity=float(sims[j]),
-                cf_source=cf.source,
-                evidence=self.catalog.items[cf.evidence_rows[j]] if cf.evidence_rows[j] >= 0 else None,
-                popularity_count=int(counts[rows[j]]) if counts is not None else 0,
-            )
-            for rank, j in enumerate(order, start=1)
-        ]
+        kind = str(fuser.describe().get("kind", ""))
+        out = []
+        for rank, j in enumerate(ranking.order, start=1):
+            row, ev = int(pool.rows[j]), int(pool.cf.evidence_rows[j])
+            out.append(Recommendation(
+                item=self.catalog.items[row], rank=rank, score=float(ranking.fused[j]),
+                text=float(ranking.text[j]), cf=float(ranking.cf[j]), alpha=ranking.alpha,
+                similarity=float(pool.similarity[j]), cf_source=pool.cf.source,
+                evidence=self.catalog.items[ev] if ev >= 0 else None,
+                popularity_count=int(counts[row]) if counts is not None else 0, strategy=kind))
+        return out

@@ -1,0 +1,122 @@
+"""Fusers against hand-computed tables, and the recommender's pool/order on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.cf import ItemKNN
+from fusion.fuse import (AdaptiveFuser, RRFFuser, WeightedFuser, fuser_from_dict, minmax, ranks,
+                         weighted_fusion, zscore)
+from fusion.recommender import FusionConfig, Recommender
+from fusion.strategy import Strategy, load_strategy, save_strategy
+from retrieval.records import Query
+from retrieval.retriever import Retriever
+
+TEXT = np.array([0.9, 0.5, 0.1], np.float32)
+CF = np.array([0.0, 1.0, 0.5], np.float32)
+
+
+def test_minmax_weighted_by_hand():
+    # t = [1, .5, 0], c = [0, 1, .5]; α = .5 -> [.5, .75, .25]
+    p = WeightedFuser(0.5).fuse(TEXT, CF, 0)
+    np.testing.assert_allclose(p.fused, [0.5, 0.75, 0.25], atol=1e-6)
+    np.testing.assert_allclose(p.fused, p.alpha * p.text + (1 - p.alpha) * p.cf, atol=1e-6)
+    assert list(np.argsort(-p.fused)) == [1, 0, 2]
+    fused, t, c = weighted_fusion(TEXT, CF, 0.5)
+    np.testing.assert_allclose(fused, p.fused)
+
+
+def test_zscore_weighted_by_hand():
+    # sd(text) = sqrt(.32/3) = .3266 -> t = [1.2247, 0, -1.2247]; c = [-1.2247, 1.2247, 0]
+    p = WeightedFuser(0.5, "zscore").fuse(TEXT, CF, 0)
+    np.testing.assert_allclose(p.text, [1.224745, 0, -1.224745], atol=1e-5)
+    np.testing.assert_allclose(p.fused, [0.0, 0.612372, -0.612372], atol=1e-5)
+
+
+def test_rrf_by_hand():
+    # text ranks [1,2,3], CF ranks [3,1,2]; parts (k+1)/(k+rank) with k = 60
+    p = RRFFuser(0.5, 60).fuse(TEXT, CF, 0)
+    want = [0.5 * (1 + 61 / 63), 0.5 * (61 / 62 + 1), 0.5 * (61 / 63 + 61 / 62)]
+    np.testing.assert_allclose(p.fused, want, atol=1e-6)
+    assert list(np.argsort(-p.fused)) == [1, 0, 2]  # 1/62+1/61 > 1/61+1/63 > 1/63+1/62
+    assert list(ranks(np.array([0.2, 0.9, 0.2]))) == [2, 1, 3]
+
+
+def test_adaptive_alpha_grows_cf_weight_with_evidence():
+    f = AdaptiveFuser(alpha_inf=0.2, n0=2.0)
+    assert [f.alpha(n) for n in (0, 2, 6)] == pytest.approx([1.0, 0.6, 0.4])
+    p0 = f.fuse(TEXT, CF, 0)
+    np.testing.assert_allclose(p0.fused, minmax(TEXT))  # no liked items: text only
+    p2 = f.fuse(TEXT, CF, 2)  # α = .6 -> [.6, .7, .2]
+    np.testing.assert_allclose(p2.fused, [0.6, 0.7, 0.2], atol=1e-6)
+    g = AdaptiveFuser(alpha_inf=0.2, n0=2.0, alpha0=0.6)  # α(n) = .2 + .4·2/(2+n)
+    assert [g.alpha(n) for n in (0, 2, 6)] == pytest.approx([0.6, 0.4, 0.3])
+    h = AdaptiveFuser(alpha_inf=0.4, n0=1.0, alpha0=0.1)  # text gains weight: .4 - .3/(1+n)
+    assert [h.alpha(n) for n in (0, 1, 2)] == pytest.approx([0.1, 0.25, 0.3])
+    with pytest.raises(ValueError, match="n0"):
+        AdaptiveFuser(n0=0)
+
+
+def test_constant_scores_carry_no_preference():
+    assert not minmax(np.ones(4)).any() and not zscore(np.ones(4)).any()
+
+
+@pytest.mark.parametrize("fuser", [WeightedFuser(0.3, "zscore"), RRFFuser(0.6, 10), AdaptiveFuser(0.1, 5, "minmax", 0.4)])
+def test_fusers_round_trip_through_their_description(fuser):
+    assert fuser_from_dict(fuser.describe()) == fuser
+
+
+def test_bad_fuser_settings_are_refused():
+    with pytest.raises(ValueError, match="alpha"):
+        WeightedFuser(1.5)
+    with pytest.raises(ValueError, match="normalisation"):
+        WeightedFuser(0.5, "rank")
+    with pytest.raises(ValueError, match="adaptive"):
+        fuser_from_dict({"kind": "magic"})
+
+
+def test_strategy_round_trip(tmp_path, tiny_catalog, checkerboard):
+    s = Strategy("ease", {"l2": 5.0}, AdaptiveFuser(0.25, 2).describe(), 0.8, {"ndcg": 0.1})
+    assert load_strategy(tmp_path / "fusion", tiny_catalog, checkerboard) is None
+    save_strategy(tmp_path / "fusion", s, tiny_catalog, checkerboard)
+    assert load_strategy(tmp_path / "fusion", tiny_catalog, checkerboard) == s
+
+
+@pytest.fixture
+def recommender(tiny_catalog, checkerboard, hashing_encoder):
+    retriever = Retriever.build(tiny_catalog, hashing_encoder)
+    cf = ItemKNN.fit(checkerboard, len(tiny_catalog))
+    return Recommender(retriever, cf, FusionConfig(n_candidates=2, n_cf_candidates=3),
+                       fuser=AdaptiveFuser(0.2, 1.0))
+
+
+def test_pool_adds_cf_candidates_only_with_a_history(recommender, tiny_catalog):
+    q = recommender.retriever.query_vector(["Mafia Night crime"])
+    text_only = recommender.pool(q, recommender.history(Query(texts=("x",))))
+    assert len(text_only.rows) == 2 and text_only.cf.source == "popularity"
+    h = recommender.history(Query(texts=("x",), liked_ids=("m0",)))
+    pool = recommender.pool(q, h, excluded={0})
+    assert pool.cf.source == "history" and pool.n_liked == 1
+    assert set(pool.rows[2:]) <= set(range(1, 6)) and len(pool.rows) == 5  # 2 text + 3 kids
+    np.testing.assert_allclose(pool.similarity,
+                               recommender.retriever.item_vectors[pool.rows] @ q, atol=1e-6)
+
+
+def test_recommend_uses_the_adaptive_fuser_and_an_explicit_alpha_overrides(recommender):
+    recs = recommender.recommend(Query(texts=("cartoon",), k=2))
+    assert all(r.alpha == 1.0 and r.strategy == "adaptive" for r in recs)  # no likes: text only
+    recs = recommender.recommend(Query(texts=("cartoon",), liked_ids=("m1",), k=3))
+    assert recs[0].alpha == pytest.approx(0.6) and recs[0].evidence is not None
+    assert all(r.score == pytest.approx(r.alpha * r.text + (1 - r.alpha) * r.cf) for r in recs)
+    recs = recommender.recommend(Query(texts=("cartoon",), liked_ids=("m1",), k=3, alpha=0.9))
+    assert recs[0].alpha == 0.9 and recs[0].strategy == "weighted"
+
+
+def test_mmr_in_the_recommender_changes_order_not_membership_rules(recommender):
+    import dataclasses
+
+    rec = Recommender(recommender.retriever, recommender.cf,
+                      dataclasses.replace(recommender.config, n_candidates=12, mmr_lambda=0.3))
+    recs = rec.recommend(Query(texts=("cartoon kittens",), k=4))
+    assert len({r.item.item_id for r in recs}) == 4 and [r.rank for r in recs] == [1, 2, 3, 4]
