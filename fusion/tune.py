@@ -1,0 +1,153 @@
+"""Tune the fusion strategy on validation users: `python -m fusion.tune`.
+
+On the cold-start protocol (fusion/coldstart.py) with the validation users only (disjoint
+from the benchmark's test users, seed-fixed), for each CF model fitted on the training
+users, every fuser of `fuser_grid()` is scored by mean NDCG@10 over all (user, k) episodes.
+The best (CF model, fuser) wins; MMR λ is then the smallest λ that keeps >= MMR_KEEP of
+that NDCG. The choice and the validation figures go to `<artifacts>/fusion/manifest.json`,
+which fusion/build.py reads, so the bot uses them by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fusion.cf import make_cf
+from fusion.coldstart import KS, Split, by_k, episodes, evaluate, split_users
+from fusion.fuse import AdaptiveFuser, Fuser, RRFFuser, WeightedFuser, fuser_from_dict
+from fusion.recommender import FusionConfig, Recommender
+from fusion.strategy import Strategy, save_strategy
+from retrieval.records import Catalog
+from retrieval.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+N_TEST, N_VALIDATION, SEED = 200, 150, 0  # the benchmark and the tuner must split alike
+MODELS = ("itemknn", "ease", "als")
+MMR_LAMBDAS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.3)
+MMR_KEEP = 0.98  # MMR may cost at most 2% of validation NDCG@10 (a judgement call)
+
+
+def fuser_grid() -> list[Fuser]:
+    """Single sources (α = 1, 0), fixed α, RRF and adaptive rules (288 fusers)."""
+    alphas = [0.05] + [round(float(a), 1) for a in np.arange(0.1, 1.0, 0.1)]
+    grid: list[Fuser] = [WeightedFuser(1.0), WeightedFuser(0.0)]
+    for norm in ("minmax", "zscore"):
+        grid += [WeightedFuser(a, norm) for a in alphas]
+        # α0 = 1 is the issue's rule (text only without likes); α0 < α_inf lets text gain
+        # weight as likes accumulate, which this grid must be able to find if it is better.
+        grid += [AdaptiveFuser(inf, n0, norm, a0) for inf in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+                 for n0 in (0.5, 1.0, 2.0, 4.0) for a0 in (1.0, 0.5, 0.3, 0.2, 0.1, 0.0) if a0 != inf]
+    grid += [RRFFuser(a, 60.0) for a in alphas]
+    return grid
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    strategy: Strategy  # the winner over every (CF model, fuser): what the bot uses
+    # Best fuser of each family (FAMILIES) for the winning CF model: the benchmark's methods.
+    best: dict[str, Fuser]
+    table: list[dict[str, Any]]  # every (model, fuser) with its validation NDCG@10
+
+
+FAMILIES = {
+    "fixed": lambda d: d["kind"] == "weighted" and d["norm"] == "minmax" and 0 < d["alpha"] < 1,
+    "adaptive": lambda d: d["kind"] == "adaptive",  # α0 != α_inf in the grid: α really varies
+    "adaptive_cf_grows": lambda d: d["kind"] == "adaptive" and d["alpha0"] > d["alpha_inf"],
+    "adaptive_text_only_at_0": lambda d: d["kind"] == "adaptive" and d["alpha0"] == 1.0,
+}
+
+
+def load_text(catalog: Catalog, encoder, folder: Path | None) -> Retriever:
+    """The app's cached item vectors when they match this encoder, else built in memory."""
+    from retrieval.artifacts import StaleArtifactError
+
+    if folder is not None and (folder / "manifest.json").exists():
+        try:
+            return Retriever.load(folder, catalog, encoder)
+        except StaleArtifactError as e:
+            log.warning("not using %s (%s); encoding the catalog", folder, e)
+    return Retriever.build(catalog, encoder, progress=True)
+
+
+def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
+         models: Sequence[str] = MODELS, config: FusionConfig = FusionConfig()) -> TuneResult:
+    """query_vectors: float32 (len(split.validation), dim), the requests' embeddings."""
+    from tqdm.auto import tqdm
+
+    table, best = [], None
+    pools = {}
+    for name in models:
+        cf = make_cf(name, split.train, len(retriever.catalog))
+        rec = Recommender(retriever, cf, config)
+        eps = episodes(rec, split.validation, query_vectors, config.like_weight,
+                       progress=lambda x: tqdm(x, desc=f"validation pools ({name})", unit="user"))
+        pools[name] = (rec, eps)
+        for fuser in tqdm(fuser_grid(), desc=f"fusers ({name})", unit="fuser"):
+            per_ep = evaluate(rec, eps, fuser)[0][:, 1]
+            ndcg = float(per_ep.mean())
+            table.append({"cf_model": name, "fuser": fuser.describe(), "ndcg@10": ndcg,
+                          "ndcg@10_by_k": {str(k): float(v.mean()) for k, v in by_k(eps, per_ep).items()}})
+            if best is None or ndcg > best[2]:
+                best = (name, fuser, ndcg)
+    name, fuser, ndcg = best
+    rec, eps = pools[name]
+    families = {fam: max((r for r in table if r["cf_model"] == name and pick(r["fuser"])),
+                         key=lambda r: r["ndcg@10"]) for fam, pick in FAMILIES.items()}
+    # The best fixed α at each k separately: the most any α(n) rule could reach on these users.
+    fixed = [r for r in table if r["cf_model"] == name and r["fuser"]["kind"] == "weighted"
+             and r["fuser"]["norm"] == "minmax"]
+    oracle = {str(k): max(((r["fuser"]["alpha"], r["ndcg@10_by_k"][str(k)]) for r in fixed),
+                          key=lambda t: t[1]) for k in KS}
+    mmr_curve = {lam: float(evaluate(rec, eps, fuser, lam)[0][:, 1].mean()) for lam in MMR_LAMBDAS}
+    ok = [lam for lam, v in mmr_curve.items() if v >= MMR_KEEP * ndcg]
+    strategy = Strategy(cf_model=name, cf_params={}, fuser=fuser.describe(),
+                        mmr_lambda=min(ok) if ok else None,
+                        validation={"users": len(split.validation), "seed": SEED, "ndcg@10": ndcg,
+                                    "metric": "mean NDCG@10 over users and k in (0, 1, 3, 5, 10)",
+                                    "best_by_family": families, "mmr_ndcg@10": mmr_curve,
+                                    "best_fixed_alpha_per_k": oracle,
+                                    "mmr_rule": f"smallest lambda keeping >= {MMR_KEEP} of NDCG@10"})
+    best_fusers = {fam: fuser_from_dict(r["fuser"]) for fam, r in families.items()}
+    return TuneResult(strategy, best_fusers, table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    root = Path(__file__).resolve().parent.parent
+    p = argparse.ArgumentParser(description="Tune CF model, fuser and MMR λ on MovieLens validation users.")
+    p.add_argument("--artifacts", type=Path, default=root / "artifacts" / "movielens",
+                   help="artifact folder the bot loads (strategy goes to <artifacts>/fusion)")
+    p.add_argument("--models", default=",".join(MODELS), help="CF models to try, comma-separated")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.movielens import load_movielens
+
+    start = time.perf_counter()
+    catalog, interactions = load_movielens()
+    encoder = TransformerEncoder()
+    retriever = load_text(catalog, encoder, args.artifacts / "text")
+    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
+    qv = encoder.encode([u.request for u in split.validation])
+    result = tune(retriever, split, qv, [m.strip() for m in args.models.split(",") if m.strip()])
+    save_strategy(args.artifacts / "fusion", result.strategy, catalog, interactions)
+    s = result.strategy
+    print(f"tuned on {len(split.validation)} validation users in {time.perf_counter() - start:.0f} s: "
+          f"cf={s.cf_model} fuser={s.fuser} mmr_lambda={s.mmr_lambda} "
+          f"(validation NDCG@10 {s.validation['ndcg@10']:.4f}) "
+          f"-> {args.artifacts / 'fusion' / 'manifest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
