@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="local Hugging Face model folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--alpha", type=float, default=0.7, help="weight of text vs CF, in [0, 1]")
+    p.add_argument("--alpha", type=float, default=0.7,
+                   help="weight of text vs CF in [0, 1] when no tuned strategy exists "
+                        "(python -m fusion.tune writes one); also the UI slider's start value")
     p.add_argument("--rebuild", action="store_true", help="rebuild artifacts even if present")
     p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
     p.add_argument("--no-finetune", action="store_true",
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         study = load_study_config(args.study) if args.study else None
+        if not args.no_log:
+            args.log_db.parent.mkdir(parents=True, exist_ok=True)
         logbook = None if args.no_log else Logbook(args.log_db)
         service = ChatService(bot, logbook, study)
     except (StudyConfigError, LogbookError, OSError) as e:

@@ -2,8 +2,9 @@
 
 Titles: case-, punctuation- and typo-tolerant ("the shawshank redemtion" -> "Shawshank
 Redemption, The"), year optional ("Heat 1995"). To avoid reading ordinary words as titles
-("a movie for kids" is not "Kids (1995)"), a one-word title links only when the person
-capitalised it mid-sentence or quoted it. Knows nothing of sessions or scoring.
+("a movie for kids" is not "Kids (1995)"), a title links when the person capitalised it
+(not just at the start of a sentence), quoted it, or announced it with a cue word ("loved",
+"like", "saw", ...) just before it; a one-word title needs capitals or quotes. Knows nothing of sessions or scoring.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ YEAR = re.compile(r"^(19|20)\d\d$")
 # Words that never start or end a fuzzy title match ("Redemtion and" is not a title).
 EDGE_STOP = frozenset("and or but was were is are a an of with like loved liked love hated "
                       "saw seen watch watched also too please than as to for in on".split())
-FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+FUZZY_MIN = 90
+# Words that announce a title written in lower case ("i loved toy story", "more like the
+# matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
+CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
+                "watched watch rewatched than as to about including".split())  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
@@ -83,8 +88,12 @@ class TitleLinker:
                         or any(breaks[s:s + n - 1])):
                     continue
                 phrase = " ".join(t for t in tokens[s:s + n] if t)
-                if n == 1 and not (quoted & {s} or (s > 0 and raw[s][:1].isupper())):
-                    continue  # a lone lower-case word is a word, not a title
+                sentence_start = s == 0 or bool(re.search(r"[.!?]$", raw[s - 1]))
+                marked = (bool(quoted & set(range(s, s + n)))
+                          or any(raw[i][:1].isupper() for i in range(s + int(sentence_start), s + n)))
+                cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
+                if not marked and (n == 1 or not cued):
+                    continue  # lower-case words are words, not a title
                 rows = None if fuzzy else self.by_title.get(phrase)
                 if (fuzzy and n >= 2 and len(phrase) >= 10
                         and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):

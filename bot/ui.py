@@ -56,7 +56,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 gr.update(choices=last, value=[i for i in session.last_ids if i in session.disliked_ids]),
                 note)
 
-    def chat(message: str, user_id: str, alpha_value: float, history: list | None,
+    def chat(message: str, user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
              session: Session | None):
         history = list(history or [])
         uid = (user_id or "").strip() or None
@@ -68,7 +68,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 session = service.start(uuid.uuid4().hex, uid)
             else:
                 session = service.set_user(session, uid)
-            turn, items = service.turn(session, message, float(alpha_value))
+            turn, items = service.turn(session, message, None if auto_alpha else float(alpha_value))
             reply, session = turn.reply, turn.session
         except BadInput as e:
             reply = str(e)
@@ -143,8 +143,10 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             with gr.Row():
                 user = gr.Textbox(label="Known user id (empty = new visitor)", scale=2,
                                   placeholder="e.g. 15", visible=study is None)
+                auto = gr.Checkbox(value=True, scale=1, visible=study is None,
+                                   label="Tuned weighting (grows with your likes)")
                 alpha_slider = gr.Slider(0.0, 1.0, value=alpha, step=0.05, scale=2, visible=study is None,
-                                         label="α: weight of your words against taste data (CF)")
+                                         label="α when not tuned: weight of your words against taste data (CF)")
             with gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Conversation", height=520, sanitize_html=True,
@@ -173,7 +175,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 details = gr.JSON(label="items: rank, score, parts (text, cf), reason")
 
         panel_outputs = [summary, liked_dd, disliked_dd, banned_dd, likes, dislikes, note]
-        chat_inputs = [message, user, alpha_slider, chatbot, state]
+        chat_inputs = [message, user, auto, alpha_slider, chatbot, state]
         chat_outputs = [chatbot, message, state, details]
         send.click(chat, chat_inputs, chat_outputs, api_name="chat").then(
             panels, [state], panel_outputs, api_name=False)

@@ -27,8 +27,9 @@ def test_linker_typos_case_year_and_plain_words():
     found = linker.find("I loved midnight hiest, and Dark Alley 1991 too")
     assert [m.item_id for m in found] == ["m6", "m7"]
     assert found[1].surface == "Dark Alley 1991"
-    assert linker.find("a cold case of the giggles")[0].item_id == "m11"  # two words: linked
-    assert [m.item_id for m in linker.find("toy parade")] == ["m3"]
+    assert linker.find("a cold case of the giggles") == []  # lower case, no cue: plain words
+    assert [m.item_id for m in linker.find("i watched cold case twice")] == ["m11"]  # cued
+    assert [m.item_id for m in linker.find("something like Toy parade")] == ["m3"]  # capitalised
 
 
 def test_linker_lone_lowercase_word_is_not_a_title():

@@ -54,8 +54,8 @@ def test_two_clients_at_once_keep_their_own_sessions(app):
 
     def drive(first: str, second: str):
         c = Client(url + "/", verbose=False)
-        h, _, items1 = c.predict(first, "", 0.7, [], api_name="/chat")
-        h, _, items2 = c.predict(second, "", 0.7, h, api_name="/chat")
+        h, _, items1 = c.predict(first, "", True, 0.7, [], api_name="/chat")
+        h, _, items2 = c.predict(second, "", True, 0.7, h, api_name="/chat")
         return [i["item_id"] for i in items1], [i["item_id"] for i in items2], h
 
     with ThreadPoolExecutor(2) as pool:
@@ -75,9 +75,9 @@ def test_reset_forgets_the_conversation(app):
 
     url, _ = app
     c = Client(url + "/", verbose=False)
-    h, _, first = c.predict("funny cartoon for kids", "", 0.7, [], api_name="/chat")
+    h, _, first = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
     c.predict(api_name="/reset")
-    h, _, again = c.predict("funny cartoon for kids", "", 0.7, [], api_name="/chat")
+    h, _, again = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
     assert [i["item_id"] for i in again] == [i["item_id"] for i in first]
 
 
@@ -89,10 +89,10 @@ def test_study_gate_requires_participant(tmp_path):
     url, server, thread = serve(ChatService(tiny_bot(k=3), book, study))
     try:
         c = Client(url + "/", verbose=False)
-        h, _, items = c.predict("cartoon", "", 0.7, [], api_name="/chat")
+        h, _, items = c.predict("cartoon", "", True, 0.7, [], api_name="/chat")
         assert items == [] and "participant id" in h[-1]["content"][0]["text"]
         c.predict("p-42", False, "", api_name="/start")
-        h, _, items = c.predict("cartoon", "", 0.7, [], api_name="/chat")
+        h, _, items = c.predict("cartoon", "", True, 0.7, [], api_name="/chat")
         assert len(items) == 3
         (session,) = book.sessions()
         assert session["participant_id"] == "p-42" and session["arm"] in {"a", "b"}
