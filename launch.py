@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
     p.add_argument("--no-finetune", action="store_true",
                    help="use the encoder as it is: skip the first-run fine-tuning on the interactions")
+    p.add_argument("--no-tune", action="store_true",
+                   help="skip the first-run tuning of CF model, fusion rule and MMR on validation users")
     p.add_argument("--log-db", type=Path, default=ROOT / "logs" / "sessions.sqlite",
                    help="SQLite file every turn, list, feedback and rating is appended to")
     p.add_argument("--no-log", action="store_true", help="do not log sessions")
@@ -80,7 +82,7 @@ def make_bot(args: argparse.Namespace):
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         FusionConfig(alpha=args.alpha), rebuild=args.rebuild,
-                                        finetune=not args.no_finetune)
+                                        finetune=not args.no_finetune, tune=not args.no_tune)
     what = f"built {', '.join(report.built)}" if report.built else "reused artifacts"
     print(f"catalog {catalog.name}: {len(catalog)} items, {len(interactions)} interactions; "
           f"{what} in {folder} ({report.seconds:.1f} s)", flush=True)

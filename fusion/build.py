@@ -32,10 +32,13 @@ class BuildReport:
 
 def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder, folder: Path,
                   config: FusionConfig = FusionConfig(), rebuild: bool = False,
-                  progress: bool = True, finetune: bool = False) -> tuple[Recommender, BuildReport]:
+                  progress: bool = True, finetune: bool = False,
+                  tune: bool = False) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
     log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py) and
-    embed the catalog with the fine-tuned model."""
+    embed the catalog with the fine-tuned model. `tune`: when no tuned strategy exists
+    (or the text part was rebuilt), tune CF model, fuser and MMR λ on validation users
+    (fusion/tune.py) and save it in `<folder>/fusion/`."""
     start = time.perf_counter()
     built: list[str] = []
     text_dir, cf_dir = folder / "text", folder / "cf"
@@ -56,6 +59,15 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     # CF model, fuser and MMR λ come from the tuned strategy (`python -m fusion.tune` writes
     # <folder>/fusion/manifest.json); without one: item-kNN and fixed α = config.alpha.
     tuned = load_strategy(folder / "fusion", catalog, interactions)
+    if tune and (tuned is None or "text" in built):
+        from fusion.tune import can_tune, tune_and_save
+
+        if can_tune(interactions):
+            tune_and_save(catalog, interactions, retriever, folder / "fusion")
+            tuned = load_strategy(folder / "fusion", catalog, interactions)
+            built.append("fusion")
+        else:
+            log.warning("too few users to tune the fusion strategy; using item-kNN and fixed alpha")
     strategy = tuned or DEFAULT
     cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, strategy, catalog, interactions, refit=rebuild))
     if fitted:

@@ -121,6 +121,22 @@ def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
     return TuneResult(strategy, best_fusers, table)
 
 
+def can_tune(interactions) -> bool:
+    """Enough users for disjoint test and validation groups plus users to fit CF on."""
+    return len(interactions.users()) >= N_TEST + N_VALIDATION + 100
+
+
+def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,
+                  models: Sequence[str] = MODELS) -> Strategy:
+    """Tune on this catalog's validation users with the bot's own retriever (its encoder
+    embeds the requests) and write the strategy to `folder` (e.g. <artifacts>/fusion)."""
+    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
+    qv = retriever.encoder.encode([u.request for u in split.validation])
+    result = tune(retriever, split, qv, models)
+    save_strategy(folder, result.strategy, catalog, interactions)
+    return result.strategy
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     root = Path(__file__).resolve().parent.parent
@@ -135,14 +151,12 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     catalog, interactions = load_movielens()
-    encoder = TransformerEncoder()
+    finetuned = args.artifacts / "encoder"  # the bot's encoder when the build fine-tuned one
+    encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
     retriever = load_text(catalog, encoder, args.artifacts / "text")
-    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
-    qv = encoder.encode([u.request for u in split.validation])
-    result = tune(retriever, split, qv, [m.strip() for m in args.models.split(",") if m.strip()])
-    save_strategy(args.artifacts / "fusion", result.strategy, catalog, interactions)
-    s = result.strategy
-    print(f"tuned on {len(split.validation)} validation users in {time.perf_counter() - start:.0f} s: "
+    s = tune_and_save(catalog, interactions, retriever, args.artifacts / "fusion",
+                      [m.strip() for m in args.models.split(",") if m.strip()])
+    print(f"tuned on {s.validation['users']} validation users in {time.perf_counter() - start:.0f} s: "
           f"cf={s.cf_model} fuser={s.fuser} mmr_lambda={s.mmr_lambda} "
           f"(validation NDCG@10 {s.validation['ndcg@10']:.4f}) "
           f"-> {args.artifacts / 'fusion' / 'manifest.json'}")
