@@ -5,9 +5,10 @@
 1. Fine-tunes the base encoder on dialogue pairs of train.jsonl (90% of the dialogues;
    the other 10% give the early-stopping metric), once per trainable setting ("all"
    layers, and "top:1" — only the last layer, as in the seed article); an existing model
-   folder whose manifest matches the recipe is reused.
+   folder trained on the same pairs with the same trainable part is reused (--retrain
+   trains again with the current recipe).
 2. Tunes on valid.jsonl: number of context turns, alpha, popularity prior, the CF
-   history weights, and which encoder; the grid and the chosen values go into
+   history weights, the weight of text similarity to mentioned movies, and which encoder; the grid and the chosen values go into
    `<artifacts>/manifest.json` (read by `launch.py evaluate redial --artifacts`).
 3. Evaluates every variant on valid.jsonl in both protocols and writes
    benchmarks/results/redial.json, redial.md and redial_recall_at_k.png.
@@ -39,7 +40,7 @@ def recipe(steps: int, trainable: str):
     from retrieval.finetune import FinetuneConfig
 
     if trainable == "all":
-        return FinetuneConfig(max_steps=steps, eval_every=max(steps // 4, 1), patience=2, trainable=trainable,
+        return FinetuneConfig(max_steps=steps, eval_every=max(steps // 2, 1), patience=2, trainable=trainable,
                               lr=5e-5, val_pool=1000, query_max_length=64)
     # Only the top layer(s) train: a higher rate and more steps, as is usual for a partial tune.
     return FinetuneConfig(max_steps=steps * 5, eval_every=100, patience=2, trainable=trainable,
@@ -66,8 +67,11 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     if not retrain and (out_dir / "config.json").exists():
         try:
             manifest = check_manifest(out_dir, KIND, fps)
-            if manifest["config"]["finetune"] == json.loads(json.dumps(asdict(config))):
-                print(f"reusing fine-tuned encoder {out_dir}", flush=True)
+            # Same pairs, same trainable part: reused even if trained for another number of
+            # steps (its manifest, and so the report, records the recipe it was trained with).
+            if manifest["config"]["finetune"]["trainable"] == config.trainable:
+                print(f"reusing fine-tuned encoder {out_dir} "
+                      f"({manifest['config']['finetune']['max_steps']} max steps)", flush=True)
                 return manifest
         except StaleArtifactError as e:
             print(f"retraining: {e}", flush=True)
@@ -82,8 +86,9 @@ PUBLISHED = {  # data README: standard protocol (official split), new items (Kos
     "new_items": {"UniCRS": (.024, .180, .335), "ReFICR": (.018, .213, .465), "ECR": (.026, .181, .337)},
 }
 N_TURNS = (0, 3)  # 0 = the whole context (truncated, newest first, at max_length)
-ALPHAS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.0)
-POP_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3)
+ALPHAS = (1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.0)
+ENTITY_WEIGHTS = (0.0, 0.3, 0.6)
+POP_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 CF_WEIGHTS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0))  # (like_weight, mention_weight)
 CURVE_KS = list(range(1, 101))
 
@@ -125,8 +130,9 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
                 preps[name] = prep
         text_rows[name] = top
         prep = preps[name]
-        for (lw, mw), alpha, pop in itertools.product(CF_WEIGHTS, ALPHAS, POP_WEIGHTS):
-            cfg = replace(top[0], alpha=alpha, pop_weight=pop, like_weight=lw, mention_weight=mw)
+        for (lw, mw), alpha, pop, ent in itertools.product(CF_WEIGHTS, ALPHAS, POP_WEIGHTS, ENTITY_WEIGHTS):
+            cfg = replace(top[0], alpha=alpha, pop_weight=pop, like_weight=lw, mention_weight=mw,
+                          entity_weight=ent)
             res, _ = evaluate_scores(prep, fused_scores(prep, cf[(lw, mw)], cf_model.popularity, cfg))
             search.append({"config": asdict(cfg), "objective": objective(res)})
             if name not in best or objective(res) > best[name][0]:
@@ -140,7 +146,8 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
                     "valid": _sha(data_dir / "valid.jsonl")},
                    {"chosen": asdict(chosen), "selection": "max mean of R@10, R@50 in both protocols on valid.jsonl",
                     "grid": {"n_turns": N_TURNS, "alpha": ALPHAS, "pop_weight": POP_WEIGHTS,
-                             "cf_weights": CF_WEIGHTS, "encoders": encoder_names},
+                             "cf_weights": CF_WEIGHTS, "entity_weight": ENTITY_WEIGHTS,
+                             "encoders": encoder_names},
                     "search": search})
 
     # Rows of the report, each re-scored with its curves.
@@ -210,7 +217,8 @@ def markdown(report: dict) -> str:
     for name, f in report["finetune"].items():
         lines.append(f"- {name}: trainable {f['trainable']} ({f['n_trainable_params']:,} parameters), "
                      f"{f['steps']} steps in {f['seconds']:.0f} s, best step {f['best_step']}; "
-                     f"early-stopping Recall@10 (step, value): {f['history']}")
+                     f"early-stopping Recall@10 by step: "
+                     + ", ".join(f"{step}: {value:.3f}" for step, value in f["history"]))
     lines += ["", "![Recall@k](redial_recall_at_k.png)", ""]
     return "\n".join(lines)
 
@@ -226,9 +234,10 @@ def plot(report: dict, path: Path) -> None:
         for name, c in report["recall_curves"].items():
             ax.plot(CURVE_KS, c[proto], label=name)
         for name, (_, r10, r50) in report["published"][proto].items():
-            if name in ("UniCRS", "ReFICR"):
-                ax.scatter([10, 50] if r50 else [10], [r10, r50] if r50 else [r10], marker="x")
-                ax.annotate(name, (50, r50), fontsize=8)
+            if name in ("UniCRS", "ReFICR"):  # published points (test split), black markers
+                ax.scatter([10, 50], [r10, r50], marker="x" if name == "UniCRS" else "^", color="black", zorder=3)
+                ax.annotate(f"{name} (published)", (50, r50), xytext=(4, 4), textcoords="offset points",
+                            fontsize=8)
         ax.set_title(f"ReDial valid — {proto}")
         ax.set_xlabel("k")
         ax.grid(alpha=0.3)

@@ -5,9 +5,10 @@ reports Recall@1/10/50, MRR@10 and NDCG@10 in two protocols, `standard` and `new
 (fusion/metrics.py). The system scored is
 
     fused = alpha * minmax(text) + (1 - alpha) * minmax(cf) + pop_weight * popularity
+    text  = cos(context, item) + entity_weight * mean cos(item, movies mentioned so far)
 
-per sample over all items: text = cosine of the context (last `n_turns` turns) to each
-item text; cf = item-item co-occurrence in the training dialogues (fusion/cooccur.py),
+per sample over all items: the context is the last `n_turns` turns; both cosines use
+the same encoder (the second is content similarity to the dialogue's movies); cf = item-item co-occurrence in the training dialogues (fusion/cooccur.py),
 folded in from the movies mentioned so far (liked ones weigh `like_weight`, others
 `mention_weight`); popularity = how often train recommenders suggested the movie.
 
@@ -46,6 +47,7 @@ class RedialConfig:
     pop_weight: float = 0.0  # popularity prior added after fusion
     like_weight: float = 1.0  # CF history weight of a mentioned movie the seeker liked
     mention_weight: float = 0.5  # ... of any other movie mentioned so far
+    entity_weight: float = 0.0  # weight of item-item text similarity to the mentioned movies
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Prepared:
     target_rows: list[list[int]]
     earlier_rows: list[list[int]]
     text: np.ndarray  # float32 (n_samples, n_items) cosine scores
+    entity: np.ndarray | None = None  # float32 (n_samples, n_items): mean cosine to mentioned movies
 
 
 def rowwise_minmax(x: np.ndarray) -> np.ndarray:
@@ -90,14 +93,23 @@ def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int) -
     from retrieval.redial import context_text
 
     queries = encoder.encode([context_text(s.context, n_turns) for s in samples], progress=True)
-    return Prepared(samples, [list(catalog.rows(list(s.target_ids))) for s in samples],
-                    [list(catalog.rows(list(s.mentioned_ids))) for s in samples],
-                    (queries @ item_vectors.T).astype(np.float32))
+    earlier = [list(catalog.rows(list(s.mentioned_ids))) for s in samples]
+    entity = np.zeros((len(samples), len(catalog)), np.float32)
+    for i, rows in enumerate(earlier):
+        if rows:
+            entity[i] = (item_vectors @ item_vectors[rows].T).mean(1)
+    return Prepared(samples, [list(catalog.rows(list(s.target_ids))) for s in samples], earlier,
+                    (queries @ item_vectors.T).astype(np.float32), entity)
 
 
 def fused_scores(prep: Prepared, cf: np.ndarray | None, popularity: np.ndarray,
                  cfg: RedialConfig) -> np.ndarray:
-    scores = rowwise_minmax(prep.text) if cfg.alpha < 1.0 or cfg.pop_weight else prep.text
+    text = prep.text
+    if cfg.entity_weight:
+        if prep.entity is None:
+            raise ValueError("entity_weight needs Prepared.entity")
+        text = text + cfg.entity_weight * prep.entity
+    scores = rowwise_minmax(text) if cfg.alpha < 1.0 or cfg.pop_weight else text
     if cfg.alpha < 1.0:
         if cf is None:
             raise ValueError("alpha < 1 needs CF scores")

@@ -106,6 +106,8 @@ def test_evaluation_pipeline_with_fake_encoder(toy, hashing_encoder) -> None:
     vectors = hashing_encoder.encode(catalog.texts())
     prep = prepare(samples, catalog, hashing_encoder, vectors, n_turns=0)
     assert prep.text.shape == (2, 4)
+    # entity similarity of sample 0 = cosine of every item to "10", the one movie mentioned before
+    assert prep.entity[0] == pytest.approx(vectors @ vectors[0], abs=1e-6)
     res, _ = evaluate_scores(prep, fused_scores(prep, None, np.zeros(4), RedialConfig()))
     assert res["standard"]["n_samples"] == 2 and res["standard"]["n_targets"] == 3
     # new items: "10" was mentioned before the first sample's turn -> dropped; "11", "20" stay.
@@ -147,3 +149,38 @@ def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"nope": 1}) + "\n")
     with pytest.raises(DataError, match="bad.jsonl:1"):
         load_dialogues(bad, make_catalog())
+
+
+def write_data_dir(folder: Path) -> Path:
+    """A ReDial-shaped folder: 4 movies, facts for two, one train and one valid dialogue."""
+    folder.mkdir()
+    (folder / "movies_with_mentions.csv").write_text(
+        "movieId,movieName,nbMentions\n10,Cartoon Kittens (1995),3\n11,Cartoon Puppies  (1996),2\n"
+        "20,Midnight Heist (1990),1\n21,Dark Alley (1991),1\n")
+    (folder / "movie_facts.json").write_text(json.dumps({
+        "10": {"name": "Cartoon Kittens (1995)", "facts": {"director": ["Ann Example (director)"]}},
+        "20": {"name": "Midnight Heist (1990)", "facts": {"starring": ["Bob Actor"]}}}))
+    train = record("t1", [(SEEKER, "@10"), (REC, "@11")], {})
+    (folder / "train.jsonl").write_text(json.dumps(train) + "\n")
+    (folder / "valid.jsonl").write_text(json.dumps(DIALOGUE) + "\n")
+    return folder
+
+
+def test_evaluate_command_json_interface(tmp_path: Path, monkeypatch, hashing_encoder) -> None:
+    """`launch.py evaluate redial` writes both protocols with the five metrics and counts."""
+    import fusion.evaluate as ev
+
+    data = write_data_dir(tmp_path / "redial")
+    assert load_catalog(data).items[0].text == "Cartoon Kittens (1995). Directed by Ann Example."
+    monkeypatch.setattr(ev, "load_encoder", lambda artifacts, name: hashing_encoder)
+    out = tmp_path / "out" / "result.json"
+    assert ev.main(["redial", "--dialogues", str(data / "valid.jsonl"), "--out", str(out),
+                    "--data-dir", str(data)]) == 0
+    result = json.loads(out.read_text())
+    for proto in ("standard", "new_items"):
+        assert set(result[proto]) == {"recall@1", "recall@10", "recall@50", "mrr@10", "ndcg@10",
+                                      "n_samples", "n_targets"}
+    assert result["standard"]["n_targets"] == 3 and result["new_items"]["n_targets"] == 2
+    assert result["standard"]["recall@10"] == 1.0  # 4 movies: every target is in the top 10
+    assert ev.main(["redial", "--dialogues", str(tmp_path / "nope.jsonl"), "--out", str(out),
+                    "--data-dir", str(data)]) == 2
