@@ -196,7 +196,8 @@ def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path
     cache = artifacts / f"items-{cfg.encoder}" if artifacts else None
     prep = prepare(samples, catalog, encoder, item_vectors(catalog, encoder, cache), cfg.n_turns)
     rows: dict[str, dict] = {}
-    text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0})
+    # The encoder alone: context-to-item cosine only (no CF, popularity or entity similarity).
+    text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0, "entity_weight": 0.0})
     rows[f"text ({cfg.encoder})"], _ = evaluate_scores(prep, fused_scores(prep, None, np.zeros(0), text_only))
     main_row = rows[f"text ({cfg.encoder})"]
     if artifacts:
