@@ -128,6 +128,7 @@ needs_data = pytest.mark.skipif(not (DATA / "valid.jsonl").exists(),
                                 reason=f"ReDial data not found at {DATA} (absent on fresh clones)")
 
 
+@pytest.mark.slow  # real data (about a second)
 @needs_data
 def test_real_catalog_and_valid_counts() -> None:
     catalog = load_catalog(DATA)
