@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--artifacts", type=Path, default=None, help="reuse this folder (skips the build timing)")
     p.add_argument("--launch-args", default="", help="extra launch.py flags, e.g. '--no-finetune'")
-    p.add_argument("--no-query-cache", action="store_true",
-                   help="re-encode every turn's texts (to measure what the embedding cache saves)")
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
 
     import launch
@@ -53,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         bot, report = launch.make_bot(launch_args)
         startup_s = time.perf_counter() - t0
-        if args.no_query_cache:
-            bot.recommender.retriever.cache_size = 0
         latencies = []
         turn_no, conv_no = 0, 0
         while turn_no < args.warmup + args.turns:
@@ -76,27 +74,25 @@ def main(argv: list[str] | None = None) -> int:
                     "mean": float(ms.mean()), "max": float(ms.max())},
         "build": {"parts_built": list(report.built), "build_s": report.seconds,
                   "startup_incl_model_load_s": startup_s},
-        "launch_args": args.launch_args, "query_cache": not args.no_query_cache,
+        "launch_args": args.launch_args,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "latency_nocache" if args.no_query_cache else "latency"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "latency.json").write_text(json.dumps(result, indent=2))
     built = ", ".join(report.built) or "nothing (reused)"
     md = [
         "# Chat turn latency (default catalog)", "",
-        f"Command: `python -m benchmarks.latency {' '.join(argv or [])}`".rstrip() + f" on {os.cpu_count()} CPUs.", "",
+        "Command: `" + " ".join(["python -m benchmarks.latency", *argv]) + f"` on {os.cpu_count()} CPUs.", "",
         "| measure | value |", "|---|---|",
         f"| turns timed (after {args.warmup} warm-up) | {len(ms)} |",
         f"| p50 turn | {result['turn_ms']['p50']:.1f} ms |",
         f"| p95 turn | {result['turn_ms']['p95']:.1f} ms |",
         f"| max turn | {result['turn_ms']['max']:.1f} ms |",
-        f"| text-embedding cache | {'on' if result['query_cache'] else 'off'} |",
         f"| first-run build ({built}) | {report.seconds:.1f} s |",
         f"| start-up incl. model load | {startup_s:.1f} s |",
     ]
-    (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / "latency.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -1,15 +1,11 @@
 """Text retrieval: a multi-turn query -> the catalog rows closest to it.
 
 The query vector is the weighted mean of the turn embeddings (later turns weigh more,
-as the bot decides), re-normalised; FAISS returns the top-n rows by cosine. Every turn
-re-sends the whole conversation, so text embeddings are cached (LRU): only the new
-turn's text is encoded.
+as the bot decides), re-normalised; FAISS returns the top-n rows by cosine.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -24,13 +20,9 @@ KIND = "text-index"
 
 
 class Retriever:
-    def __init__(self, catalog: Catalog, encoder: Encoder, item_vectors: np.ndarray, index: FaissIndex,
-                 cache_size: int = 4096) -> None:
+    def __init__(self, catalog: Catalog, encoder: Encoder, item_vectors: np.ndarray, index: FaissIndex) -> None:
         if item_vectors.shape[0] != len(catalog) or len(index) != len(catalog):
             raise ValueError("item vectors / index do not match the catalog size")
-        self.cache_size = cache_size  # texts whose embeddings are kept; 0 disables
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
         self.catalog = catalog
         self.encoder = encoder
         self.item_vectors = item_vectors  # float32 (n_items, dim), unit rows
@@ -46,27 +38,10 @@ class Retriever:
         """(dim,) float32 unit vector: weighted mean of the texts' embeddings."""
         if not texts:
             raise ValueError("a query needs at least one text")
-        emb = self.embed_texts(texts)
+        emb = self.encoder.encode(list(texts))
         w = np.ones(len(texts), dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
         v = (w[:, None] * emb).sum(0)
         return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dim) float32 embeddings, encoding only texts not in the cache."""
-        with self._cache_lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in known:
-                self._cache.move_to_end(t)
-        todo = list(dict.fromkeys(t for t in texts if t not in known))
-        if todo:
-            fresh = dict(zip(todo, self.encoder.encode(todo)))
-            known.update(fresh)
-            if self.cache_size:
-                with self._cache_lock:
-                    self._cache.update(fresh)
-                    while len(self._cache) > self.cache_size:
-                        self._cache.popitem(last=False)
-        return np.stack([known[t] for t in texts])
 
     def search(self, texts: Sequence[str], n: int, weights: np.ndarray | None = None) -> Candidates:
         scores, rows = self.index.search(self.query_vector(texts, weights)[None, :], n)

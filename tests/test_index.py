@@ -115,29 +115,3 @@ def test_base_encoder_semantics():
                     "Se7en (1995). Genres: Crime, Thriller."])
     assert v.shape == (3, 384)
     assert v[0] @ v[1] > v[0] @ v[2]
-
-
-def test_retriever_caches_text_embeddings(tiny_catalog, hashing_encoder):
-    calls = []
-
-    class Counting:
-        dim = hashing_encoder.dim
-
-        def encode(self, texts, batch_size=64, progress=False):
-            calls.append(list(texts))
-            return hashing_encoder.encode(texts)
-
-        def describe(self):
-            return hashing_encoder.describe()
-
-    vectors = hashing_encoder.encode(tiny_catalog.texts())
-    r = Retriever(tiny_catalog, Counting(), vectors, FaissIndex.build(vectors), cache_size=2)
-    a = r.query_vector(["cartoon", "crime"])
-    b = r.query_vector(["cartoon", "crime", "horror"])
-    assert calls == [["cartoon", "crime"], ["horror"]]  # only the new text is encoded
-    uncached = Retriever(tiny_catalog, hashing_encoder, vectors, FaissIndex.build(vectors), cache_size=0)
-    np.testing.assert_allclose(a, uncached.query_vector(["cartoon", "crime"]), rtol=1e-6)
-    np.testing.assert_allclose(b, uncached.query_vector(["cartoon", "crime", "horror"]), rtol=1e-6)
-    r.query_vector(["cartoon"])  # "crime" was evicted (capacity 2): re-encoded on demand
-    r.query_vector(["crime"])
-    assert calls[-1] == ["crime"] and len(r._cache) == 2
