@@ -99,3 +99,30 @@ def test_study_gate_requires_participant(tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_scripted_conversation_through_gradio_client(app):
+    """Typo'd title, negation, "more like #2", a dislike taking its near-duplicates along,
+    no repeats, and reset — the way a person would type it."""
+    from gradio_client import Client
+
+    url, book = app
+    c = Client(url + "/", verbose=False)
+
+    def say(message, history):
+        history, _, items = c.predict(message, "", True, 0.7, history, api_name="/chat")
+        return history, items
+
+    h, first = say("I loved midnight hiest, something similar", [])
+    assert "Noted: you like Midnight Heist (1990)" in h[-1]["content"][0]["text"]
+    assert "m6" not in [i["item_id"] for i in first]
+    h, second = say("more like #2, no horror", h)
+    assert not any("Horror" in i["genres"] for i in second)
+    h, third = say("not the first one", h)
+    shown = [i["item_id"] for i in first + second + third]
+    assert len(shown) == len(set(shown))  # nothing shown twice
+    (session,) = [s for s in book.sessions() if len(s["turns"]) == 3]
+    assert [t["message"] for t in session["turns"]][1] == "more like #2, no horror"
+    c.predict(api_name="/reset")
+    h, again = say("I loved midnight hiest, something similar", [])
+    assert [i["item_id"] for i in again] == [i["item_id"] for i in first]
