@@ -28,6 +28,22 @@ def item_text(title: str, year: int | None, genres: tuple[str, ...]) -> str:
     return f"{head}. Genres: {', '.join(genres)}." if genres else f"{head}."
 
 
+def read_jsonl(path: Path, what: str = "file") -> Iterator[tuple[int, object]]:
+    """(line number, parsed JSON value) for each non-blank line; a missing file or a line
+    that is not JSON is a DataError naming the file and line."""
+    if not path.exists():
+        raise DataError(f"{path}: {what} not found")
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{line_no}: not valid JSON ({e.msg}); "
+                                "write one JSON object per line") from None
+
+
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, record) pairs from a .csv or .jsonl file; values as stripped strings."""
     if not path.exists():
@@ -39,18 +55,10 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             for row in reader:
                 yield reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k}
     elif suffix in (".jsonl", ".json"):
-        with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{line_no}: not valid JSON ({e.msg}); "
-                                    "write one JSON object per line") from None
-                if not isinstance(record, dict):
-                    raise DataError(f"{path}:{line_no}: expected a JSON object per line")
-                yield line_no, {str(k): "" if v is None else str(v).strip() for k, v in record.items()}
+        for line_no, record in read_jsonl(path):
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{line_no}: expected a JSON object per line")
+            yield line_no, {str(k): "" if v is None else str(v).strip() for k, v in record.items()}
     else:
         raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
 

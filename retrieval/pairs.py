@@ -15,7 +15,6 @@ the catalog. Builders are deterministic for a given seed. Nothing here trains an
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from retrieval.loaders import DataError
+from retrieval.loaders import DataError, read_jsonl
 from retrieval.records import Catalog, Interactions
 from retrieval.redial import Dialogue, context_text, recommender_samples
 
@@ -140,25 +139,19 @@ def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
 def log_pairs(path: Path, catalog: Catalog) -> list[Pair]:
     """Pairs from a JSON lines log of {"context", "item_id"[, "negative_id"]} records;
     records naming items outside the catalog are an error (the log is for another catalog)."""
-    if not path.exists():
-        raise DataError(f"{path}: conversation log not found")
     out = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                context, item_id = str(rec["context"]), str(rec["item_id"])
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise DataError(f"{path}:{line_no}: expected {{\"context\", \"item_id\"}} "
-                                f"({type(e).__name__}: {e})") from None
-            if item_id not in catalog:
-                raise DataError(f"{path}:{line_no}: item id {item_id!r} is not in catalog "
-                                f"{catalog.name!r}; was the log written for another catalog?")
-            neg = rec.get("negative_id")
-            neg = str(neg) if neg is not None and str(neg) in catalog else None
-            out.append(Pair(context, item_id, neg))
+    for line_no, rec in read_jsonl(path, "conversation log"):
+        try:
+            context, item_id = str(rec["context"]), str(rec["item_id"])
+        except (KeyError, TypeError) as e:
+            raise DataError(f"{path}:{line_no}: expected {{\"context\", \"item_id\"}} "
+                            f"({type(e).__name__}: {e})") from None
+        if item_id not in catalog:
+            raise DataError(f"{path}:{line_no}: item id {item_id!r} is not in catalog "
+                            f"{catalog.name!r}; was the log written for another catalog?")
+        neg = rec.get("negative_id")
+        neg = str(neg) if neg is not None and str(neg) in catalog else None
+        out.append(Pair(context, item_id, neg))
     return out
 
 

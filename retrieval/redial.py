@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from retrieval.loaders import DataError
+from retrieval.loaders import DataError, read_jsonl
 from retrieval.records import Catalog, Interactions, Item
 
 MENTION = re.compile(r"@(\d+)")
@@ -128,17 +128,12 @@ def parse_dialogue(record: dict, catalog: Catalog) -> Dialogue:
 
 
 def load_dialogues(path: Path, catalog: Catalog) -> list[Dialogue]:
-    if not path.exists():
-        raise DataError(f"{path}: dialogue file not found")
     out = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append(parse_dialogue(json.loads(line), catalog))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise DataError(f"{path}:{line_no}: not a ReDial dialogue ({type(e).__name__}: {e})") from None
+    for line_no, record in read_jsonl(path, "dialogue file"):
+        try:
+            out.append(parse_dialogue(record, catalog))
+        except (KeyError, TypeError) as e:
+            raise DataError(f"{path}:{line_no}: not a ReDial dialogue ({type(e).__name__}: {e})") from None
     return out
 
 
