@@ -83,7 +83,7 @@ class SessionStore:
                 self._locks.pop(old, None)
 
 
-def understood(service: ChatService, session: Session) -> dict:
+def understood(session: Session) -> dict:
     """What the bot took from the conversation so far (ids; titles for people)."""
     return {"liked": list(session.liked_ids), "disliked": list(session.disliked_ids),
             "left_out_genres": list(session.banned_genres), "user_id": session.user_id}
@@ -138,7 +138,7 @@ def create_app(service: ChatService, store: SessionStore | None = None,
                 turn, items = service.turn(session, req.message, req.alpha)
                 store.put(turn.session)
                 return {"session_id": req.session_id, "reply": turn.reply, "items": items,
-                        "understood": understood(service, turn.session)}
+                        "understood": understood(turn.session)}
         return guarded(run)
 
     @app.post("/api/feedback", dependencies=[Depends(authorised)])
@@ -147,7 +147,7 @@ def create_app(service: ChatService, store: SessionStore | None = None,
             with store.lock(req.session_id):
                 session = service.feedback(known(req.session_id), req.item_id, req.kind)
                 store.put(session)
-                return {"session_id": req.session_id, "understood": understood(service, session)}
+                return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
     @app.post("/api/rate", dependencies=[Depends(authorised)])
@@ -163,7 +163,7 @@ def create_app(service: ChatService, store: SessionStore | None = None,
             with store.lock(req.session_id):
                 session = service.reset(known(req.session_id))
                 store.put(session)
-                return {"session_id": req.session_id, "understood": understood(service, session)}
+                return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
     @app.get("/api/health")
