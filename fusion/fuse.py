@@ -66,13 +66,6 @@ def ranks(x: np.ndarray) -> np.ndarray:
     return r
 
 
-def weighted_fusion(text: np.ndarray, cf: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (fused, text_part, cf_part), each float32 (n,); parts are the min-max
-    normalised scores, so fused = alpha * text_part + (1 - alpha) * cf_part."""
-    p = WeightedFuser(alpha).fuse(text, cf, 0)
-    return p.fused, p.text, p.cf
-
-
 @dataclass(frozen=True)
 class FusedParts:
     fused: np.ndarray  # float32 (n,) = alpha * text + (1 - alpha) * cf

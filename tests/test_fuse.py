@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from fusion.cf import ItemKNN
-from fusion.fuse import (AdaptiveFuser, RRFFuser, WeightedFuser, fuser_from_dict, minmax, ranks,
-                         weighted_fusion, zscore)
+from fusion.fuse import AdaptiveFuser, RRFFuser, WeightedFuser, fuser_from_dict, minmax, ranks, zscore
 from fusion.recommender import FusionConfig, Recommender
 from fusion.strategy import Strategy, load_strategy, save_strategy
 from retrieval.records import Query
@@ -23,8 +22,6 @@ def test_minmax_weighted_by_hand():
     np.testing.assert_allclose(p.fused, [0.5, 0.75, 0.25], atol=1e-6)
     np.testing.assert_allclose(p.fused, p.alpha * p.text + (1 - p.alpha) * p.cf, atol=1e-6)
     assert list(np.argsort(-p.fused)) == [1, 0, 2]
-    fused, t, c = weighted_fusion(TEXT, CF, 0.5)
-    np.testing.assert_allclose(fused, p.fused)
 
 
 def test_zscore_weighted_by_hand():
