@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fusion.recommender import FusionConfig, Recommender
 from fusion.strategy import DEFAULT, load_or_fit_cf, load_strategy
-from retrieval.artifacts import StaleArtifactError
+from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest
 from retrieval.encoder import Encoder
 from retrieval.records import Catalog, Interactions
 from retrieval.retriever import Retriever
@@ -92,13 +92,10 @@ def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: P
 
 def _other_encoder(text_dir: Path, encoder: Encoder) -> bool:
     """True when text/ holds vectors of another encoder (e.g. built with --no-finetune)."""
-    import json
-
-    path = text_dir / "manifest.json"
-    if not path.exists():
+    if not (text_dir / "manifest.json").exists():
         return False
-    have = json.loads(path.read_text()).get("config", {}).get("encoder")
-    return have != json.loads(json.dumps(encoder.describe()))
+    have = read_manifest(text_dir).get("config", {}).get("encoder")
+    return have != jsonable(encoder.describe())
 
 
 def _load(fn):

@@ -21,6 +21,12 @@ class StaleArtifactError(RuntimeError):
     """An artifact folder that does not match the data or code it is loaded for."""
 
 
+def jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    """`d` as it reads back from a manifest (tuples become lists, keys strings), so a
+    config can be compared with the one stored."""
+    return json.loads(json.dumps(d))
+
+
 def library_versions() -> dict[str, str]:
     versions = {}
     for name in LIBRARIES:
@@ -68,6 +74,6 @@ def check_manifest(folder: Path, kind: str, fingerprints: dict[str, str],
         if have != want:
             raise StaleArtifactError(f"{folder}: built for another {name} "
                                      f"(fingerprint {str(have)[:12]}…, now {want[:12]}…); {fix}")
-    if config is not None and manifest.get("config") != json.loads(json.dumps(config)):
+    if config is not None and manifest.get("config") != jsonable(config):
         raise StaleArtifactError(f"{folder}: built with another configuration; {fix}")
     return manifest

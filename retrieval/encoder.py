@@ -43,6 +43,17 @@ def base_model_dir() -> Path:
     return path
 
 
+def mean_pool(model, batch):
+    """Unit-norm float32 sentence embeddings (torch, (n, dim)): the mean of the last hidden
+    states over real (unmasked) tokens. Differentiable; shared by encoding and training."""
+    import torch
+
+    hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled.float(), dim=-1)
+
+
 def _l2(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -72,13 +83,9 @@ class TransformerEncoder:
 
     def embed(self, texts: Sequence[str]):
         """Differentiable pooled embeddings (torch tensor, (n, dim), unit norm) for training."""
-        torch = self._torch
         batch = self.tokenizer(list(texts), padding=True, truncation=True,
                                max_length=self.max_length, return_tensors="pt").to(self.device)
-        hidden = self.model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return mean_pool(self.model, batch)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         from tqdm.auto import tqdm

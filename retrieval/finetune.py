@@ -28,7 +28,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.artifacts import write_manifest
+from retrieval.artifacts import jsonable, write_manifest
+from retrieval.encoder import mean_pool
 from retrieval.pairs import Pair, fingerprint
 
 log = logging.getLogger(__name__)
@@ -64,15 +65,6 @@ class FinetuneResult:
     history: tuple[tuple[int, float], ...]  # (step, validation Recall@k)
     steps: int
     seconds: float
-
-
-def _mean_pool(model, batch):
-    import torch
-
-    hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled.float(), dim=-1)
 
 
 def set_trainable(model, trainable: str) -> int:
@@ -153,7 +145,7 @@ def finetune(model_dir: Path, train: Sequence[Pair], valid: Sequence[Pair],
         return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
                          return_tensors="pt").to(device)
 
-    embed = lambda m, texts, max_length: _mean_pool(m, tok(texts, max_length))  # noqa: E731
+    embed = lambda m, texts, max_length: mean_pool(m, tok(texts, max_length))  # noqa: E731
     validator = _Validator(valid, item_texts, config, embed)
     if config.trainable.startswith("top:") and accelerator.num_processes == 1:
         # Frozen lower layers give the same output every step: run them once per text.
@@ -358,7 +350,7 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
         try:
             manifest = check_manifest(out_dir, KIND, fps)
             have = {k: manifest["config"].get(k) for k in expected}
-            if have == json_roundtrip(expected):
+            if have == jsonable(expected):
                 return out_dir, False
             log.warning("%s: fine-tuned with another recipe or base model; retraining", out_dir)
         except StaleArtifactError as e:
@@ -366,9 +358,3 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,
              progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "interactions"})
     return out_dir, True
-
-
-def json_roundtrip(d: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(d))

@@ -112,7 +112,8 @@ def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from retrieval.finetune import _mean_pool, _TopLayers
+    from retrieval.encoder import mean_pool
+    from retrieval.finetune import _TopLayers
 
     model = AutoModel.from_pretrained(tiny_model).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
@@ -122,6 +123,6 @@ def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog
 
     texts = tiny_catalog.texts()
     with torch.inference_mode():
-        full = _mean_pool(model, tok(texts, 32))
+        full = mean_pool(model, tok(texts, 32))
         fast = _TopLayers(model, tok, 1)(model, texts, 32)
     assert torch.allclose(full, fast, atol=2e-3)  # fp16 cache of the frozen layers
