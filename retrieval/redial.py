@@ -149,12 +149,16 @@ class Sample:
     disliked_ids: tuple[str, ...]
 
 
-def recommender_samples(dialogues: Iterable[Dialogue]) -> list[Sample]:
+def recommender_samples(dialogues: Iterable[Dialogue], seeker_turns: bool = False) -> list[Sample]:
+    """The benchmark's samples: each recommender turn that mentions a catalog movie.
+    With `seeker_turns`, seeker turns that mention one (after the first turn) are samples
+    too: extra TRAINING data (what a seeker names fits what they asked for); the
+    benchmark itself only ever scores recommender turns."""
     samples = []
     for d in dialogues:
         mentioned: list[str] = []
         for i, turn in enumerate(d.turns):
-            if not turn.seeker and turn.movie_ids:
+            if turn.movie_ids and (not turn.seeker or (seeker_turns and i > 0)):
                 samples.append(Sample(d.dialogue_id, d.turns[:i], turn.movie_ids, tuple(mentioned),
                                       tuple(m for m in mentioned if m in d.seeker_liked_ids),
                                       tuple(m for m in mentioned if m in d.seeker_disliked_ids)))

@@ -72,6 +72,17 @@ def test_render_and_samples(toy) -> None:
     assert context_text((), 0) == "Hello"
 
 
+def test_seeker_turns_are_extra_training_samples() -> None:
+    catalog = make_catalog()
+    d = parse_dialogue(record("d2", [(SEEKER, "I loved @10"), (REC, "try @11"), (SEEKER, "or @20?"),
+                                     (REC, "yes, @21")], {}), catalog)
+    assert [s.target_ids for s in recommender_samples([d])] == [("11",), ("21",)]
+    # the opening seeker turn has no context and stays out; the later one joins
+    both = recommender_samples([d], seeker_turns=True)
+    assert [s.target_ids for s in both] == [("11",), ("20",), ("21",)]
+    assert both[1].mentioned_ids == ("10", "11") and len(both[1].context) == 2
+
+
 def test_cooccurrence_known_answer() -> None:
     # Baskets {0,1} twice and {2,3} once: 0~1 and 2~3 only; 0 and 1 co-occur in both of
     # their baskets, so cosine = 2 / sqrt(2 * 2) = 1.
@@ -120,6 +131,37 @@ def test_evaluation_pipeline_with_fake_encoder(toy, hashing_encoder) -> None:
     cf = cf_scores(cf_model, samples, catalog, cfg)
     res, metrics = evaluate_scores(prep, fused_scores(prep, cf, cf_model.popularity, cfg))
     assert metrics["new_items"].ranks[0] == 1  # "11" ranked first once "10" is banned
+
+
+def test_repeat_feature_by_hand(toy) -> None:
+    from fusion.evaluate import REPEAT_DECAY, SEEKER_MENTION, repeat_scores
+
+    catalog, dialogues = toy
+    rep = repeat_scores(recommender_samples(dialogues), catalog)
+    # sample 0 (turn 1): only the seeker's "10", one turn back -> SEEKER_MENTION * decay^0
+    assert rep[0].tolist() == pytest.approx([SEEKER_MENTION, 0, 0, 0])
+    # sample 1 (turn 3): the recommender named "11" and "10" in turn 1 (decay^1), which
+    # beats the seeker's older mention of "10"
+    assert rep[1].tolist() == pytest.approx([REPEAT_DECAY, REPEAT_DECAY, 0, 0])
+
+
+def test_head_and_repeat_terms_enter_the_fusion(toy, hashing_encoder) -> None:
+    from retrieval.head import CatalogHead
+
+    catalog, dialogues = toy
+    samples = recommender_samples(dialogues)
+    vectors = hashing_encoder.encode(catalog.texts())
+    head = CatalogHead.identity(len(catalog), vectors.shape[1])
+    head.bias[3] = 100.0  # the head is sure of "21"
+    prep = prepare(samples, catalog, hashing_encoder, vectors, n_turns=0, head=head)
+    assert prep.head.argmax(1).tolist() == [3, 3]
+    only_head = fused_scores(prep, None, np.zeros(4), RedialConfig(head_weight=50.0))
+    assert only_head.argmax(1).tolist() == [3, 3]
+    only_repeat = fused_scores(prep, None, np.zeros(4), RedialConfig(repeat_weight=50.0))
+    assert only_repeat[1].argmax() in (0, 1)  # the movies the recommender named
+    with pytest.raises(ValueError, match="head"):
+        fused_scores(prepare(samples, catalog, hashing_encoder, vectors, 0), None, np.zeros(4),
+                     RedialConfig(head_weight=1.0))
 
 
 # --- the real files ----------------------------------------------------------------------
@@ -185,3 +227,35 @@ def test_evaluate_command_json_interface(tmp_path: Path, monkeypatch, hashing_en
     assert result["standard"]["recall@10"] == 1.0  # 4 movies: every target is in the top 10
     assert ev.main(["redial", "--dialogues", str(tmp_path / "nope.jsonl"), "--out", str(out),
                     "--data-dir", str(data)]) == 2
+
+
+def test_evaluate_command_with_a_system_folder(tmp_path: Path, monkeypatch, hashing_encoder) -> None:
+    """`--artifacts DIR` scores the tuned system: the head in DIR joins the fusion, and a
+    head trained on other dialogues is refused with the way out."""
+    from dataclasses import asdict
+
+    import fusion.evaluate as ev
+    from retrieval.artifacts import write_manifest
+    from retrieval.head import CatalogHead
+
+    data = write_data_dir(tmp_path / "redial")
+    catalog = load_catalog(data)
+    monkeypatch.setattr(ev, "load_encoder", lambda artifacts, name: hashing_encoder)
+    art = tmp_path / "system"
+    chosen = ev.RedialConfig(encoder="base", alpha=0.5, head_weight=10.0, repeat_weight=0.0)
+    write_manifest(art, ev.SYSTEM_KIND, {}, {"chosen": asdict(chosen)})
+    head = CatalogHead.identity(len(catalog), hashing_encoder.dim)
+    head.bias[catalog.row("21")] = 100.0  # a head sure of "Dark Alley", never a target
+    head.save(art / "head-base", ev.head_fingerprints(art, "base", catalog, data / "train.jsonl"), {})
+    out = tmp_path / "result.json"
+    args = ["redial", "--dialogues", str(data / "valid.jsonl"), "--out", str(out), "--data-dir", str(data),
+            "--artifacts", str(art)]
+    assert ev.main(args) == 0
+    result = json.loads(out.read_text())
+    assert set(result["variants"]) == {"text (base)", "fused (base)"}
+    assert result["config"]["head_weight"] == 10.0
+    # the head's favourite takes first place in every sample, so no target is ranked first
+    assert result["variants"]["text (base)"]["standard"]["recall@1"] > 0
+    assert result["standard"]["recall@1"] == result["new_items"]["recall@1"] == 0.0
+    (data / "train.jsonl").write_text((data / "train.jsonl").read_text() + "\n")  # other dialogues
+    assert ev.main(args) == 2
