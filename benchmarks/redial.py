@@ -94,7 +94,8 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     dialogue split: the last 10% give early stopping), or reuse DIR/head-<name> when its
     manifest matches. Returns the head folder's manifest."""
     from fusion.evaluate import encode_contexts, head_fingerprints, item_vectors, load_encoder
-    from retrieval.artifacts import StaleArtifactError, read_manifest
+    from retrieval.artifacts import StaleArtifactError, check_manifest
+    from retrieval.head import KIND as HEAD_KIND
     from retrieval.head import CatalogHead, HeadConfig, HeadExamples
     from retrieval.redial import load_catalog, load_dialogues, recommender_samples
 
@@ -103,9 +104,9 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     fps = head_fingerprints(artifacts, name, catalog, data_dir / "train.jsonl")
     if not retrain and (folder / "manifest.json").exists():
         try:
-            CatalogHead.load(folder, fps)
+            manifest = check_manifest(folder, HEAD_KIND, fps)
             print(f"reusing head {folder}", flush=True)
-            return read_manifest(folder)
+            return manifest
         except StaleArtifactError as e:
             print(f"retraining head: {e}", flush=True)
     dialogues = load_dialogues(data_dir / "train.jsonl", catalog)
@@ -124,7 +125,7 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     head, report = CatalogHead.fit(vectors, examples(dialogues[:-n_valid], True),
                                    examples(dialogues[-n_valid:], False), HeadConfig())
     head.save(folder, fps, {**report, "encoder": name})
-    return read_manifest(folder)
+    return check_manifest(folder, HEAD_KIND, fps)
 
 
 PUBLISHED = {  # data README: standard protocol (official split), new items (Kostric & Balog 2026)
@@ -132,7 +133,7 @@ PUBLISHED = {  # data README: standard protocol (official split), new items (Kos
                  "MESE": (.056, .256, .455), "ReFICR": (.061, .305, .532), "GPT-4 zero-shot": (.045, .194, None)},
     "new_items": {"UniCRS": (.024, .180, .335), "ReFICR": (.018, .213, .465), "ECR": (.026, .181, .337)},
 }
-N_TURNS = (0, 3)  # 0 = the whole context (truncated, newest first, at max_length)
+N_TURNS = (0, 3)  # 0 = the whole context (truncated, newest first, at max_length); the head reads 0
 ALPHAS = (1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.0)
 ENTITY_WEIGHTS = (0.0, 0.3, 0.6)
 POP_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -209,15 +210,17 @@ def tune_and_report(data_dir: Path, artifacts: Path, encoder_names: list[str]) -
         encoder = load_encoder(artifacts, name)
         vectors = item_vectors(catalog, encoder, artifacts / f"items-{name}")
         head = load_head(artifacts, name, catalog, data_dir / "train.jsonl")
-        top = None
+        top, by_turns = None, {}
         for n_turns in N_TURNS:
-            prep = prepare(samples, catalog, encoder, vectors, n_turns, head)
+            prep = by_turns[n_turns] = prepare(samples, catalog, encoder, vectors, n_turns)
             cfg = RedialConfig(encoder=name, n_turns=n_turns)
             res, curves = evaluate_scores(prep, fused_scores(prep, None, pop, cfg))
             search.append({"config": asdict(cfg), "objective": objective(res)})
             if top is None or objective(res) > objective(top[1]):
                 top, preps[name] = (cfg, res, curves), prep
         text_rows[name] = top
+        # the head reads whole contexts (n_turns 0), whichever n_turns the text uses
+        preps[name].head = head.scores(vectors, by_turns[0].queries, preps[name].earlier_rows)
 
         def score(point: dict, name=name, base=top[0]) -> float:
             cfg = as_config(base, point)

@@ -78,6 +78,7 @@ class Prepared:
     entity: np.ndarray | None = None  # float32 (n_samples, n_items): mean cosine to mentioned movies
     head: np.ndarray | None = None  # float32 (n_samples, n_items): catalog head logits
     repeat: np.ndarray | None = None  # float32 (n_samples, n_items): earlier-mention recency
+    queries: np.ndarray | None = None  # float32 (n_samples, dim): the context embeddings
 
 
 def rowwise_minmax(x: np.ndarray) -> np.ndarray:
@@ -146,19 +147,19 @@ def encode_contexts(samples, encoder, n_turns: int) -> np.ndarray:
 def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int, head=None) -> Prepared:
     """All per-sample feature matrices for one (encoder, n_turns); `head` (a CatalogHead
     over this encoder's vectors) adds the head scores."""
+    from retrieval.head import history_means
+
     queries = encode_contexts(samples, encoder, n_turns)
     earlier = [list(catalog.rows(list(s.mentioned_ids))) for s in samples]
-    entity = np.zeros((len(samples), len(catalog)), np.float32)
-    for i, rows in enumerate(earlier):
-        if rows:
-            entity[i] = (item_vectors @ item_vectors[rows].T).mean(1)
+    # mean cosine to the mentioned movies = cosine to their mean vector (0 with none)
+    entity = (history_means(item_vectors, earlier) @ item_vectors.T).astype(np.float32)
     head_scores = None
     if head is not None:  # heads are trained on whole contexts (n_turns 0)
         head_queries = queries if n_turns == 0 else encode_contexts(samples, encoder, 0)
         head_scores = head.scores(item_vectors, head_queries, earlier)
     return Prepared(samples, [list(catalog.rows(list(s.target_ids))) for s in samples], earlier,
                     (queries @ item_vectors.T).astype(np.float32), entity, head_scores,
-                    repeat_scores(samples, catalog))
+                    repeat_scores(samples, catalog), queries)
 
 
 def fused_scores(prep: Prepared, cf: np.ndarray | None, popularity: np.ndarray,

@@ -58,7 +58,10 @@ def weights_fingerprint(model_dir: Path) -> str:
     same path but other weights (a re-run fine-tune) get different fingerprints, so
     vectors cached for one are never served for the other. "" when there are none."""
     files = sorted(p for p in Path(model_dir).iterdir() if p.suffix in (".safetensors", ".bin"))
-    parts = [f"{p.name}:{_file_sha256(str(p), p.stat().st_size, p.stat().st_mtime_ns)}" for p in files]
+    parts = []
+    for p in files:
+        st = p.stat()
+        parts.append(f"{p.name}:{_file_sha256(str(p), st.st_size, st.st_mtime_ns)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest() if parts else ""
 
 

@@ -144,13 +144,14 @@ class CatalogHead:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            current = snapshot()
             if len(valid.queries) == 0:
-                best, best_epoch = snapshot(), epoch
+                best, best_epoch = current, epoch
                 continue
-            metric = heldout_metric(snapshot(), item_vectors, valid, config.mask_history)
+            metric = heldout_metric(current, item_vectors, valid, config.mask_history)
             history.append((epoch, metric))
             if metric > best_metric:
-                best, best_metric, best_epoch, waited = snapshot(), metric, epoch, 0
+                best, best_metric, best_epoch, waited = current, metric, epoch, 0
             else:
                 waited += 1
                 if waited >= config.patience:
@@ -213,18 +214,12 @@ def heldout_metric(head: CatalogHead, item_vectors: np.ndarray, ex: HeadExamples
         s = scores[i]
         hist = [int(h) for h in hist]
         if mask_history and hist:
-            s = np.delete(s, hist)  # masked items leave the softmax; remap targets below
-            keep = np.ones(len(scores[i]), bool)
-            keep[hist] = False
-            new_index = np.cumsum(keep) - 1
+            s[hist] = -np.inf  # masked items leave the softmax (exp(-inf) = 0 below)
         top = s.max()
         log_z = top + np.log(np.exp(s - top).sum())
         for target in targets:
-            t = int(target)
-            if mask_history and hist:
-                if t in hist:
-                    continue
-                t = int(new_index[t])
-            total += s[t] - log_z
+            if mask_history and int(target) in hist:
+                continue
+            total += s[int(target)] - log_z
             count += 1
     return total / max(count, 1)
