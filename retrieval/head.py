@@ -59,6 +59,19 @@ class HeadExamples:
             raise ValueError(f"HeadExamples: {len(self.queries)} queries, {len(self.histories)} "
                              f"histories and {len(self.targets)} target lists must match")
 
+    @classmethod
+    def empty(cls, dim: int) -> "HeadExamples":
+        return cls(np.zeros((0, dim), np.float32), [], [])
+
+    def subset(self, index: Sequence[int]) -> "HeadExamples":
+        index = list(index)
+        return HeadExamples(self.queries[index], [self.histories[i] for i in index],
+                            [self.targets[i] for i in index])
+
+    def concat(self, other: "HeadExamples") -> "HeadExamples":
+        return HeadExamples(np.concatenate([self.queries, other.queries]),
+                            [*self.histories, *other.histories], [*self.targets, *other.targets])
+
 
 def history_means(item_vectors: np.ndarray, histories: Sequence[Sequence[int]]) -> np.ndarray:
     """float32 (n, dim): mean item vector of each history, zeros for an empty one."""

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -49,9 +49,18 @@ def split_title(name: str) -> tuple[str, int | None]:
     return (m.group(1).strip(), int(m.group(2))) if m else (name, None)
 
 
-def movie_text(title: str, year: int | None, facts: dict[str, list[str]]) -> str:
-    """The encoder's text for one movie: title, year, then a few DBpedia facts."""
+# MovieLens genre names read as words (the encoder sees them in item texts).
+GENRE_WORDS = {"Sci-Fi": "Science fiction", "Children": "Children's", "Film-Noir": "Film noir",
+               "(no genres listed)": ""}
+
+
+def movie_text(title: str, year: int | None, facts: dict[str, list[str]],
+               genres: Sequence[str] = ()) -> str:
+    """The encoder's text for one movie: title, year, genres (borrowed, see load_catalog),
+    then a few DBpedia facts."""
     parts = [f"{title} ({year})." if year else f"{title}."]
+    if genres:
+        parts.append(f"Genres: {', '.join(genres)}.")
     for key, label in FACTS:
         names = [_clean_name(n) for n in facts.get(key, [])][:MAX_PER_FACT]
         if names:
@@ -59,8 +68,14 @@ def movie_text(title: str, year: int | None, facts: dict[str, list[str]]) -> str
     return " ".join(parts)
 
 
-def load_catalog(data_dir: Path | None = None) -> Catalog:
-    """The 6,924-movie ReDial catalog, in the CSV's order; item ids are ReDial movie ids."""
+def load_catalog(data_dir: Path | None = None,
+                 genres: Mapping[str, Sequence[str]] | None = None) -> Catalog:
+    """The 6,924-movie ReDial catalog, in the CSV's order; item ids are ReDial movie ids.
+
+    DBpedia has genres for almost no ReDial movie (26), while seekers ask by genre all the
+    time; `genres` (movie id -> genre names, e.g. borrowed from MovieLens by
+    retrieval.crosswalk.borrowed_genres) adds them to the items' genres and texts."""
+    genres = genres or {}
     data_dir = data_dir or default_data_dir()
     csv_path, facts_path = data_dir / "movies_with_mentions.csv", data_dir / "movie_facts.json"
     for p in (csv_path, facts_path):
@@ -75,9 +90,11 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
             title, year = split_title(row["movieName"])
             record = facts.get(movie_id, {})
             item_facts = record.get("facts", {})
-            genres = tuple(_clean_name(g) for g in item_facts.get("genre", []))
+            borrowed = tuple(w for g in genres.get(movie_id, ()) if (w := GENRE_WORDS.get(g, g)))
+            item_genres = tuple(dict.fromkeys((*(_clean_name(g) for g in item_facts.get("genre", [])), *borrowed)))
             fields = {"mentions": row.get("nbMentions", "0")}
-            items.append(Item(movie_id, title, movie_text(title, year, item_facts), year, genres, fields))
+            items.append(Item(movie_id, title, movie_text(title, year, item_facts, borrowed), year,
+                              item_genres, fields))
     return Catalog("redial", tuple(items))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.crosswalk import liked_baskets, link_rows, title_key
+from retrieval.crosswalk import borrowed_genres, liked_baskets, link_rows, title_key
 from retrieval.records import Catalog, Interactions, Item
 
 
@@ -42,6 +42,16 @@ def test_link_rows_known_answer():
     assert link_rows(source, target) == {0: 1, 1: 3}
 
 
+def test_borrowed_genres_follow_the_links():
+    source = Catalog("ml", (Item("m0", "Matrix, The", "", 1999, ("Action", "Sci-Fi")),
+                            Item("m1", "Dune", "", 1984, ()),  # linked, but no genres to lend
+                            Item("m2", "Solo", "", 2018, ("Action",))))  # not linked
+    target = catalog("rd", [("Dune", 1984), ("The Matrix", 1999)])
+    links = link_rows(source, target)
+    assert links == {0: 1, 1: 0}
+    assert borrowed_genres(source, target, links) == {"rd1": ("Action", "Sci-Fi")}
+
+
 def test_liked_baskets_keep_linked_likes_of_each_user():
     inter = Interactions(np.array(["u1", "u1", "u1", "u2", "u2", "u3", "u3"], dtype=object),
                          np.array([0, 1, 2, 0, 1, 0, 1], np.int64),
@@ -70,3 +80,11 @@ def test_movielens_ratings_become_redial_cf():
     model = fit_ratings_cooccurrence(redial)
     assert model.sim.shape == (len(redial), len(redial))
     assert model.sim[matrix].nnz > 100 and (abs(model.sim - model.sim.T) > 1e-6).nnz == 0
+    # the benchmark's catalog: the same movies, with MovieLens genres in the item texts
+    from fusion.evaluate import redial_catalog
+
+    with_genres = redial_catalog(None, item_genres=True)
+    assert [it.item_id for it in with_genres.items] == [it.item_id for it in redial.items]
+    assert with_genres.items[matrix].genres == ("Action", "Science fiction", "Thriller")
+    assert with_genres.items[matrix].text.startswith("The Matrix (1999). Genres: Action, Science fiction, Thriller.")
+    assert sum(bool(it.genres) for it in with_genres.items) > 3000

@@ -60,7 +60,7 @@ def test_without_heldout_examples_all_epochs_run():
     rng = np.random.default_rng(6)
     items = unit(rng.normal(size=(50, 8)))
     q = unit(rng.normal(size=(64, 8)))
-    empty = HeadExamples(np.zeros((0, 8), np.float32), [], [])
+    empty = HeadExamples.empty(8)
     head, report = CatalogHead.fit(items, HeadExamples(q, [[] for _ in q], [[3] for _ in q]), empty,
                                    HeadConfig(epochs=4, lr=5e-2, batch_size=16), progress=False)
     assert report["best_epoch"] == 4
@@ -108,3 +108,14 @@ def test_save_load_round_trip_and_stale_refusal(tmp_path):
 def test_examples_must_line_up():
     with pytest.raises(ValueError, match="must match"):
         HeadExamples(np.zeros((2, 3), np.float32), [[]], [[0], [1]])
+
+
+def test_examples_subset_and_concat_keep_rows_together():
+    ex = HeadExamples(np.arange(6, dtype=np.float32).reshape(3, 2), [[], [1], [2, 3]], [[0], [4], [5]])
+    part = ex.subset([2, 0])
+    assert part.queries.tolist() == [[4, 5], [0, 1]]
+    assert part.histories == [[2, 3], []] and part.targets == [[5], [0]]
+    both = part.concat(ex.subset([1]))
+    assert both.queries.tolist() == [[4, 5], [0, 1], [2, 3]]
+    assert both.histories == [[2, 3], [], [1]] and both.targets == [[5], [0], [4]]
+    assert len(HeadExamples.empty(2).queries) == 0

@@ -215,6 +215,10 @@ def test_evaluate_command_json_interface(tmp_path: Path, monkeypatch, hashing_en
 
     data = write_data_dir(tmp_path / "redial")
     assert load_catalog(data).items[0].text == "Cartoon Kittens (1995). Directed by Ann Example."
+    # borrowed genres go after the year, MovieLens names read as words
+    kittens = load_catalog(data, {"10": ("Animation", "Children", "(no genres listed)")}).items[0]
+    assert kittens.text == "Cartoon Kittens (1995). Genres: Animation, Children's. Directed by Ann Example."
+    assert kittens.genres == ("Animation", "Children's")
     monkeypatch.setattr(ev, "load_encoder", lambda artifacts, name: hashing_encoder)
     out = tmp_path / "out" / "result.json"
     assert ev.main(["redial", "--dialogues", str(data / "valid.jsonl"), "--out", str(out),
