@@ -81,11 +81,13 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     train = dialogue_pairs(dialogues[:-n_valid], seed=0)
     valid = dialogue_pairs(dialogues[-n_valid:], hard_negatives=False, seed=0)[:300]
     config = recipe(steps, trainable)
-    # the catalog too: its item texts are the other side of every pair
-    fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid), "catalog": catalog.fingerprint()}
+    fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
     if not retrain and (out_dir / "config.json").exists():
         try:
             manifest = check_manifest(out_dir, KIND, fps)
+            # The catalog too: its item texts are the other side of every pair.
+            if manifest["config"].get("catalog") != catalog.fingerprint():
+                raise StaleArtifactError(f"{out_dir}: trained on other item texts (catalog fingerprint)")
             # Same pairs, same trainable part: reused even if trained for another number of
             # steps (its manifest, and so the report, records the recipe it was trained with).
             if manifest["config"]["finetune"]["trainable"] == config.trainable:
@@ -95,7 +97,7 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
         except StaleArtifactError as e:
             print(f"retraining: {e}", flush=True)
     finetune(base_model_dir(), train, valid, {it.item_id: it.text for it in catalog.items},
-             out_dir, config, extra_manifest=fps)
+             out_dir, config, extra_manifest={"catalog": catalog.fingerprint()})
     return read_manifest(out_dir)
 
 

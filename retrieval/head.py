@@ -173,7 +173,10 @@ class CatalogHead:
                   "best_epoch": best_epoch, "best_metric": float(best_metric), "base_metric": float(history[0][1]),
                   "n_train_targets": int(len(y)), "device": str(device),
                   "seconds": round(time.perf_counter() - start, 1)}
-        if progress:
+        if progress and len(valid.queries) == 0:
+            print(f"trained head {epoch} epochs in {report['seconds']:.0f} s on {len(y)} targets "
+                  "(no held-out examples: the last epoch is kept)", flush=True)
+        elif progress:
             print(f"trained head {epoch} epochs in {report['seconds']:.0f} s: held-out "
                   f"log-likelihood {history[0][1]:.3f} -> {best_metric:.3f} (best epoch {best_epoch})", flush=True)
         return best, report

@@ -29,3 +29,38 @@ def test_as_config_unpacks_the_cf_weights():
     assert cfg == RedialConfig(encoder="encoder-top2", n_turns=3, alpha=0.4, pop_weight=0.3, like_weight=1.0,
                                mention_weight=0.5, entity_weight=0.3, head_weight=1.0, repeat_weight=3.0,
                                ratings_weight=0.2)
+
+
+def test_fine_tuned_encoder_is_reused_only_for_the_same_item_texts(tmp_path, monkeypatch):
+    """train_encoder reuses a model folder trained on the same pairs AND the same catalog
+    texts; new item texts (e.g. borrowed genres) retrain it."""
+    import json
+
+    import retrieval.finetune as ft
+    from retrieval.artifacts import write_manifest
+    from tests.test_redial import SEEKER, REC, record, write_data_dir
+
+    data = write_data_dir(tmp_path / "redial")
+    dialogues = [record(f"t{i}", [(SEEKER, "hi, I loved @10"), (REC, "try @11")], {}) for i in range(10)]
+    (data / "train.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+    monkeypatch.setattr(bench, "ITEM_GENRES", False)  # no MovieLens needed
+    trained = []
+
+    def fake_finetune(model_dir, train, valid, item_texts, out_dir, config, extra_manifest=None):
+        trained.append(dict(item_texts))
+        (out_dir / "config.json").parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_text("{}")
+        write_manifest(out_dir, ft.KIND, {"train_pairs": ft.fingerprint(train), "valid_pairs": ft.fingerprint(valid)},
+                       {"finetune": {"trainable": config.trainable, "max_steps": config.max_steps},
+                        **(extra_manifest or {})})
+
+    monkeypatch.setattr(ft, "finetune", fake_finetune)
+    out = tmp_path / "encoder-top2"
+    bench.train_encoder(data, out, 5, "top:2")
+    bench.train_encoder(data, out, 5, "top:2")
+    assert len(trained) == 1  # same pairs, same texts: reused
+    facts = json.loads((data / "movie_facts.json").read_text())
+    facts["10"]["facts"]["director"] = ["Someone Else"]
+    (data / "movie_facts.json").write_text(json.dumps(facts))
+    bench.train_encoder(data, out, 5, "top:2")
+    assert len(trained) == 2 and "Someone Else" in trained[1]["10"]
