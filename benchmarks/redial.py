@@ -107,7 +107,7 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     the number of epochs (early stopping on the last 10%); the head is then trained
     again that many epochs on all of train.jsonl. Returns the head folder's manifest."""
     from fusion.evaluate import encode_contexts, head_fingerprints, item_vectors, load_encoder, redial_catalog
-    from retrieval.artifacts import StaleArtifactError, check_manifest
+    from retrieval.artifacts import StaleArtifactError, check_manifest, jsonable
     from retrieval.head import KIND as HEAD_KIND
     from retrieval.head import CatalogHead, HeadConfig, HeadExamples
     from retrieval.redial import load_dialogues, recommender_samples
@@ -118,6 +118,9 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     if not retrain and (folder / "manifest.json").exists():
         try:
             manifest = check_manifest(folder, HEAD_KIND, fps)
+            # Same data, same recipe: the head settings and the refit on all of train.jsonl.
+            if manifest["config"].get("head") != jsonable(asdict(HeadConfig())) or "refit" not in manifest["config"]:
+                raise StaleArtifactError(f"{folder}: trained with another head recipe")
             print(f"reusing head {folder}", flush=True)
             return manifest
         except StaleArtifactError as e:

@@ -64,3 +64,38 @@ def test_fine_tuned_encoder_is_reused_only_for_the_same_item_texts(tmp_path, mon
     (data / "movie_facts.json").write_text(json.dumps(facts))
     bench.train_encoder(data, out, 5, "top:2")
     assert len(trained) == 2 and "Someone Else" in trained[1]["10"]
+
+
+def test_head_is_reused_only_for_the_same_recipe(tmp_path, monkeypatch, hashing_encoder, capsys):
+    """train_head trains (early stopping, then a refit on all dialogues), reuses the head
+    for the same data and recipe, and retrains it when the recipe changes."""
+    import json
+    from dataclasses import dataclass
+
+    import fusion.evaluate as ev
+    import retrieval.head as head_mod
+    from tests.test_redial import SEEKER, REC, record, write_data_dir
+
+    data = write_data_dir(tmp_path / "redial")
+    dialogues = [record(f"t{i}", [(SEEKER, "hi, I loved @10"), (REC, "try @11"), (SEEKER, "or @21?"), (REC, "or @20")], {})
+                 for i in range(10)]
+    (data / "train.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+    monkeypatch.setattr(bench, "ITEM_GENRES", False)  # no MovieLens needed
+    monkeypatch.setattr(ev, "load_encoder", lambda artifacts, name: hashing_encoder)
+    artifacts = tmp_path / "artifacts"
+
+    manifest = bench.train_head(data, artifacts, "base")
+    refit = manifest["config"]["refit"]
+    assert refit["head"]["epochs"] == max(manifest["config"]["best_epoch"], 1)
+    # seeker and recommender mentions of all 10 dialogues, versus 9 for the early stopping
+    assert refit["n_train_targets"] == 30 and manifest["config"]["n_train_targets"] == 27
+    bench.train_head(data, artifacts, "base")
+    assert "reusing head" in capsys.readouterr().out
+
+    @dataclass(frozen=True)
+    class OtherRecipe(head_mod.HeadConfig):
+        l2: float = 1e-2
+
+    monkeypatch.setattr(head_mod, "HeadConfig", OtherRecipe)
+    bench.train_head(data, artifacts, "base")
+    assert "another head recipe" in capsys.readouterr().out
