@@ -9,7 +9,7 @@ Normalisation: lower case; a trailing ", The" / ", A" / ", An" (MovieLens style)
 leading article dropped; parenthesised alternative titles dropped; punctuation folded to
 spaces; "&" read as "and".
 
-Knows nothing of files, encoders or CF: catalogs in, a row mapping out.
+Knows nothing of files, encoders or CF: catalogs in, a row mapping (or borrowed genres) out.
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ def liked_baskets(interactions: Interactions, links: dict[int, int], min_rating:
         if hit is not None:
             by_user.setdefault(str(user), []).append(hit)
     return [rows for rows in by_user.values() if len(rows) >= 2]
-
 
 
 def borrowed_genres(source: Catalog, target: Catalog, links: dict[int, int]) -> dict[str, tuple[str, ...]]:
