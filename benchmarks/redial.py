@@ -84,10 +84,8 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
     if not retrain and (out_dir / "config.json").exists():
         try:
-            manifest = check_manifest(out_dir, KIND, fps)
             # The catalog too: its item texts are the other side of every pair.
-            if manifest["config"].get("catalog") != catalog.fingerprint():
-                raise StaleArtifactError(f"{out_dir}: trained on other item texts (catalog fingerprint)")
+            manifest = check_manifest(out_dir, KIND, fps, expected={"catalog": catalog.fingerprint()})
             # Same pairs, same trainable part: reused even if trained for another number of
             # steps (its manifest, and so the report, records the recipe it was trained with).
             if manifest["config"]["finetune"]["trainable"] == config.trainable:
@@ -107,7 +105,7 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     the number of epochs (early stopping on the last 10%); the head is then trained
     again that many epochs on all of train.jsonl. Returns the head folder's manifest."""
     from fusion.evaluate import encode_contexts, head_fingerprints, item_vectors, load_encoder, redial_catalog
-    from retrieval.artifacts import StaleArtifactError, check_manifest, jsonable
+    from retrieval.artifacts import StaleArtifactError, check_manifest
     from retrieval.head import KIND as HEAD_KIND
     from retrieval.head import CatalogHead, HeadConfig, HeadExamples
     from retrieval.redial import load_dialogues, recommender_samples
@@ -117,10 +115,10 @@ def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False
     fps = head_fingerprints(artifacts, name, catalog, data_dir / "train.jsonl")
     if not retrain and (folder / "manifest.json").exists():
         try:
-            manifest = check_manifest(folder, HEAD_KIND, fps)
             # Same data, same recipe: the head settings and the refit on all of train.jsonl.
-            if manifest["config"].get("head") != jsonable(asdict(HeadConfig())) or "refit" not in manifest["config"]:
-                raise StaleArtifactError(f"{folder}: trained with another head recipe")
+            manifest = check_manifest(folder, HEAD_KIND, fps, expected={"head": asdict(HeadConfig())})
+            if "refit" not in manifest["config"]:
+                raise StaleArtifactError(f"{folder}: trained with another head recipe (no refit)")
             print(f"reusing head {folder}", flush=True)
             return manifest
         except StaleArtifactError as e:

@@ -60,9 +60,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def check_manifest(folder: Path, kind: str, fingerprints: dict[str, str],
-                   config: dict[str, Any] | None = None) -> dict[str, Any]:
+                   config: dict[str, Any] | None = None,
+                   expected: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the manifest if it was built by this format for these data (and config),
-    else raise StaleArtifactError saying why and how to rebuild."""
+    else raise StaleArtifactError saying why and how to rebuild. `expected`: entries of
+    the manifest's config that must hold these values (the rest of it may differ)."""
     manifest = read_manifest(folder)
     fix = "delete the folder or run launch.py with --rebuild"
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("kind") != kind:
@@ -76,4 +78,7 @@ def check_manifest(folder: Path, kind: str, fingerprints: dict[str, str],
                                      f"(fingerprint {str(have)[:12]}…, now {want[:12]}…); {fix}")
     if config is not None and manifest.get("config") != jsonable(config):
         raise StaleArtifactError(f"{folder}: built with another configuration; {fix}")
+    for key, want in (expected or {}).items():
+        if manifest.get("config", {}).get(key) != jsonable(want):
+            raise StaleArtifactError(f"{folder}: built with another {key}; {fix}")
     return manifest

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.artifacts import jsonable, write_manifest
+from retrieval.artifacts import write_manifest
 from retrieval.encoder import mean_pool
 from retrieval.pairs import Pair, fingerprint
 
@@ -348,11 +348,8 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     expected = {"finetune": asdict(config), "base_model": str(base_dir), "catalog": catalog.fingerprint()}
     if not rebuild and (out_dir / "config.json").exists():
         try:
-            manifest = check_manifest(out_dir, KIND, fps)
-            have = {k: manifest["config"].get(k) for k in expected}
-            if have == jsonable(expected):
-                return out_dir, False
-            log.warning("%s: fine-tuned with another recipe or base model; retraining", out_dir)
+            check_manifest(out_dir, KIND, fps, expected=expected)
+            return out_dir, False
         except StaleArtifactError as e:
             log.warning("%s; retraining", e)
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.artifacts import StaleArtifactError, check_manifest, jsonable, write_manifest
+from retrieval.artifacts import check_manifest, write_manifest
 from retrieval.encoder import Encoder
 from retrieval.index import FaissIndex, IndexConfig
 from retrieval.records import Candidates, Catalog
@@ -59,9 +59,6 @@ class Retriever:
     @classmethod
     def load(cls, folder: Path, catalog: Catalog, encoder: Encoder,
              config: IndexConfig = IndexConfig()) -> "Retriever":
-        manifest = check_manifest(folder, KIND, {"catalog": catalog.fingerprint()})
-        if manifest["config"]["encoder"] != jsonable(encoder.describe()):
-            raise StaleArtifactError(f"{folder}: item vectors were made by another encoder "
-                                     f"({manifest['config']['encoder']}); rebuild with --rebuild")
+        check_manifest(folder, KIND, {"catalog": catalog.fingerprint()}, expected={"encoder": encoder.describe()})
         vectors = np.load(folder / "item_vectors.npy", allow_pickle=False)
         return cls(catalog, encoder, vectors, FaissIndex.load(folder / "index.faiss", config))

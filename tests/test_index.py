@@ -72,6 +72,18 @@ def test_retriever_artifacts_refuse_other_catalog(tmp_path, tiny_catalog, hashin
         Retriever.load(tmp_path / "text", tiny_catalog, HashingEncoder(dim=64))
 
 
+def test_check_manifest_expected_entries_only(tmp_path):
+    from retrieval.artifacts import StaleArtifactError, check_manifest, write_manifest
+
+    write_manifest(tmp_path, "toy", {"data": "abc"}, {"recipe": {"lr": 0.1}, "seconds": 12.5})
+    # the listed entries must match; the rest of the config (here: seconds) may differ
+    assert check_manifest(tmp_path, "toy", {"data": "abc"}, expected={"recipe": {"lr": 0.1}})["config"]["seconds"] == 12.5
+    with pytest.raises(StaleArtifactError, match="built with another recipe.*--rebuild"):
+        check_manifest(tmp_path, "toy", {"data": "abc"}, expected={"recipe": {"lr": 0.2}})
+    with pytest.raises(StaleArtifactError, match="built with another missing"):
+        check_manifest(tmp_path, "toy", {"data": "abc"}, expected={"missing": 1})
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory):
     """A tiny random BERT with a 30-word vocabulary: real transformers code, no weights."""

@@ -98,4 +98,4 @@ def test_head_is_reused_only_for_the_same_recipe(tmp_path, monkeypatch, hashing_
 
     monkeypatch.setattr(head_mod, "HeadConfig", OtherRecipe)
     bench.train_head(data, artifacts, "base")
-    assert "another head recipe" in capsys.readouterr().out
+    assert "retraining head: " in (out := capsys.readouterr().out) and "built with another head;" in out
