@@ -86,7 +86,9 @@ class SessionStore:
 def understood(session: Session) -> dict:
     """What the bot took from the conversation so far (ids; titles for people)."""
     return {"liked": list(session.liked_ids), "disliked": list(session.disliked_ids),
-            "left_out_genres": list(session.banned_genres), "user_id": session.user_id}
+            "left_out_genres": list(session.banned_genres), "left_out_title_words": list(session.banned_words),
+            "years": None if session.years is None else {"first": session.years.first, "last": session.years.last},
+            "user_id": session.user_id}
 
 
 def create_app(service: ChatService, store: SessionStore | None = None,

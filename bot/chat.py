@@ -3,7 +3,7 @@
 No UI here: Gradio and the HTTP API are thin layers over `Bot`. A turn is read with rules
 (bot/understand.py, bot/linking.py): genres asked for or ruled out, titles named ("I loved
 Heat", "not Titanic"), references to the last list ("more like #2", "2 and 4 were good"),
-and paging ("show me more").
+paging ("show me more") and release years ("after 2000", "80s", "something older").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from bot.justify import ReasonWriter, reason
 from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
-from bot.understand import is_negative_about, is_paging, read_turn
+from bot.understand import has_content, is_negative_about, is_paging, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
 from retrieval.loaders import item_text
 from retrieval.records import Query
@@ -78,6 +78,8 @@ class Bot:
         self.catalog_genres = frozenset(self.genre_names)
         counts = getattr(recommender.cf, "counts", None)
         self.linker = TitleLinker(self.catalog, None if counts is None else np.asarray(counts))
+        years = [it.year for it in self.catalog.items if it.year is not None]
+        self.newest_year = max(years) if years else None
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
@@ -86,28 +88,39 @@ class Bot:
 
     # --- understanding ----------------------------------------------------------------
     def read(self, message: str, session: Session):
-        """TurnReading of `message`, with linked titles and list references as likes/dislikes."""
-        reading = read_turn(message, self.catalog_genres)
+        """TurnReading of `message`, with linked titles and list references as likes/dislikes.
+        Titles are read first and blanked, so their words ask for nothing ("The Dark
+        Knight" is not a request for dark films, "Heat 1995" not one for 1995)."""
         liked: list[str] = []
         disliked: list[str] = []
         words = message.split()
         starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
-        text = reading.text
+        blanked = " ".join(words)
+        named_years: list[int] = []
         for m in self.linker.find(message):
             a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(words[m.span[1] - 1]))
-            (disliked if is_negative_about(message, a, b) else liked).append(m.item_id)
-            text = text.replace(m.surface, " ")
+            (disliked if is_negative_about(" ".join(words), a, b) else liked).append(m.item_id)
+            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+            year = self.catalog.items[self.catalog.row(m.item_id)].year
+            named_years += [year] if year is not None else []
+        reading = read_turn(blanked, self.catalog_genres, self.newest_year)
         for pos, offset in list_references(message, len(session.last_ids)):
             item_id = session.last_ids[pos - 1]
             (disliked if is_negative_about(message, offset, offset + 1) else liked).append(item_id)
         paging = is_paging(message)
-        text = re.sub(r"\s+", " ", text).strip(" ,.;!?")
+        text = re.sub(r"\s+", " ", reading.text).strip(" ,.;!?")
         if liked or disliked or paging:
             # What is left after titles/references is the request ("more like #2" -> "").
             text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
-            text = text if len(text.split()) >= 2 else ""
+            text = text if len(text.split()) >= 2 and has_content(text) else ""
+        years = reading.years
+        if years is None and reading.relative_years:
+            # "older"/"newer" than the films named now, else than the last list (its median year)
+            shown = sorted(y for i in session.last_ids if (y := self.catalog.items[self.catalog.row(i)].year))
+            reference = named_years or ([shown[len(shown) // 2]] if shown else [])
+            years = resolve_relative(reading.relative_years, reference)
         return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
-                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging)
+                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years)
 
     def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Items too close to a disliked one: same title stem (sequels) or near-identical text."""
@@ -132,7 +145,7 @@ class Bot:
             w = self.config.recency_decay ** (n - 1 - i)
             # Genres the words asked for are appended in the catalog's own item-text form
             # ("Genres: Comedy, Children."), which the encoder matches far better than "funny".
-            genres = ", ".join(self.genre_names[g] for g in r.wanted_genres)
+            genres = ", ".join(self.genre_names[g] for g in r.wanted_genres if g not in session.banned_genres)
             if r.text:
                 texts.append(f"{r.text}. Genres: {genres}." if genres else r.text)
                 weights.append(w)
@@ -146,7 +159,9 @@ class Bot:
         return Query(
             texts=tuple(texts), text_weights=tuple(weights),
             liked_ids=session.liked_ids, disliked_ids=session.disliked_ids,
-            exclude_ids=session.shown_ids + session.excluded_ids, banned_terms=session.banned_genres,
+            exclude_ids=session.shown_ids + session.excluded_ids,
+            banned_terms=session.banned_genres + session.banned_words,
+            years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha,
         )
@@ -199,8 +214,15 @@ class Bot:
             return ", ".join(escape(self.label(i)) for i in ids) or "none"
 
         return (f"**Liked:** {names(session.liked_ids)}  \n**Disliked:** {names(session.disliked_ids)}  \n"
-                f"**Left out:** {', '.join(session.banned_genres) or 'none'}"
+                f"**Left out:** {left_out(session) or 'none'}  \n"
+                f"**Years:** {session.years.describe() if session.years else 'any'}"
                 + (f"  \n**Known user:** {escape(session.user_id)}" if session.user_id else ""))
+
+
+def left_out(session: Session) -> str:
+    """'horror, titles with 'aliens', 'alien'' ("" when nothing is ruled out)."""
+    words = ", ".join(f"'{escape(w)}'" for w in session.banned_words)
+    return ", ".join(session.banned_genres + ((f"titles with {words}",) if words else ()))
 
 
 def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
@@ -210,8 +232,10 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
         noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
                 [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
         lines.append("Noted: " + "; ".join(noted) + ".")
-    if session.banned_genres:
-        lines.append("Leaving out: " + ", ".join(session.banned_genres) + ".")
+    if session.banned_genres or session.banned_words:
+        lines.append(f"Leaving out: {left_out(session)}.")
+    if session.years is not None:
+        lines.append(f"Years: {session.years.describe()}.")
     if not items:
         lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
         return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Reasons built only from the evidence that ranked an item.
 
 `claims` lists typed, checkable statements: a genre the item has that the user's words
-asked for, a word shared by the request and the title, the text similarity, the liked or
+asked for, a word shared by the request and the title, its release year when the user
+limited the years, the text similarity, the liked or
 rated item whose audience gave the CF score, or the item's number of ratings when
 popularity was the CF fallback. A `ReasonWriter` turns claims into words; the default is a
 plain template. A richer writer (e.g. a language model) can be plugged in, but it only
@@ -26,7 +27,7 @@ show please really very much one any what who""".split())
 
 @dataclass(frozen=True)
 class Claim:
-    """kind: genre | title_word | similar_text | liked_audience | rated_audience | popular."""
+    """kind: genre | title_word | years | similar_text | liked_audience | rated_audience | popular."""
 
     kind: str
     value: str  # the genre, the word, the evidence item's label, or a number
@@ -39,7 +40,9 @@ def claims(rec: Recommendation, session: Session) -> list[Claim]:
     out += [Claim("genre", g, cues[g.lower()][0]) for g in rec.item.genres if g.lower() in cues]
     said = {w for t in session.turns for w in WORD.findall(t.lower()) if w not in STOP and len(w) > 2}
     out += [Claim("title_word", w) for w in dict.fromkeys(WORD.findall(rec.item.title.lower())) if w in said]
-    if not out and rec.alpha > 0:
+    if session.years is not None and rec.item.year is not None and session.years.contains(rec.item.year):
+        out.append(Claim("years", str(rec.item.year), session.years.describe()))
+    if not any(c.kind != "years" for c in out) and rec.alpha > 0:
         out.append(Claim("similar_text", f"{rec.similarity:.2f}"))
     if rec.alpha < 1 and rec.cf > 0:
         if rec.cf_source == "history" and rec.evidence is not None:
@@ -66,7 +69,9 @@ class TemplateWriter:
         if words:
             parts.append("its title has " + ", ".join(f"'{w}'" for w in words))
         for c in claims:
-            if c.kind == "similar_text":
+            if c.kind == "years":
+                parts.append(f"from {c.value}, within the years you asked for ({c.cue})")
+            elif c.kind == "similar_text":
                 parts.append(f"close in meaning to your description (text similarity {c.value})")
             elif c.kind == "liked_audience":
                 parts.append(f"liked by the same people as {c.value}, which you liked")

@@ -4,7 +4,9 @@ Titles: case-, punctuation- and typo-tolerant ("the shawshank redemtion" -> "Sha
 Redemption, The"), year optional ("Heat 1995"). To avoid reading ordinary words as titles
 ("a movie for kids" is not "Kids (1995)"), a title links when the person capitalised it
 (not just at the start of a sentence), quoted it, or announced it with a cue word ("loved",
-"like", "saw", ...) just before it; a one-word title needs capitals or quotes. Knows nothing of sessions or scoring.
+"like", "saw", ...) just before it; a one-word title needs capitals or quotes, or must
+follow another title in a list ("the dark knight and inception"). Knows nothing of
+sessions or scoring.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ FUZZY_MIN = 90
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
                 "watched watch rewatched than as to about including".split())  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+# Words after "X and ..." that go on the sentence rather than name another title.
+LIST_STOP = EDGE_STOP | frozenset("more other others similar stuff something anything everything things "
+                                  "so just really also i you it".split())
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
@@ -92,7 +97,10 @@ class TitleLinker:
                 marked = (bool(quoted & set(range(s, s + n)))
                           or any(raw[i][:1].isupper() for i in range(s + int(sentence_start), s + n)))
                 cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
-                if not marked and (n == 1 or not cued):
+                # "i loved the dark knight and inception": the next item of a list of titles
+                listed = ((s >= 2 and tokens[s - 1] in ("and", "or", "&") and taken[s - 2])
+                          or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1]))
+                if not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued):
                     continue  # lower-case words are words, not a title
                 rows = None if fuzzy else self.by_title.get(phrase)
                 if (fuzzy and n >= 2 and len(phrase) >= 10

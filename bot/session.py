@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.understand import TurnReading
+from bot.understand import TurnReading, Years
 
 
 def _add(seq: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
@@ -28,6 +28,8 @@ class Session:
     disliked_ids: tuple[str, ...] = ()
     excluded_ids: tuple[str, ...] = ()  # near-duplicates of disliked items
     banned_genres: tuple[str, ...] = ()  # lower-case genres ruled out (editable)
+    banned_words: tuple[str, ...] = ()  # words ruled out of titles ("no aliens": not "Aliens")
+    years: Years | None = None  # release years asked for; a later year phrase replaces it
     shown_ids: tuple[str, ...] = ()  # every item listed so far: never repeated
     last_ids: tuple[str, ...] = ()  # the latest list, in rank order
 
@@ -42,14 +44,16 @@ class Session:
         return cues
 
     def with_turn(self, message: str, reading: TurnReading) -> "Session":
-        """Add a turn: its likes/dislikes override earlier ones, and a genre asked for
-        again is no longer ruled out."""
+        """Add a turn: its likes/dislikes override earlier ones, a genre asked for
+        again is no longer ruled out, and its years (if any) replace earlier ones ("any
+        year" lifts them)."""
         banned = _add(_drop(self.banned_genres, reading.wanted_genres), reading.banned_genres)
+        years = self.years if reading.years is None else (None if reading.years.any else reading.years)
         return replace(
             self, turns=self.turns + (message,), readings=self.readings + (reading,),
             liked_ids=_add(_drop(self.liked_ids, reading.disliked_ids), reading.liked_ids),
             disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
-            banned_genres=banned,
+            banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
         )
 
     def with_feedback(self, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> "Session":

@@ -1,5 +1,6 @@
 """Reading one user message with rules (no LLM): which genres it asks for, which it
-rules out, and the text left for the encoder once negated phrases are removed.
+rules out, which years it allows, and the text left for the encoder once negated
+phrases, year phrases and filler are removed.
 
 The genre lexicon maps everyday words to genre names; it only acts on genres the
 catalog really has, so another catalog just gets fewer matches, never wrong ones.
@@ -34,6 +35,13 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "film-noir": ("noir", "film noir"),
 }
 
+# Cues that name only a corner of a genre: asking for them asks for the genre, but ruling
+# them out ("no aliens", "nothing too dark") rules out that word in titles, not the genre.
+NARROW = frozenset("""space alien aliens robot robots futuristic magic wizard wizards dragons dark darker
+gritty tense heist detective mafia gangster gangsters soldiers battle military quest epic explosions
+fights shootout singing cowboy cowboys emotional moving serious dramatic slasher silly laugh laughs
+lighthearted family pixar anime whodunit""".split()) | {"fairy tale", "love story", "martial arts"}
+
 # Words that rule a genre out without a negation ("for adults" is not a children's film).
 IMPLIED_BANS: dict[str, tuple[str, ...]] = {
     "adult": ("children",), "adults": ("children",), "grown-up": ("children",),
@@ -49,14 +57,51 @@ CLAUSE_BREAK = re.compile(r"\b(?:but|instead|rather|though|however|and (?:i )?(?
 
 
 @dataclass(frozen=True)
+class Years:
+    """An inclusive range of release years; None = open on that side. `Years()` (both
+    None) is "any year": it lifts an earlier limit."""
+
+    first: int | None = None
+    last: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.first is not None and self.last is not None and self.first > self.last:
+            raise ValueError(f"empty year range {self.first}-{self.last}")
+
+    @property
+    def any(self) -> bool:
+        return self.first is None and self.last is None
+
+    def contains(self, year: int | None) -> bool:
+        """Items without a known year never fit a limit (nothing to check them by)."""
+        if self.any:
+            return True
+        if year is None:
+            return False
+        return (self.first is None or year >= self.first) and (self.last is None or year <= self.last)
+
+    def describe(self) -> str:
+        if self.any:
+            return "any year"
+        if self.first is None:
+            return f"{self.last} or earlier"
+        if self.last is None:
+            return f"{self.first} or later"
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
 class TurnReading:
-    text: str  # the message with negated phrases removed (what the encoder reads)
+    text: str  # what the encoder reads: the message less negated and year phrases ("" = nothing)
     wanted_genres: tuple[str, ...]  # lower-case genre names asked for
     banned_genres: tuple[str, ...]  # lower-case genre names ruled out
     cues: dict[str, tuple[str, ...]]  # wanted genre -> the words of the message that named it
     liked_ids: tuple[str, ...] = ()  # items named or pointed at with approval (bot/linking.py)
     disliked_ids: tuple[str, ...] = ()
     paging: bool = False  # "show me more": no new request, just the next picks
+    years: Years | None = None  # release years asked for (None: not mentioned this turn)
+    relative_years: str = ""  # "older" / "newer" without a number: resolved by the bot
+    banned_words: tuple[str, ...] = ()  # narrow cues ruled out ("no aliens"): left out of titles
 
 
 PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
@@ -97,16 +142,137 @@ def _genre_cues(text: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def read_turn(message: str, catalog_genres: frozenset[str] | None = None) -> TurnReading:
+# --- years -------------------------------------------------------------------------------
+Y = r"((?:19|20)\d\d)"
+DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
+                "seventies": 1970, "eighties": 1980, "nineties": 1990}
+PART = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}
+THE = r"(?:\b(?:from|in|of)\s+)?(?:\bthe\s+)?(?:\b|(?=')|(?<=-))"  # "from the 80s" goes whole
+AGE = r"(?<!their )(?<!my )(?<!our )(?<!his )(?<!her )(?<!your )"  # "in their 30s" is an age
+# (pattern, kind); the first pattern that matches a stretch of the message wins it.
+YEAR_PATTERNS = [
+    (re.compile(rf"\b(?:between|from)\s+{Y}\s*(?:and|to|-|–|until|till)\s*{Y}\b", re.I), "range"),
+    (re.compile(rf"\b{Y}\s*(?:-|–|to)\s*{Y}\b", re.I), "range"),
+    (re.compile(rf"\b(?:after|post-?|newer than|later than)\s*{Y}\b", re.I), "after"),
+    (re.compile(rf"\b(?:since|from)\s+{Y}\s+(?:on|onwards?|and later|or later)\b|\b{Y}\s+(?:or|and) (?:later|newer|after)\b", re.I), "since"),
+    (re.compile(rf"\bsince\s+{Y}\b", re.I), "since"),
+    (re.compile(rf"\b(?:before|pre-?|older than|earlier than)\s*{Y}\b", re.I), "before"),
+    (re.compile(rf"\b(?:until|till|up to|through)\s+{Y}\b|\b{Y}\s+(?:or|and) (?:earlier|older|before)\b", re.I), "until"),
+    (re.compile(rf"{THE}{AGE}(early|mid|late)?[\s-]*{AGE}(?:(19|20)(\d)0|'?(\d)0)'?s\b", re.I), "decade"),
+    (re.compile(rf"{THE}(early|mid|late)?[\s-]*(" + "|".join(DECADE_WORDS) + r")\b", re.I), "decade_word"),
+    (re.compile(rf"\b(?:in|from|of)\s+{Y}\b(?!s)", re.I), "year"),
+    (re.compile(r"\bany (?:year|decade|era|time|period)\b|\b(?:year|decade|era) doesn'?t matter\b", re.I), "any"),
+]
+OLDER = re.compile(r"\b(?:older|old[- ]school|vintage|oldies|old (?:movies?|films?|ones?|stuff|classics?))\b"
+                   r"(?!\s+(?:kids?|children|teens?|audiences?|viewers|people|folks|crowd|brothers?|sisters?|sons?|"
+                   r"daughters?))", re.I)
+NEWER = re.compile(r"\b(?:more recent|newer|recent|latest|modern|new releases?)\b", re.I)
+OLD_BEFORE = 1980  # "old movies" with nothing to compare to: released before 1980
+RECENT_SPAN = 10  # "recent": the catalog's last ten years
+
+
+def _year_span(kind: str, m: re.Match, negated: bool) -> Years | None:
+    g = [x for x in m.groups()]
+    if kind == "range":
+        a, b = sorted((int(g[0]), int(g[1])))
+        return None if negated else Years(a, b)
+    if kind in ("after", "since", "before", "until"):
+        y = int(next(x for x in g if x))
+        first = {"after": y + 1, "since": y}.get(kind)
+        last = {"before": y - 1, "until": y}.get(kind)
+        if negated:  # "nothing before 1990" = 1990 or later
+            first, last = (None if last is None else last + 1), (None if first is None else first - 1)
+        return Years(first, last)
+    if kind in ("decade", "decade_word"):
+        if negated:
+            return None  # "not the 80s" is two ranges; left to the words
+        part = (g[0] or "").lower()
+        if kind == "decade_word":
+            start = DECADE_WORDS[g[1].lower()]
+        elif g[1]:
+            start = int(g[1] + g[2] + "0")
+        else:  # two digits: '00s and '10s are this century, '20s-'90s the last one
+            start = (2000 if int(g[3]) <= 1 else 1900) + int(g[3]) * 10
+        lo, hi = PART.get(part, (0, 9))
+        return Years(start + lo, start + hi)
+    if kind == "year":
+        return None if negated else Years(int(g[0]), int(g[0]))
+    return Years()  # "any year"
+
+
+def read_years(message: str, newest_year: int | None = None) -> tuple[Years | None, str, str]:
+    """(the years asked for, "older"/"newer" when only a comparative was said, the message
+    less its year phrases). The last year phrase of a message wins; a negated one is
+    inverted where that gives one range ("nothing before 1990") and ignored otherwise.
+    "recent" needs `newest_year` (the catalog's newest item)."""
+    negated = [(m.start(), m.start(1) + len(CLAUSE_BREAK.split(m.group(1))[0])) for m in NEGATION.finditer(message)]
+    found: list[tuple[int, Years | None]] = []
+    rest = message
+    for pattern, kind in YEAR_PATTERNS:
+        for m in pattern.finditer(rest):
+            neg = any(a <= m.start() < b for a, b in negated)
+            found.append((m.start(), _year_span(kind, m, neg)))
+        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)  # keep offsets for the next patterns
+    relative = ""
+    for pattern, word in ((OLDER, "older"), (NEWER, "newer")):
+        for m in pattern.finditer(rest):
+            found.append((m.start(), None))
+            relative = word
+        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
+    years = next((y for _, y in sorted(found, key=lambda f: f[0], reverse=True) if y is not None), None)
+    if years is not None:
+        relative = ""  # a number beats a comparative ("more recent, after 2000")
+    elif relative == "newer" and re.search(r"\b(?:recent|latest|modern|new releases?)\b", message, re.I) \
+            and not re.search(r"\bmore recent\b", message, re.I) and newest_year is not None:
+        years, relative = Years(newest_year - RECENT_SPAN + 1, None), ""
+    return years, relative, re.sub(r"\s+", " ", rest)
+
+
+def resolve_relative(relative: str, reference_years: list[int]) -> Years | None:
+    """"older"/"newer" than the given years (a named film, the last list): before the
+    earliest / after the latest. With nothing to compare to, "older" means before 1980
+    and "newer" stays unresolved (None)."""
+    if relative == "older":
+        return Years(None, (min(reference_years) if reference_years else OLD_BEFORE) - 1)
+    if relative == "newer" and reference_years:
+        return Years(max(reference_years) + 1, None)
+    return None
+
+
+# Words that carry no request on their own: a turn made only of them ("please", "not that
+# one", "something more recent") adds no text for the encoder.
+FILLER = frozenset("""a an the and or but so i me my you we to of for in on at with about please pls
+thanks thank ok okay yes yeah well now then also too just really maybe still again instead
+something anything some any one ones stuff movie movies film films show give get got see watch
+want would like could can should let lets be is are that this it its what else other others
+more less much very bit little fine from released made came out love loved liked enjoy enjoyed
+adore adored hate hated dislike disliked saw seen watched""".split())
+
+
+def has_content(text: str) -> bool:
+    return any(w not in FILLER for w in re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def read_turn(message: str, catalog_genres: frozenset[str] | None = None,
+              newest_year: int | None = None) -> TurnReading:
     """Split a message into what is wanted and what is ruled out.
 
-    `catalog_genres` (lower case) limits the genres reported to those the catalog has.
+    `catalog_genres` (lower case) limits the genres reported to those the catalog has;
+    `newest_year` (the catalog's newest item) anchors "recent".
     """
     banned: dict[str, tuple[str, ...]] = {}
+    narrow_words: list[str] = []
+    years, relative, message = read_years(message, newest_year)
     kept = message
     for m in NEGATION.finditer(message):
         scope = CLAUSE_BREAK.split(m.group(1))[0]
-        banned.update(_genre_cues(scope))
+        for genre, words in _genre_cues(scope).items():
+            broad = tuple(w for w in words if w not in NARROW)
+            if broad:
+                banned[genre] = broad
+            for w in words:
+                if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
+                    narrow_words.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
         kept = kept.replace(message[m.start():m.start(1) + len(scope)], " ", 1)
     for word in re.findall(r"[a-z\-]+", kept.lower()):
         for g in IMPLIED_BANS.get(word, ()):
@@ -116,6 +282,7 @@ def read_turn(message: str, catalog_genres: frozenset[str] | None = None) -> Tur
     def known(gs):
         return tuple(g for g in gs if catalog_genres is None or g in catalog_genres)
 
-    text = re.sub(r"\s+", " ", kept).strip(" ,.;")
-    return TurnReading(text or message.strip(), known(wanted), known(banned),
-                       {g: w for g, w in wanted.items() if g in known(wanted)})
+    text = re.sub(r"\s+", " ", kept).strip(" ,.;'\"")
+    return TurnReading(text if has_content(text) else "", known(wanted), known(banned),
+                       {g: w for g, w in wanted.items() if g in known(wanted)},
+                       years=years, relative_years=relative, banned_words=tuple(dict.fromkeys(narrow_words)))

@@ -2,8 +2,10 @@
 
 Pipeline (`pool` then `order`, also used by the offline benchmark and the tuner):
 1. candidates: FAISS top-N by text, plus CF's own top-N when the CF scores come from a
-   history (so a strong taste match is not lost for lack of words); with no history the
-   pool is text-only, and popularity merely re-weights it;
+   history with something liked in it (so a strong taste match is not lost for lack of
+   words); with no history, or dislikes alone, the pool is text-only and popularity
+   merely re-weights it (a dislike never pulls items in; the bot drops the item itself);
+   banned genres and a year range filter the catalog before the search;
 2. both sources are scored on the whole pool and fused by a `Fuser` (fusion/fuse.py);
 3. optionally MMR re-ranks the best `mmr_pool` fused items for variety (fusion/mmr.py).
 
@@ -13,10 +15,9 @@ Knows nothing of chat: the bot turns a conversation into a `Query` and renders t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from fusion.cf import CFModel, CFScores, History
@@ -98,32 +99,56 @@ class Recommender:
                    + [self.config.dislike_weight] * len(query.disliked_ids))
         return base.merged(History(np.array(rows, np.int64), np.array(weights, np.float32)))
 
-    def _allowed(self, item: Item, banned: frozenset[str]) -> bool:
-        if not banned:
-            return True
-        words = {g.lower() for g in item.genres} | set(WORD.findall(item.title.lower()))
-        return not (words & banned)
+    @functools.cached_property
+    def _item_terms(self) -> list[frozenset[str]]:
+        """Per item: its lower-case genres and title words (what a ban matches)."""
+        return [frozenset({g.lower() for g in it.genres} | set(WORD.findall(it.title.lower())))
+                for it in self.catalog.items]
+
+    @functools.cached_property
+    def _item_years(self) -> np.ndarray:
+        return np.array([-1 if it.year is None else it.year for it in self.catalog.items], np.int64)
+
+    def allowed_rows(self, query: Query) -> np.ndarray | None:
+        """bool (n_items,) mask of the items the query's filters let through (banned
+        genre/title words, release years); None when it has no filter."""
+        banned = frozenset(t.lower() for t in query.banned_terms)
+        if not banned and query.years is None:
+            return None
+        mask = np.ones(len(self.catalog), bool)
+        if banned:
+            mask &= np.array([not (terms & banned) for terms in self._item_terms])
+        if query.years is not None:
+            first, last = query.years
+            years = self._item_years
+            mask &= years >= 0
+            mask &= years >= (first if first is not None else 0)
+            mask &= years <= (last if last is not None else 10_000)
+        return mask
 
     def pool(self, query_vector: np.ndarray, history: History, excluded: set[int] | frozenset[int] = frozenset(),
-             allowed: Callable[[int], bool] | None = None) -> Pool:
-        """Text top-N ∪ (history-based) CF top-N, minus excluded/disallowed rows."""
+             allowed: np.ndarray | None = None) -> Pool:
+        """Text top-N ∪ (liked-history-based) CF top-N, minus excluded rows and rows the
+        `allowed` mask (see `allowed_rows`) leaves out."""
         cfg = self.config
 
-        def ok(r: int) -> bool:
-            return r not in excluded and (allowed is None or allowed(r))
-
-        # Over-fetch so that filtering shown/banned items still leaves N candidates.
-        sims, rows = self.retriever.index.search(query_vector[None, :], cfg.n_candidates + len(excluded) + 100)
-        text_rows = [int(r) for r in rows[0] if r >= 0 and ok(int(r))][: cfg.n_candidates]
-        cand = np.array(text_rows, np.int64)
+        keep = np.ones(len(self.catalog), bool) if allowed is None else allowed.copy()
+        keep[list(excluded)] = False
+        # Over-fetch so that dropping shown items still leaves N candidates.
+        only = None if allowed is None else np.flatnonzero(allowed)
+        _, rows = self.retriever.index.search(query_vector[None, :], cfg.n_candidates + len(excluded) + 100, only)
+        rows = rows[0][rows[0] >= 0]
+        text_rows = rows[keep[rows]][: cfg.n_candidates]
+        cand = text_rows
         cf = None
+        if history.n_liked() == 0:
+            history = History.empty()  # dislikes alone: no taste to fold in, popularity it is
         if len(history) and cfg.n_cf_candidates > 0:
-            everything = np.arange(len(self.catalog), dtype=np.int64)
-            full = self.cf.score(history, everything)
+            full = self.cf.score(history, np.arange(len(self.catalog), dtype=np.int64))
             if full.source == "history":
-                extra = [int(r) for r in np.argsort(-full.scores, kind="stable")
-                         [: cfg.n_cf_candidates + len(excluded) + 100] if ok(int(r))][: cfg.n_cf_candidates]
-                cand = np.array(list(dict.fromkeys(text_rows + extra)), np.int64)
+                order = np.argsort(-full.scores, kind="stable")
+                extra = order[keep[order]][: cfg.n_cf_candidates]
+                cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
                 cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
         if cf is None:
             cf = self.cf.score(history, cand)
@@ -150,10 +175,8 @@ class Recommender:
         fuser = self.fuser if query.alpha is None else WeightedFuser(query.alpha)
         excluded = {self.catalog.row(i) for i in
                     query.exclude_ids + query.liked_ids + query.disliked_ids if i in self.catalog}
-        banned = frozenset(t.lower() for t in query.banned_terms)
-        allowed = (lambda r: self._allowed(self.catalog.items[r], banned)) if banned else None
         qvec = self.retriever.query_vector(query.texts, query.weights())
-        pool = self.pool(qvec, self.history(query), excluded, allowed)
+        pool = self.pool(qvec, self.history(query), excluded, self.allowed_rows(query))
         if len(pool.rows) == 0:
             return []
         ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)

@@ -47,10 +47,22 @@ class FaissIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """queries (q, dim) float32 -> scores (q, n') float32, rows (q, n') int64, n' = min(n, size)."""
+    def search(self, queries: np.ndarray, n: int, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """queries (q, dim) float32 -> scores (q, n') float32, rows (q, n') int64, n' = min(n, size).
+        `only` (int64 rows) restricts the search to those items (a FAISS ID selector, so a
+        strict filter such as "the 1950s" still gets its n best); rows are -1 past the
+        last match."""
+        import faiss
+
         n = min(n, len(self))
-        scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), n)
+        params = None
+        if only is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(only, dtype=np.int64))
+            if isinstance(self.index, faiss.IndexHNSWFlat):
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+            else:
+                params = faiss.SearchParameters(sel=selector)
+        scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), n, params=params)
         return scores, rows.astype(np.int64)
 
     def save(self, path: str | Path) -> None:

@@ -122,7 +122,9 @@ class Query:
 
     `texts` are the user's descriptions, oldest first, with `text_weights` (recent turns
     weigh more). `banned_terms` are lower-case words whose presence in an item's genres
-    or title removes it ("no cartoons" -> "animation").
+    or title removes it ("no cartoons" -> "animation"). `years` (first, last), inclusive,
+    None on an open side, keeps only items released in that range ("after 2000" ->
+    (2001, None)); items without a year are left out when it is set.
     """
 
     texts: tuple[str, ...]
@@ -131,6 +133,7 @@ class Query:
     disliked_ids: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
     banned_terms: tuple[str, ...] = ()
+    years: tuple[int | None, int | None] | None = None
     user_id: str | None = None
     k: int = 10
     alpha: float | None = None

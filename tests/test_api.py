@@ -83,7 +83,8 @@ def test_feedback_rate_reset_over_http(client):
     r = client.post("/api/feedback", json={"session_id": "nope", "item_id": first[0], "kind": "like"})
     assert r.status_code == 400 and "unknown session_id" in r.json()["error"]
     r = client.post("/api/reset", json={"session_id": "f"})
-    assert r.json()["understood"] == {"liked": [], "disliked": [], "left_out_genres": [], "user_id": None}
+    assert r.json()["understood"] == {"liked": [], "disliked": [], "left_out_genres": [],
+                                      "left_out_title_words": [], "years": None, "user_id": None}
     r = client.post("/api/chat", json={"session_id": "f", "message": "funny cartoon for kids"})
     assert [i["item_id"] for i in r.json()["items"]] == first  # reset forgot what was shown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.chat import BadInput, escape
-from bot.understand import read_turn
+from bot.understand import Years, read_turn, resolve_relative
 from tests.helpers import tiny_bot
 
 
@@ -17,6 +17,56 @@ def test_read_turn_wanted_and_negated():
     assert "cartoons" not in r.text and "darker" in r.text
     r = read_turn("I hate romance and want action")
     assert r.banned_genres == ("romance",) and r.wanted_genres == ("action",)
+
+
+@pytest.mark.parametrize("message, years", [
+    ("after 2000", (2001, None)), ("since 1995 please", (1995, None)), ("before 1980", (None, 1979)),
+    ("between 1970 and 1985", (1970, 1985)), ("a comedy from the 80s", (1980, 1989)),
+    ("late 90s thriller", (1996, 1999)), ("early 2000s", (2000, 2003)), ("the nineties", (1990, 1999)),
+    ("'60s westerns", (1960, 1969)), ("nothing before 1990", (1990, None)),
+    ("nothing after 2010", (None, 2010)), ("pre-1970 noir", (None, 1969)),
+    ("released in 1999", (1999, 1999)), ("recent sci-fi", (2007, None)), ("any year is fine", (None, None)),
+    ("something more recent, after 2000", (2001, None)),  # the number beats the comparative
+])
+def test_read_turn_years(message, years):
+    r = read_turn(message, newest_year=2016)
+    assert r.years == Years(*years) and r.relative_years == ""
+
+
+@pytest.mark.parametrize("message, relative", [
+    ("not from the 80s", ""),  # two ranges: left to the words
+    ("a film for older kids", ""), ("a funny movie", ""), ("a date movie for a couple in their 30s", ""),
+    ("something older", "older"), ("anything newer?", "newer"),
+])
+def test_read_turn_no_years(message, relative):
+    r = read_turn(message, newest_year=2016)
+    assert r.years is None and r.relative_years == relative
+
+
+def test_resolve_relative_and_years_contains():
+    assert resolve_relative("older", [2001]) == Years(None, 2000)
+    assert resolve_relative("newer", [1990, 1995]) == Years(1996, None)
+    assert resolve_relative("older", []) == Years(None, 1979)
+    assert resolve_relative("newer", []) is None
+    assert Years(2001, None).contains(2001) and not Years(2001, None).contains(2000)
+    assert not Years(None, 1990).contains(None) and Years().contains(None)
+    with pytest.raises(ValueError):
+        Years(2000, 1990)
+
+
+def test_read_turn_leaves_no_text_for_a_pure_constraint():
+    """A turn that only rules something out or limits years adds nothing for the encoder
+    to read (it used to read "not animated" and find Re-Animator)."""
+    for message in ("not animated", "no aliens please", "after 2000", "something more recent, after 2000"):
+        assert read_turn(message).text == "", message
+    assert read_turn("80s action movies").text == "action movies"
+
+
+def test_narrow_cues_rule_out_title_words_not_genres():
+    r = read_turn("no aliens please")
+    assert r.banned_genres == () and r.banned_words == ("aliens", "alien")
+    assert read_turn("no cartoons").banned_genres == ("animation",)
+    assert read_turn("a space movie").wanted_genres == ("sci-fi",)  # asking still asks for the genre
 
 
 def test_read_turn_only_reports_catalog_genres():

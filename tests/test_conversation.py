@@ -42,6 +42,57 @@ def test_linker_lone_lowercase_word_is_not_a_title():
     assert [m.item_id for m in linker.find('something like "kids"')] == ["k"]
 
 
+def test_linker_lower_case_list_of_titles():
+    from retrieval.records import Catalog, Item
+
+    cat = Catalog("c", (Item("dk", "Dark Knight, The", "The Dark Knight (2008).", 2008),
+                        Item("in", "Inception", "Inception (2010).", 2010), Item("mo", "More", "More (1998).", 1998)))
+    linker = TitleLinker(cat)
+    assert [m.item_id for m in linker.find("i loved the dark knight and inception")] == ["dk", "in"]
+    assert [m.item_id for m in linker.find("i loved the dark knight, inception")] == ["dk", "in"]
+    assert [m.item_id for m in linker.find("i loved the dark knight and more")] == ["dk"]
+    assert linker.find("an inception story") == []
+
+
+def test_title_words_ask_for_nothing():
+    bot = tiny_bot(k=3)
+    r = bot.read("I loved Dark Alley", bot.new_session("s"))  # 'dark' is in the title, not a request
+    assert r.liked_ids == ("m7",) and r.wanted_genres == () and r.text == ""
+
+
+def test_years_filter_the_list_and_show_in_reply_and_reasons():
+    bot = tiny_bot(k=3)
+    t = bot.respond("a dark crime thriller before 1991", bot.new_session("s"))
+    assert set(ids(t)) == {"m6", "m11"}  # only Midnight Heist (1990) and Cold Case (1989) fit
+    assert "Years: 1990 or earlier." in t.reply
+    assert all("within the years you asked for (1990 or earlier)" in it.reason for it in t.items)
+    t2 = bot.respond("any year is fine", t.session)
+    assert t2.session.years is None and len(ids(t2)) == 3
+
+
+def test_older_than_a_named_title_or_the_last_list():
+    bot = tiny_bot(k=3)
+    t = bot.respond("something like Toy Parade but older", bot.new_session("s"))
+    assert t.session.liked_ids == ("m3",) and t.session.years.last == 1997  # Toy Parade is 1998
+    assert ids(t) and all(it.recommendation.item.year <= 1997 for it in t.items)
+    t1 = bot.respond("funny cartoon for kids", bot.new_session("s2"))
+    shown = sorted(it.recommendation.item.year for it in t1.items)
+    t2 = bot.respond("something older", t1.session)
+    assert t2.session.years.last == shown[len(shown) // 2] - 1
+
+
+def test_a_refinement_turn_keeps_the_request():
+    """"not animated" rules animation out and leaves the words of the earlier turn as the
+    whole text query (it used to become the query itself)."""
+    bot = tiny_bot(k=3)
+    t1 = bot.respond("funny cartoon for kids", bot.new_session("s"))
+    t2 = bot.respond("not animated", t1.session)
+    assert t2.session.banned_genres == ("animation",)
+    # the earlier turn is the whole text query, less the genre now ruled out
+    assert bot.query(t2.session).texts == ("funny cartoon for kids. Genres: Comedy, Children.",)
+    assert ids(t2)[0] == "m4"  # Family Picnic: the kids comedy without animation
+
+
 def test_list_references():
     assert [p for p, _ in list_references("more like #2", 5)] == [2]
     assert [p for p, _ in list_references("not the first one", 5)] == [1]
@@ -139,3 +190,12 @@ def test_catalog_text_with_markup_is_shown_as_text():
     reply = bot.respond("script alert <b>bold</b>", bot.new_session("s")).reply
     assert "<script>" not in reply and "&lt;script&gt;" in reply
     assert r"\*\*Bold\*\*" in reply and r"\[link\]" in reply
+
+
+def test_ruled_out_title_words_are_shown_and_applied():
+    bot = tiny_bot(k=12)
+    t = bot.respond("a dark crime thriller, no mafia", bot.new_session("s"))
+    assert t.session.banned_words == ("mafia",) and t.session.banned_genres == ()
+    assert "Leaving out: titles with 'mafia'." in t.reply and "m9" not in ids(t)  # Mafia Night
+    assert "Crime" in bot.catalog.items[bot.catalog.row(ids(t)[0])].genres  # crime is still welcome
+    assert "titles with 'mafia'" in bot.summary(t.session)

@@ -117,3 +117,24 @@ def test_mmr_in_the_recommender_changes_order_not_membership_rules(recommender):
                       dataclasses.replace(recommender.config, n_candidates=12, mmr_lambda=0.3))
     recs = rec.recommend(Query(texts=("cartoon kittens",), k=4))
     assert len({r.item.item_id for r in recs}) == 4 and [r.rank for r in recs] == [1, 2, 3, 4]
+
+
+def test_dislikes_alone_do_not_pull_items_in(recommender):
+    """A dislike with nothing liked has no taste to fold in: the pool stays the text
+    top-N and CF is popularity (before, anti-similar items flooded the list)."""
+    q = recommender.retriever.query_vector(["Mafia Night crime"])
+    h = recommender.history(Query(texts=("x",), disliked_ids=("m9",)))
+    pool = recommender.pool(q, h, excluded={9})
+    text_only = recommender.pool(q, recommender.history(Query(texts=("x",))), excluded={9})
+    assert pool.cf.source == "popularity" and pool.n_liked == 0
+    assert pool.rows.tolist() == text_only.rows.tolist()
+
+
+def test_year_range_and_bans_filter_the_catalog(recommender, tiny_catalog):
+    allowed = recommender.allowed_rows(Query(texts=("x",), years=(1990, 1992)))
+    assert np.flatnonzero(allowed).tolist() == [6, 7, 8]  # 1990, 1991, 1992
+    allowed = recommender.allowed_rows(Query(texts=("x",), years=(None, 1990), banned_terms=("mystery",)))
+    assert np.flatnonzero(allowed).tolist() == [6]  # Cold Case (1989) is a mystery
+    assert recommender.allowed_rows(Query(texts=("x",))) is None
+    recs = recommender.recommend(Query(texts=("cartoon kittens",), years=(1999, None), k=5))
+    assert [r.item.item_id for r in recs] and all(r.item.year >= 1999 for r in recs)

@@ -142,3 +142,14 @@ def test_weights_fingerprint_follows_the_weights(tmp_path):
     assert weights_fingerprint(tmp_path) not in ("", first)
     (tmp_path / "model.safetensors").write_bytes(b"first weights")
     assert weights_fingerprint(tmp_path) == first
+
+
+@pytest.mark.parametrize("threshold", [10**9, 1])
+def test_search_restricted_to_some_rows(threshold):
+    rng = np.random.default_rng(1)
+    items = unit(rng, 300, 16)
+    index = FaissIndex.build(items, IndexConfig(hnsw_threshold=threshold))
+    only = np.array([5, 17, 250])
+    scores, rows = index.search(items[:1], 10, only)
+    assert sorted(rows[0][:3].tolist()) == [5, 17, 250] and (rows[0][3:] == -1).all()
+    assert rows[0][:3].tolist() == only[np.argsort(-(items[only] @ items[0]))].tolist()  # best first
