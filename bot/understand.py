@@ -102,6 +102,7 @@ class TurnReading:
     years: Years | None = None  # release years asked for (None: not mentioned this turn)
     relative_years: str = ""  # "older" / "newer" without a number: resolved by the bot
     banned_words: tuple[str, ...] = ()  # narrow cues ruled out ("no aliens"): left out of titles
+    switch: bool = False  # opens a new request ("now something darker"): earlier turns fade
 
 
 PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
@@ -109,6 +110,16 @@ PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?
                     re.IGNORECASE)
 NEGATIVE_ABOUT = re.compile(r"\b(?:not|no|hated?|dislike[ds]?|didn'?t like|don'?t like|never|avoid|"
                             r"except|boring|awful|terrible|bad|worst|meh)\b", re.IGNORECASE)
+
+
+SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+|well\W+)?(?:now|instead|actually|how about|what about|"
+                    r"(?:let'?s |lets )?(?:try |change to |switch to )|something (?:different|else entirely))\b",
+                    re.IGNORECASE)
+
+
+def is_switch(message: str) -> bool:
+    """'now something darker', 'how about a western', 'actually, a comedy': a new request."""
+    return bool(SWITCH.match(message))
 
 
 def is_paging(message: str) -> bool:
@@ -241,7 +252,7 @@ def resolve_relative(relative: str, reference_years: list[int]) -> Years | None:
 
 # Words that carry no request on their own: a turn made only of them ("please", "not that
 # one", "something more recent") adds no text for the encoder.
-FILLER = frozenset("""a an the and or but so i me my you we to of for in on at with about please pls
+FILLER = frozenset("""a an the and or but though although so i me my you we to of for in on at with about please pls
 thanks thank ok okay yes yeah well now then also too just really maybe still again instead
 something anything some any one ones stuff movie movies film films show give get got see watch
 want would like could can should let lets be is are that this it its what else other others
@@ -285,4 +296,5 @@ def read_turn(message: str, catalog_genres: frozenset[str] | None = None,
     text = re.sub(r"\s+", " ", kept).strip(" ,.;'\"")
     return TurnReading(text if has_content(text) else "", known(wanted), known(banned),
                        {g: w for g, w in wanted.items() if g in known(wanted)},
-                       years=years, relative_years=relative, banned_words=tuple(dict.fromkeys(narrow_words)))
+                       years=years, relative_years=relative, banned_words=tuple(dict.fromkeys(narrow_words)),
+                       switch=is_switch(message))

@@ -48,6 +48,13 @@ class RankingMetrics:
         self.n_samples += 1
         self.ranks.extend(target_rank(scores, int(t)) for t in target_rows)
 
+    def add_ranks(self, ranks: "list[int]") -> None:
+        """One sample whose target ranks are already known (e.g. from a top-k list, with
+        a miss given any rank past k)."""
+        if len(ranks):
+            self.n_samples += 1
+            self.ranks.extend(int(r) for r in ranks)
+
     def result(self) -> dict[str, float | int]:
         r = np.asarray(self.ranks, dtype=np.float64)
         out: dict[str, float | int] = {}

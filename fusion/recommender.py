@@ -155,6 +155,14 @@ class Recommender:
         similarity = (self.retriever.item_vectors[cand] @ query_vector).astype(np.float32)
         return Pool(cand, similarity, cf, history.n_liked())
 
+    def candidates(self, query: Query) -> Pool:
+        """The query's pool: its texts embedded, its history, minus what it excludes (shown,
+        liked and disliked items) and what its filters leave out."""
+        excluded = {self.catalog.row(i) for i in
+                    query.exclude_ids + query.liked_ids + query.disliked_ids if i in self.catalog}
+        qvec = self.retriever.query_vector(query.texts, query.weights())
+        return self.pool(qvec, self.history(query), excluded, self.allowed_rows(query))
+
     def order(self, pool: Pool, k: int, fuser: Fuser, mmr_lambda: float | None = None) -> Ranking:
         """Fuse the pool's scores and pick the top k (MMR-re-ranked when λ is given)."""
         parts = fuser.fuse(pool.similarity, pool.cf.scores, pool.n_liked)
@@ -173,10 +181,7 @@ class Recommender:
             raise ValueError(f"k must be at least 1, got {query.k}")
         # An explicit α (the UI slider, the API's "alpha") means fixed-α min-max fusion.
         fuser = self.fuser if query.alpha is None else WeightedFuser(query.alpha)
-        excluded = {self.catalog.row(i) for i in
-                    query.exclude_ids + query.liked_ids + query.disliked_ids if i in self.catalog}
-        qvec = self.retriever.query_vector(query.texts, query.weights())
-        pool = self.pool(qvec, self.history(query), excluded, self.allowed_rows(query))
+        pool = self.candidates(query)
         if len(pool.rows) == 0:
             return []
         ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)

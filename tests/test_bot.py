@@ -57,7 +57,8 @@ def test_resolve_relative_and_years_contains():
 def test_read_turn_leaves_no_text_for_a_pure_constraint():
     """A turn that only rules something out or limits years adds nothing for the encoder
     to read (it used to read "not animated" and find Re-Animator)."""
-    for message in ("not animated", "no aliens please", "after 2000", "something more recent, after 2000"):
+    for message in ("not animated", "no aliens please", "after 2000", "something more recent, after 2000",
+                    "not horror though"):
         assert read_turn(message).text == "", message
     assert read_turn("80s action movies").text == "action movies"
 

@@ -199,3 +199,16 @@ def test_ruled_out_title_words_are_shown_and_applied():
     assert "Leaving out: titles with 'mafia'." in t.reply and "m9" not in ids(t)  # Mafia Night
     assert "Crime" in bot.catalog.items[bot.catalog.row(ids(t)[0])].genres  # crime is still welcome
     assert "titles with 'mafia'" in bot.summary(t.session)
+
+
+def test_earlier_turns_keep_their_weight_until_a_new_request():
+    from bot.understand import is_switch
+
+    assert is_switch("now something darker") and is_switch("How about a western?") and is_switch("ok, actually a comedy")
+    assert not is_switch("whos in it?") and not is_switch("I know how about it")
+    bot = tiny_bot(k=3)
+    s = bot.new_session("s")
+    for message in ("funny cartoon for kids", "with puppies", "now a dark crime thriller"):
+        s = bot.listen(message, s)
+    # chat does not fade the request (recency_decay 1.0); "now ..." does (switch_decay 0.3)
+    assert bot.query(s).text_weights == (0.3, 0.3, 1.0)

@@ -1,0 +1,173 @@
+"""The chat bot on real requests: ReDial conversations replayed through the bot.
+
+    python -m benchmarks.conversations [--dialogues FILE] [--artifacts DIR]
+
+The cold-start benchmark and the fusion tuner score requests built from genres ("Something
+to watch. Genres: Crime, Drama."); the ReDial benchmark scores a model of the ReDial
+catalog. Neither runs the bot itself on what people actually type. This does: each
+dialogue of ReDial `valid.jsonl` is fed to the bot as it ships (`make run`'s catalog,
+encoder, CF and tuned fusion from artifacts/), one seeker message at a time through
+`Bot.listen` (no list is shown, so nothing is excluded as already shown). At each
+recommender turn that names movies, the bot ranks the catalog for the session so far.
+
+- Targets: the movies that turn names that exist in the bot's catalog (ReDial ->
+  MovieLens by normalised title and year, retrieval/crosswalk.py) and were not mentioned
+  earlier in the dialogue; movies mentioned earlier are excluded from the list (the
+  ReDial "new items" rule). Turns before the seeker has said anything are skipped.
+- Ranks come from the bot's own pool (text top-N ∪ CF top-N, then fusion and MMR), read
+  off a top-50 list: a target outside it is a miss.
+- Variants: the fusion as shipped (the tuned strategy), fixed α from text only (1.0) to
+  CF only (0.0), the shipped adaptive fuser with other first-turn text weights α0, and
+  other weights of earlier turns in the text query (BotConfig.recency_decay/switch_decay).
+
+Not comparable with `benchmarks.redial`: another catalog (MovieLens, 9,066 movies), only
+linked targets count, and the bot hears only the seeker (the human recommender's turns
+are what it is scored against). Writes benchmarks/results/conversations.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable, Mapping
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot.session import Session  # noqa: E402
+from fusion.metrics import RankingMetrics  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
+FIXED_ALPHAS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
+FIRST_TURN_ALPHAS = (0.3, 0.5, 0.7, 0.9)  # α0 of the shipped adaptive fuser
+# BotConfig changes tried with the shipped fusion (how earlier turns weigh in the text query)
+BOT_VARIANTS = {"turns fade 0.3 (the old default)": {"recency_decay": 0.3, "switch_decay": 0.3},
+                "turns fade 0.6": {"recency_decay": 0.6}, "no fading at all": {"recency_decay": 1.0, "switch_decay": 1.0}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One recommender turn: the bot's session after the seeker's messages so far."""
+
+    dialogue_id: str
+    session: Session
+    targets: tuple[str, ...]  # bot-catalog ids the human recommender named, new to the dialogue
+    earlier: tuple[str, ...]  # bot-catalog ids mentioned before: never listed
+
+
+def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str]) -> list:
+    """Cases of every dialogue: seeker messages go through `bot.listen`; each recommender
+    turn naming a linked movie not mentioned before becomes a Case. `to_bot` maps the
+    dialogues' movie ids to the bot's item ids (unlinked movies are absent)."""
+    from bot.chat import BadInput
+
+    cases = []
+    for d in dialogues:
+        session = bot.new_session(d.dialogue_id)
+        mentioned: list[str] = []
+        for turn in d.turns:
+            if turn.seeker:
+                try:
+                    session = bot.listen(turn.text, session)
+                except BadInput:  # an empty message: nothing heard
+                    pass
+            elif session.turns:
+                targets = tuple(dict.fromkeys(to_bot[m] for m in turn.movie_ids
+                                              if m in to_bot and m not in mentioned))
+                if targets:
+                    cases.append(Case(d.dialogue_id, session, targets,
+                                      tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot))))
+            mentioned.extend(m for m in turn.movie_ids if m not in mentioned)
+    return cases
+
+
+def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH) -> dict[str, RankingMetrics]:
+    """Per fuser name, the ranks of every case's targets in the bot's top-k list (k+1 for
+    a miss; `None` as fuser = the bot's own). One pool per case, shared by the fusers."""
+    rec = bot.recommender
+    out = {name: RankingMetrics() for name in fusers}
+    for case in cases:
+        query = bot.query(case.session)
+        query = replace(query, exclude_ids=query.exclude_ids + case.earlier, k=k)
+        pool = rec.candidates(query)
+        for name, fuser in fusers.items():
+            listed = [] if len(pool.rows) == 0 else \
+                [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser or rec.fuser, rec.config.mmr_lambda).rows]
+            position = {item_id: i + 1 for i, item_id in enumerate(listed)}
+            out[name].add_ranks([position.get(t, k + 1) for t in case.targets])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.chat import Bot
+    from fusion.fuse import AdaptiveFuser, WeightedFuser
+    from retrieval.crosswalk import link_rows
+    from retrieval.loaders import DataError
+    from retrieval.redial import default_data_dir, load_catalog, load_dialogues
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dialogues", type=Path, default=None, help="ReDial JSON lines (default: valid.jsonl)")
+    p.add_argument("--artifacts", type=Path, default=None, help="the bot's artifact folder (default: make run's)")
+    argv = sys.argv[1:] if argv is None else argv
+    args = p.parse_args(argv)
+    import launch
+
+    data_dir = default_data_dir()
+    dialogues_path = args.dialogues or data_dir / "valid.jsonl"
+    try:
+        redial = load_catalog(data_dir)
+        dialogues = load_dialogues(dialogues_path, redial)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bot, _ = launch.make_bot(launch.parse_args([] if args.artifacts is None else ["--artifacts", str(args.artifacts)]))
+    links = link_rows(redial, bot.catalog)
+    to_bot = {redial.items[a].item_id: bot.catalog.items[b].item_id for a, b in links.items()}
+    start = time.perf_counter()
+    cases = replay(bot, dialogues, to_bot)
+    shipped = bot.recommender.fuser
+    fusers: dict[str, object] = {"shipped": None}
+    fusers.update({f"fixed α={a}": WeightedFuser(a) for a in FIXED_ALPHAS})
+    if isinstance(shipped, AdaptiveFuser):
+        fusers.update({f"shipped, α0={a}": replace(shipped, alpha0=a) for a in FIRST_TURN_ALPHAS if a != shipped.alpha0})
+    results = {name: m.result() for name, m in score(bot, cases, fusers).items()}
+    for name, changes in BOT_VARIANTS.items():
+        variant = Bot(bot.recommender, replace(bot.config, **changes))
+        results[f"shipped, {name}"] = score(variant, cases, {"shipped": None})["shipped"].result()
+    seconds = time.perf_counter() - start
+    n_mentions = sum(1 for d in dialogues for t in d.turns if not t.seeker for _ in t.movie_ids)
+    report = {
+        "dialogues": str(dialogues_path), "n_dialogues": len(dialogues), "catalog": bot.catalog.name,
+        "catalog_items": len(bot.catalog), "linked_movies": len(links), "n_cases": len(cases),
+        "recommender_mentions": n_mentions, "shipped_fuser": shipped.describe(),
+        "shipped_bot_config": {"recency_decay": bot.config.recency_decay, "switch_decay": bot.config.switch_decay},
+        "mmr_lambda": bot.recommender.config.mmr_lambda,
+        "seconds": round(seconds, 1), "results": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conversations.json").write_text(json.dumps(report, indent=2))
+    md = ["# The bot on ReDial conversations", "",
+          f"Command: `python -m benchmarks.conversations {' '.join(argv)}`. {len(dialogues)} dialogues of "
+          f"`{dialogues_path.name}` replayed through the bot ({bot.catalog.name}, {len(bot.catalog)} items); "
+          f"{len(links)} ReDial movies link to it; {len(cases)} recommender turns with a linked new movie. "
+          f"Shipped fusion: `{json.dumps(shipped.describe())}`; earlier turns fade by "
+          f"{bot.config.recency_decay} per turn, {bot.config.switch_decay} per new request. "
+          f"{seconds:.0f} s.", "",
+          "| variant | R@1 | R@10 | R@50 | MRR@10 | targets |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
+                  f"{r['mrr@10']:.3f} | {r['n_targets']} |")
+    md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
+           "hears only the seeker)."]
+    (RESULTS / "conversations.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
