@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "conversations.json").write_text(json.dumps(report, indent=2))
     md = ["# The bot on ReDial conversations", "",
-          f"Command: `python -m benchmarks.conversations {' '.join(argv)}`. {len(dialogues)} dialogues of "
+          f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}` replayed through the bot ({bot.catalog.name}, {len(bot.catalog)} items); "
           f"{len(links)} ReDial movies link to it; {len(cases)} recommender turns with a linked new movie. "
           f"Shipped fusion: `{json.dumps(shipped.describe())}`; earlier turns fade by "
