@@ -123,9 +123,11 @@ class TransformerEncoder:
         return out
 
     def describe(self) -> dict:
-        return {"kind": "transformer", "model_dir": str(self.model_dir),
-                "name_or_path": getattr(self.model.config, "_name_or_path", ""),
-                "max_length": self.max_length, "dim": self.dim,
+        """What decides the vectors: the weights (by content), dim and max_length. Not the
+        folder's path: artifacts stay valid when the project moves or is addressed by
+        another path (`--artifacts artifacts/movielens` vs the absolute default), which
+        used to rebuild the text index and re-tune the fusion."""
+        return {"kind": "transformer", "max_length": self.max_length, "dim": self.dim,
                 "weights": weights_fingerprint(self.model_dir)}
 
 

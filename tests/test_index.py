@@ -7,6 +7,7 @@ import pytest
 
 from retrieval.encoder import HashingEncoder, TransformerEncoder
 from retrieval.index import FaissIndex, IndexConfig
+from retrieval.records import Catalog, Item
 from retrieval.retriever import Retriever
 
 
@@ -113,6 +114,22 @@ def test_transformer_encoder_tiny_model(tiny_bert_dir):
     single = enc.encode(["dark alley crime"])
     np.testing.assert_allclose(single[0], v[1], atol=1e-5)  # padding does not change a row
     assert enc.describe()["dim"] == 16
+
+
+def test_encoder_identity_ignores_where_the_folder_is(tiny_bert_dir, tmp_path, monkeypatch):
+    """A text index built with `--artifacts artifacts/movielens` must be reused by the
+    default absolute path (and after the project moves): identity is the weights."""
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_bert_dir, moved)
+    monkeypatch.chdir(tiny_bert_dir.parent)
+    relative = TransformerEncoder(tiny_bert_dir.name, max_length=16)
+    assert relative.describe() == TransformerEncoder(moved, max_length=16).describe()
+    assert relative.describe() != TransformerEncoder(moved, max_length=32).describe()
+    retriever = Retriever.build(Catalog("c", (Item("a", "A", "cartoon kittens"),)), relative)
+    retriever.save(tmp_path / "text")
+    Retriever.load(tmp_path / "text", retriever.catalog, TransformerEncoder(moved, max_length=16))  # no StaleArtifactError
 
 
 def test_transformer_encoder_rejects_non_model_folder(tmp_path):
