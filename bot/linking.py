@@ -5,8 +5,10 @@ Redemption, The"), year optional ("Heat 1995"). To avoid reading ordinary words 
 ("a movie for kids" is not "Kids (1995)"), a title links when the person capitalised it
 (not just at the start of a sentence), quoted it, or announced it with a cue word ("loved",
 "like", "saw", ...) just before it; a one-word title needs capitals or quotes, or must
-follow another title in a list ("the dark knight and inception"). Knows nothing of
-sessions or scoring.
+follow another title in a list ("the dark knight and inception"). A year, when given,
+must be the item's ("It (2017)" is not the catalog's It (1990)), and a capitalised match
+that is only part of a longer capitalised name ("Paul" in "Paul Blart: Mall Cop") is not
+taken unless quoted. Knows nothing of sessions or scoring.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth
 
 def normalise_title(title: str) -> str:
     """'Matrix, The (1999)' -> 'the matrix'; accents and punctuation dropped."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower().replace("&", " and ")
     t = PAREN.sub("", t).strip()
     m = ARTICLE_SUFFIX.match(t)
     if m:
@@ -71,20 +73,28 @@ class TitleLinker:
         self.keys = list(self.by_title)
         self.max_words = max(len(k.split()) for k in self.keys)
 
-    def _pick(self, rows: list[int], year: int | None) -> int:
+    def _pick(self, rows: list[int], year: int | None) -> int | None:
+        """The most popular item with this title; with a year, only one of that year (None
+        when there is none: a remake or namesake the catalog lacks)."""
         if year is not None:
-            dated = [r for r in rows if self.catalog.items[r].year == year]
-            rows = dated or rows
+            rows = [r for r in rows if self.catalog.items[r].year == year]
+            if not rows:
+                return None
         return max(rows, key=lambda r: self.prior[r])
 
     def find(self, message: str) -> list[Mention]:
         """Non-overlapping title mentions, longest first, in message order."""
         raw = message.split()
         tokens = [" ".join(WORDS.findall(unicodedata.normalize("NFKD", w).encode("ascii", "ignore")
-                                         .decode().lower())) for w in raw]
+                                         .decode().lower().replace("&", " and "))) for w in raw]
         quoted = {i for i, w in enumerate(raw) if w[:1] in "\"'“‘" or w[-1:] in "\"'”’"}
-        # a title does not run across a comma, full stop etc. ("Toy Story, I want ...")
-        breaks = [bool(re.search(r"[,.;:!?]$", w)) for w in raw]
+        # a title does not run across a comma, full stop etc. ("Toy Story, I want ..."); a
+        # colon it does ("The Lord of the Rings: The Two Towers")
+        breaks = [bool(re.search(r"[,.;!?]$", w)) for w in raw]
+
+        def capital_run(i: int) -> bool:
+            """raw[i] is a capitalised word joined to its neighbour (no break between)."""
+            return 0 <= i < len(raw) and raw[i][:1].isupper() and not (i > 0 and breaks[i - 1])
         taken = [False] * len(raw)
         found: list[Mention] = []
         for fuzzy, n in [(f, n) for f in (False, True) for n in range(min(self.max_words, len(raw)), 0, -1)]:
@@ -102,6 +112,13 @@ class TitleLinker:
                           or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1]))
                 if not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued):
                     continue  # lower-case words are words, not a title
+                # Part of a longer capitalised name the catalog lacks: "Paul" in "Paul Blart:
+                # Mall Cop", "Life" in "A Beautiful Life" (quoted titles are taken as said).
+                inside = ((s > 0 and not sentence_start and not breaks[s - 1] and capital_run(s - 1)
+                           and tokens[s - 1] not in CUE)
+                          or (s + n < len(raw) and not breaks[s + n - 1] and capital_run(s + n)))
+                if inside and not (quoted & set(range(s, s + n))):
+                    continue
                 rows = None if fuzzy else self.by_title.get(phrase)
                 if (fuzzy and n >= 2 and len(phrase) >= 10
                         and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
@@ -113,8 +130,10 @@ class TitleLinker:
                 year = None
                 if end < len(raw) and YEAR.match(tokens[end] or ""):
                     year, end = int(tokens[end]), end + 1
-                found.append(Mention(self.catalog.items[self._pick(rows, year)].item_id, (s, end),
-                                     " ".join(raw[s:end])))
+                row = self._pick(rows, year)
+                if row is None:
+                    continue  # "It (2017)": that title, but another film than the catalog's
+                found.append(Mention(self.catalog.items[row].item_id, (s, end), " ".join(raw[s:end])))
                 for i in range(s, end):
                     taken[i] = True
         return sorted(found, key=lambda m: m.span)

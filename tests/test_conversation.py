@@ -212,3 +212,23 @@ def test_earlier_turns_keep_their_weight_until_a_new_request():
         s = bot.listen(message, s)
     # chat does not fade the request (recency_decay 1.0); "now ..." does (switch_decay 0.3)
     assert bot.query(s).text_weights == (0.3, 0.3, 1.0)
+
+
+def test_linker_on_titles_as_people_type_them():
+    """Cases from ReDial seekers' messages that the linker used to get wrong."""
+    from retrieval.records import Catalog, Item
+
+    rows = [("tt", "Lord of the Rings: The Two Towers, The", 2002), ("lr", "Lord of the Rings, The", 1978),
+            ("dd", "Dumb & Dumber (Dumb and Dumber)", 1994), ("d2", "Dumb and Dumber To", 2014),
+            ("it", "It", 1990), ("pa", "Paul", 2011), ("go", "Go", 1999), ("li", "Life", 1999), ("he", "Heat", 1995)]
+    linker = TitleLinker(Catalog("c", tuple(Item(i, t, f"{t} ({y}).", y) for i, t, y in rows)))
+
+    def found(message):
+        return [m.item_id for m in linker.find(message)]
+
+    assert found("or The Lord of the Rings: The Two Towers (2002)") == ["tt"]  # a colon is part of a title
+    assert found("there are always classics like Dumb and Dumber (1994)") == ["dd"]  # & = and
+    assert found("I've never seen It (2017)") == []  # that year's It is another film
+    assert found("like Mac & Devin Go to High School (2012) and Paul Blart: Mall Cop (2009)") == []
+    assert found("did you like A Beautiful Life (2008) ?") == []  # part of a longer name
+    assert found('I liked "Life" a lot') == ["li"] and found("I liked Heat and Paul") == ["he", "pa"]
