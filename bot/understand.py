@@ -212,8 +212,8 @@ def _year_span(kind: str, m: re.Match, negated: bool) -> Years | None:
 
 
 def read_years(message: str, newest_year: int | None = None) -> tuple[Years | None, str, str]:
-    """(the years asked for, "older"/"newer" when only a comparative was said, the message
-    less its year phrases). The last year phrase of a message wins; a negated one is
+    """(the years asked for, "older"/"newer" when only a comparative was said (not both),
+    the message less its year phrases). The last year phrase of a message wins; a negated one is
     inverted where that gives one range ("nothing before 1990") and ignored otherwise.
     "recent" needs `newest_year` (the catalog's newest item)."""
     negated = [(m.start(), m.start(1) + len(CLAUSE_BREAK.split(m.group(1))[0])) for m in NEGATION.finditer(message)]
@@ -224,12 +224,13 @@ def read_years(message: str, newest_year: int | None = None) -> tuple[Years | No
             neg = any(a <= m.start() < b for a, b in negated)
             found.append((m.start(), _year_span(kind, m, neg)))
         rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)  # keep offsets for the next patterns
-    relative = ""
+    comparatives = set()
     for pattern, word in ((OLDER, "older"), (NEWER, "newer")):
-        for m in pattern.finditer(rest):
-            found.append((m.start(), None))
-            relative = word
+        if pattern.search(rest):
+            comparatives.add(word)
         rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
+    # "older ones like X, and newer ones like Y" is a taste, not a limit: both cancel out
+    relative = comparatives.pop() if len(comparatives) == 1 else ""
     years = next((y for _, y in sorted(found, key=lambda f: f[0], reverse=True) if y is not None), None)
     if years is not None:
         relative = ""  # a number beats a comparative ("more recent, after 2000")
@@ -257,7 +258,11 @@ thanks thank ok okay yes yeah well now then also too just really maybe still aga
 something anything some any one ones stuff movie movies film films show give get got see watch
 want would like could can should let lets be is are that this it its what else other others
 more less much very bit little fine from released made came out love loved liked enjoy enjoyed
-adore adored hate hated dislike disliked saw seen watched""".split())
+adore adored hate hated dislike disliked saw seen watched
+hello hi hey bye goodbye good great nice cool awesome sure lol haha yep nope glad sounds sound
+heard hear think thought check checked while ago yet already recommend recommendation
+recommendations suggest suggestion suggestions help helped hope day night have has had do does
+did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am""".split())
 
 
 def has_content(text: str) -> bool:

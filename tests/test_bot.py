@@ -37,6 +37,7 @@ def test_read_turn_years(message, years):
     ("not from the 80s", ""),  # two ranges: left to the words
     ("a film for older kids", ""), ("a funny movie", ""), ("a date movie for a couple in their 30s", ""),
     ("something older", "older"), ("anything newer?", "newer"),
+    ("I like older ones like Groundhog Day, or also newer ones", ""),  # both: a taste, no limit
 ])
 def test_read_turn_no_years(message, relative):
     r = read_turn(message, newest_year=2016)
@@ -61,6 +62,8 @@ def test_read_turn_leaves_no_text_for_a_pure_constraint():
                     "not horror though"):
         assert read_turn(message).text == "", message
     assert read_turn("80s action movies").text == "action movies"
+    for chat in ("Thank you for the recommendations", "I think I've seen it but it's been a while", "Hello!"):
+        assert read_turn(chat).text == "", chat  # chit-chat does not dilute the request
 
 
 def test_narrow_cues_rule_out_title_words_not_genres():
