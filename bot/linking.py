@@ -8,7 +8,9 @@ Redemption, The"), year optional ("Heat 1995"). To avoid reading ordinary words 
 follow another title in a list ("the dark knight and inception"). A year, when given,
 must be the item's ("It (2017)" is not the catalog's It (1990)), and a capitalised match
 that is only part of a longer capitalised name ("Paul" in "Paul Blart: Mall Cop") is not
-taken unless quoted. Knows nothing of sessions or scoring.
+taken unless quoted. A series ("all the Harry Potter films", "I loved Star Wars") links
+every film whose title continues the words with a sequel marker or a colon. Knows
+nothing of sessions or scoring.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ FUZZY_MIN = 90
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
                 "watched watch rewatched than as to about including".split())  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+SERIES_WORDS = frozenset("films movies series franchise trilogy saga sequels".split())
+MAX_SERIES = 12  # films taken from one series mention
+
 # Words after "X and ..." that go on the sentence rather than name another title.
 LIST_STOP = EDGE_STOP | frozenset("more other others similar stuff something anything everything things "
                                   "so just really also i you it".split())
@@ -49,6 +54,38 @@ def normalise_title(title: str) -> str:
     if m:
         t = f"{m.group(2)} {m.group(1)}"
     return " ".join(WORDS.findall(t))
+
+
+SEQUEL_START = re.compile(r"^(?:\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|x|part|chapter|episode|vol|volume)$")
+
+
+def series_prefixes(title: str) -> list[str]:
+    """The series names a title belongs to: its word prefixes that a sequel marker or a
+    colon follows. 'Harry Potter and the Goblet of Fire' -> 'harry potter'; 'Rocky III' ->
+    'rocky'; 'Lord of the Rings: The Two Towers, The' -> 'the lord of the rings' and
+    'lord of the rings'; 'Rocky Horror Picture Show' -> none (no sequel marker)."""
+    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower().replace("&", " and ")
+    t = PAREN.sub("", t).strip()
+    m = ARTICLE_SUFFIX.match(t)
+    if m:
+        t = f"{m.group(2)} {m.group(1)}"
+    tokens = re.findall(r"[a-z0-9]+|:", t)
+    words = [w for w in tokens if w != ":"]
+    out: list[str] = []
+    seen = 0
+    for i, tok in enumerate(tokens[:-1]):
+        if tok == ":":
+            continue
+        seen += 1
+        if seen == len(words):
+            break
+        following = tokens[i + 1]
+        if following == ":" or SEQUEL_START.match(following) or tokens[i + 1:i + 3] == ["and", "the"]:
+            prefix = " ".join(words[:seen])
+            out.append(prefix)
+            if prefix.startswith("the "):
+                out.append(prefix[4:])
+    return out
 
 
 @dataclass(frozen=True)
@@ -72,6 +109,11 @@ class TitleLinker:
                     self.by_title.setdefault(key[4:], []).append(row)
         self.keys = list(self.by_title)
         self.max_words = max(len(k.split()) for k in self.keys)
+        # series names: "harry potter" -> the Harry Potter films (see series_prefixes)
+        self.by_prefix: dict[str, list[int]] = {}
+        for row, item in enumerate(catalog.items):
+            for prefix in series_prefixes(item.title):
+                self.by_prefix.setdefault(prefix, []).append(row)
 
     def _pick(self, rows: list[int], year: int | None) -> int | None:
         """The most popular item with this title; with a year, only one of that year (None
@@ -126,6 +168,9 @@ class TitleLinker:
                     rows = self.by_title[best[0]] if best else None
                 if rows is None:
                     continue
+                if (s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in SERIES_WORDS
+                        and (phrase in self.by_prefix or f"{phrase} {tokens[s + n]}" in self.by_prefix)):
+                    continue  # "the Rocky movies", "the Twilight saga": the series (below), not one film
                 end = s + n
                 year = None
                 if end < len(raw) and YEAR.match(tokens[end] or ""):
@@ -136,7 +181,35 @@ class TitleLinker:
                 found.append(Mention(self.catalog.items[row].item_id, (s, end), " ".join(raw[s:end])))
                 for i in range(s, end):
                     taken[i] = True
+        found += self._series(raw, tokens, taken, breaks)
         return sorted(found, key=lambda m: m.span)
+
+    def _series(self, raw: list[str], tokens: list[str], taken: list[bool], breaks: list[bool]) -> list[Mention]:
+        """'all the Harry Potter films', 'I loved Star Wars': the films whose titles start
+        with the words (up to MAX_SERIES, most popular first), one Mention each. The words
+        must be followed by a series word or follow a cue word, so "set in New York" stays
+        a place; an exact title ("Toy Story") is the film itself unless a series word follows."""
+        found: list[Mention] = []
+        for n in range(min(self.max_words, len(raw)), 0, -1):
+            for s in range(0, len(raw) - n + 1):
+                if any(taken[s:s + n]) or not tokens[s] or not tokens[s + n - 1] or any(breaks[s:s + n - 1]):
+                    continue
+                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                series_word = s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in SERIES_WORDS
+                cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
+                if not (series_word or (cued and n >= 2 and phrase not in self.by_title)):
+                    continue
+                if not any(raw[i][:1].isupper() or raw[i][:1] in "\"'“‘" for i in range(s, s + n)):
+                    continue  # lower-case words are words ("i loved the space movies")
+                rows = list(dict.fromkeys(self.by_title.get(phrase, []) + self.by_prefix.get(phrase, [])))
+                if len(rows) < 2:
+                    continue
+                rows = sorted(rows, key=lambda r: -self.prior[r])[:MAX_SERIES]
+                end = s + n + int(series_word)
+                found += [Mention(self.catalog.items[r].item_id, (s, end), " ".join(raw[s:end])) for r in rows]
+                for i in range(s, end):
+                    taken[i] = True
+        return found
 
 
 REF_HASH = re.compile(r"(?:#|\bnumber |\bno\. ?)(\d{1,2})\b", re.IGNORECASE)

@@ -232,3 +232,26 @@ def test_linker_on_titles_as_people_type_them():
     assert found("like Mac & Devin Go to High School (2012) and Paul Blart: Mall Cop (2009)") == []
     assert found("did you like A Beautiful Life (2008) ?") == []  # part of a longer name
     assert found('I liked "Life" a lot') == ["li"] and found("I liked Heat and Paul") == ["he", "pa"]
+
+
+def test_series_mentions_link_every_film_of_the_series():
+    from bot.linking import series_prefixes
+    from retrieval.records import Catalog, Item
+
+    assert series_prefixes("Harry Potter and the Goblet of Fire") == ["harry potter"]
+    assert series_prefixes("Lord of the Rings: The Two Towers, The") == ["the lord of the rings", "lord of the rings"]
+    assert series_prefixes("Rocky III") == ["rocky"] and series_prefixes("Rocky Horror Picture Show, The") == []
+    rows = [("h1", "Harry Potter and the Chamber of Secrets", 2002), ("h2", "Harry Potter and the Goblet of Fire", 2005),
+            ("r1", "Rocky", 1976), ("r2", "Rocky II", 1979), ("rh", "Rocky Horror Picture Show, The", 1975),
+            ("t1", "Toy Story", 1995), ("t2", "Toy Story 2", 1999),
+            ("n1", "New York Stories", 1989), ("n2", "New York Minute", 2004)]
+    linker = TitleLinker(Catalog("c", tuple(Item(i, t, f"{t} ({y}).", y) for i, t, y in rows)),
+                         prior=np.arange(len(rows), dtype=float))
+
+    def found(message):
+        return sorted(m.item_id for m in linker.find(message))
+
+    assert found("I've seen all the Harry Potter films, what else?") == ["h1", "h2"]
+    assert found("I like the Rocky movies") == ["r1", "r2"]  # not The Rocky Horror Picture Show
+    assert found("I loved Toy Story") == ["t1"]  # a title is the film itself
+    assert found("a comedy set in New York") == [] and found("Well Harry Potter is a classic") == []
