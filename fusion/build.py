@@ -46,11 +46,14 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     def stale(part: Path) -> bool:
         return not (part / "manifest.json").exists()
 
+    text_stale = rebuild or stale(text_dir)
     if finetune and hasattr(encoder, "model_dir"):  # a fake encoder has nothing to train
         encoder, trained = _finetuned(catalog, interactions, encoder, folder / "encoder", rebuild, progress)
-        if trained or _other_encoder(text_dir, encoder):
+        if trained:
             built.append("encoder")
-    if rebuild or stale(text_dir) or "encoder" in built:
+        # vectors of a retrained encoder, or of another one (e.g. built with --no-finetune)
+        text_stale = text_stale or trained or _other_encoder(text_dir, encoder)
+    if text_stale:
         retriever = Retriever.build(catalog, encoder, progress=progress)
         retriever.save(text_dir)
         built.append("text")

@@ -105,6 +105,13 @@ def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_c
     _, again = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
                              tmp_path / "art", progress=False, finetune=True)
     assert "encoder" not in again.built and "text" not in again.built
+    # an index of another encoder's vectors is redone; the fine-tuned encoder is reused, not "built"
+    from retrieval.retriever import Retriever
+
+    Retriever.build(tiny_catalog, TransformerEncoder(tiny_model, max_length=16)).save(tmp_path / "art" / "text")
+    _, third = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                             tmp_path / "art", progress=False, finetune=True)
+    assert "text" in third.built and "encoder" not in third.built
 
 
 def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog) -> None:
