@@ -22,7 +22,8 @@ from fusion.recommender import Recommendation, Recommender
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
-MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
+MAX_MESSAGE_CHARS = 2000
+NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line  # longer messages are cut: descriptions, not documents
 
 
 # What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".
@@ -239,7 +240,9 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     if last is not None and (last.liked_ids or last.disliked_ids):
         noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
                 [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
-        lines.append("Noted: " + "; ".join(noted) + ".")
+        # a series ("all the Harry Potter films") can be a dozen titles: name a few
+        more = f" and {len(noted) - NOTED_MAX} more (see the summary)" if len(noted) > NOTED_MAX else ""
+        lines.append("Noted: " + "; ".join(noted[:NOTED_MAX]) + more + ".")
     if session.banned_genres or session.banned_words:
         lines.append(f"Leaving out: {left_out(session)}.")
     if session.years is not None:

@@ -255,3 +255,12 @@ def test_series_mentions_link_every_film_of_the_series():
     assert found("I like the Rocky movies") == ["r1", "r2"]  # not The Rocky Horror Picture Show
     assert found("I loved Toy Story") == ["t1"]  # a title is the film itself
     assert found("a comedy set in New York") == [] and found("Well Harry Potter is a classic") == []
+
+
+def test_noted_line_names_a_few_and_counts_the_rest():
+    bot = tiny_bot(k=5)
+    t1 = bot.respond("funny cartoon for kids", bot.new_session("s"))
+    t2 = bot.respond("#1, #2, #3 and #4 were good", t1.session)
+    assert len(t2.session.liked_ids) == 4
+    noted = next(line for line in t2.reply.splitlines() if line.startswith("Noted:"))
+    assert noted.count("you like") == 3 and noted.endswith("and 1 more (see the summary).")
