@@ -62,7 +62,8 @@ def test_read_turn_leaves_no_text_for_a_pure_constraint():
                     "not horror though"):
         assert read_turn(message).text == "", message
     assert read_turn("80s action movies").text == "action movies"
-    for chat in ("Thank you for the recommendations", "I think I've seen it but it's been a while", "Hello!"):
+    for chat in ("Thank you for the recommendations", "I think I've seen it but it's been a while", "Hello!",
+                 "Good morning. How are you today?"):
         assert read_turn(chat).text == "", chat  # chit-chat does not dilute the request
 
 
