@@ -183,7 +183,7 @@ RECENT_SPAN = 10  # "recent": the catalog's last ten years
 
 
 def _year_span(kind: str, m: re.Match, negated: bool) -> Years | None:
-    g = [x for x in m.groups()]
+    g = list(m.groups())
     if kind == "range":
         a, b = sorted((int(g[0]), int(g[1])))
         return None if negated else Years(a, b)
