@@ -22,8 +22,8 @@ from fusion.recommender import Recommendation, Recommender
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
-MAX_MESSAGE_CHARS = 2000
-NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line  # longer messages are cut: descriptions, not documents
+MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
+NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
 
 
 # What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".
@@ -100,11 +100,11 @@ class Bot:
         disliked: list[str] = []
         words = message.split()
         starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
-        blanked = " ".join(words)
+        joined = blanked = " ".join(words)  # `starts` are offsets in `joined`
         named_years: list[int] = []
         for m in self.linker.find(message):
             a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(words[m.span[1] - 1]))
-            (disliked if is_negative_about(" ".join(words), a, b) else liked).append(m.item_id)
+            (disliked if is_negative_about(joined, a, b) else liked).append(m.item_id)
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
             year = self.catalog.items[self.catalog.row(m.item_id)].year
             named_years += [year] if year is not None else []

@@ -31,11 +31,11 @@ YEAR = re.compile(r"^(19|20)\d\d$")
 # Words that never start or end a fuzzy title match ("Redemtion and" is not a title).
 EDGE_STOP = frozenset("and or but was were is are a an of with like loved liked love hated "
                       "saw seen watch watched also too please than as to for in on".split())
-FUZZY_MIN = 90
+FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
 # Words that announce a title written in lower case ("i loved toy story", "more like the
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
-                "watched watch rewatched than as to about including".split())  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+                "watched watch rewatched than as to about including".split())
 SERIES_WORDS = frozenset("films movies series franchise trilogy saga sequels".split())
 MAX_SERIES = 12  # films taken from one series mention
 
@@ -46,14 +46,22 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
+def fold(text: str) -> str:
+    """Lower case ASCII with '&' read as 'and': the form titles and messages are compared in."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
+
+
+def _title_form(title: str) -> str:
+    """'Matrix, The (1999)' -> 'the matrix': folded, parentheses dropped, article in front;
+    punctuation kept (series_prefixes reads its colons)."""
+    t = PAREN.sub("", fold(title)).strip()
+    m = ARTICLE_SUFFIX.match(t)
+    return f"{m.group(2)} {m.group(1)}" if m else t
+
+
 def normalise_title(title: str) -> str:
     """'Matrix, The (1999)' -> 'the matrix'; accents and punctuation dropped."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower().replace("&", " and ")
-    t = PAREN.sub("", t).strip()
-    m = ARTICLE_SUFFIX.match(t)
-    if m:
-        t = f"{m.group(2)} {m.group(1)}"
-    return " ".join(WORDS.findall(t))
+    return " ".join(WORDS.findall(_title_form(title)))
 
 
 SEQUEL_START = re.compile(r"^(?:\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|x|part|chapter|episode|vol|volume)$")
@@ -64,12 +72,7 @@ def series_prefixes(title: str) -> list[str]:
     colon follows. 'Harry Potter and the Goblet of Fire' -> 'harry potter'; 'Rocky III' ->
     'rocky'; 'Lord of the Rings: The Two Towers, The' -> 'the lord of the rings' and
     'lord of the rings'; 'Rocky Horror Picture Show' -> none (no sequel marker)."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower().replace("&", " and ")
-    t = PAREN.sub("", t).strip()
-    m = ARTICLE_SUFFIX.match(t)
-    if m:
-        t = f"{m.group(2)} {m.group(1)}"
-    tokens = re.findall(r"[a-z0-9]+|:", t)
+    tokens = re.findall(r"[a-z0-9]+|:", _title_form(title))
     words = [w for w in tokens if w != ":"]
     out: list[str] = []
     seen = 0
@@ -127,8 +130,7 @@ class TitleLinker:
     def find(self, message: str) -> list[Mention]:
         """Non-overlapping title mentions, longest first, in message order."""
         raw = message.split()
-        tokens = [" ".join(WORDS.findall(unicodedata.normalize("NFKD", w).encode("ascii", "ignore")
-                                         .decode().lower().replace("&", " and "))) for w in raw]
+        tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
         quoted = {i for i, w in enumerate(raw) if w[:1] in "\"'“‘" or w[-1:] in "\"'”’"}
         # a title does not run across a comma, full stop etc. ("Toy Story, I want ..."); a
         # colon it does ("The Lord of the Rings: The Two Towers")

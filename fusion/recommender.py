@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+
 import numpy as np
 
 from fusion.cf import CFModel, CFScores, History
@@ -120,8 +121,7 @@ class Recommender:
             mask &= np.array([not (terms & banned) for terms in self._item_terms])
         if query.years is not None:
             first, last = query.years
-            years = self._item_years
-            mask &= years >= 0
+            years = self._item_years  # -1 for an unknown year: below any bound, so left out
             mask &= years >= (first if first is not None else 0)
             mask &= years <= (last if last is not None else 10_000)
         return mask
@@ -138,8 +138,7 @@ class Recommender:
         only = None if allowed is None else np.flatnonzero(allowed)
         _, rows = self.retriever.index.search(query_vector[None, :], cfg.n_candidates + len(excluded) + 100, only)
         rows = rows[0][rows[0] >= 0]
-        text_rows = rows[keep[rows]][: cfg.n_candidates]
-        cand = text_rows
+        cand = text_rows = rows[keep[rows]][: cfg.n_candidates]
         cf = None
         if history.n_liked() == 0:
             history = History.empty()  # dislikes alone: no taste to fold in, popularity it is

@@ -120,8 +120,8 @@ class Interactions:
 class Query:
     """What the bot asks retrieval+fusion for in one turn.
 
-    `texts` are the user's descriptions, oldest first, with `text_weights` (recent turns
-    weigh more). `banned_terms` are lower-case words whose presence in an item's genres
+    `texts` are the user's descriptions, oldest first, with `text_weights` (how much each
+    turn counts; the bot's BotConfig decides). `banned_terms` are lower-case words whose presence in an item's genres
     or title removes it ("no cartoons" -> "animation"). `years` (first, last), inclusive,
     None on an open side, keeps only items released in that range ("after 2000" ->
     (2001, None)); items without a year are left out when it is set.
