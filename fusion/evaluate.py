@@ -22,6 +22,13 @@ MovieLens users, linked to ReDial by title and year (retrieval/crosswalk.py; nee
 `demo` extra). With `item_genres` the item texts also carry the linked MovieLens movies'
 genres (`redial_catalog`; same extra).
 
+With `rerank` the second stage (fusion/rerank.py over fusion/redial_pools.py) reorders
+each sample's candidate pool: a small network trained on train.jsonl alone
+(benchmarks/redial_rerank.py) reads the terms above, the nearest training contexts
+(fusion/neighbours.py), the latest turn's text, the catalog's corpus-wide mention
+counts less the evaluated dialogues' own, and DBpedia-fact and title similarity to the
+movies mentioned so far.
+
 Without `--artifacts` the base encoder is scored alone (zero-shot, alpha = 1). With
 `--artifacts DIR` (made by `python -m benchmarks.redial`) the tuned configuration,
 fine-tuned encoder and head in DIR are used, and the JSON also holds the text-only row
@@ -62,6 +69,7 @@ class RedialConfig:
     repeat_weight: float = 0.0  # weight of the earlier-mention recency feature
     ratings_weight: float = 0.0  # weight of MovieLens-ratings CF (fit_ratings_cooccurrence)
     item_genres: bool = False  # item texts carry genres borrowed from MovieLens (redial_catalog)
+    rerank: bool = False  # the second stage (fusion/rerank.py, DIR/reranker) reorders the fused pools
 
 
 # The repeat feature: a movie mentioned t turns ago scores REPEAT_DECAY ** t, halved when
@@ -162,12 +170,14 @@ def encode_contexts(samples, encoder, n_turns: int) -> np.ndarray:
     return encoder.encode([context_text(s.context, n_turns) for s in samples], progress=True)
 
 
-def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int, head=None) -> Prepared:
+def prepare(samples, catalog, encoder, item_vectors: np.ndarray, n_turns: int, head=None,
+            queries: np.ndarray | None = None) -> Prepared:
     """All per-sample feature matrices for one (encoder, n_turns); `head` (a CatalogHead
-    over this encoder's vectors) adds the head scores."""
+    over this encoder's vectors) adds the head scores; `queries`: the samples' context
+    embeddings when already computed."""
     from retrieval.head import history_means
 
-    queries = encode_contexts(samples, encoder, n_turns)
+    queries = encode_contexts(samples, encoder, n_turns) if queries is None else queries
     earlier = [list(catalog.rows(list(s.mentioned_ids))) for s in samples]
     # mean cosine to the mentioned movies = cosine to their mean vector (0 with none)
     entity = (history_means(item_vectors, earlier) @ item_vectors.T).astype(np.float32)
@@ -208,6 +218,71 @@ def fused_scores(prep: Prepared, cf: np.ndarray | None, popularity: np.ndarray,
             raise ValueError("ratings_weight needs the ratings CF scores")
         scores = scores + cfg.ratings_weight * rowwise_minmax(ratings_cf)
     return scores
+
+
+def second_stage_signals(prep: Prepared, first: np.ndarray, cf: np.ndarray, ratings: np.ndarray,
+                         popularity: np.ndarray, neighbours, latest_queries: np.ndarray,
+                         vectors: np.ndarray, prior: np.ndarray, facts, titles):
+    """fusion.redial_pools.Signals for `prep`'s samples: `neighbours` (a ContextNeighbours
+    over whole training contexts) reads prep.queries, so prep must use n_turns 0;
+    `latest_queries` embed each sample's latest turn alone."""
+    from fusion.redial_pools import K_NEIGHBOURS, Signals
+
+    return Signals(first, cf, ratings, neighbours.scores(prep.queries, K_NEIGHBOURS),
+                   (latest_queries @ vectors.T).astype(np.float32), popularity, prior, facts, titles)
+
+
+def item_similarities(catalog, data_dir: Path):
+    """(FactSimilarity over DBpedia facts, TitleWords over titles) for the ReDial catalog."""
+    from fusion.itemsim import FactSimilarity, TitleWords
+    from retrieval.redial import fact_tokens
+
+    return FactSimilarity(fact_tokens(catalog, data_dir)), TitleWords([it.title for it in catalog.items])
+
+
+def second_stage_fingerprints(artifacts: Path, cfg: RedialConfig, catalog, train_path: Path) -> dict[str, str]:
+    """What a reranker depends on: what the head does (head_fingerprints) and the first
+    stage whose pools it reorders."""
+    import hashlib
+
+    first = json.dumps({**asdict(cfg), "rerank": False}, sort_keys=True)
+    return {**head_fingerprints(artifacts, cfg.encoder, catalog, train_path),
+            "first_stage": hashlib.sha256(first.encode()).hexdigest()}
+
+
+def load_second_stage(artifacts: Path, cfg: RedialConfig, catalog, train_path: Path):
+    """(ContextNeighbours, Reranker) from DIR/neighbours-<encoder> and DIR/reranker."""
+    from fusion.neighbours import ContextNeighbours
+    from fusion.rerank import Reranker
+
+    for folder in (artifacts / f"neighbours-{cfg.encoder}", artifacts / "reranker"):
+        if not (folder / "manifest.json").exists():
+            raise FileNotFoundError(f"{folder}: not built; run `python -m benchmarks.redial`")
+    return (ContextNeighbours.load(artifacts / f"neighbours-{cfg.encoder}",
+                                   head_fingerprints(artifacts, cfg.encoder, catalog, train_path)),
+            Reranker.load(artifacts / "reranker", second_stage_fingerprints(artifacts, cfg, catalog, train_path)))
+
+
+def rerank_scores(prep: Prepared, first: np.ndarray, cf: np.ndarray, ratings: np.ndarray | None,
+                  popularity: np.ndarray, encoder, vectors: np.ndarray, dialogues_path: Path, artifacts: Path,
+                  cfg: RedialConfig, catalog, data_dir: Path, train_path: Path) -> np.ndarray:
+    """The second stage over the first stage's scores `first` for the samples of `prep`
+    (read from `dialogues_path`), with the neighbours and reranker in `artifacts`."""
+    from fusion.redial_pools import build_pools, mention_prior
+    from fusion.rerank import reranked
+    from retrieval.redial import mention_counts
+
+    if cfg.n_turns != 0:
+        raise ValueError("the second stage reads whole contexts: n_turns must be 0")
+    neighbours, reranker = load_second_stage(artifacts, cfg, catalog, train_path)
+    ratings = ratings if ratings is not None else np.zeros_like(first)
+    # the evaluated dialogues' own mentions leave the corpus-wide counts
+    prior = mention_prior(catalog, mention_counts(dialogues_path).values())
+    sig = second_stage_signals(prep, first, cf, ratings, popularity, neighbours,
+                               encode_contexts(prep.samples, encoder, 1), vectors, prior,
+                               *item_similarities(catalog, data_dir))
+    pools = build_pools(prep, sig)
+    return reranked(first, pools, [reranker.scores(p) for p in pools])
 
 
 def evaluate_scores(prep: Prepared, scores: np.ndarray) -> tuple[dict, dict]:
@@ -306,7 +381,8 @@ def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path
     encoder = load_encoder(artifacts, cfg.encoder)
     cache = artifacts / f"items-{cfg.encoder}" if artifacts else None
     head = load_head(artifacts, cfg.encoder, catalog, train_path) if artifacts and cfg.head_weight else None
-    prep = prepare(samples, catalog, encoder, item_vectors(catalog, encoder, cache), cfg.n_turns, head)
+    vectors = item_vectors(catalog, encoder, cache)
+    prep = prepare(samples, catalog, encoder, vectors, cfg.n_turns, head)
     rows: dict[str, dict] = {}
     # The encoder alone: context-to-item cosine only (no CF, popularity, head or entity similarity).
     text_only = RedialConfig(**{**asdict(cfg), "alpha": 1.0, "pop_weight": 0.0, "entity_weight": 0.0,
@@ -319,8 +395,15 @@ def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path
         cf = cf_scores(cf_model, samples, catalog, cfg) if cfg.alpha < 1.0 else None
         ratings = (cf_scores(fit_ratings_cooccurrence(catalog), samples, catalog, cfg)
                    if cfg.ratings_weight else None)
-        main_row, _ = evaluate_scores(prep, fused_scores(prep, cf, cf_model.popularity, cfg, ratings))
+        first = fused_scores(prep, cf, cf_model.popularity, cfg, ratings)
+        main_row, _ = evaluate_scores(prep, first)
         rows[f"fused ({cfg.encoder})"] = main_row
+        if cfg.rerank:
+            cf = cf if cf is not None else cf_scores(cf_model, samples, catalog, cfg)
+            scores = rerank_scores(prep, first, cf, ratings, cf_model.popularity, encoder, vectors, dialogues_path,
+                                   artifacts, cfg, catalog, data_dir, train_path)
+            main_row, _ = evaluate_scores(prep, scores)
+            rows[f"reranked ({cfg.encoder})"] = main_row
     seconds = time.perf_counter() - start
     return {**main_row, "config": asdict(cfg), "variants": rows, "dialogues": str(dialogues_path),
             "seconds": round(seconds, 1)}

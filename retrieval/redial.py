@@ -206,3 +206,36 @@ def dialogue_interactions(dialogues: Iterable[Dialogue], catalog: Catalog) -> In
     n = len(users)
     return Interactions(np.array(users, dtype=object), np.array(rows, np.int64),
                         np.ones(n, np.float32), np.zeros(n, np.int64))
+
+
+# Facts that tie two movies together for a viewer: the people who made them and who is in them.
+LINKING_FACTS = ("director", "starring", "writer", "musicComposer", "producer", "productionCompany",
+                 "cinematography", "genre")
+
+
+def fact_tokens(catalog: Catalog, data_dir: Path | None = None) -> list[list[str]]:
+    """Per catalog row, its DBpedia facts as tokens "director=Christopher_Nolan" (empty
+    for movies without facts), for fusion.itemsim.FactSimilarity."""
+    path = (data_dir or default_data_dir()) / "movie_facts.json"
+    if not path.exists():
+        raise DataError(f"{path}: not found; ReDial lives in ../shared/data/redial")
+    facts = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for item in catalog.items:
+        item_facts = facts.get(item.item_id, {}).get("facts", {}) or {}
+        out.append([f"{key}={'_'.join(_clean_name(n).split())}" for key in LINKING_FACTS
+                    for n in item_facts.get(key, [])])
+    return out
+
+
+def mention_counts(path: Path) -> dict[str, dict[str, int]]:
+    """Per dialogue id, how many times each movie id is written `@id` in its messages
+    (every occurrence, as a corpus-wide mention count may count them)."""
+    out: dict[str, dict[str, int]] = {}
+    for _, record in read_jsonl(path, "dialogue file"):
+        counts: dict[str, int] = {}
+        for msg in record.get("messages", []):
+            for movie_id in MENTION.findall(str(msg.get("text", ""))):
+                counts[movie_id] = counts.get(movie_id, 0) + 1
+        out[str(record.get("conversationId"))] = counts
+    return out

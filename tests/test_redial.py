@@ -263,3 +263,65 @@ def test_evaluate_command_with_a_system_folder(tmp_path: Path, monkeypatch, hash
     assert result["standard"]["recall@1"] == result["new_items"]["recall@1"] == 0.0
     (data / "train.jsonl").write_text((data / "train.jsonl").read_text() + "\n")  # other dialogues
     assert ev.main(args) == 2
+
+
+def test_fact_tokens_and_mention_counts(tmp_path: Path) -> None:
+    from retrieval.redial import fact_tokens, mention_counts
+
+    data = write_data_dir(tmp_path / "redial")
+    catalog = load_catalog(data)
+    assert fact_tokens(catalog, data) == [["director=Ann_Example"], [], ["starring=Bob_Actor"], []]
+    # every written @id counts, the ones outside the catalog too
+    assert mention_counts(data / "valid.jsonl") == {"d1": {"10": 2, "11": 1, "99999": 1, "20": 1}}
+
+
+def test_mention_prior_leaves_out_the_counted_dialogues(tmp_path: Path) -> None:
+    from fusion.redial_pools import mention_prior
+
+    catalog = load_catalog(write_data_dir(tmp_path / "redial"))  # nbMentions 3, 2, 1, 1
+    np.testing.assert_allclose(mention_prior(catalog, []), np.log1p([3, 2, 1, 1]) / np.log1p(3), rtol=1e-6)
+    # valid's own mentions leave the counts (never below zero); unknown ids are ignored
+    np.testing.assert_allclose(mention_prior(catalog, [{"10": 2, "20": 5, "99999": 1}]),
+                               np.log1p([1, 2, 0, 1]) / np.log1p(2), rtol=1e-6)
+
+
+def test_second_stage_trains_on_train_and_reranks_valid(tmp_path: Path, monkeypatch, hashing_encoder,
+                                                        capsys) -> None:
+    """benchmarks/redial_rerank.py pools train.jsonl out of fold and trains the reranker;
+    `evaluate redial --artifacts` with `rerank` then reports the reranked row, and a
+    reranker made for another first stage is refused."""
+    from dataclasses import asdict, replace
+
+    import fusion.evaluate as ev
+    from benchmarks.redial_rerank import FOLDS, fold_of, train_second_stage
+    from retrieval.artifacts import write_manifest
+    from retrieval.head import CatalogHead
+
+    data = write_data_dir(tmp_path / "redial")
+    train = [record(f"t{i}", [(SEEKER, "I like @10"), (REC, "try @11"), (SEEKER, "and @20?"), (REC, "@21 then")], {})
+             for i in range(12)]
+    (data / "train.jsonl").write_text("".join(json.dumps(d) + "\n" for d in train))
+    assert len({fold_of(f"t{i}") for i in range(12)}) > 1 and all(0 <= fold_of(f"t{i}") < FOLDS for i in range(12))
+    catalog = load_catalog(data)
+    monkeypatch.setattr(ev, "load_encoder", lambda artifacts, name: hashing_encoder)
+    art = tmp_path / "system"
+    first = ev.RedialConfig(encoder="base", alpha=0.5, head_weight=1.0)
+    head = CatalogHead.identity(len(catalog), hashing_encoder.dim)
+    head.save(art / "head-base", ev.head_fingerprints(art, "base", catalog, data / "train.jsonl"),
+              {"refit": {"head": {"epochs": 1}}})
+    manifest = train_second_stage(data, art, first)
+    assert manifest["config"]["n_pools"] > 0 and (art / "neighbours-base" / "manifest.json").exists()
+    write_manifest(art, ev.SYSTEM_KIND, {}, {"chosen": asdict(replace(first, rerank=True))})
+    out = tmp_path / "result.json"
+    args = ["redial", "--dialogues", str(data / "valid.jsonl"), "--out", str(out), "--data-dir", str(data),
+            "--artifacts", str(art)]
+    assert ev.main(args) == 0
+    result = json.loads(out.read_text())
+    assert set(result["variants"]) == {"text (base)", "fused (base)", "reranked (base)"}
+    assert result["standard"] == result["variants"]["reranked (base)"]["standard"]
+    assert result["standard"]["recall@10"] == 1.0  # 4 movies: every target is in the top 10
+    write_manifest(art, ev.SYSTEM_KIND, {}, {"chosen": asdict(replace(first, alpha=0.6, rerank=True))})
+    assert ev.main(args) == 2  # trained for another first stage
+    capsys.readouterr()
+    train_second_stage(data, art, first)
+    assert "reusing reranker" in capsys.readouterr().out
