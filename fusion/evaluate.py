@@ -380,7 +380,9 @@ def evaluate_redial(dialogues_path: Path, data_dir: Path | None, artifacts: Path
     train_path = train_path or data_dir / "train.jsonl"
     encoder = load_encoder(artifacts, cfg.encoder)
     cache = artifacts / f"items-{cfg.encoder}" if artifacts else None
-    head = load_head(artifacts, cfg.encoder, catalog, train_path) if artifacts and cfg.head_weight else None
+    # the second stage reads the head's scores even where the first stage gives them no weight
+    head = (load_head(artifacts, cfg.encoder, catalog, train_path)
+            if artifacts and (cfg.head_weight or cfg.rerank) else None)
     vectors = item_vectors(catalog, encoder, cache)
     prep = prepare(samples, catalog, encoder, vectors, cfg.n_turns, head)
     rows: dict[str, dict] = {}
