@@ -49,6 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from fusion.cooccur import CoOccurrence
+from fusion.fuse import rowwise_minmax
 from fusion.metrics import RankingMetrics, new_item_split
 
 SYSTEM_KIND = "redial-system"
@@ -89,13 +90,6 @@ class Prepared:
     head: np.ndarray | None = None  # float32 (n_samples, n_items): catalog head logits
     repeat: np.ndarray | None = None  # float32 (n_samples, n_items): earlier-mention recency
     queries: np.ndarray | None = None  # float32 (n_samples, dim): the context embeddings
-
-
-def rowwise_minmax(x: np.ndarray) -> np.ndarray:
-    """fusion.fuse.minmax applied to each row of (n, m): constant rows map to zeros."""
-    lo = x.min(1, keepdims=True)
-    span = x.max(1, keepdims=True) - lo
-    return np.where(span > 1e-9, (x - lo) / np.maximum(span, 1e-9), 0.0).astype(np.float32)
 
 
 def fit_cooccurrence(train_dialogues, catalog) -> CoOccurrence:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
+from fusion.fuse import minmax
 from fusion.itemsim import FactSimilarity, TitleWords
 from fusion.rerank import Pool, pool_rows
 
@@ -67,11 +68,6 @@ def mention_prior(catalog, counted: Iterable[Mapping[str, int]]) -> np.ndarray:
     return (logc / max(float(logc.max()), 1e-12)).astype(np.float32)
 
 
-def _minmax_at(row: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    lo, hi = float(row.min()), float(row.max())
-    return ((row[rows] - lo) / max(hi - lo, 1e-9)).astype(np.float32)
-
-
 def build_pools(prep: "Prepared", sig: Signals) -> list[Pool]:
     """One Pool per sample of `prep`, with FEATURES in order."""
     if prep.head is None or prep.entity is None or prep.repeat is None:
@@ -81,7 +77,7 @@ def build_pools(prep: "Prepared", sig: Signals) -> list[Pool]:
         earlier = prep.earlier_rows[i]
         extras = (prep.head[i], sig.neighbours[i], sig.latest[i], sig.mentions)
         rows = pool_rows(sig.first[i], extras, earlier, earlier, N_FIRST, N_EXTRA)
-        scaled = [_minmax_at(m[i], rows) for m in (sig.first, prep.text, prep.entity, prep.head, sig.cf,
+        scaled = [minmax(m[i])[rows] for m in (sig.first, prep.text, prep.entity, prep.head, sig.cf,
                                                     sig.ratings, sig.neighbours, sig.latest)]
         columns = [np.arange(len(rows), dtype=np.float32), *scaled, prep.repeat[i, rows],
                    np.isin(rows, earlier).astype(np.float32), sig.recommended[rows], sig.mentions[rows],

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from fusion.fuse import rowwise_minmax
 from retrieval.artifacts import check_manifest, write_manifest
 
 KIND = "reranker"
@@ -133,7 +134,7 @@ class Reranker:
         report = {"rerank": asdict(config), "n_pools": len(keep), "n_skipped": len(pools) - len(keep),
                   "n_targets_in_pools": int(Y.sum()), "mean_pool": round(float(M.sum(1).float().mean()), 1),
                   "last_epoch_loss": losses, "seconds": round(time.perf_counter() - start, 1)}
-        return cls(feature_names, mean, scale, [(w1, b1, w2, b2, w3, b3) for w1, b1, w2, b2, w3, b3 in layers]), report
+        return cls(feature_names, mean, scale, layers), report
 
     # --- artifacts ---------------------------------------------------------------------
     def save(self, folder: Path, fingerprints: dict[str, str], config: dict) -> None:
@@ -156,9 +157,7 @@ class Reranker:
 def reranked(first: np.ndarray, pools: Sequence[Pool], scores: Sequence[np.ndarray]) -> np.ndarray:
     """float32 (n, n_items): every pooled candidate above every other item, pooled ones in
     the order of `scores`, the rest in first-stage order (row-wise min-max into [-1, 0])."""
-    lo = first.min(1, keepdims=True)
-    span = np.maximum(first.max(1, keepdims=True) - lo, 1e-9)
-    out = ((first - lo) / span - 1.0).astype(np.float32)
+    out = rowwise_minmax(first) - 1.0
     for i, (pool, s) in enumerate(zip(pools, scores)):
         if len(pool.rows):
             out[i, pool.rows] = s - s.min() + 1.0

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from fusion.cooccur import CoOccurrence
-from fusion.evaluate import (RedialConfig, cf_scores, evaluate_scores, fit_cooccurrence, fused_scores,
-                             prepare, rowwise_minmax)
-from fusion.fuse import minmax
+from fusion.evaluate import RedialConfig, cf_scores, evaluate_scores, fit_cooccurrence, fused_scores, prepare
+from fusion.fuse import minmax, rowwise_minmax
 from retrieval.records import Catalog, Item
 from retrieval.redial import (context_text, default_data_dir, load_catalog, load_dialogues,
                               parse_dialogue, recommender_samples, split_title)
