@@ -56,6 +56,16 @@ CLAUSE_BREAK = re.compile(r"\b(?:but|instead|rather|though|however|and (?:i )?(?
                           r"(?:i )?(?:want|would like|prefer|looking for))\b", re.IGNORECASE)
 
 
+def negated_scopes(message: str) -> list[tuple[int, int, str]]:
+    """(start, end, scope) of each negation: from its word to the next clause break;
+    `scope` is what it negates ("no horror but a comedy" -> " horror ")."""
+    out = []
+    for m in NEGATION.finditer(message):
+        scope = CLAUSE_BREAK.split(m.group(1))[0]
+        out.append((m.start(), m.start(1) + len(scope), scope))
+    return out
+
+
 @dataclass(frozen=True)
 class Years:
     """An inclusive range of release years; None = open on that side. `Years()` (both
@@ -216,7 +226,7 @@ def read_years(message: str, newest_year: int | None = None) -> tuple[Years | No
     the message less its year phrases). The last year phrase of a message wins; a negated one is
     inverted where that gives one range ("nothing before 1990") and ignored otherwise.
     "recent" needs `newest_year` (the catalog's newest item)."""
-    negated = [(m.start(), m.start(1) + len(CLAUSE_BREAK.split(m.group(1))[0])) for m in NEGATION.finditer(message)]
+    negated = [(a, b) for a, b, _ in negated_scopes(message)]
     found: list[tuple[int, Years | None]] = []
     rest = message
     for pattern, kind in YEAR_PATTERNS:
@@ -281,8 +291,7 @@ def read_turn(message: str, catalog_genres: frozenset[str] | None = None,
     narrow_words: list[str] = []
     years, relative, message = read_years(message, newest_year)
     kept = message
-    for m in NEGATION.finditer(message):
-        scope = CLAUSE_BREAK.split(m.group(1))[0]
+    for start, end, scope in negated_scopes(message):
         for genre, words in _genre_cues(scope).items():
             broad = tuple(w for w in words if w not in NARROW)
             if broad:
@@ -290,7 +299,7 @@ def read_turn(message: str, catalog_genres: frozenset[str] | None = None,
             for w in words:
                 if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
                     narrow_words.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
-        kept = kept.replace(message[m.start():m.start(1) + len(scope)], " ", 1)
+        kept = kept.replace(message[start:end], " ", 1)
     for word in re.findall(r"[a-z\-]+", kept.lower()):
         for g in IMPLIED_BANS.get(word, ()):
             banned.setdefault(g, (word,))
