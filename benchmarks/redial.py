@@ -21,8 +21,9 @@
    and the chosen values go into `<artifacts>/manifest.json` (read by
    `launch.py evaluate redial --artifacts`).
 4. Trains the second stage over the chosen first stage on train.jsonl alone
-   (benchmarks/redial_rerank.py: out-of-fold pools, then the reranker of
-   fusion/rerank.py) and keeps it when it raises the selection metric on valid.
+   (benchmarks/redial_rerank.py: out-of-fold pools, for which the chosen encoder's recipe
+   is rerun once per part, then the reranker of fusion/rerank.py) and keeps it when it
+   raises the selection metric on valid.
 5. Evaluates every variant on valid.jsonl in both protocols and writes
    benchmarks/results/redial.json, redial.md and redial_recall_at_k.png.
 """
@@ -72,26 +73,38 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     """Fine-tune on train.jsonl dialogue pairs, or reuse `out_dir` when its manifest says
     it was trained with this recipe on these pairs. Returns the folder's manifest."""
     from fusion.evaluate import redial_catalog
+    from retrieval.redial import load_dialogues
+
+    catalog = redial_catalog(data_dir, ITEM_GENRES)
+    config = recipe(steps, trainable)
+    # Same pairs, same trainable part: reused even if trained for another number of steps
+    # (its manifest, and so the report, records the recipe it was trained with).
+    return finetune_on_dialogues(load_dialogues(data_dir / "train.jsonl", catalog), catalog, out_dir, config,
+                                 retrain, reuse_if=lambda done: done["trainable"] == config.trainable)
+
+
+def finetune_on_dialogues(dialogues, catalog, out_dir: Path, config, retrain: bool = False,
+                          reuse_if=None) -> dict:
+    """Fine-tune the base encoder with `config` (a FinetuneConfig) on the pairs of
+    `dialogues` (the last 10% of them give the early-stopping pairs) into `out_dir`, or
+    reuse it when its manifest has these pairs, this catalog and a recipe that
+    `reuse_if(manifest's finetune dict)` accepts (default: the same recipe).
+    Returns the folder's manifest."""
     from retrieval.artifacts import StaleArtifactError, check_manifest, read_manifest
     from retrieval.encoder import base_model_dir
     from retrieval.finetune import KIND, finetune
     from retrieval.pairs import dialogue_pairs, fingerprint
-    from retrieval.redial import load_dialogues
 
-    catalog = redial_catalog(data_dir, ITEM_GENRES)
-    dialogues = load_dialogues(data_dir / "train.jsonl", catalog)
-    n_valid = len(dialogues) // 10  # last 10% of train dialogues: early-stopping pairs
-    train = dialogue_pairs(dialogues[:-n_valid], seed=0)
-    valid = dialogue_pairs(dialogues[-n_valid:], hard_negatives=False, seed=0)[:300]
-    config = recipe(steps, trainable)
+    n_fit = len(dialogues) - len(dialogues) // 10  # the last 10%: early-stopping pairs
+    train = dialogue_pairs(dialogues[:n_fit], seed=0)
+    valid = dialogue_pairs(dialogues[n_fit:], hard_negatives=False, seed=0)[:300]
     fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
+    reuse_if = reuse_if or (lambda done: done == asdict(config))
     if not retrain and (out_dir / "config.json").exists():
         try:
             # The catalog too: its item texts are the other side of every pair.
             manifest = check_manifest(out_dir, KIND, fps, expected={"catalog": catalog.fingerprint()})
-            # Same pairs, same trainable part: reused even if trained for another number of
-            # steps (its manifest, and so the report, records the recipe it was trained with).
-            if manifest["config"]["finetune"]["trainable"] == config.trainable:
+            if reuse_if(manifest["config"]["finetune"]):
                 print(f"reusing fine-tuned encoder {out_dir} "
                       f"({manifest['config']['finetune']['max_steps']} max steps)", flush=True)
                 return manifest
@@ -394,7 +407,8 @@ def markdown(report: dict) -> str:
               f"A reranker (fusion/rerank.py) over each sample's pool (the first stage's top "
               f"{second['pool']['n_first']}, the top {second['pool']['n_extra']} of four other signals, the movies "
               f"mentioned so far; {second['mean_pool']:.0f} candidates on average), trained on train.jsonl alone: "
-              f"{second['n_pools']:,} out-of-fold pools ({second['folds']} parts by dialogue) from "
+              f"{second['n_pools']:,} out-of-fold pools ({second['folds']} parts by dialogue; for each part the "
+              f"fine-tuned encoder, the head, the CF, the nearest contexts and the priors are refitted without it) from "
               f"{second['n_samples']:,} samples, {len(second['rerank']['seeds'])} networks, "
               f"{second['seconds']:.0f} s of training after pooling. Features: "
               + ", ".join(f"`{f}`" for f in second["features"]) + ".",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,3 +66,21 @@ def checkerboard(tiny_catalog: Catalog) -> Interactions:
 @pytest.fixture
 def hashing_encoder() -> HashingEncoder:
     return HashingEncoder(dim=256)
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path, tiny_catalog) -> Path:
+    """A 2-layer, 32-wide random BERT with a word-level vocabulary of the tiny catalog."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = sorted({w for t in tiny_catalog.texts() for w in re.findall(r"[a-z0-9]+", t.lower())})
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+    folder = tmp_path / "tiny-bert"
+    BertTokenizer(vocab=vocab).save_pretrained(folder)
+    import torch
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder

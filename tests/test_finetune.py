@@ -4,7 +4,6 @@ stopping bookkeeping holds, and the saved folder loads as a TransformerEncoder."
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,24 +11,6 @@ import pytest
 
 from retrieval.finetune import FinetuneConfig, contrastive_loss, finetune, set_trainable
 from retrieval.pairs import Pair
-
-
-@pytest.fixture
-def tiny_model(tmp_path: Path, tiny_catalog) -> Path:
-    """A 2-layer, 32-wide random BERT with a word-level vocabulary of the tiny catalog."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    words = sorted({w for t in tiny_catalog.texts() for w in re.findall(r"[a-z0-9]+", t.lower())})
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
-    folder = tmp_path / "tiny-bert"
-    BertTokenizer(vocab=vocab).save_pretrained(folder)
-    import torch
-
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
-    return folder
 
 
 def pairs_for(catalog) -> list[Pair]:

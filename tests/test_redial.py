@@ -324,3 +324,34 @@ def test_second_stage_trains_on_train_and_reranks_valid(tmp_path: Path, monkeypa
     capsys.readouterr()
     train_second_stage(data, art, first)
     assert "reusing reranker" in capsys.readouterr().out
+
+
+def test_part_encoder_reruns_the_recipe_without_the_part(tmp_path: Path, monkeypatch, tiny_model, capsys) -> None:
+    """A fine-tuned first stage's text is refitted per part: the chosen encoder's recipe
+    on the dialogues outside the part only, saved under DIR/parts/ and then reused."""
+    from dataclasses import asdict
+
+    import retrieval.encoder
+    from benchmarks.redial_rerank import fold_of, part_encoder
+    from retrieval.artifacts import write_manifest
+    from retrieval.finetune import KIND, FinetuneConfig
+
+    monkeypatch.setattr(retrieval.encoder, "base_model_dir", lambda: tiny_model)
+    catalog = make_catalog()
+    dialogues = [parse_dialogue(record(f"t{i}", [(SEEKER, "I like @10"), (REC, "try @11"), (SEEKER, "and @20?"),
+                                                 (REC, "@21 then")], {}), catalog) for i in range(12)]
+    art = tmp_path / "system"
+    recipe = FinetuneConfig(max_steps=1, batch_size=4, eval_every=1, patience=1, val_pool=4, mixed_precision="no")
+    write_manifest(art / "encoder-x", KIND, {}, {"finetune": asdict(recipe)})
+    f = fold_of("t0")
+    outside = sum(fold_of(d.dialogue_id) != f for d in dialogues)
+    encoder, vectors = part_encoder(art, "encoder-x", f, dialogues, catalog)
+    manifest = json.loads((art / "parts" / f"encoder-x-{f}" / "manifest.json").read_text())
+    assert manifest["config"]["finetune"] == asdict(recipe)
+    # two recommender turns per dialogue; the last 10% of the outside dialogues stop early
+    assert manifest["config"]["n_train_pairs"] == 2 * (outside - outside // 10) < 2 * len(dialogues)
+    assert vectors.shape == (len(catalog), 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    capsys.readouterr()
+    _, again = part_encoder(art, "encoder-x", f, dialogues, catalog)
+    assert "reusing fine-tuned encoder" in capsys.readouterr().out
+    np.testing.assert_array_equal(again, vectors)
