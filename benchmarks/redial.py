@@ -73,46 +73,17 @@ def train_encoder(data_dir: Path, out_dir: Path, steps: int, trainable: str,
     """Fine-tune on train.jsonl dialogue pairs, or reuse `out_dir` when its manifest says
     it was trained with this recipe on these pairs. Returns the folder's manifest."""
     from fusion.evaluate import redial_catalog
+    from retrieval.encoder import base_model_dir
+    from retrieval.finetune import finetune_on_dialogues
     from retrieval.redial import load_dialogues
 
     catalog = redial_catalog(data_dir, ITEM_GENRES)
     config = recipe(steps, trainable)
     # Same pairs, same trainable part: reused even if trained for another number of steps
     # (its manifest, and so the report, records the recipe it was trained with).
-    return finetune_on_dialogues(load_dialogues(data_dir / "train.jsonl", catalog), catalog, out_dir, config,
-                                 retrain, reuse_if=lambda done: done["trainable"] == config.trainable)
-
-
-def finetune_on_dialogues(dialogues, catalog, out_dir: Path, config, retrain: bool = False,
-                          reuse_if=None) -> dict:
-    """Fine-tune the base encoder with `config` (a FinetuneConfig) on the pairs of
-    `dialogues` (the last 10% of them give the early-stopping pairs) into `out_dir`, or
-    reuse it when its manifest has these pairs, this catalog and a recipe that
-    `reuse_if(manifest's finetune dict)` accepts (default: the same recipe).
-    Returns the folder's manifest."""
-    from retrieval.artifacts import StaleArtifactError, check_manifest, read_manifest
-    from retrieval.encoder import base_model_dir
-    from retrieval.finetune import KIND, finetune
-    from retrieval.pairs import dialogue_pairs, fingerprint
-
-    n_fit = len(dialogues) - len(dialogues) // 10  # the last 10%: early-stopping pairs
-    train = dialogue_pairs(dialogues[:n_fit], seed=0)
-    valid = dialogue_pairs(dialogues[n_fit:], hard_negatives=False, seed=0)[:300]
-    fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
-    reuse_if = reuse_if or (lambda done: done == asdict(config))
-    if not retrain and (out_dir / "config.json").exists():
-        try:
-            # The catalog too: its item texts are the other side of every pair.
-            manifest = check_manifest(out_dir, KIND, fps, expected={"catalog": catalog.fingerprint()})
-            if reuse_if(manifest["config"]["finetune"]):
-                print(f"reusing fine-tuned encoder {out_dir} "
-                      f"({manifest['config']['finetune']['max_steps']} max steps)", flush=True)
-                return manifest
-        except StaleArtifactError as e:
-            print(f"retraining: {e}", flush=True)
-    finetune(base_model_dir(), train, valid, {it.item_id: it.text for it in catalog.items},
-             out_dir, config, extra_manifest={"catalog": catalog.fingerprint()})
-    return read_manifest(out_dir)
+    return finetune_on_dialogues(load_dialogues(data_dir / "train.jsonl", catalog), catalog, base_model_dir(),
+                                 out_dir, config, retrain,
+                                 reuse_if=lambda done: done["trainable"] == config.trainable)
 
 
 def train_head(data_dir: Path, artifacts: Path, name: str, retrain: bool = False) -> dict:

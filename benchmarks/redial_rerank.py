@@ -43,14 +43,15 @@ def recipe() -> dict:
 def part_encoder(artifacts: Path, name: str, f: int, dialogues, catalog, retrain: bool = False):
     """(encoder, item vectors) for part `f`: encoder `name`'s fine-tuning recipe rerun on
     the dialogues outside part `f` (DIR/parts/, reused while its manifest matches)."""
-    from benchmarks.redial import finetune_on_dialogues
     from fusion.evaluate import item_vectors, load_encoder
     from retrieval.artifacts import read_manifest
-    from retrieval.finetune import FinetuneConfig
+    from retrieval.encoder import base_model_dir
+    from retrieval.finetune import FinetuneConfig, finetune_on_dialogues
 
     config = FinetuneConfig(**read_manifest(artifacts / name)["config"]["finetune"])
     folder = artifacts / "parts" / f"{name}-{f}"
-    finetune_on_dialogues([d for d in dialogues if fold_of(d.dialogue_id) != f], catalog, folder, config, retrain)
+    finetune_on_dialogues([d for d in dialogues if fold_of(d.dialogue_id) != f], catalog, base_model_dir(), folder,
+                          config, retrain)
     encoder = load_encoder(artifacts / "parts", folder.name)
     return encoder, item_vectors(catalog, encoder, artifacts / "parts" / f"items-{folder.name}")
 

@@ -12,7 +12,10 @@ against a fixed pool of items, checked every `eval_every` steps (step 0 included
 run that never helps keeps the base weights). Output: `save_pretrained` weights +
 tokenizer + `manifest.json` (config, data fingerprint, validation history, seconds).
 
-Knows nothing of dialogues, CF or the bot: pairs and item texts in, a model folder out.
+The loop (`finetune`) knows nothing of dialogues, CF or the bot: pairs and item texts in,
+a model folder out. `finetune_on_interactions` and `finetune_on_dialogues` build those
+pairs (retrieval/pairs.py) from an interaction log or from dialogues, and reuse a model
+folder whose manifest says it was trained on the same pairs.
 """
 
 from __future__ import annotations
@@ -355,3 +358,32 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,
              progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "interactions"})
     return out_dir, True
+
+
+def finetune_on_dialogues(dialogues, catalog, base_dir: Path, out_dir: Path, config: FinetuneConfig,
+                          rebuild: bool = False, reuse_if=None) -> dict:
+    """Fine-tune `base_dir` with `config` on the `dialogue_pairs` of `dialogues` (the last
+    10% of them give the early-stopping pairs) into `out_dir`, or reuse `out_dir` when its
+    manifest has these pairs, this catalog and a recipe that `reuse_if(manifest's
+    finetune dict)` accepts (default: the same recipe). Returns the folder's manifest."""
+    from retrieval.artifacts import StaleArtifactError, check_manifest, read_manifest
+    from retrieval.pairs import dialogue_pairs
+
+    n_fit = len(dialogues) - len(dialogues) // 10  # the last 10%: early-stopping pairs
+    train = dialogue_pairs(dialogues[:n_fit], seed=0)
+    valid = dialogue_pairs(dialogues[n_fit:], hard_negatives=False, seed=0)[:300]
+    fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
+    reuse_if = reuse_if or (lambda done: done == asdict(config))
+    if not rebuild and (out_dir / "config.json").exists():
+        try:
+            # The catalog too: its item texts are the other side of every pair.
+            manifest = check_manifest(out_dir, KIND, fps, expected={"catalog": catalog.fingerprint()})
+            if reuse_if(manifest["config"]["finetune"]):
+                print(f"reusing fine-tuned encoder {out_dir} "
+                      f"({manifest['config']['finetune']['max_steps']} max steps)", flush=True)
+                return manifest
+        except StaleArtifactError as e:
+            print(f"retraining: {e}", flush=True)
+    finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items},
+             out_dir, config, extra_manifest={"catalog": catalog.fingerprint()})
+    return read_manifest(out_dir)
