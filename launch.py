@@ -2,7 +2,8 @@
 
 With no arguments it runs on the embedded MovieLens catalog, building the artifacts
 (item embeddings, FAISS index, CF model) on first run and reusing them afterwards.
-`python launch.py evaluate ...` runs the offline evaluations (see fusion/evaluate.py).
+`python launch.py --catalog redial` serves the pipeline trained on ReDial conversations.
+`python launch.py evaluate ...` runs the offline evaluations (benchmarks/redial/evaluate.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ ROOT = Path(__file__).resolve().parent
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Conversational recommender: chat UI + HTTP API.")
-    p.add_argument("--catalog", type=Path, help="catalog CSV/JSONL (default: embedded MovieLens)")
+    p.add_argument("--catalog", type=Path,
+                   help="catalog CSV/JSONL, or 'redial' for the ReDial movies and the pipeline trained on "
+                        "ReDial conversations (default: embedded MovieLens)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
     p.add_argument("--interactions", type=Path, help="interaction log CSV/JSONL for --catalog")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="artifact folder (default: artifacts/<catalog name>)")
@@ -49,8 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         p.error(f"--alpha must be in [0, 1], got {args.alpha}")
-    if (args.catalog is None) != (args.interactions is None):
+    args.redial = args.catalog is not None and str(args.catalog) == "redial"
+    if args.redial and args.interactions is not None:
+        p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
+    if not args.redial and (args.catalog is None) != (args.interactions is None):
         p.error("--catalog and --interactions go together")
+    if args.data_dir is not None and not args.redial:
+        p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
         p.error("--auth must look like USER:PASSWORD")
     if args.concurrency < 1:
@@ -71,17 +81,45 @@ def load_data(args: argparse.Namespace):
     return catalog, load_interactions(args.interactions, catalog)
 
 
+def make_redial_bot(args: argparse.Namespace):
+    """The ReDial system folder's pipeline (built first when missing: about an hour on 2
+    cores, the fine-tunes most of it), exactly as `launch.py evaluate redial` scores it."""
+    import time
+
+    from bot.chat import Bot
+    from fusion.conversations import load_system
+    from retrieval.redial import default_data_dir, fact_tokens, load_catalog_with_genres
+
+    start = time.perf_counter()
+    data_dir = args.data_dir or default_data_dir()
+    folder = args.artifacts or ROOT / "artifacts" / "redial"
+    built = not (folder / "manifest.json").exists() or args.rebuild
+    if built:
+        from benchmarks.redial.__main__ import build, tune
+
+        print(f"building the ReDial pipeline into {folder} (trains on {data_dir}/train.jsonl; "
+              "about an hour on 2 cores)", flush=True)
+        tune(data_dir, folder, build(data_dir, folder))
+    catalog = load_catalog_with_genres(data_dir)
+    recommender = load_system(folder, catalog, fact_tokens(catalog, data_dir))
+    print(f"catalog redial: {len(catalog)} items; {'built' if built else 'reused'} the pipeline in {folder} "
+          f"({time.perf_counter() - start:.1f} s)", flush=True)
+    return Bot(recommender), None
+
+
 def make_bot(args: argparse.Namespace):
+    if getattr(args, "redial", False):
+        return make_redial_bot(args)
     from bot.chat import Bot
     from fusion.build import load_or_build
-    from fusion.recommender import FusionConfig
+    from fusion.config import PipelineConfig
     from retrieval.encoder import TransformerEncoder
 
     catalog, interactions = load_data(args)
     folder = args.artifacts or ROOT / "artifacts" / catalog.name
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
-                                        FusionConfig(alpha=args.alpha), rebuild=args.rebuild,
+                                        PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune)
     what = f"built {', '.join(report.built)}" if report.built else "reused artifacts"
     print(f"catalog {catalog.name}: {len(catalog)} items, {len(interactions)} interactions; "
@@ -93,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["evaluate"]:
-        from fusion.evaluate import main as evaluate_main
+        from benchmarks.redial.evaluate import main as evaluate_main
 
         return evaluate_main(argv[1:])
     args = parse_args(argv)

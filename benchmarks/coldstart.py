@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,8 @@ from fusion.cf import make_cf
 from fusion.coldstart import KS, by_k, episodes, evaluate, split_users
 from fusion.diversity import catalog_coverage, genre_coverage, intra_list_similarity, novelty
 from fusion.fuse import Fuser, WeightedFuser
-from fusion.recommender import FusionConfig, Recommender
+from fusion.config import PipelineConfig
+from fusion.recommender import Recommender
 from fusion.tune import MODELS, N_TEST, N_VALIDATION, SEED, load_text, tune
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     encoder = TransformerEncoder()
     retriever = load_text(catalog, encoder, args.artifacts / "text")
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
-    config = FusionConfig()
+    config = PipelineConfig()
     tuned = tune(retriever, split, encoder.encode([u.request for u in split.validation]), MODELS, config)
-    strategy = tuned.strategy
+    strategy = tuned.config
     qv = encoder.encode([u.request for u in split.test])
     idx = np.random.default_rng(SEED).integers(0, len(split.test), (N_BOOT, len(split.test)))
 
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         results[m] = {"fuser": fuser.describe(), "mmr_lambda": lam, **method_figures(per_ep, eps, idx)}
     # The same tuned fuser when the pool is text candidates only (the first slice's pool):
     # how much of the result comes from letting CF's own top-N into the pool.
-    text_pool = Recommender(retriever, rec.cf, replace(config, n_cf_candidates=0))
+    text_pool = Recommender(retriever, rec.cf, config.with_(n_cf_candidates=0))
     eps_tp = episodes(text_pool, split.test, qv, config.like_weight)
     m_tp = "adaptive fusion, text-only pool"
     per_method[m_tp] = evaluate(text_pool, eps_tp, tuned.best["adaptive"])
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"Ranked: text top-{config.n_candidates} ∪ CF top-{config.n_cf_candidates} (CF part only "
                      "with a history), revealed items excluded. Bootstrap: "
                      f"{N_BOOT} resamples of users."),
-        "n_test_users": len(split.test), "tuned_strategy": strategy.to_dict(),
+        "n_test_users": len(split.test), "tuned_strategy": {**strategy.to_dict(), "validation": tuned.validation},
         "method_order": list(methods), "methods": results, "paired_ndcg": paired,
         "mmr_sweep": sweep, "cf_models": cf_models, "diagnostics": diagnostics,
         "seconds": round(time.perf_counter() - start, 1),

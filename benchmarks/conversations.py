@@ -77,12 +77,12 @@ def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str]) -> list:
                 except BadInput:  # an empty message: nothing heard
                     pass
             elif session.turns:
-                targets = tuple(dict.fromkeys(to_bot[m] for m in turn.movie_ids
+                targets = tuple(dict.fromkeys(to_bot[m] for m in turn.item_ids
                                               if m in to_bot and m not in mentioned))
                 if targets:
                     cases.append(Case(d.dialogue_id, session, targets,
                                       tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot))))
-            mentioned.extend(m for m in turn.movie_ids if m not in mentioned)
+            mentioned.extend(m for m in turn.item_ids if m not in mentioned)
     return cases
 
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         variant = Bot(bot.recommender, replace(bot.config, **changes))
         results[f"shipped, {name}"] = score(variant, cases, {"shipped": None})["shipped"].result()
     seconds = time.perf_counter() - start
-    n_mentions = sum(1 for d in dialogues for t in d.turns if not t.seeker for _ in t.movie_ids)
+    n_mentions = sum(1 for d in dialogues for t in d.turns if not t.seeker for _ in t.item_ids)
     report = {
         "dialogues": str(dialogues_path), "n_dialogues": len(dialogues), "catalog": bot.catalog.name,
         "catalog_items": len(bot.catalog), "linked_movies": len(links), "n_cases": len(cases),

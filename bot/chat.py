@@ -19,11 +19,13 @@ from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
 from bot.understand import has_content, is_negative_about, is_paging, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
+from retrieval.dialogue import Turn as DialogueTurn
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
 NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
+SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
 
 
 # What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".
@@ -168,7 +170,7 @@ class Bot:
             banned_terms=session.banned_genres + session.banned_words,
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
-            alpha=alpha if alpha is not None else self.config.alpha,
+            alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
         )
 
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Turn:
@@ -190,7 +192,7 @@ class Bot:
         """A fresh list for the session as it stands (after a turn or a feedback edit)."""
         recs = self.recommender.recommend(self.query(session, alpha))
         items = tuple(RankedItem(r, reason(r, session, self.writer)) for r in recs)
-        session = session.with_shown(tuple(r.item.item_id for r in recs))
+        session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
         return Turn(render(items, session, self), session, items)
 
     # --- feedback and edits -----------------------------------------------------------
@@ -259,6 +261,17 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
                      + (f" · {escape(genres)}" if genres else "")
                      + f"  \n   _{escape(it.reason)}_")
     return "\n".join(lines)
+
+
+def spoken_turn(recs: list[Recommendation]) -> DialogueTurn | None:
+    """The bot's reply as one recommender turn of the transcript: its top SPOKEN items,
+    named the way conversations name them ("How about Heat (1995) or Ronin (1998)?")."""
+    if not recs:
+        return None
+    named = [r.item for r in recs[:SPOKEN]]
+    labels = [it.label() for it in named]
+    text = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+    return DialogueTurn(False, f"How about {text}?", tuple(it.item_id for it in named))
 
 
 def with_user(session: Session, user_id: str | None) -> Session:

@@ -4,7 +4,9 @@
 asked for, a word shared by the request and the title, its release year when the user
 limited the years, the text similarity, the liked or
 rated item whose audience gave the CF score, or the item's number of ratings when
-popularity was the CF fallback. A `ReasonWriter` turns claims into words; the default is a
+popularity was the CF fallback; for a pipeline that learnt from conversations, the item
+it was talked about with, the item it was liked together with, and how often recommenders
+named it. A `ReasonWriter` turns claims into words; the default is a
 plain template. A richer writer (e.g. a language model) can be plugged in, but it only
 ever receives these claims, so it has nothing else to assert.
 """
@@ -27,7 +29,9 @@ show please really very much one any what who""".split())
 
 @dataclass(frozen=True)
 class Claim:
-    """kind: genre | title_word | years | similar_text | liked_audience | rated_audience | popular."""
+    """kind: genre | title_word | years | similar_text | liked_audience | rated_audience | popular |
+    talked_together (co-mentioned in a training conversation) | co_liked (liked together by
+    raters of a linked ratings log) | recommended (times named by training recommenders)."""
 
     kind: str
     value: str  # the genre, the word, the evidence item's label, or a number
@@ -48,8 +52,15 @@ def claims(rec: Recommendation, session: Session) -> list[Claim]:
         if rec.cf_source == "history" and rec.evidence is not None:
             liked = rec.evidence.item_id in session.liked_ids
             out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.label()))
+        elif rec.cf_source == "conversations" and rec.evidence is not None:
+            out.append(Claim("talked_together", rec.evidence.label()))
         elif rec.cf_source == "popularity":
             out.append(Claim("popular", str(rec.popularity_count)))
+    # Terms of a pipeline that learnt from conversations (fusion/terms.py), when weighted.
+    if rec.terms.get("ratings", 0) > 0 and "ratings" in rec.term_evidence:
+        out.append(Claim("co_liked", rec.term_evidence["ratings"].label()))
+    if rec.terms.get("popularity", 0) > 0 and rec.term_counts.get("popularity", 0) > 0:
+        out.append(Claim("recommended", str(rec.term_counts["popularity"])))
     return out
 
 
@@ -79,6 +90,12 @@ class TemplateWriter:
                 parts.append(f"liked by the same people as {c.value}, which you rated highly")
             elif c.kind == "popular":
                 parts.append(f"popular: {c.value} ratings in the data")
+            elif c.kind == "talked_together":
+                parts.append(f"people who talked about {c.value} in past conversations also talked about it")
+            elif c.kind == "co_liked":
+                parts.append(f"also liked by people who rated {c.value} highly")
+            elif c.kind == "recommended":
+                parts.append(f"recommended {c.value} times in past conversations")
         return "; ".join(parts)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.understand import TurnReading, Years
+from retrieval.dialogue import Turn
 
 
 def _add(seq: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
@@ -32,6 +33,9 @@ class Session:
     years: Years | None = None  # release years asked for; a later year phrase replaces it
     shown_ids: tuple[str, ...] = ()  # every item listed so far: never repeated
     last_ids: tuple[str, ...] = ()  # the latest list, in rank order
+    # The conversation as turns (the person's messages with the items they named, the
+    # bot's replies with the items they named): what a context-mode pipeline reads.
+    transcript: tuple[Turn, ...] = ()
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
         """Wanted genre -> the user's words that asked for it, over all turns."""
@@ -54,6 +58,7 @@ class Session:
             liked_ids=_add(_drop(self.liked_ids, reading.disliked_ids), reading.liked_ids),
             disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
+            transcript=self.transcript + (Turn(True, message, reading.liked_ids + reading.disliked_ids),),
         )
 
     def with_feedback(self, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> "Session":
@@ -63,5 +68,8 @@ class Session:
     def with_excluded(self, item_ids: tuple[str, ...]) -> "Session":
         return replace(self, excluded_ids=_add(self.excluded_ids, item_ids))
 
-    def with_shown(self, item_ids: tuple[str, ...]) -> "Session":
-        return replace(self, shown_ids=self.shown_ids + item_ids, last_ids=item_ids)
+    def with_shown(self, item_ids: tuple[str, ...], reply: Turn | None = None) -> "Session":
+        """After a list: its items are never shown again; `reply` (the bot's turn as a
+        recommender would say it) joins the transcript."""
+        return replace(self, shown_ids=self.shown_ids + item_ids, last_ids=item_ids,
+                       transcript=self.transcript + ((reply,) if reply is not None else ()))

@@ -1,8 +1,9 @@
 """Assemble a `Recommender` from data and an artifact folder, building what is missing.
 
 Layout of an artifact folder: `text/` (item vectors + FAISS index), `cf/` (CF model) and,
-once tuned, `fusion/` (the chosen CF model, fuser and MMR λ), each with its own manifest.
-A CF folder holding another model or format than the strategy names is refitted (seconds).
+once tuned, `fusion/` (the tuned pipeline config: CF model, fuser, MMR λ; fusion/config.py),
+each with its own manifest. A CF folder holding another model or format than the config
+names is refitted (seconds).
 A folder built for another catalog, interaction log or encoder is rebuilt when `rebuild`
 is set, else refused with a message that says so.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from fusion.recommender import FusionConfig, Recommender
-from fusion.strategy import DEFAULT, load_or_fit_cf, load_strategy
+from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
+from fusion.config import PipelineConfig, load_config
+from fusion.recommender import Recommender
 from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest
 from retrieval.encoder import Encoder
 from retrieval.records import Catalog, Interactions
@@ -31,14 +33,15 @@ class BuildReport:
 
 
 def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder, folder: Path,
-                  config: FusionConfig = FusionConfig(), rebuild: bool = False,
+                  config: PipelineConfig = PipelineConfig(), rebuild: bool = False,
                   progress: bool = True, finetune: bool = False,
                   tune: bool = False) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
     log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py) and
-    embed the catalog with the fine-tuned model. `tune`: when no tuned strategy exists
+    embed the catalog with the fine-tuned model. `tune`: when no tuned config exists
     (or the text part was rebuilt), tune CF model, fuser and MMR λ on validation users
-    (fusion/tune.py) and save it in `<folder>/fusion/`."""
+    (fusion/tune.py) and save the config in `<folder>/fusion/`; `config` applies when
+    there is none."""
     start = time.perf_counter()
     built: list[str] = []
     text_dir, cf_dir = folder / "text", folder / "cf"
@@ -59,27 +62,41 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         built.append("text")
     else:
         retriever = _load(lambda: Retriever.load(text_dir, catalog, encoder))
-    # CF model, fuser and MMR λ come from the tuned strategy (`python -m fusion.tune` writes
-    # <folder>/fusion/manifest.json); without one: item-kNN and fixed α = config.alpha.
-    tuned = load_strategy(folder / "fusion", catalog, interactions)
+    # CF model, fuser and MMR λ come from the tuned config (`python -m fusion.tune` writes
+    # <folder>/fusion/manifest.json); without one, `config` (item-kNN, fixed α).
+    tuned = load_tuned(folder / "fusion", catalog, interactions)
     if tune and (tuned is None or "text" in built):
         from fusion.tune import can_tune, tune_and_save
 
         if can_tune(interactions):
-            tune_and_save(catalog, interactions, retriever, folder / "fusion")
-            tuned = load_strategy(folder / "fusion", catalog, interactions)
+            tuned = tune_and_save(catalog, interactions, retriever, folder / "fusion", config=config).config
             built.append("fusion")
         else:
-            log.warning("too few users to tune the fusion strategy; using item-kNN and fixed alpha")
-    strategy = tuned or DEFAULT
-    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, strategy, catalog, interactions, refit=rebuild))
+            log.warning("too few users to tune the pipeline; using item-kNN and fixed alpha")
+    config = tuned or config
+    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, interactions, refit=rebuild))
     if fitted:
         built.append("cf")
-    if tuned is not None and config.mmr_lambda is None and tuned.mmr_lambda is not None:
-        config = replace(config, mmr_lambda=tuned.mmr_lambda)
-    report = BuildReport(tuple(built), time.perf_counter() - start)
-    fuser = tuned.make_fuser() if tuned is not None else None
-    return Recommender(retriever, cf, config, fuser=fuser), report
+    return Recommender(retriever, cf, config), BuildReport(tuple(built), time.perf_counter() - start)
+
+
+def load_tuned(folder: Path, catalog: Catalog, interactions: Interactions) -> PipelineConfig | None:
+    """The tuned config in `folder`, None when none was tuned; one tuned on other data
+    raises StaleArtifactError (rerun `python -m fusion.tune`)."""
+    if not (folder / "manifest.json").exists():
+        return None
+    return load_config(folder, fingerprints(catalog, interactions))[0]
+
+
+def load_or_fit_cf(folder: Path, config: PipelineConfig, catalog: Catalog, interactions: Interactions,
+                   refit: bool = False) -> tuple[CFModel, bool]:
+    """(CF model, whether it was fitted now): the stored model when it is the one the
+    config names (same params, same data), else fit it and save it into `folder`."""
+    if not refit and stored_model_matches(folder, config.cf_model, dict(config.cf_params)):
+        return load_cf(folder, catalog, interactions), False
+    model = make_cf(config.cf_model, interactions, len(catalog), **config.cf_params)
+    model.save(folder, catalog, interactions)
+    return model, True
 
 
 def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,

@@ -23,6 +23,7 @@ import numpy as np
 
 from fusion.cf import History
 from fusion.recommender import Pool, Recommender
+from fusion.terms import Request
 from retrieval.records import Catalog, Interactions
 
 KS = (0, 1, 3, 5, 10)  # revealed likes per episode (the k)
@@ -109,7 +110,9 @@ def episodes(recommender: Recommender, users: Sequence[HeldOutUser], query_vecto
         for k in KS:
             revealed = user.liked_rows[:k]
             history = History(revealed, np.full(k, like_weight, np.float32))
-            out.append(Episode(user, k, recommender.pool(query_vectors[i], history, set(revealed.tolist()))))
+            request = Request(query_vectors[i], history if k else History.empty(),
+                              excluded=frozenset(revealed.tolist()))
+            out.append(Episode(user, k, recommender.pool(request)))
     return out
 
 

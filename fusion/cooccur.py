@@ -17,15 +17,18 @@ from typing import Iterable
 import numpy as np
 import scipy.sparse as sp
 
+from fusion.cf import CFScores, History
 from retrieval.artifacts import check_manifest, write_manifest
 
 KIND = "cf-cooccur"
 
 
 class CoOccurrence:
-    def __init__(self, sim: sp.csr_matrix, popularity: np.ndarray) -> None:
+    def __init__(self, sim: sp.csr_matrix, counts: np.ndarray) -> None:
         self.sim = sim  # (n_items, n_items) float32, zero diagonal, symmetric
-        self.popularity = popularity  # (n_items,) float32 in [0, 1]
+        self.counts = np.asarray(counts, np.int64)  # (n_items,) recommendations of each item
+        logc = np.log1p(self.counts.astype(np.float32))
+        self.popularity = (logc / max(float(logc.max()), 1e-12)).astype(np.float32)  # in [0, 1]
 
     @classmethod
     def fit(cls, baskets: Iterable[list[int]], n_items: int,
@@ -46,10 +49,7 @@ class CoOccurrence:
         co.eliminate_zeros()
         inv = sp.diags(1.0 / np.sqrt(np.maximum(counts, 1.0))).astype(np.float32)
         sim = (inv @ co @ inv).tocsr().astype(np.float32)
-        rec = np.bincount(np.fromiter(recommended_rows, np.int64), minlength=n_items)[:n_items]
-        logc = np.log1p(rec.astype(np.float32))
-        pop = (logc / max(float(logc.max()), 1e-12)).astype(np.float32)
-        return cls(sim, pop)
+        return cls(sim, np.bincount(np.fromiter(recommended_rows, np.int64), minlength=n_items)[:n_items])
 
     def score_all(self, history_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """(n_items,) float32: sum_j weights[j] * sim[history_rows[j], :]; zeros when empty."""
@@ -61,15 +61,49 @@ class CoOccurrence:
                           shape=(1, n))
         return np.asarray((w @ self.sim).todense(), dtype=np.float32).ravel()
 
+    def evidence(self, history_rows: np.ndarray, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """int64 (len(rows),): for each row, the history row with the largest positive
+        contribution to its score (so the two really did occur together), -1 if none."""
+        if len(history_rows) == 0:
+            return np.full(len(rows), -1, np.int64)
+        contrib = self.sim[np.asarray(history_rows, np.int64)][:, rows].toarray() * np.asarray(weights)[:, None]
+        best = contrib.argmax(0)
+        ok = contrib[best, np.arange(len(rows))] > 0
+        return np.where(ok, np.asarray(history_rows, np.int64)[best], -1).astype(np.int64)
+
     # --- artifacts -------------------------------------------------------------------
     def save(self, folder: Path, fingerprints: dict[str, str], config: dict) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         sp.save_npz(folder / "sim.npz", self.sim)
-        np.save(folder / "popularity.npy", self.popularity)
+        np.save(folder / "counts.npy", self.counts)
         write_manifest(folder, KIND, fingerprints, config)
 
     @classmethod
     def load(cls, folder: Path, fingerprints: dict[str, str]) -> "CoOccurrence":
         check_manifest(folder, KIND, fingerprints)
         return cls(sp.load_npz(folder / "sim.npz").tocsr().astype(np.float32),
-                   np.load(folder / "popularity.npy", allow_pickle=False))
+                   np.load(folder / "counts.npy", allow_pickle=False))
+
+
+class CoOccurrenceCF:
+    """`CoOccurrence` as the pipeline's CF model (the `CFModel` contract of fusion/cf.py)
+    for a catalog whose interaction log is conversations: no known users; the history is
+    what the conversation mentioned; an empty history scores zero (popularity is a term of
+    its own, fusion/terms.py), so a new conversation is ranked by words alone."""
+
+    name = "cooccur"
+    source = "conversations"  # CFScores.source: the reason says "named in the same conversations"
+
+    def __init__(self, model: CoOccurrence) -> None:
+        self.model = model
+        self.counts = model.counts
+
+    def knows_user(self, user_id: str) -> bool:
+        return False
+
+    def user_history(self, user_id: str) -> History:
+        return History.empty()
+
+    def score(self, history: History, candidate_rows: np.ndarray) -> CFScores:
+        scores = self.model.score_all(history.item_rows, history.weights)[candidate_rows]
+        return CFScores(scores, self.model.evidence(history.item_rows, history.weights, candidate_rows), self.source)

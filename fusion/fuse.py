@@ -39,13 +39,6 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
-def rowwise_minmax(x: np.ndarray) -> np.ndarray:
-    """`minmax` applied to each row of (n, m): constant rows map to zeros."""
-    lo = x.min(1, keepdims=True)
-    span = x.max(1, keepdims=True) - lo
-    return np.where(span > 1e-9, (x - lo) / np.maximum(span, 1e-9), 0.0).astype(np.float32)
-
-
 def zscore(x: np.ndarray) -> np.ndarray:
     """(x − mean) / sd within one query's candidates; a constant vector maps to zeros."""
     x = np.asarray(x, dtype=np.float32)

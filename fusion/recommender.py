@@ -1,44 +1,46 @@
-"""One recommendation request: candidates from text and CF, fusion, optional MMR, top k.
+"""The recommendation pipeline: one request in, ranked items with their evidence out.
 
-Pipeline (`pool` then `order`, also used by the offline benchmark and the tuner):
-1. candidates: FAISS top-N by text, plus CF's own top-N when the CF scores come from a
-   history with something liked in it (so a strong taste match is not lost for lack of
-   words); with no history, or dislikes alone, the pool is text-only and popularity
-   merely re-weights it (a dislike never pulls items in; the bot drops the item itself);
-   banned genres and a year range filter the catalog before the search;
-2. both sources are scored on the whole pool and fused by a `Fuser` (fusion/fuse.py);
-3. optionally MMR re-ranks the best `mmr_pool` fused items for variety (fusion/mmr.py).
+The chat (bot/), the offline benchmarks and the tuners all rank through this class, so a
+number measured here is what a person gets. One request goes:
 
-Knows nothing of chat: the bot turns a conversation into a `Query` and renders the
-`Recommendation`s this returns.
+1. `request`: the `Query` (words, conversation, likes, filters) becomes a `Request` of
+   vectors and rows: the query embedding (per-turn weighted mean, or the whole
+   conversation rendered as in training, `PipelineConfig.query`), the CF history, the
+   items mentioned so far and how recently, what is excluded and what the filters allow;
+2. `pool`, candidate sources: FAISS text top-N (a filter is a FAISS ID selector, so a
+   narrow one still gets its N best) ∪ CF top-N when the history likes something, or
+   every allowed item when `n_candidates` is None (small catalogs; what a benchmark
+   ranks); every scorer scores the pool: text similarity, the CF model (ratings or
+   conversation co-occurrence, fusion/cf.py, fusion/cooccur.py) and each `Term`
+   (fusion/terms.py: head, priors, repeat, neighbours, ...);
+3. `order`: the `Fuser` (fusion/fuse.py) combines text and CF, α·text + (1−α)·CF, then
+   each weighted term adds weight·normalised(term); an optional second stage
+   (fusion/second_stage.py) reorders the best of the pool; MMR optionally diversifies.
+
+Excluded items (already shown, liked or disliked) leave the pool before scoring, as the
+"new items" protocol asks. Knows nothing of chat wording: the bot builds the `Query`
+and renders the `Recommendation`s.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from fusion.cf import CFModel, CFScores, History
-from fusion.fuse import Fuser, WeightedFuser
+from fusion.config import PipelineConfig
+from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
+from fusion.terms import REPEAT_DECAY, SEEKER_MENTION, Request, Term
+from retrieval.dialogue import context_text
 from retrieval.records import Item, Query
 from retrieval.retriever import Retriever
 
 WORD = re.compile(r"[a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    alpha: float = 0.7  # text weight of the fallback fixed-α fuser (no tuned strategy)
-    n_candidates: int = 200  # FAISS candidates fused per turn (issue: N >= 100)
-    n_cf_candidates: int = 200  # CF's own top-N added to the pool when there is a history
-    like_weight: float = 1.5  # a like said in chat ~ a rating 1.5 stars above one's mean
-    dislike_weight: float = -1.0  # pushes away items liked by the same audience
-    mmr_lambda: float | None = None  # None: no diversity re-ranking; 1.0 = same as None
-    mmr_pool: int = 100  # MMR chooses among the best fused items only (keeps relevance)
 
 
 @dataclass(frozen=True)
@@ -50,32 +52,40 @@ class Recommendation:
     score: float
     text: float  # text part before weighting (normalised; see fusion/fuse.py)
     cf: float  # CF part before weighting
-    alpha: float  # text weight used for this query: score = alpha*text + (1-alpha)*cf
+    alpha: float  # text weight used for this query: first stage = alpha*text + (1-alpha)*cf + terms
     similarity: float  # raw cosine between query and item text
-    cf_source: str  # "history" or "popularity"
+    cf_source: str  # "history", "conversations" or "popularity"
     evidence: Item | None  # history item whose similarity contributed most to cf
     popularity_count: int  # interactions of this item in the CF data
     strategy: str = ""  # the fuser that ranked it, e.g. "adaptive" (for the API and logs)
+    terms: Mapping[str, float] = field(default_factory=dict)  # weighted contribution of each term
+    term_evidence: Mapping[str, Item] = field(default_factory=dict)  # e.g. {"ratings": the co-liked item}
+    term_counts: Mapping[str, int] = field(default_factory=dict)  # raw counts behind prior terms
+    reranked: bool = False  # the second stage placed it (its score is the reranker's)
 
 
 @dataclass(frozen=True)
 class Pool:
-    """Candidates of one request with both sources' raw scores, aligned by position."""
+    """Candidates of one request with every scorer's raw scores, aligned by position."""
 
     rows: np.ndarray  # int64 (n,)
     similarity: np.ndarray  # float32 (n,): cosine(query, item text)
     cf: CFScores  # scores/evidence (n,)
     n_liked: int  # liked items in the history: the evidence count for adaptive fusion
+    terms: Mapping[str, np.ndarray] = field(default_factory=dict)  # name -> float32 (n,)
+    request: Request | None = None
 
 
 @dataclass(frozen=True)
 class Ranking:
     pool: Pool
     order: np.ndarray  # int64 (k,): positions in the pool, best first
-    fused: np.ndarray  # float32 (n,) fused score of every pool entry
+    fused: np.ndarray  # float32 (n,) final score of every pool entry
     text: np.ndarray  # float32 (n,) text part
     cf: np.ndarray  # float32 (n,) CF part
     alpha: float
+    terms: Mapping[str, np.ndarray] = field(default_factory=dict)  # weighted term parts (n,)
+    reranked: bool = False
 
     @property
     def rows(self) -> np.ndarray:
@@ -83,22 +93,42 @@ class Ranking:
 
 
 class Recommender:
-    def __init__(self, retriever: Retriever, cf: CFModel, config: FusionConfig = FusionConfig(),
-                 fuser: Fuser | None = None) -> None:
+    def __init__(self, retriever: Retriever, cf: CFModel, config: PipelineConfig = PipelineConfig(),
+                 terms: Sequence[Term] = (), second_stage=None) -> None:
         self.retriever = retriever
         self.catalog = retriever.catalog
         self.cf = cf
         self.config = config
-        # The tuned strategy's fuser when fusion/build.py found one, else fixed α.
-        self.fuser: Fuser = fuser if fuser is not None else WeightedFuser(config.alpha)
+        self.fuser: Fuser = config.make_fuser()
+        self.terms: dict[str, Term] = {t.name: t for t in terms}
+        missing = [n for n, w in config.weights.items() if w and n not in self.terms]
+        if config.entity_weight and "entity" not in self.terms:
+            missing.append("entity")
+        if missing:
+            raise ValueError(f"the pipeline config weighs term(s) {missing} that this pipeline was not given")
+        if config.rerank and second_stage is None:
+            raise ValueError("the pipeline config asks for the second stage, but none was given")
+        self.second_stage = second_stage  # kept when off, so a tuner can switch it on (with_config)
 
+    # --- 1. the request ----------------------------------------------------------------
     def history(self, query: Query) -> History:
-        """The user's rated history (if a known user) plus this session's likes/dislikes."""
+        """CF evidence: a known user's rated history, then what this conversation says.
+        In context mode every mentioned item counts `mention_weight`; everywhere a liked one
+        `like_weight`, a disliked one `dislike_weight`. Dislikes alone are no taste to
+        fold in: the history is then empty (a dislike never pulls items in)."""
+        cfg = self.config
         base = self.cf.user_history(query.user_id) if query.user_id else History.empty()
-        rows = [self.catalog.row(i) for i in query.liked_ids + query.disliked_ids]
-        weights = ([self.config.like_weight] * len(query.liked_ids)
-                   + [self.config.dislike_weight] * len(query.disliked_ids))
-        return base.merged(History(np.array(rows, np.int64), np.array(weights, np.float32)))
+        mentioned = self.mentioned_ids(query) if cfg.query == "context" else ()
+        ids = list(dict.fromkeys(mentioned + query.liked_ids + query.disliked_ids))
+        liked, disliked = set(query.liked_ids), set(query.disliked_ids)
+        weights = [cfg.like_weight if i in liked else cfg.dislike_weight if i in disliked else cfg.mention_weight
+                   for i in ids]
+        history = base.merged(History(self.catalog.rows(ids), np.array(weights, np.float32)))
+        return history if history.n_liked() else History.empty()
+
+    def mentioned_ids(self, query: Query) -> tuple[str, ...]:
+        """Catalog items the conversation named so far, first mention first."""
+        return tuple(dict.fromkeys(i for t in query.context for i in t.item_ids if i in self.catalog))
 
     @functools.cached_property
     def _item_terms(self) -> list[frozenset[str]]:
@@ -126,52 +156,122 @@ class Recommender:
             mask &= years <= (last if last is not None else 10_000)
         return mask
 
-    def pool(self, query_vector: np.ndarray, history: History, excluded: set[int] | frozenset[int] = frozenset(),
-             allowed: np.ndarray | None = None) -> Pool:
-        """Text top-N ∪ (liked-history-based) CF top-N, minus excluded rows and rows the
-        `allowed` mask (see `allowed_rows`) leaves out."""
-        cfg = self.config
+    def query_texts(self, query: Query) -> list[str]:
+        """The texts `request` embeds: the conversation and its latest turn (context
+        mode), or the query's texts (turns mode). Benchmarks encode them in batches."""
+        if self.config.query == "context":
+            return [context_text(query.context), context_text(query.context, 1)]
+        return list(query.texts)
 
-        keep = np.ones(len(self.catalog), bool) if allowed is None else allowed.copy()
-        keep[list(excluded)] = False
-        # Over-fetch so that dropping shown items still leaves N candidates.
-        only = None if allowed is None else np.flatnonzero(allowed)
-        _, rows = self.retriever.index.search(query_vector[None, :], cfg.n_candidates + len(excluded) + 100, only)
-        rows = rows[0][rows[0] >= 0]
-        cand = text_rows = rows[keep[rows]][: cfg.n_candidates]
-        cf = None
-        if history.n_liked() == 0:
-            history = History.empty()  # dislikes alone: no taste to fold in, popularity it is
-        if len(history) and cfg.n_cf_candidates > 0:
-            full = self.cf.score(history, np.arange(len(self.catalog), dtype=np.int64))
-            if full.source == "history":
-                order = np.argsort(-full.scores, kind="stable")
-                extra = order[keep[order]][: cfg.n_cf_candidates]
-                cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
-                cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
-        if cf is None:
+    def request(self, query: Query, vectors: Mapping[str, np.ndarray] | None = None) -> Request:
+        """The query as vectors and rows; `vectors` (text -> embedding) saves encoding
+        texts already embedded in a batch."""
+        texts = self.query_texts(query)
+        known = vectors or {}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        emb = dict(zip(todo, self.retriever.encoder.encode(todo))) if todo else {}
+        vec = {t: known[t] if t in known else emb[t] for t in texts}
+        latest = None
+        if self.config.query == "context":
+            qvec, latest = vec[texts[0]], vec[texts[1]]
+        else:
+            qvec = self.retriever.combine([vec[t] for t in texts], query.weights())
+        mentioned, repeat = self._mentions(query)
+        excluded = frozenset(self.catalog.row(i) for i in query.exclude_ids + query.liked_ids + query.disliked_ids
+                             if i in self.catalog)
+        return Request(qvec.astype(np.float32), self.history(query), mentioned, repeat,
+                       None if latest is None else latest.astype(np.float32), excluded, self.allowed_rows(query))
+
+    def _mentions(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Rows mentioned so far and their repeat value: REPEAT_DECAY ** (turns since the
+        mention), times SEEKER_MENTION when the seeker made it; the best over mentions."""
+        value: dict[int, float] = {}
+        n = len(query.context)
+        for j, turn in enumerate(query.context):
+            for item_id in turn.item_ids:
+                if item_id in self.catalog:
+                    r = self.catalog.row(item_id)
+                    v = REPEAT_DECAY ** (n - 1 - j) * (SEEKER_MENTION if turn.seeker else 1.0)
+                    value[r] = max(value.get(r, 0.0), v)
+        rows = self.catalog.rows(list(self.mentioned_ids(query)))
+        return rows, np.array([value[int(r)] for r in rows], np.float32)
+
+    # --- 2. candidates and scores ------------------------------------------------------
+    def pool(self, request: Request) -> Pool:
+        """The request's candidates, minus excluded rows and rows the filters leave out,
+        each scored by every scorer."""
+        cfg = self.config
+        keep = np.ones(len(self.catalog), bool) if request.allowed is None else request.allowed.copy()
+        keep[list(request.excluded)] = False
+        history = request.history
+        if cfg.n_candidates is None:
+            cand = np.flatnonzero(keep).astype(np.int64)
             cf = self.cf.score(history, cand)
-        similarity = (self.retriever.item_vectors[cand] @ query_vector).astype(np.float32)
-        return Pool(cand, similarity, cf, history.n_liked())
+        else:
+            # Over-fetch so that dropping excluded items still leaves N candidates.
+            only = None if request.allowed is None else np.flatnonzero(request.allowed)
+            _, rows = self.retriever.index.search(request.query_vector[None, :],
+                                                  cfg.n_candidates + len(request.excluded) + 100, only)
+            rows = rows[0][rows[0] >= 0]
+            cand = text_rows = rows[keep[rows]][: cfg.n_candidates]
+            cf = None
+            if len(history) and cfg.n_cf_candidates > 0:
+                full = self.cf.score(history, np.arange(len(self.catalog), dtype=np.int64))
+                if full.source != "popularity":
+                    order = np.argsort(-full.scores, kind="stable")
+                    extra = order[keep[order]][: cfg.n_cf_candidates]
+                    cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
+                    cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
+            if cf is None:
+                cf = self.cf.score(history, cand)
+        similarity = (self.retriever.item_vectors[cand] @ request.query_vector).astype(np.float32)
+        terms = {name: t.score(request, cand) for name, t in self.terms.items()}
+        return Pool(cand, similarity, cf, history.n_liked(), terms, request)
 
     def candidates(self, query: Query) -> Pool:
-        """The query's pool: its texts embedded, its history, minus what it excludes (shown,
-        liked and disliked items) and what its filters leave out."""
-        excluded = {self.catalog.row(i) for i in
-                    query.exclude_ids + query.liked_ids + query.disliked_ids if i in self.catalog}
-        qvec = self.retriever.query_vector(query.texts, query.weights())
-        return self.pool(qvec, self.history(query), excluded, self.allowed_rows(query))
+        return self.pool(self.request(query))
+
+    # --- 3. ranking --------------------------------------------------------------------
+    def first_stage(self, pool: Pool, fuser: Fuser):
+        """(FusedParts of text and CF, weighted term parts, first-stage score (n,))."""
+        cfg = self.config
+        text = pool.similarity
+        if cfg.entity_weight:
+            text = text + cfg.entity_weight * pool.terms["entity"]
+        parts = fuser.fuse(text, pool.cf.scores, pool.n_liked)
+        fused = parts.fused.copy()
+        weighted = {}
+        for name, w in cfg.weights.items():
+            if w:
+                norm = self.terms[name].norm
+                value = pool.terms[name] if norm == "raw" else normalise(pool.terms[name], norm)
+                weighted[name] = (w * value).astype(np.float32)
+                fused += weighted[name]
+        return parts, weighted, fused
+
+    def scores(self, pool: Pool, fuser: Fuser | None = None):
+        """(FusedParts, weighted term parts, final float32 (n,) scores, whether reranked):
+        the first stage, then the second stage when the config asks for it."""
+        parts, weighted, scores = self.first_stage(pool, fuser or self.fuser)
+        reranked = self.config.rerank and len(pool.rows) > 0
+        if reranked:
+            scores = self.second_stage.rerank(pool, scores)
+        return parts, weighted, scores, reranked
 
     def order(self, pool: Pool, k: int, fuser: Fuser, mmr_lambda: float | None = None) -> Ranking:
-        """Fuse the pool's scores and pick the top k (MMR-re-ranked when λ is given)."""
-        parts = fuser.fuse(pool.similarity, pool.cf.scores, pool.n_liked)
+        """Fuse the pool's scores, rerank (second stage), pick the top k (MMR-re-ranked when λ is given)."""
+        parts, weighted, scores, reranked = self.scores(pool, fuser)
         if mmr_lambda is None or mmr_lambda >= 1.0 or len(pool.rows) == 0:
-            order = np.argsort(-parts.fused, kind="stable")[:k]
+            order = np.argsort(-scores, kind="stable")[:k]
         else:
-            top = np.argsort(-parts.fused, kind="stable")[: max(self.config.mmr_pool, k)]
+            top = np.argsort(-scores, kind="stable")[: max(self.config.mmr_pool, k)]
             vectors = self.retriever.item_vectors[pool.rows[top]]
-            order = top[mmr(parts.fused[top], vectors, k, mmr_lambda)]
-        return Ranking(pool, order.astype(np.int64), parts.fused, parts.text, parts.cf, parts.alpha)
+            order = top[mmr(scores[top], vectors, k, mmr_lambda)]
+        return Ranking(pool, order.astype(np.int64), scores, parts.text, parts.cf, parts.alpha, weighted, reranked)
+
+    def with_config(self, config: PipelineConfig) -> "Recommender":
+        """The same components under another config (a tuner tries many)."""
+        return Recommender(self.retriever, self.cf, config, list(self.terms.values()), self.second_stage)
 
     def recommend(self, query: Query) -> list[Recommendation]:
         if query.alpha is not None and not 0.0 <= query.alpha <= 1.0:
@@ -184,15 +284,26 @@ class Recommender:
         if len(pool.rows) == 0:
             return []
         ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)
+        return self._explain(ranking, str(fuser.describe().get("kind", "")))
+
+    def _explain(self, ranking: Ranking, kind: str) -> list[Recommendation]:
+        pool, items = ranking.pool, self.catalog.items
         counts = getattr(self.cf, "counts", None)
-        kind = str(fuser.describe().get("kind", ""))
+        chosen = pool.rows[ranking.order]
+        evidence = {name: ev for name in ranking.terms
+                    if (ev := self.terms[name].evidence(pool.request, chosen)) is not None}
+        priors = {name: c for name in ranking.terms if (c := getattr(self.terms[name], "counts", None)) is not None}
         out = []
         for rank, j in enumerate(ranking.order, start=1):
             row, ev = int(pool.rows[j]), int(pool.cf.evidence_rows[j])
             out.append(Recommendation(
-                item=self.catalog.items[row], rank=rank, score=float(ranking.fused[j]),
+                item=items[row], rank=rank, score=float(ranking.fused[j]),
                 text=float(ranking.text[j]), cf=float(ranking.cf[j]), alpha=ranking.alpha,
                 similarity=float(pool.similarity[j]), cf_source=pool.cf.source,
-                evidence=self.catalog.items[ev] if ev >= 0 else None,
-                popularity_count=int(counts[row]) if counts is not None else 0, strategy=kind))
+                evidence=items[ev] if ev >= 0 else None,
+                popularity_count=int(counts[row]) if counts is not None else 0, strategy=kind,
+                terms={name: float(v[j]) for name, v in ranking.terms.items()},
+                term_evidence={name: items[int(e[rank - 1])] for name, e in evidence.items() if e[rank - 1] >= 0},
+                term_counts={name: int(c[row]) for name, c in priors.items()},
+                reranked=ranking.reranked))
         return out

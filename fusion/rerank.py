@@ -1,15 +1,15 @@
 """Second stage: a small network reranks a pool of candidates from the fused first stage.
 
-The first stage (fusion/evaluate.py: fused_scores) adds a handful of min-max-scaled
-scores with weights tuned on valid. A weighted sum cannot say "CF counts when the
+The first stage (fusion/recommender.py) adds a handful of min-max-scaled scores with
+tuned weights. A weighted sum cannot say "CF counts when the
 seeker has named movies, text when they have not", nor use signals whose scale varies
 from one dialogue to the next. The second stage takes each sample's pool (the first
 stage's top `n_first`, each extra signal's top `n_extra`, and the movies mentioned so
-far), describes every candidate by a feature row, and scores it with a two-layer MLP
+far; fusion/second_stage.py), describes every candidate by a feature row, and scores it with a two-layer MLP
 trained listwise: softmax over the pool, cross-entropy on the sample's targets, as the
 catalog head is trained over the whole catalog. Several seeds are averaged.
 
-Knows nothing of dialogues or files: feature rows in, scores out. Inference is numpy;
+Knows nothing of dialogues, pools or files: feature rows in, scores out. Inference is numpy;
 torch only trains. Saved as an npz of float32 arrays + manifest (never pickled).
 """
 
@@ -22,39 +22,21 @@ from typing import Sequence
 
 import numpy as np
 
-from fusion.fuse import rowwise_minmax
 from retrieval.artifacts import check_manifest, write_manifest
 
 KIND = "reranker"
 
 
 @dataclass(frozen=True)
-class Pool:
-    """One sample's candidates: item rows, best first-stage score first, and their features."""
+class FeatureRows:
+    """One request's candidates for the reranker: item rows and their feature rows."""
 
     rows: np.ndarray  # int64 (m,)
     features: np.ndarray  # float32 (m, n_features)
 
     def __post_init__(self) -> None:
         if self.features.ndim != 2 or len(self.rows) != len(self.features):
-            raise ValueError(f"Pool: {len(self.rows)} rows but features of shape {self.features.shape}")
-
-
-def pool_rows(first: np.ndarray, extras: Sequence[np.ndarray], banned: Sequence[int], always: Sequence[int],
-              n_first: int, n_extra: int) -> np.ndarray:
-    """A sample's candidate rows: the top `n_first` of `first` and the top `n_extra` of
-    each score row in `extras` (both leaving out `banned`), plus every row of `always`;
-    ordered by `first`, best first (ties by row)."""
-    def top(scores: np.ndarray, n: int) -> np.ndarray:
-        s = scores.astype(np.float64, copy=True)
-        s[list(banned)] = -np.inf
-        n = min(n, int(np.isfinite(s).sum()))
-        return np.argpartition(-s, n - 1)[:n] if n > 0 else np.zeros(0, np.int64)
-
-    rows = set(top(first, n_first).tolist()) | set(int(r) for r in always)
-    for extra in extras:
-        rows |= set(top(extra, n_extra).tolist())
-    return np.array(sorted(rows, key=lambda r: (-float(first[r]), r)), np.int64)
+            raise ValueError(f"FeatureRows: {len(self.rows)} rows but features of shape {self.features.shape}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +56,7 @@ class Reranker:
         self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
         self.layers = [tuple(np.asarray(a, np.float32) for a in net) for net in layers]  # (W1, b1, W2, b2, W3, b3)
 
-    def scores(self, pool: Pool) -> np.ndarray:
+    def scores(self, pool: FeatureRows) -> np.ndarray:
         """float32 (m,): the mean over the networks of each candidate's logit."""
         if pool.features.shape[1] != len(self.feature_names):
             raise ValueError(f"reranker reads {len(self.feature_names)} features, pool has {pool.features.shape[1]}")
@@ -87,7 +69,7 @@ class Reranker:
         return out / len(self.layers)
 
     @classmethod
-    def fit(cls, feature_names: Sequence[str], pools: Sequence[Pool], targets: Sequence[Sequence[int]],
+    def fit(cls, feature_names: Sequence[str], pools: Sequence[FeatureRows], targets: Sequence[Sequence[int]],
             config: RerankConfig = RerankConfig(), progress: bool = True) -> "tuple[Reranker, dict]":
         """Train on `pools` whose positive rows are `targets` (pools with no target in
         them teach nothing and are skipped). Returns (reranker, report)."""
@@ -152,13 +134,3 @@ class Reranker:
         with np.load(folder / "reranker.npz", allow_pickle=False) as z:
             nets = [[z[f"net{k}_{j}"] for j in range(6)] for k in range(manifest["config"]["n_networks"])]
             return cls(manifest["config"]["features"], z["mean"], z["scale"], nets)
-
-
-def reranked(first: np.ndarray, pools: Sequence[Pool], scores: Sequence[np.ndarray]) -> np.ndarray:
-    """float32 (n, n_items): every pooled candidate above every other item, pooled ones in
-    the order of `scores`, the rest in first-stage order (row-wise min-max into [-1, 0])."""
-    out = rowwise_minmax(first) - 1.0
-    for i, (pool, s) in enumerate(zip(pools, scores)):
-        if len(pool.rows):
-            out[i, pool.rows] = s - s.min() + 1.0
-    return out

@@ -1,4 +1,4 @@
-"""Tune the fusion strategy on validation users: `python -m fusion.tune`.
+"""Tune the pipeline's CF model, fuser and MMR λ on validation users: `python -m fusion.tune`.
 
 On the cold-start protocol (fusion/coldstart.py) with the validation users only (disjoint
 from the benchmark's test users, seed-fixed), for each CF model fitted on the training
@@ -24,8 +24,9 @@ import numpy as np
 from fusion.cf import make_cf
 from fusion.coldstart import KS, Split, by_k, episodes, evaluate, split_users
 from fusion.fuse import AdaptiveFuser, Fuser, RRFFuser, WeightedFuser, fuser_from_dict
-from fusion.recommender import FusionConfig, Recommender
-from fusion.strategy import Strategy, save_strategy
+from fusion.cf import fingerprints
+from fusion.config import PipelineConfig, save_config
+from fusion.recommender import Recommender
 from retrieval.records import Catalog
 from retrieval.retriever import Retriever
 
@@ -53,7 +54,8 @@ def fuser_grid() -> list[Fuser]:
 
 @dataclass(frozen=True)
 class TuneResult:
-    strategy: Strategy  # the winner over every (CF model, fuser): what the bot uses
+    config: PipelineConfig  # the winner over every (CF model, fuser): what the bot uses
+    validation: dict[str, Any]  # the figures behind the choice
     # Best fuser of each family (FAMILIES) for the winning CF model: the benchmark's methods.
     best: dict[str, Fuser]
     table: list[dict[str, Any]]  # every (model, fuser) with its validation NDCG@10
@@ -80,7 +82,7 @@ def load_text(catalog: Catalog, encoder, folder: Path | None) -> Retriever:
 
 
 def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
-         models: Sequence[str] = MODELS, config: FusionConfig = FusionConfig()) -> TuneResult:
+         models: Sequence[str] = MODELS, config: PipelineConfig = PipelineConfig()) -> TuneResult:
     """query_vectors: float32 (len(split.validation), dim), the requests' embeddings."""
     from tqdm.auto import tqdm
 
@@ -110,15 +112,13 @@ def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
                           key=lambda t: t[1]) for k in KS}
     mmr_curve = {lam: float(evaluate(rec, eps, fuser, lam)[0][:, 1].mean()) for lam in MMR_LAMBDAS}
     ok = [lam for lam, v in mmr_curve.items() if v >= MMR_KEEP * ndcg]
-    strategy = Strategy(cf_model=name, cf_params={}, fuser=fuser.describe(),
-                        mmr_lambda=min(ok) if ok else None,
-                        validation={"users": len(split.validation), "seed": SEED, "ndcg@10": ndcg,
-                                    "metric": "mean NDCG@10 over users and k in (0, 1, 3, 5, 10)",
-                                    "best_by_family": families, "mmr_ndcg@10": mmr_curve,
-                                    "best_fixed_alpha_per_k": oracle,
-                                    "mmr_rule": f"smallest lambda keeping >= {MMR_KEEP} of NDCG@10"})
+    tuned = config.with_(cf_model=name, cf_params={}, fuser=fuser.describe(), mmr_lambda=min(ok) if ok else None)
+    validation = {"users": len(split.validation), "seed": SEED, "ndcg@10": ndcg,
+                  "metric": "mean NDCG@10 over users and k in (0, 1, 3, 5, 10)",
+                  "best_by_family": families, "mmr_ndcg@10": mmr_curve, "best_fixed_alpha_per_k": oracle,
+                  "mmr_rule": f"smallest lambda keeping >= {MMR_KEEP} of NDCG@10"}
     best_fusers = {fam: fuser_from_dict(r["fuser"]) for fam, r in families.items()}
-    return TuneResult(strategy, best_fusers, table)
+    return TuneResult(tuned, validation, best_fusers, table)
 
 
 def can_tune(interactions) -> bool:
@@ -127,14 +127,14 @@ def can_tune(interactions) -> bool:
 
 
 def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,
-                  models: Sequence[str] = MODELS) -> Strategy:
+                  models: Sequence[str] = MODELS, config: PipelineConfig = PipelineConfig()) -> TuneResult:
     """Tune on this catalog's validation users with the bot's own retriever (its encoder
-    embeds the requests) and write the strategy to `folder` (e.g. <artifacts>/fusion)."""
+    embeds the requests) and write the pipeline config to `folder` (e.g. <artifacts>/fusion)."""
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
     qv = retriever.encoder.encode([u.request for u in split.validation])
-    result = tune(retriever, split, qv, models)
-    save_strategy(folder, result.strategy, catalog, interactions)
-    return result.strategy
+    result = tune(retriever, split, qv, models, config)
+    save_config(folder, result.config, fingerprints(catalog, interactions), result.validation)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(__file__).resolve().parent.parent
     p = argparse.ArgumentParser(description="Tune CF model, fuser and MMR λ on MovieLens validation users.")
     p.add_argument("--artifacts", type=Path, default=root / "artifacts" / "movielens",
-                   help="artifact folder the bot loads (strategy goes to <artifacts>/fusion)")
+                   help="artifact folder the bot loads (the config goes to <artifacts>/fusion)")
     p.add_argument("--models", default=",".join(MODELS), help="CF models to try, comma-separated")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -154,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     finetuned = args.artifacts / "encoder"  # the bot's encoder when the build fine-tuned one
     encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
     retriever = load_text(catalog, encoder, args.artifacts / "text")
-    s = tune_and_save(catalog, interactions, retriever, args.artifacts / "fusion",
+    r = tune_and_save(catalog, interactions, retriever, args.artifacts / "fusion",
                       [m.strip() for m in args.models.split(",") if m.strip()])
-    print(f"tuned on {s.validation['users']} validation users in {time.perf_counter() - start:.0f} s: "
+    s, v = r.config, r.validation
+    print(f"tuned on {v['users']} validation users in {time.perf_counter() - start:.0f} s: "
           f"cf={s.cf_model} fuser={s.fuser} mmr_lambda={s.mmr_lambda} "
-          f"(validation NDCG@10 {s.validation['ndcg@10']:.4f}) "
+          f"(validation NDCG@10 {v['ndcg@10']:.4f}) "
           f"-> {args.artifacts / 'fusion' / 'manifest.json'}")
     return 0
 

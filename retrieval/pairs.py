@@ -24,7 +24,7 @@ import numpy as np
 
 from retrieval.loaders import DataError, read_jsonl
 from retrieval.records import Catalog, Interactions
-from retrieval.redial import Dialogue, context_text, recommender_samples
+from retrieval.dialogue import Dialogue, context_text, recommender_samples
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
+from retrieval.dialogue import Turn
+
 
 @dataclass(frozen=True)
 class Item:
@@ -137,6 +139,8 @@ class Query:
     user_id: str | None = None
     k: int = 10
     alpha: float | None = None
+    context: tuple[Turn, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
+    # a pipeline in context mode embeds, and where it finds the items mentioned so far
 
     def weights(self) -> np.ndarray:
         """Per-text weights (float32, shape (len(texts),)); equal when not given."""

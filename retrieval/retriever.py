@@ -38,8 +38,13 @@ class Retriever:
         """(dim,) float32 unit vector: weighted mean of the texts' embeddings."""
         if not texts:
             raise ValueError("a query needs at least one text")
-        emb = self.encoder.encode(list(texts))
-        w = np.ones(len(texts), dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
+        return self.combine(self.encoder.encode(list(texts)), weights)
+
+    @staticmethod
+    def combine(embeddings: "np.ndarray | Sequence[np.ndarray]", weights: np.ndarray | None = None) -> np.ndarray:
+        """(dim,) float32 unit vector: the weighted mean of (n, dim) embeddings."""
+        emb = np.asarray(embeddings, np.float32)
+        w = np.ones(len(emb), dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
         v = (w[:, None] * emb).sum(0)
         return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
 

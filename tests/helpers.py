@@ -6,7 +6,8 @@ import numpy as np
 
 from bot.chat import Bot, BotConfig
 from fusion.cf import ItemKNN
-from fusion.recommender import FusionConfig, Recommender
+from fusion.config import PipelineConfig
+from fusion.recommender import Recommender
 from retrieval.encoder import HashingEncoder
 from retrieval.records import Interactions
 from retrieval.retriever import Retriever
@@ -26,4 +27,4 @@ def tiny_bot(k: int = 3, alpha: float = 0.7, extra: tuple[tuple[str, int], ...] 
             np.concatenate([inter.timestamps, np.zeros(len(extra), np.int64)]))
     retriever = Retriever.build(catalog, HashingEncoder(dim=256))
     cf = ItemKNN.fit(inter, len(catalog))
-    return Bot(Recommender(retriever, cf, FusionConfig(alpha=alpha, n_candidates=100)), BotConfig(k=k))
+    return Bot(Recommender(retriever, cf, PipelineConfig(alpha=alpha, n_candidates=100)), BotConfig(k=k))

@@ -8,7 +8,8 @@ import pytest
 import scipy.sparse as sp
 
 from fusion.cf import CF_FORMAT, History, ItemKNN, Popularity, load_cf, make_cf, stored_model_matches
-from fusion.strategy import Strategy, load_or_fit_cf
+from fusion.build import load_or_fit_cf
+from fusion.config import PipelineConfig
 from retrieval.artifacts import StaleArtifactError
 from retrieval.records import Interactions
 
@@ -144,12 +145,12 @@ def test_factory_rejects_unknown_models(checkerboard):
         make_cf("svd", checkerboard, 12)
 
 
-def test_strategy_refits_only_when_the_model_changes(tmp_path, tiny_catalog, checkerboard):
+def test_cf_refits_only_when_the_configured_model_changes(tmp_path, tiny_catalog, checkerboard):
     folder = tmp_path / "cf"
-    m1, fitted1 = load_or_fit_cf(folder, Strategy(cf_model="itemknn"), tiny_catalog, checkerboard)
-    m2, fitted2 = load_or_fit_cf(folder, Strategy(cf_model="itemknn"), tiny_catalog, checkerboard)
+    m1, fitted1 = load_or_fit_cf(folder, PipelineConfig(cf_model="itemknn"), tiny_catalog, checkerboard)
+    m2, fitted2 = load_or_fit_cf(folder, PipelineConfig(cf_model="itemknn"), tiny_catalog, checkerboard)
     assert fitted1 and not fitted2 and isinstance(m2, ItemKNN)
-    m3, fitted3 = load_or_fit_cf(folder, Strategy(cf_model="ease", cf_params={"l2": 1.0, "min_count": 1}),
+    m3, fitted3 = load_or_fit_cf(folder, PipelineConfig(cf_model="ease", cf_params={"l2": 1.0, "min_count": 1}),
                                  tiny_catalog, checkerboard)
     assert fitted3 and m3.name == "ease" and stored_model_matches(folder, "ease", {"l2": 1.0})
     assert not stored_model_matches(folder, "ease", {"l2": 2.0}) and CF_FORMAT == 2

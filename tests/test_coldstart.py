@@ -9,7 +9,8 @@ import pytest
 from fusion.cf import ItemKNN
 from fusion.coldstart import K_MAX, KS, by_k, episodes, evaluate, ranking_metrics, request_text, split_users
 from fusion.fuse import WeightedFuser
-from fusion.recommender import FusionConfig, Recommender
+from fusion.config import PipelineConfig
+from fusion.recommender import Recommender
 from retrieval.loaders import item_text
 from retrieval.records import Catalog, Interactions, Item
 from retrieval.retriever import Retriever
@@ -72,7 +73,7 @@ def test_episodes_reveal_k_likes_and_exclude_them(hashing_encoder):
     catalog, log = _catalog(), _log(10, 20)
     split = split_users(catalog, log, 2, 1)
     rec = Recommender(Retriever.build(catalog, hashing_encoder), ItemKNN.fit(split.train, 20),
-                      FusionConfig(n_candidates=20, n_cf_candidates=20))
+                      PipelineConfig(n_candidates=20, n_cf_candidates=20))
     qv = hashing_encoder.encode([u.request for u in split.test])
     eps = episodes(rec, split.test, qv, 1.5)
     assert [e.k for e in eps] == list(KS) * 2

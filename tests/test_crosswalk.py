@@ -68,22 +68,22 @@ def test_movielens_ratings_become_redial_cf():
 
     if not (default_data_dir() / "movies_with_mentions.csv").exists():
         pytest.skip(f"ReDial data not found at {default_data_dir()} (absent on fresh clones)")
-    from fusion.evaluate import fit_ratings_cooccurrence
+    from fusion.conversations import fit_linked_ratings
     from retrieval.movielens import load_movielens
 
     redial = load_catalog()
-    movielens, _ = load_movielens()
+    movielens, ratings = load_movielens()
     links = link_rows(movielens, redial)
     assert len(links) > 3000  # of 9,066 MovieLens and 6,924 ReDial movies
     matrix = [r for r, it in enumerate(redial.items) if it.label() == "The Matrix (1999)"][0]
     assert matrix in links.values()
-    model = fit_ratings_cooccurrence(redial)
+    model = fit_linked_ratings(redial, movielens, ratings)
     assert model.sim.shape == (len(redial), len(redial))
     assert model.sim[matrix].nnz > 100 and (abs(model.sim - model.sim.T) > 1e-6).nnz == 0
     # the benchmark's catalog: the same movies, with MovieLens genres in the item texts
-    from fusion.evaluate import redial_catalog
+    from retrieval.redial import load_catalog_with_genres
 
-    with_genres = redial_catalog(None, item_genres=True)
+    with_genres = load_catalog_with_genres()
     assert [it.item_id for it in with_genres.items] == [it.item_id for it in redial.items]
     assert with_genres.items[matrix].genres == ("Action", "Science fiction", "Thriller")
     assert with_genres.items[matrix].text.startswith("The Matrix (1999). Genres: Action, Science fiction, Thriller.")

@@ -7,8 +7,9 @@ import pytest
 
 from fusion.cf import ItemKNN
 from fusion.fuse import AdaptiveFuser, RRFFuser, WeightedFuser, fuser_from_dict, minmax, ranks, zscore
-from fusion.recommender import FusionConfig, Recommender
-from fusion.strategy import Strategy, load_strategy, save_strategy
+from fusion.config import PipelineConfig
+from fusion.recommender import Recommender
+from fusion.terms import Request
 from retrieval.records import Query
 from retrieval.retriever import Retriever
 
@@ -73,27 +74,40 @@ def test_bad_fuser_settings_are_refused():
         fuser_from_dict({"kind": "magic"})
 
 
-def test_strategy_round_trip(tmp_path, tiny_catalog, checkerboard):
-    s = Strategy("ease", {"l2": 5.0}, AdaptiveFuser(0.25, 2).describe(), 0.8, {"ndcg": 0.1})
-    assert load_strategy(tmp_path / "fusion", tiny_catalog, checkerboard) is None
-    save_strategy(tmp_path / "fusion", s, tiny_catalog, checkerboard)
-    assert load_strategy(tmp_path / "fusion", tiny_catalog, checkerboard) == s
+def test_pipeline_config_round_trip(tmp_path, tiny_catalog, checkerboard):
+    from fusion.build import load_tuned
+    from fusion.cf import fingerprints
+    from fusion.config import save_config
+    from retrieval.artifacts import StaleArtifactError
+
+    s = PipelineConfig(cf_model="ease", cf_params={"l2": 5.0}, fuser=AdaptiveFuser(0.25, 2).describe(),
+                       mmr_lambda=0.8, weights={"head": 1.0}, query="context", n_candidates=None)
+    assert load_tuned(tmp_path / "fusion", tiny_catalog, checkerboard) is None
+    save_config(tmp_path / "fusion", s, fingerprints(tiny_catalog, checkerboard), {"ndcg": 0.1})
+    assert load_tuned(tmp_path / "fusion", tiny_catalog, checkerboard) == s
+    with pytest.raises(ValueError, match="unknown pipeline config key"):
+        PipelineConfig.from_dict({**s.to_dict(), "beta": 1})
+    with pytest.raises(ValueError, match="query must be one of"):
+        PipelineConfig(query="words")
+    (tmp_path / "fusion" / "manifest.json").write_text("{}")
+    with pytest.raises(StaleArtifactError, match="rebuild"):
+        load_tuned(tmp_path / "fusion", tiny_catalog, checkerboard)
 
 
 @pytest.fixture
 def recommender(tiny_catalog, checkerboard, hashing_encoder):
     retriever = Retriever.build(tiny_catalog, hashing_encoder)
     cf = ItemKNN.fit(checkerboard, len(tiny_catalog))
-    return Recommender(retriever, cf, FusionConfig(n_candidates=2, n_cf_candidates=3),
-                       fuser=AdaptiveFuser(0.2, 1.0))
+    return Recommender(retriever, cf, PipelineConfig(n_candidates=2, n_cf_candidates=3,
+                                                     fuser=AdaptiveFuser(0.2, 1.0).describe()))
 
 
 def test_pool_adds_cf_candidates_only_with_a_history(recommender, tiny_catalog):
     q = recommender.retriever.query_vector(["Mafia Night crime"])
-    text_only = recommender.pool(q, recommender.history(Query(texts=("x",))))
+    text_only = recommender.pool(Request(q, recommender.history(Query(texts=("x",)))))
     assert len(text_only.rows) == 2 and text_only.cf.source == "popularity"
     h = recommender.history(Query(texts=("x",), liked_ids=("m0",)))
-    pool = recommender.pool(q, h, excluded={0})
+    pool = recommender.pool(Request(q, h, excluded=frozenset({0})))
     assert pool.cf.source == "history" and pool.n_liked == 1
     assert set(pool.rows[2:]) <= set(range(1, 6)) and len(pool.rows) == 5  # 2 text + 3 kids
     np.testing.assert_allclose(pool.similarity,
@@ -113,8 +127,7 @@ def test_recommend_uses_the_adaptive_fuser_and_an_explicit_alpha_overrides(recom
 def test_mmr_in_the_recommender_changes_order_not_membership_rules(recommender):
     import dataclasses
 
-    rec = Recommender(recommender.retriever, recommender.cf,
-                      dataclasses.replace(recommender.config, n_candidates=12, mmr_lambda=0.3))
+    rec = recommender.with_config(dataclasses.replace(recommender.config, n_candidates=12, mmr_lambda=0.3))
     recs = rec.recommend(Query(texts=("cartoon kittens",), k=4))
     assert len({r.item.item_id for r in recs}) == 4 and [r.rank for r in recs] == [1, 2, 3, 4]
 
@@ -124,8 +137,8 @@ def test_dislikes_alone_do_not_pull_items_in(recommender):
     top-N and CF is popularity (before, anti-similar items flooded the list)."""
     q = recommender.retriever.query_vector(["Mafia Night crime"])
     h = recommender.history(Query(texts=("x",), disliked_ids=("m9",)))
-    pool = recommender.pool(q, h, excluded={9})
-    text_only = recommender.pool(q, recommender.history(Query(texts=("x",))), excluded={9})
+    pool = recommender.pool(Request(q, h, excluded=frozenset({9})))
+    text_only = recommender.pool(Request(q, recommender.history(Query(texts=("x",))), excluded=frozenset({9})))
     assert pool.cf.source == "popularity" and pool.n_liked == 0
     assert pool.rows.tolist() == text_only.rows.tolist()
 

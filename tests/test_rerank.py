@@ -1,5 +1,6 @@
-"""The second stage: candidate pools, the listwise reranker, the score composition, and
-the two new item signals (nearest training contexts, item metadata similarity)."""
+"""The second stage's parts: candidate selection, the listwise reranker, and the two item
+signals it reads (nearest training contexts, item metadata similarity). The stage inside
+the pipeline is tested in tests/test_redial.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from fusion.itemsim import FactSimilarity, TitleWords
 from fusion.neighbours import ContextNeighbours
-from fusion.rerank import Pool, RerankConfig, Reranker, pool_rows, reranked
+from fusion.rerank import FeatureRows, RerankConfig, Reranker
+from fusion.second_stage import select
 from retrieval.artifacts import StaleArtifactError
 
 
@@ -18,12 +20,12 @@ def test_pool_rows_known_answer() -> None:
     first = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
     extra = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 9.0])
     # top 2 of first without the banned row 0 -> 1, 2; top 1 of extra -> 5; row 0 always
-    assert pool_rows(first, [extra], banned=[0], always=[0], n_first=2, n_extra=1).tolist() == [0, 1, 2, 5]
+    assert select(first, [extra], banned=[0], always=[0], n_first=2, n_extra=1).tolist() == [0, 1, 2, 5]
     # a banned row stays out unless it is always in; n larger than the catalog is fine
-    assert pool_rows(first, [], banned=[0, 1], always=[], n_first=10, n_extra=1).tolist() == [2, 3, 4, 5]
+    assert select(first, [], banned=[0, 1], always=[], n_first=10, n_extra=1).tolist() == [2, 3, 4, 5]
 
 
-def synthetic_pools(n: int, seed: int) -> tuple[list[Pool], list[list[int]]]:
+def synthetic_pools(n: int, seed: int) -> tuple[list[FeatureRows], list[list[int]]]:
     """Pools of 20 candidates; the target is the one with the largest feature 1 (feature
     0 is noise, feature 2 a decoy that favours the first row)."""
     rng = np.random.default_rng(seed)
@@ -32,7 +34,7 @@ def synthetic_pools(n: int, seed: int) -> tuple[list[Pool], list[list[int]]]:
         rows = rng.choice(1000, 20, replace=False)
         x = rng.normal(size=(20, 3)).astype(np.float32)
         x[:, 2] = np.arange(20, 0, -1)
-        pools.append(Pool(rows, x))
+        pools.append(FeatureRows(rows, x))
         targets.append([int(rows[np.argmax(x[:, 1])])])
     return pools, targets
 
@@ -65,15 +67,9 @@ def test_reranker_save_load_round_trip(tmp_path) -> None:
     assert back.feature_names == ("a", "b", "c") and len(back.layers) == 2
     np.testing.assert_allclose(back.scores(pools[0]), reranker.scores(pools[0]), rtol=1e-6)
     with pytest.raises(ValueError, match="reads 3 features"):
-        back.scores(Pool(pools[0].rows, pools[0].features[:, :2]))
+        back.scores(FeatureRows(pools[0].rows, pools[0].features[:, :2]))
     with pytest.raises(StaleArtifactError):
         Reranker.load(tmp_path / "r", {"data": "other"})
-
-
-def test_reranked_puts_the_pool_first_in_its_own_order() -> None:
-    first = np.array([[0.1, 0.9, 0.5, 0.3]], np.float32)
-    out = reranked(first, [Pool(np.array([0, 2]), np.zeros((2, 1), np.float32))], [np.array([2.0, 1.0])])
-    assert np.argsort(-out[0]).tolist() == [0, 2, 1, 3]
 
 
 def test_context_neighbours_known_answer(tmp_path) -> None:

@@ -1,0 +1,75 @@
+"""The ReDial report's Markdown and Recall@k plot, from the JSON that __main__ writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _fmt(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def markdown(report: dict) -> str:
+    lines = ["# ReDial benchmark (valid.jsonl)", "",
+             "Produced by `python -m benchmarks.redial`. Every recommender turn that names a catalog movie is a "
+             "sample, each named movie a target, ranked among all 6,924 movies by the pipeline that "
+             "`launch.py --catalog redial` serves (or the variant a row names). Components were fitted on "
+             f"{report['n_fit_dialogues']} dialogues of train.jsonl; every weight, the encoder and whether the second "
+             f"stage runs were chosen on the other {report['n_dev_dialogues']} (dev); valid.jsonl "
+             f"({report['n_valid_samples']} samples) was touched by no choice. In `new_items` the movies mentioned so "
+             "far are left out of the candidates, as the chat leaves out what it has already shown or heard. "
+             "Published systems report the official test split and train on ~10k dialogues.", ""]
+    for proto in ("standard", "new_items"):
+        lines += [f"## {proto}", "", "| system | R@1 | R@10 | R@50 | MRR@10 | NDCG@10 | targets |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, row in report["rows"].items():
+            m = row[proto]
+            lines.append(f"| {name} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['recall@50']:.3f} | "
+                         f"{m['mrr@10']:.3f} | {m['ndcg@10']:.3f} | {m['n_targets']} |")
+        for name, (r1, r10, r50) in report["published"][proto].items():
+            lines.append(f"| *{name} (published, test)* | {_fmt(r1)} | {_fmt(r10)} | {_fmt(r50)} | – | – | – |")
+        lines.append("")
+    v, f = report["validation"], report["finetune"]
+    lines += ["## The served pipeline", "", f"Encoder: `{report['chosen_encoder']}`. Config:", "",
+              f"`{json.dumps(report['config'])}`", "",
+              f"Dev objective (mean of R@10 and R@50, both protocols): first stage {v['dev_objective']['first_stage']:.3f}, "
+              f"with the second stage {v['dev_objective']['second_stage']:.3f}.", "",
+              f"`launch.py evaluate redial --artifacts artifacts/redial` on valid.jsonl took "
+              f"{report['cli_check']['seconds']:.0f} s ({report['machine']['cpus']} CPUs).", "",
+              "## Fine-tuning", "",
+              f"Top 2 layers ({f['n_trainable_params']:,} parameters) on {f['n_train_pairs']:,} pairs from the fit "
+              f"dialogues: {f['steps']} steps in {f['seconds']:.0f} s, best step {f['best_step']}; early-stopping "
+              "Recall@10 by step: " + ", ".join(f"{s}: {x:.3f}" for s, x in f["history"]) + ".", ""]
+    s2 = v.get("second_stage") or {}
+    if s2:
+        lines += ["## Second stage", "",
+                  f"A reranker over each request's best candidates, trained on {s2.get('n_pools', 0):,} out-of-fold "
+                  f"pools of the fit dialogues ({s2.get('folds')} parts by dialogue; for each part the encoder and every "
+                  f"component are refitted without it) in {s2.get('seconds', 0):.0f} s of training after pooling.", ""]
+    lines += ["![Recall@k](redial_recall_at_k.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path, ks: list[int]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, proto in zip(axes, ("standard", "new_items")):
+        for name, curve in report["recall_curves"].items():
+            ax.plot(ks, curve[proto], label=name)
+        for name, (_, r10, r50) in report["published"][proto].items():
+            if name in ("UniCRS", "ReFICR"):  # published points (test split), black markers
+                ax.scatter([10, 50], [r10, r50], marker="x" if name == "UniCRS" else "^", color="black", zorder=3)
+                ax.annotate(f"{name} (published)", (50, r50), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        ax.set_title(f"ReDial valid — {proto}")
+        ax.set_xlabel("k")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Recall@k")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

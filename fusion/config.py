@@ -1,0 +1,97 @@
+"""One serialisable config for the whole recommendation pipeline (fusion/recommender.py).
+
+It says how a request is read (`query`), where candidates come from, how the history
+weighs, which CF model and fuser combine text and CF, the weight of every other term,
+whether the second stage runs, and MMR. Builds and tuners write it into the artifact
+folder's `manifest.json` (`save_config`); the chat, `launch.py evaluate` and every
+benchmark read it back (`load_config`), so they all run the same pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from fusion.fuse import Fuser, WeightedFuser, fuser_from_dict
+from retrieval.artifacts import check_manifest, write_manifest
+
+KIND = "pipeline"
+QUERY_MODES = ("turns", "context")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    # How the request is read: "turns" = the weighted mean of each turn's embedding (the
+    # bot's reading of words, likes and genres); "context" = the whole conversation
+    # rendered as the encoder was fine-tuned on it (retrieval/dialogue.py: context_text).
+    query: str = "turns"
+    # Candidates: FAISS text top-N (issue: N >= 100) and CF's own top-N when the history
+    # likes something; None = every allowed item (small catalogs, and what benchmarks rank).
+    n_candidates: int | None = 200
+    n_cf_candidates: int = 200
+    # History: a like said in chat ~ a rating 1.5 stars above one's mean; a dislike pushes
+    # away items liked by the same audience; any other mention (context mode) in between.
+    like_weight: float = 1.5
+    dislike_weight: float = -1.0
+    mention_weight: float = 1.0
+    # CF model (fusion/cf.py MODELS, or "cooccur" for conversation co-occurrence) and fuser.
+    cf_model: str = "itemknn"  # the first slice's model: the default until tuning says otherwise
+    cf_params: Mapping[str, Any] = field(default_factory=dict)
+    alpha: float = 0.7  # text weight of the fixed-α fuser used when `fuser` is None
+    fuser: Mapping[str, Any] | None = None  # a tuned fuser (fusion/fuse.py describe())
+    entity_weight: float = 0.0  # similarity to the mentioned items' mean vector, added to text
+    weights: Mapping[str, float] = field(default_factory=dict)  # term name -> weight (fusion/terms.py)
+    rerank: bool = False  # the second stage (fusion/second_stage.py) reorders the best candidates
+    mmr_lambda: float | None = None  # None: no diversity re-ranking; 1.0 = same as None
+    mmr_pool: int = 100  # MMR chooses among the best fused items only (keeps relevance)
+
+    def __post_init__(self) -> None:
+        if self.query not in QUERY_MODES:
+            raise ValueError(f"query must be one of {QUERY_MODES}, got {self.query!r}")
+        if self.n_candidates is not None and self.n_candidates < 1:
+            raise ValueError(f"n_candidates must be positive or None, got {self.n_candidates}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        self.make_fuser()  # refuse a fuser that cannot be built
+
+    def make_fuser(self) -> Fuser:
+        return fuser_from_dict(dict(self.fuser)) if self.fuser is not None else WeightedFuser(self.alpha)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cf_params"], d["weights"] = dict(self.cf_params), dict(self.weights)
+        d["fuser"] = None if self.fuser is None else dict(self.fuser)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PipelineConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown pipeline config key(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def with_(self, **changes: Any) -> "PipelineConfig":
+        return replace(self, **changes)
+
+
+def save_config(folder: Path, config: PipelineConfig, fingerprints: dict[str, str],
+                validation: Mapping[str, Any] | None = None, **extra: Any) -> None:
+    """Write the config, the figures that chose it and `extra` entries (e.g. where the
+    components live) as `folder/manifest.json`."""
+    write_manifest(folder, KIND, fingerprints,
+                   {"pipeline": config.to_dict(), "validation": dict(validation or {}), **extra})
+
+
+def load_config(folder: Path, fingerprints: dict[str, str] | None = None) -> tuple[PipelineConfig, dict]:
+    """(config, the manifest's whole config entry: validation figures and extras) from
+    `folder/manifest.json`; a config written for other data, or an unreadable one, raises
+    StaleArtifactError saying what to rebuild."""
+    from retrieval.artifacts import StaleArtifactError
+
+    manifest = check_manifest(folder, KIND, fingerprints or {})
+    try:
+        return PipelineConfig.from_dict(manifest["config"]["pipeline"]), manifest["config"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise StaleArtifactError(f"{folder}: unreadable pipeline config ({e}); rebuild it") from None

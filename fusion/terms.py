@@ -1,0 +1,152 @@
+"""Scoring terms beside text similarity and CF, behind one interface.
+
+A `Request` is one ranking request as the pipeline's components see it: vectors and
+catalog rows, no words. A `Term` scores candidate rows for a request and may name, per
+candidate, the catalog row that earned the score (`evidence`), so a reason can cite it.
+The pipeline (fusion/recommender.py) adds `weight * normalise(term, term.norm)` for
+each weighted term after the text/CF fusion, and hands every term to the second stage.
+
+- `PriorTerm`: a fixed per-item value (how often training recommenders named it; how
+  often it was mentioned at all), already in [0, 1].
+- `HeadTerm`: the catalog head (retrieval/head.py) over the query and the mentioned items.
+- `CoOccurTerm`: co-occurrence CF (fusion/cooccur.py) folded in from the request's
+  history, e.g. movies liked together by MovieLens raters linked to this catalog.
+- `RepeatTerm`: how recently an item was mentioned in this conversation.
+- `EntityTerm`: text similarity to the items mentioned so far (their mean vector).
+- `NeighboursTerm`: what recommenders named after the nearest training contexts.
+- `LatestTerm`: text similarity to the latest turn alone.
+
+Knows nothing of chat, files or how the components were trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from fusion.cf import History
+from fusion.cooccur import CoOccurrence
+from fusion.neighbours import ContextNeighbours
+from retrieval.head import CatalogHead
+
+# The repeat term: an item mentioned t turns ago scores REPEAT_DECAY ** t, halved when
+# only the seeker named it (recommenders come back to their own suggestions).
+REPEAT_DECAY, SEEKER_MENTION = 0.8, 0.5
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the pipeline's components read for one ranking request."""
+
+    query_vector: np.ndarray  # float32 (dim,), unit: the conversation as the encoder reads it
+    history: History = field(default_factory=History.empty)  # CF evidence, signed weights
+    mentioned_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # first mention first
+    repeat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (len(mentioned_rows),)
+    latest_vector: np.ndarray | None = None  # float32 (dim,): the latest turn alone (None: the query's)
+    excluded: frozenset[int] = frozenset()  # rows never listed (shown, liked, disliked, ...)
+    allowed: np.ndarray | None = None  # bool (n_items,) filter mask, None = every item
+
+
+class Term(Protocol):
+    name: str
+    norm: str  # "minmax" (scale varies per request) or "raw" (already in [0, 1])
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        """float32 (len(rows),)."""
+        ...
+
+    def evidence(self, request: Request, rows: np.ndarray) -> np.ndarray | None:
+        """int64 (len(rows),): the catalog row behind each score (-1: none), or None when
+        the term has no such evidence."""
+        ...
+
+
+class _NoEvidence:
+    def evidence(self, request: Request, rows: np.ndarray) -> np.ndarray | None:
+        return None
+
+
+class PriorTerm(_NoEvidence):
+    norm = "raw"
+
+    def __init__(self, name: str, values: np.ndarray, counts: np.ndarray | None = None) -> None:
+        self.name = name
+        self.values = np.asarray(values, np.float32)  # (n_items,) in [0, 1]
+        self.counts = counts  # int64 (n_items,): the raw counts behind values, for reasons
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        return self.values[rows]
+
+
+class HeadTerm(_NoEvidence):
+    name, norm = "head", "minmax"
+
+    def __init__(self, head: CatalogHead, item_vectors: np.ndarray) -> None:
+        self.head, self.item_vectors = head, item_vectors
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        all_items = self.head.scores(self.item_vectors, request.query_vector[None, :],
+                                     [request.mentioned_rows.tolist()])[0]
+        return all_items[rows]
+
+
+class CoOccurTerm:
+    norm = "minmax"
+
+    def __init__(self, name: str, model: CoOccurrence) -> None:
+        self.name, self.model = name, model
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        h = request.history
+        return self.model.score_all(h.item_rows, h.weights)[rows]
+
+    def evidence(self, request: Request, rows: np.ndarray) -> np.ndarray | None:
+        return self.model.evidence(request.history.item_rows, request.history.weights, rows)
+
+
+class RepeatTerm(_NoEvidence):
+    name, norm = "repeat", "raw"
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(rows), np.float32)
+        value = dict(zip(request.mentioned_rows.tolist(), request.repeat.tolist()))
+        for j, r in enumerate(rows.tolist()):
+            out[j] = value.get(r, 0.0)
+        return out
+
+
+
+class EntityTerm(_NoEvidence):
+    name, norm = "entity", "raw"
+
+    def __init__(self, item_vectors: np.ndarray) -> None:
+        self.item_vectors = item_vectors
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        if len(request.mentioned_rows) == 0:
+            return np.zeros(len(rows), np.float32)
+        mean = self.item_vectors[request.mentioned_rows].mean(0)
+        return (self.item_vectors[rows] @ mean).astype(np.float32)
+
+
+class NeighboursTerm(_NoEvidence):
+    name, norm = "neighbours", "minmax"
+
+    def __init__(self, neighbours: ContextNeighbours, k: int) -> None:
+        self.neighbours, self.k = neighbours, k
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        return self.neighbours.scores(request.query_vector[None, :], self.k)[0][rows]
+
+
+class LatestTerm(_NoEvidence):
+    name, norm = "latest", "minmax"
+
+    def __init__(self, item_vectors: np.ndarray) -> None:
+        self.item_vectors = item_vectors
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        v = request.latest_vector if request.latest_vector is not None else request.query_vector
+        return (self.item_vectors[rows] @ v).astype(np.float32)

@@ -1,0 +1,78 @@
+"""Conversations as records: turns, dialogues, the samples cut from them, the query text.
+
+A `Turn` is one message with the catalog items it names; a `Dialogue` is a list of them
+(a ReDial conversation, or the bot's own session: the person's messages and its replies).
+`recommender_samples` cuts dialogues into (context -> items named next) samples, the
+shape of both the training pairs (retrieval/pairs.py) and the ReDial benchmark, and
+`context_text` renders a context as the encoder reads it, the same way for training,
+evaluation and chat.
+
+Knows nothing of files, encoders, CF or metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message; `item_ids` are the catalog items it names, in order, deduplicated."""
+
+    seeker: bool  # True: the person looking for something; False: the recommender (or the bot)
+    text: str
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    dialogue_id: str
+    turns: tuple[Turn, ...]
+    seeker_liked_ids: frozenset[str] = frozenset()  # marked liked after the dialogue (training only)
+    seeker_disliked_ids: frozenset[str] = frozenset()  # ... marked not liked
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The turns before a recommender turn and the items that turn names."""
+
+    dialogue_id: str
+    context: tuple[Turn, ...]
+    target_ids: tuple[str, ...]
+    mentioned_ids: tuple[str, ...]  # items named anywhere in `context`, first mention first
+    liked_ids: tuple[str, ...]  # of those, the ones the seeker marked liked (training only)
+    disliked_ids: tuple[str, ...]
+
+
+def mentioned_ids(context: Sequence[Turn]) -> tuple[str, ...]:
+    """Items named anywhere in `context`, first mention first."""
+    return tuple(dict.fromkeys(i for t in context for i in t.item_ids))
+
+
+def recommender_samples(dialogues: Iterable[Dialogue], seeker_turns: bool = False) -> list[Sample]:
+    """Each recommender turn that names a catalog item, with everything said before it.
+    With `seeker_turns`, seeker turns that name one (after the first turn) are samples
+    too: extra TRAINING data (what a seeker names fits what they asked for); the
+    benchmark itself only ever scores recommender turns."""
+    samples = []
+    for d in dialogues:
+        mentioned: list[str] = []
+        for i, turn in enumerate(d.turns):
+            if turn.item_ids and (not turn.seeker or (seeker_turns and i > 0)):
+                samples.append(Sample(d.dialogue_id, d.turns[:i], turn.item_ids, tuple(mentioned),
+                                      tuple(m for m in mentioned if m in d.seeker_liked_ids),
+                                      tuple(m for m in mentioned if m in d.seeker_disliked_ids)))
+            mentioned.extend(m for m in turn.item_ids if m not in mentioned)
+    return samples
+
+
+def context_text(context: Sequence[Turn], n_turns: int = 0) -> str:
+    """The query text for a context: the last `n_turns` turns (0 = all), NEWEST FIRST.
+
+    Newest first because encoders truncate on the right at `max_length`: what gets cut is
+    then the oldest talk, not the request the recommender is answering.
+    """
+    turns = context[-n_turns:] if n_turns else context
+    lines = [("Seeker: " if t.seeker else "Recommender: ") + t.text for t in reversed(turns)]
+    return " ".join(lines) if lines else "Hello"  # an empty context still needs a query
