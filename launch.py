@@ -87,6 +87,7 @@ def make_redial_bot(args: argparse.Namespace):
     import time
 
     from bot.chat import Bot
+    from fusion.build import BuildReport
     from fusion.conversations import load_system
     from retrieval.redial import default_data_dir, fact_tokens, load_catalog_with_genres
 
@@ -102,9 +103,10 @@ def make_redial_bot(args: argparse.Namespace):
         tune(data_dir, folder, build(data_dir, folder))
     catalog = load_catalog_with_genres(data_dir)
     recommender = load_system(folder, catalog, fact_tokens(catalog, data_dir))
+    seconds = time.perf_counter() - start
     print(f"catalog redial: {len(catalog)} items; {'built' if built else 'reused'} the pipeline in {folder} "
-          f"({time.perf_counter() - start:.1f} s)", flush=True)
-    return Bot(recommender), None
+          f"({seconds:.1f} s)", flush=True)
+    return Bot(recommender), BuildReport(("pipeline",) if built else (), seconds)
 
 
 def make_bot(args: argparse.Namespace):

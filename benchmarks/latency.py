@@ -1,10 +1,13 @@
 """Latency of one chat turn on the default catalog, and the first-run build time.
 
-    python -m benchmarks.latency [--turns 100] [--warmup 10] [--artifacts DIR]
+    python -m benchmarks.latency [--turns 100] [--warmup 10] [--artifacts DIR] [--launch-args "..."]
+
+`--launch-args "--catalog redial"` with `--artifacts artifacts/redial` times the ReDial
+pipeline instead (written to latency_redial.*).
 
 Builds the default artifacts into a fresh folder (timed: that is what a first `make run`
 pays), then drives `Bot.respond` through multi-turn sessions: `--warmup` turns untimed,
-then `--turns` timed. Writes benchmarks/results/latency.json and latency.md.
+then `--turns` timed. Writes benchmarks/results/latency[_<catalog>].json and .md.
 """
 
 from __future__ import annotations
@@ -79,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latency.json").write_text(json.dumps(result, indent=2))
+    name = "latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}"
+    result["pipeline"] = bot.recommender.config.to_dict()
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     built = ", ".join(report.built) or "nothing (reused)"
     md = [
-        "# Chat turn latency (default catalog)", "",
+        f"# Chat turn latency ({bot.catalog.name}, {len(bot.catalog):,} items"
+        + (", second stage on)" if bot.recommender.config.rerank else ")"), "",
         "Command: `" + " ".join(["python -m benchmarks.latency", *argv]) + f"` on {os.cpu_count()} CPUs.", "",
         "| measure | value |", "|---|---|",
         f"| turns timed (after {args.warmup} warm-up) | {len(ms)} |",
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| first-run build ({built}) | {report.seconds:.1f} s |",
         f"| start-up incl. model load | {startup_s:.1f} s |",
     ]
-    (RESULTS / "latency.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -17,15 +17,17 @@ from bot.study import StudyConfig, StudyConfigError, assign_recorded, clean_part
 
 
 def items_json(turn: Turn) -> list[dict]:
-    """The API's item records: parts are the weighted contributions (score = text + cf)."""
+    """The API's item records: parts are the weighted contributions of text, CF and every
+    weighted term, so score = sum(parts), unless `reranked` (the second stage's score)."""
     out = []
     for it in turn.items:
         r = it.recommendation
+        parts = {"text": round(r.alpha * r.text, 6), "cf": round((1 - r.alpha) * r.cf, 6),
+                 **{name: round(v, 6) for name, v in r.terms.items()}}
         out.append({
             "item_id": r.item.item_id, "title": r.item.title, "year": r.item.year,
             "genres": list(r.item.genres), "rank": r.rank, "score": round(r.score, 6),
-            "parts": {"text": round(r.alpha * r.text, 6), "cf": round((1 - r.alpha) * r.cf, 6)},
-            "reason": it.reason,
+            "parts": parts, "reranked": r.reranked, "reason": it.reason,
         })
     return out
 

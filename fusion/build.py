@@ -101,12 +101,15 @@ def load_or_fit_cf(folder: Path, config: PipelineConfig, catalog: Catalog, inter
 
 def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,
                progress: bool):
-    """The encoder fine-tuned on the interactions (trained now or reused) and whether it was trained."""
+    """The encoder fine-tuned on the interactions (trained now or reused) and whether it was
+    trained. The users that tuning and the cold-start benchmark hold out are left out of
+    its pairs, so neither scores an encoder that has seen their ratings."""
+    from fusion.tune import training_users
     from retrieval.encoder import TransformerEncoder
     from retrieval.finetune import finetune_on_interactions
 
-    model_dir, trained = finetune_on_interactions(catalog, interactions, encoder.model_dir, out_dir,
-                                                  rebuild=rebuild, progress=progress)
+    model_dir, trained = finetune_on_interactions(catalog, training_users(catalog, interactions), encoder.model_dir,
+                                                  out_dir, rebuild=rebuild, progress=progress)
     return TransformerEncoder(model_dir, max_length=encoder.max_length), trained
 
 

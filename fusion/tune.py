@@ -126,6 +126,17 @@ def can_tune(interactions) -> bool:
     return len(interactions.users()) >= N_TEST + N_VALIDATION + 100
 
 
+def training_users(catalog: Catalog, interactions):
+    """The interactions less the users tuning and the cold-start benchmark hold out (all
+    of them when there are too few users to tune: nothing is held out then)."""
+    if not can_tune(interactions):
+        return interactions
+    try:
+        return split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED).train
+    except ValueError:  # too few users with enough likes to hold any out
+        return interactions
+
+
 def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,
                   models: Sequence[str] = MODELS, config: PipelineConfig = PipelineConfig()) -> TuneResult:
     """Tune on this catalog's validation users with the bot's own retriever (its encoder

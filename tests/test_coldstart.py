@@ -102,3 +102,18 @@ def test_real_movielens_users_end_to_end():
     eps = episodes(rec, users, encoder.encode([u.request for u in users]), 1.5)
     cf = by_k(eps, evaluate(rec, eps, WeightedFuser(0.0))[0][:, 1])
     assert cf[10].mean() > 0.05  # chance is ~10 / 9,066 per target
+
+
+def test_fine_tuning_never_sees_the_held_out_users():
+    """The first-run fine-tune learns from the users tuning and the cold-start benchmark
+    do not score; with too few users nothing is held out."""
+    from fusion.tune import N_TEST, N_VALIDATION, SEED, training_users
+
+    catalog = _catalog()
+    log = _log(N_TEST + N_VALIDATION + 120, 20)
+    split = split_users(catalog, log, N_TEST, N_VALIDATION, SEED)
+    kept = set(training_users(catalog, log).user_ids.tolist())
+    held = {u.user_id for u in split.test + split.validation}
+    assert len(held) == N_TEST + N_VALIDATION and not kept & held and len(kept) == 120
+    small = _log(30, 20)
+    assert training_users(catalog, small) is small
