@@ -95,7 +95,8 @@ class TemplateWriter:
             elif c.kind == "co_liked":
                 parts.append(f"also liked by people who rated {c.value} highly")
             elif c.kind == "recommended":
-                parts.append(f"recommended {c.value} times in past conversations")
+                times = "once" if c.value == "1" else f"{c.value} times"
+                parts.append(f"recommended {times} in past conversations")
         return "; ".join(parts)
 
 

@@ -43,9 +43,6 @@ from retrieval.head import CatalogHead, HeadConfig, HeadExamples
 from retrieval.records import Catalog
 from retrieval.retriever import Retriever
 
-PRIORS_KIND = "mention-prior"
-
-
 def dialogues_fingerprint(dialogues: Sequence[Dialogue]) -> str:
     h = hashlib.sha256()
     for d in dialogues:
@@ -116,9 +113,10 @@ def fit_components(dialogues: Sequence[Dialogue], catalog: Catalog, encoder: Enc
            "encoder": hashlib.sha256(str(sorted(encoder.describe().items())).encode()).hexdigest()}
     retriever = _text(catalog, encoder, folder / "text", progress, built)
     if not _fresh(folder / "cf", "cf-cooccur", fps):
-        fit_cooccurrence(dialogues, catalog).save(folder / "cf", fps, {"source": "dialogues"})
         prior, counts = mention_prior(dialogues, catalog)
-        np.savez(folder / "cf" / "priors.npz", mentions=prior, mention_counts=counts)
+        (folder / "cf").mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "cf" / "priors.npz", mentions=prior, mention_counts=counts)  # before the manifest
+        fit_cooccurrence(dialogues, catalog).save(folder / "cf", fps, {"source": "dialogues"})
         built.append("cf")
     samples = recommender_samples(dialogues, seeker_turns=True)
     queries = None

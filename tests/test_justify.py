@@ -84,3 +84,56 @@ def test_pluggable_writer_gets_only_claims():
     bot.writer = Shouty()
     turn = bot.respond("funny cartoon for kids", bot.new_session("s"))
     assert seen and all(it.reason.startswith("GENRE=") for it in turn.items)
+
+
+# --- a pipeline that learnt from conversations (fusion/conversations.py terms) ----------
+def conversation_bot():
+    """The tiny catalog in context mode: co-occurrence CF from four dialogues, a
+    "ratings" co-occurrence of each taste group, the recommendation-count prior."""
+    from bot.chat import Bot, BotConfig
+    from fusion.config import PipelineConfig
+    from fusion.conversations import fit_cooccurrence
+    from fusion.cooccur import CoOccurrence, CoOccurrenceCF
+    from fusion.recommender import Recommender
+    from fusion.terms import CoOccurTerm, PriorTerm
+    from retrieval.dialogue import Dialogue, Turn
+    from retrieval.encoder import HashingEncoder
+    from retrieval.retriever import Retriever
+    from tests.conftest import make_catalog
+
+    catalog = make_catalog()
+    talks = [("m0", "m1"), ("m0", "m2"), ("m6", "m7"), ("m6", "m9")]  # seeker names one, recommender the other
+    dialogues = [Dialogue(f"d{i}", (Turn(True, "I loved it", (a,)), Turn(False, "then try", (b,))))
+                 for i, (a, b) in enumerate(talks)]
+    cf = fit_cooccurrence(dialogues, catalog)
+    ratings = CoOccurrence.fit([list(range(0, 6)), list(range(6, 12))], len(catalog))
+    config = PipelineConfig(query="context", n_candidates=None, like_weight=1.0, mention_weight=1.0, alpha=0.5,
+                            weights={"ratings": 0.3, "popularity": 0.3})
+    rec = Recommender(Retriever.build(catalog, HashingEncoder(dim=256)), CoOccurrenceCF(cf), config,
+                      [CoOccurTerm("ratings", ratings), PriorTerm("popularity", cf.popularity, cf.counts)])
+    return Bot(rec, BotConfig(k=5)), cf, ratings
+
+
+def test_conversation_claims_hold():
+    bot, cf, ratings = conversation_bot()
+    session = bot.new_session("s")
+    kinds = set()
+    for message in ("I loved Cartoon Kittens", "and Midnight Heist too"):
+        turn = bot.respond(message, session)
+        session = turn.session
+        mentioned = {i for t in session.transcript for i in t.item_ids}
+        for it in turn.items:
+            r, row = it.recommendation, bot.catalog.row(it.recommendation.item.item_id)
+            for c in claims(r, session):
+                kinds.add(c.kind)
+                if c.kind == "talked_together":  # the two really were named in one training dialogue
+                    assert r.evidence.label() == c.value and r.evidence.item_id in mentioned
+                    assert cf.sim[row, bot.catalog.row(r.evidence.item_id)] > 0
+                elif c.kind == "co_liked":  # and liked together in the ratings log
+                    ev = r.term_evidence["ratings"]
+                    assert ev.label() == c.value and ev.item_id in mentioned
+                    assert ratings.sim[row, bot.catalog.row(ev.item_id)] > 0
+                elif c.kind == "recommended":
+                    assert int(c.value) == cf.counts[row] > 0
+    assert {"talked_together", "co_liked", "recommended"} <= kinds
+    assert "recommended once in past conversations" in " ".join(it.reason for it in turn.items)
