@@ -212,21 +212,6 @@ def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
         load_dialogues(bad, make_catalog())
 
 
-def write_data_dir(folder: Path) -> Path:
-    """A ReDial-shaped folder: 4 movies, facts for two, one train and one valid dialogue."""
-    folder.mkdir()
-    (folder / "movies_with_mentions.csv").write_text(
-        "movieId,movieName,nbMentions\n10,Cartoon Kittens (1995),3\n11,Cartoon Puppies  (1996),2\n"
-        "20,Midnight Heist (1990),1\n21,Dark Alley (1991),1\n")
-    (folder / "movie_facts.json").write_text(json.dumps({
-        "10": {"name": "Cartoon Kittens (1995)", "facts": {"director": ["Ann Example (director)"]}},
-        "20": {"name": "Midnight Heist (1990)", "facts": {"starring": ["Bob Actor"]}}}))
-    train = record("t1", [(SEEKER, "@10"), (REC, "@11")], {})
-    (folder / "train.jsonl").write_text(json.dumps(train) + "\n")
-    (folder / "valid.jsonl").write_text(json.dumps(DIALOGUE) + "\n")
-    return folder
-
-
 def write_data_dir(folder: Path, n_train: int = 1) -> Path:
     """A ReDial-shaped folder: 4 movies, facts for two, `n_train` train dialogues and one valid dialogue."""
     folder.mkdir()
