@@ -45,7 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="user-study config (JSON: arms, seed, consent_text, ask_rating)")
     p.add_argument("--auth", default=os.environ.get("CONVREC_AUTH"),
                    help="USER:PASSWORD required by the chat and the API (default: $CONVREC_AUTH)")
-    p.add_argument("--concurrency", type=int, default=4, help="chat turns computed at once")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="chat turns computed at once, over the chat and the API together")
+    p.add_argument("--queue", type=int, default=16,
+                   help="turns that may wait for a free slot; beyond, 503 + Retry-After")
+    p.add_argument("--state-db", type=Path, default=ROOT / "logs" / "state.sqlite",
+                   help="SQLite file holding each API session's state (survives restarts)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the sha256 of every artifact file, large ones too, before serving")
     args = p.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         p.error(f"--alpha must be in [0, 1], got {args.alpha}")
@@ -53,8 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--catalog and --interactions go together")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
         p.error("--auth must look like USER:PASSWORD")
-    if args.concurrency < 1:
-        p.error("--concurrency must be at least 1")
+    if args.concurrency < 1 or args.queue < 0:
+        p.error("--concurrency must be at least 1 and --queue at least 0")
     if args.study is not None and args.no_log:
         p.error("--study needs the session log: drop --no-log")
     return args
@@ -107,30 +114,44 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.build_only:
         return 0
+    return serve(bot, args)
+
+
+def serve(bot, args: argparse.Namespace) -> int:
+    """Serve `bot` (chat + API) as the flags say, until stopped; the exit status."""
     import uvicorn
 
-    from bot.api import create_app
-    from bot.logbook import Logbook, LogbookError
+    from bot.gate import TurnGate, apply_thread_budget, thread_budget
+    from bot.logbook import SERVING_BUSY_TIMEOUT_S, Logbook, LogbookError
+    from bot.server import build_app
     from bot.service import ChatService
+    from bot.sessions import Sessions
+    from bot.store import SqliteStateStore, StateStoreError
     from bot.study import StudyConfigError, load_study_config
-    from bot.ui import mount_ui
 
+    apply_thread_budget(thread_budget(args.concurrency))
     try:
         study = load_study_config(args.study) if args.study else None
-        if not args.no_log:
-            args.log_db.parent.mkdir(parents=True, exist_ok=True)
-        logbook = None if args.no_log else Logbook(args.log_db)
-        service = ChatService(bot, logbook, study)
-    except (StudyConfigError, LogbookError, OSError) as e:
+        for folder in {args.log_db.parent, args.state_db.parent}:
+            folder.mkdir(parents=True, exist_ok=True)
+        logbook = None if args.no_log else Logbook(args.log_db, busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
+        service = ChatService(bot, logbook, study, TurnGate(args.concurrency, args.queue))
+        sessions = Sessions(SqliteStateStore(args.state_db))
+    except (StudyConfigError, LogbookError, StateStoreError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not service.self_test():
+        print(f"error: the start-up turn failed ({service.self_test_error}); "
+              "rebuild the artifacts with --rebuild", file=sys.stderr)
+        return 2
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    app = mount_ui(create_app(service, credentials=auth), service, args.alpha, auth=auth,
-                   concurrency=args.concurrency)
+    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency)
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
+                timeout_keep_alive=5)
     return 0
 
 

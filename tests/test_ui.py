@@ -12,11 +12,10 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.api import create_app
 from bot.logbook import Logbook
 from bot.service import ChatService
 from bot.study import Arm, StudyConfig
-from bot.ui import mount_ui
+from bot.server import build_app
 from tests.helpers import tiny_bot
 
 
@@ -24,7 +23,8 @@ def serve(service: ChatService):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = mount_ui(create_app(service), service, alpha=0.7)
+    service.self_test()
+    app = build_app(service, alpha=0.7)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
