@@ -86,6 +86,12 @@ def make_bot(args: argparse.Namespace):
 
     catalog, interactions = load_data(args)
     folder = args.artifacts or ROOT / "artifacts" / catalog.name
+    if args.verify and folder.exists():  # every file, large ones too (loads check those < 1 GB)
+        from retrieval.artifacts import verify_tree
+
+        for part, n in verify_tree(folder):
+            print(f"verified {part}: " + (f"{n} files match their sha256" if n is not None else
+                                          "no hashes recorded (built before they were); --rebuild records them"))
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         FusionConfig(alpha=args.alpha), rebuild=args.rebuild,
