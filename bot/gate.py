@@ -25,8 +25,8 @@ from dataclasses import dataclass
 class Busy(RuntimeError):
     """Too many turns at once; try again after `retry_after` seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the server is busy with other conversations: try again in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "the server is busy with other conversations") -> None:
+        super().__init__(f"{what}: try again in {retry_after} s")
         self.retry_after = retry_after
 
 

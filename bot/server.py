@@ -28,5 +28,5 @@ def build_app(service: ChatService, sessions: Sessions | None = None, alpha: flo
     if ui:
         from bot.ui import mount_ui  # gradio is imported only where the chat is served
 
-        api = mount_ui(api, service, alpha, concurrency=concurrency)
+        api = mount_ui(api, service, alpha, concurrency=concurrency, queue_size=service.gate.limit + service.gate.queue)
     return Guard(api, lambda: api_routes(api), credentials, throttle)

@@ -15,8 +15,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from bot.chat import BadInput, Bot, Turn, with_user
-from bot.gate import TurnGate
+from bot.gate import Busy, TurnGate
 from bot.logbook import Logbook
+from bot.logqueue import FAILURES as LOG_FAILURES
 from bot.logqueue import SafeLog
 from bot.session import Session
 from bot.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
@@ -121,7 +122,10 @@ class ChatService:
                 raise BadInput(str(e)) from None
             if self.logbook is None:
                 raise BadInput("study mode needs a logbook (--log-db)")
-            arm = assign_recorded(self.logbook, session_id, pid, self.study)
+            try:
+                arm = assign_recorded(self.logbook, session_id, pid, self.study)
+            except LOG_FAILURES as e:  # the arm must be recorded before the session starts
+                raise Busy(2, f"the study log is not writable right now ({type(e).__name__})") from None
             self._remember(session_id, Participation(pid, arm.name, arm.alpha))
         if self.logbook is not None:
             p = self.participation_of(session_id)

@@ -141,3 +141,27 @@ def test_evicted_sessions_come_back_from_the_store():
     assert sessions.cached() == 1
     r = c.post("/api/chat", json={"session_id": a, "message": "show me more"}, headers=auth_a).json()
     assert not {i["item_id"] for i in r["items"]} & {i["item_id"] for i in first["items"]}
+
+
+def test_health_says_ready_only_after_a_real_turn():
+    service = ChatService(tiny_bot(k=3))
+    c = TestClient(create_app(service))
+    r = c.get("/api/health")
+    assert r.status_code == 503 and r.json()["status"] == "starting"
+    assert service.self_test()
+    r = c.get("/api/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["artifacts"] == "ready"
+    assert c.get("/healthz").json() == {"status": "alive"}
+
+
+def test_a_failing_start_up_turn_is_reported():
+    bot = tiny_bot(k=3)
+
+    def broken(*args, **kwargs):
+        raise ValueError("could not read index")
+    bot.respond = broken
+    service = ChatService(bot)
+    assert not service.self_test()
+    r = TestClient(create_app(service)).get("/api/health")
+    assert r.status_code == 503 and r.json()["status"] == "failed"
+    assert "could not read index" in r.json()["self_test_error"]

@@ -79,3 +79,32 @@ def test_large_files_are_left_to_verify(built):
     assert verify_files(built / "text", max_bytes=10) == 0  # both files are "large" here: skipped
     with pytest.raises(StaleArtifactError, match="changed since it was built"):
         verify_files(built / "text", max_bytes=None)
+
+
+def test_launch_refuses_damaged_artifacts_cleanly(tmp_path, tiny_model, tiny_catalog, checkerboard, capsys):
+    """launch.py on a damaged artifact folder: exit 2 with the rebuild message, no traceback."""
+    import launch
+
+    cat, inter = tmp_path / "cat.csv", tmp_path / "inter.csv"
+    cat.write_text("item_id,title,year,genres\n" + "".join(
+        f"{it.item_id},{it.title},{it.year},{'|'.join(it.genres)}\n" for it in tiny_catalog.items))
+    inter.write_text("user_id,item_id,rating,timestamp\n" + "".join(
+        f"{u},{tiny_catalog.items[r].item_id},{w},{t}\n" for u, r, w, t in
+        zip(checkerboard.user_ids, checkerboard.item_rows, checkerboard.weights, checkerboard.timestamps)))
+    art = tmp_path / "art"
+    argv = ["--catalog", str(cat), "--interactions", str(inter), "--artifacts", str(art), "--encoder",
+            str(tiny_model), "--no-finetune", "--no-tune", "--build-only"]
+    assert launch.main(argv) == 0
+    assert launch.main([*argv, "--verify"]) == 0
+    assert "files match their sha256" in capsys.readouterr().out
+    vectors = art / "text" / "item_vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-8:] = bytes(8)
+    vectors.write_bytes(bytes(data))
+    assert launch.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "item_vectors.npy changed since it was built" in err and "--rebuild" in err
+    assert "Traceback" not in err
+    (art / "text" / "manifest.json").write_text("")
+    assert launch.main(argv) == 2
+    assert "unreadable" in capsys.readouterr().err

@@ -144,3 +144,24 @@ def test_gradio_client_through_auth(tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_chat_shares_the_turn_limit_with_the_api():
+    """While the API holds the only turn slot, the chat says it is busy instead of piling up."""
+    from gradio_client import Client
+
+    from bot.gate import TurnGate
+
+    gate = TurnGate(limit=1, queue=0)
+    url, server, thread = serve(ChatService(tiny_bot(k=3), gate=gate))
+    try:
+        c = Client(url + "/", verbose=False)
+        with gate.turn():  # an API turn in flight
+            h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+        assert items == [] and "busy" in h[-1]["content"][0]["text"]
+        h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+        assert len(items) == 3
+        assert gate.stats().peak_active == 1 and gate.stats().rejected == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
