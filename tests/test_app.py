@@ -34,7 +34,8 @@ def app_url(tmp_path_factory):
     log = (artifacts / "launch.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "launch.py", "--port", str(port), "--artifacts", str(artifacts),
-         "--no-finetune", "--log-db", str(artifacts / "sessions.sqlite")],
+         "--no-finetune", "--log-db", str(artifacts / "sessions.sqlite"),
+         "--state-db", str(artifacts / "state.sqlite")],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600  # first run encodes 9,066 movies: ~40 s on 2 idle cores
@@ -73,14 +74,15 @@ def check_turns(lists: list[list[dict]], catalog_titles: set[str] | None = None)
 
 
 def test_two_turns_over_http(app_url):
-    lists = []
+    lists, body, headers = [], {"user_id": None}, {}
     for message in TURNS:
-        r = httpx.post(f"{app_url}/api/chat", json={"session_id": "e2e", "message": message,
-                                                     "user_id": None}, timeout=60)
+        r = httpx.post(f"{app_url}/api/chat", json={**body, "message": message}, headers=headers, timeout=60)
         assert r.status_code == 200, r.text
         lists.append(r.json()["items"])
+        if not headers:  # the first answer issues the session
+            body, headers = {"session_id": r.json()["session_id"]}, {"X-Session-Token": r.json()["token"]}
     check_turns(lists)
-    bad = httpx.post(f"{app_url}/api/chat", json={"session_id": "e2e", "message": ""}, timeout=60)
+    bad = httpx.post(f"{app_url}/api/chat", json={**body, "message": ""}, headers=headers, timeout=60)
     assert bad.status_code == 400 and "error" in bad.json()
 
 
@@ -99,8 +101,7 @@ def test_two_turns_through_gradio_client(app_url):
 
 
 def test_known_user_gets_cf_reasons(app_url):
-    r = httpx.post(f"{app_url}/api/chat", json={"session_id": "u", "message": "a classic war movie",
-                                                 "user_id": "15"}, timeout=60)
+    r = httpx.post(f"{app_url}/api/chat", json={"message": "a classic war movie", "user_id": "15"}, timeout=60)
     assert r.status_code == 200
     items = r.json()["items"]
     assert any("which you rated highly" in i["reason"] for i in items)
