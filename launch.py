@@ -155,9 +155,12 @@ def serve(bot, args: argparse.Namespace) -> int:
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)
-    # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s.
+    from bot.slowloris import HeaderTimeoutH11
+
+    # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s;
+    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/guard.py).
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
-                timeout_keep_alive=5)
+                timeout_keep_alive=5, http=HeaderTimeoutH11)
     return 0
 
 
