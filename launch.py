@@ -161,6 +161,9 @@ def serve(bot, args: argparse.Namespace) -> int:
     # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/guard.py).
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
                 timeout_keep_alive=5, http=HeaderTimeoutH11)
+    if service.logbook is not None and not service.logbook.flush():
+        print(f"warning: {service.logbook.health()['pending']} log entries could not be written "
+              f"at shutdown ({service.logbook.last_error})", file=sys.stderr)
     return 0
 
 

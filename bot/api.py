@@ -35,7 +35,9 @@ from bot.gate import Busy
 from bot.service import ChatService
 from bot.session import Session
 from bot.sessions import MAX_ID_CHARS, NotOwner, Sessions
-from bot.store import StateConflict
+from bot.store import StateConflict, StateStoreError
+
+STORE_RETRY_S = 2  # Retry-After when the session store is briefly unavailable
 
 MAX_ITEM_ID_CHARS = 200  # catalog ids are short; longer ones are refused without echo
 MAX_USER_ID_CHARS = 200
@@ -104,6 +106,8 @@ def guarded(fn: Callable[[], dict], status: int = 200) -> JSONResponse:
         return error(409, str(e))
     except Busy as e:
         return error(503, str(e), {"Retry-After": str(e.retry_after)})
+    except StateStoreError as e:
+        return error(503, str(e), {"Retry-After": str(STORE_RETRY_S)})
 
 
 def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAPI:

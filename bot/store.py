@@ -14,7 +14,8 @@ server processes share:
 `save` is a compare-and-set on `version`: two processes that both continued the same
 session cannot silently overwrite each other; the loser gets `StateConflict`.
 `SqliteStateStore` is the one-machine implementation (WAL, one file beside the logbook);
-`MemoryStateStore` is for tests and `--no-state`.
+`MemoryStateStore` is for tests. A store that cannot answer now (locked past
+BUSY_TIMEOUT_S, disk full) raises `StateStoreError`; the API answers 503 + Retry-After.
 
 What this module does NOT know: HTTP, tokens in headers, or how a turn is computed.
 """
@@ -25,6 +26,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -113,25 +116,36 @@ class SqliteStateStore:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _db_call(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a file that cannot answer is StateStoreError."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as e:
+                raise StateStoreError(f"the session store cannot answer now ({e}); try again") from None
+
     def create(self, record: StoredSession) -> None:
         s = record.session
         try:
-            with self._lock:
-                self._db.execute("INSERT INTO session_state VALUES (?, ?, ?, ?, ?)",
-                                 (s.session_id, record.token_sha256, record.version,
-                                  json.dumps(session_to_json(s)), time.time()))
+            with self._db_call() as db:
+                db.execute("INSERT INTO session_state VALUES (?, ?, ?, ?, ?)",
+                           (s.session_id, record.token_sha256, record.version,
+                            json.dumps(session_to_json(s)), time.time()))
         except sqlite3.IntegrityError:
             raise StateConflict("session id taken") from None
 
     def load(self, session_id: str) -> StoredSession | None:
-        with self._lock:
-            row = self._db.execute("SELECT token_sha256, version, state FROM session_state "
-                                   "WHERE session_id = ?", (session_id,)).fetchone()
+        with self._db_call() as db:
+            row = db.execute("SELECT token_sha256, version, state FROM session_state "
+                             "WHERE session_id = ?", (session_id,)).fetchone()
         return None if row is None else StoredSession(session_from_json(json.loads(row[2])), row[0], row[1])
 
     def save(self, session: Session, version: int) -> int:
-        with self._lock:
-            n = self._db.execute("UPDATE session_state SET state = ?, version = ?, updated = ? "
+        with self._db_call() as db:
+            n = db.execute("UPDATE session_state SET state = ?, version = ?, updated = ? "
                                  "WHERE session_id = ? AND version = ?",
                                  (json.dumps(session_to_json(session)), version + 1, time.time(),
                                   session.session_id, version)).rowcount
@@ -140,5 +154,5 @@ class SqliteStateStore:
         return version + 1
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM session_state").fetchone()[0]
+        with self._db_call() as db:
+            return db.execute("SELECT COUNT(*) FROM session_state").fetchone()[0]

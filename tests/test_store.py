@@ -55,3 +55,27 @@ def test_sqlite_state_outlives_the_process_object(tmp_path):
     sessions.save(sessions.claim(sid, token), state)
     again = Sessions(SqliteStateStore(path))  # a restarted server
     assert again.claim(sid, token).session == state
+
+
+def test_a_locked_store_is_503_with_retry_after(tmp_path, monkeypatch):
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    import bot.store as store_module
+    from bot.api import create_app
+    from bot.service import ChatService
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / "state.sqlite"
+    client = TestClient(create_app(ChatService(tiny_bot(k=3)), Sessions(SqliteStateStore(path))))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holding the file
+    try:
+        r = client.post("/api/chat", json={"message": "funny cartoon for kids"})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert "session store cannot answer now" in r.json()["error"]
+    assert client.post("/api/chat", json={"message": "funny cartoon for kids"}).status_code == 200
