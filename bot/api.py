@@ -48,6 +48,19 @@ TokenHeader = Header(default=None, alias="X-Session-Token", max_length=200,
                      description="the token POST /api/sessions returned for this session")
 
 
+class ErrorBody(BaseModel):
+    """Every error answer: what went wrong and what to do, never the input echoed back."""
+
+    error: str
+
+
+ERRORS = {status: {"model": ErrorBody, "description": what} for status, what in (
+    (400, "input the bot cannot act on"), (401, "credentials required (with --auth)"),
+    (403, "no session with this id and token"), (409, "the session changed in another request"),
+    (413, "body over 64 KB"), (422, "body of the wrong shape or types"),
+    (429, "too many failed logins"), (503, "busy or a store briefly unavailable: see Retry-After"))}
+
+
 class StartRequest(BaseModel):
     model_config = STRICT
     user_id: str | None = UserId
@@ -131,14 +144,14 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
     async def crashed(_: Request, exc: Exception) -> JSONResponse:
         return error(500, "internal error: the server log has the details")
 
-    @app.post("/api/sessions", status_code=201)
+    @app.post("/api/sessions", status_code=201, responses=ERRORS)
     def open_session(req: StartRequest) -> JSONResponse:
         def run():
             session = service.start(sessions.new_id(), req.user_id, req.participant_id)
             return {"session_id": session.session_id, "token": sessions.issue(session), "user_id": session.user_id}
         return guarded(run, status=201)
 
-    @app.post("/api/chat")
+    @app.post("/api/chat", responses=ERRORS)
     def chat(req: ChatRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
             if req.session_id is None:  # the first turn of a new session: issued once it succeeded
@@ -158,7 +171,7 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
                         "understood": understood(turn.session)}
         return guarded(run)
 
-    @app.post("/api/feedback")
+    @app.post("/api/feedback", responses=ERRORS)
     def feedback(req: FeedbackRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
             with sessions.lock(req.session_id):
@@ -168,14 +181,14 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
                 return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
-    @app.post("/api/rate")
+    @app.post("/api/rate", responses=ERRORS)
     def rate(req: RateRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
             service.rate(sessions.claim(req.session_id, token).session, req.rating)
             return {"session_id": req.session_id, "rating": req.rating}
         return guarded(run)
 
-    @app.post("/api/reset")
+    @app.post("/api/reset", responses=ERRORS)
     def reset(req: ResetRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
             with sessions.lock(req.session_id):
@@ -185,7 +198,7 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
                 return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
-    @app.get("/api/health")
+    @app.get("/api/health", responses={503: {"description": "not ready: the start-up turn has not succeeded"}})
     def health() -> JSONResponse:
         body = service.health()
         return JSONResponse(body, status_code=200 if service.ready else 503)
