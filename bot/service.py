@@ -147,9 +147,9 @@ class ChatService:
         return p.alpha if p is not None and p.alpha is not None else alpha
 
     def turn(self, session: Session, message: str, alpha: float | None = None) -> tuple[Turn, list[dict]]:
-        start = time.perf_counter()
         alpha = self.alpha_for(session.session_id, alpha)
         with self.gate.turn():  # Busy when too many turns run and wait already
+            start = time.perf_counter()  # logged latency: the turn's own time, as before the gate
             turn = self.bot.respond(message, session, alpha=alpha)
         items = items_json(turn)
         if self.logbook is not None:
