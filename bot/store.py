@@ -35,6 +35,7 @@ from typing import Protocol
 from bot.session import Session, session_from_json, session_to_json
 
 BUSY_TIMEOUT_S = 2.0  # a state write waits this long for another process's lock, then fails
+STATE_TTL_S = 30 * 24 * 3600  # sessions untouched for 30 days are dropped when a server starts
 
 
 class StateStoreError(RuntimeError):
@@ -98,9 +99,11 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS session_state (
 
 class SqliteStateStore:
     """A StateStore in one SQLite file (WAL): survives restarts and kill -9, shared by the
-    processes of one machine. Every call is its own committed transaction."""
+    processes of one machine. Every call is its own committed transaction. Opening it
+    drops sessions untouched for `ttl_s` (None keeps all), so the file stays bounded;
+    the logbook keeps their history regardless."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, ttl_s: float | None = STATE_TTL_S) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
@@ -108,6 +111,8 @@ class SqliteStateStore:
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(_SCHEMA)
+            if ttl_s is not None:
+                self._db.execute("DELETE FROM session_state WHERE updated < ?", (time.time() - ttl_s,))
         except sqlite3.Error as e:
             raise StateStoreError(f"cannot use {self.path} as the session state store ({e}): "
                                   "pass another --state-db path") from None

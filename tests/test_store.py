@@ -79,3 +79,19 @@ def test_a_locked_store_is_503_with_retry_after(tmp_path, monkeypatch):
     assert r.status_code == 503 and r.headers["retry-after"] == "2"
     assert "session store cannot answer now" in r.json()["error"]
     assert client.post("/api/chat", json={"message": "funny cartoon for kids"}).status_code == 200
+
+
+def test_sessions_untouched_past_the_ttl_are_dropped_at_open(tmp_path):
+    import sqlite3
+    import time
+
+    path = tmp_path / "state.sqlite"
+    store = SqliteStateStore(path)
+    for sid in ("old", "new"):
+        store.create(StoredSession(Session(sid), "h" * 64, 0))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE session_state SET updated = ? WHERE session_id = 'old'", (time.time() - 10_000,))
+    store.close()
+    again = SqliteStateStore(path, ttl_s=3_600)
+    assert again.load("old") is None and again.load("new") is not None
+    assert SqliteStateStore(path, ttl_s=None).count() == 1
