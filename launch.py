@@ -50,7 +50,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="user-study config (JSON: arms, seed, consent_text, ask_rating)")
     p.add_argument("--auth", default=os.environ.get("CONVREC_AUTH"),
                    help="USER:PASSWORD required by the chat and the API (default: $CONVREC_AUTH)")
-    p.add_argument("--concurrency", type=int, default=4, help="chat turns computed at once")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="chat turns computed at once, over the chat and the API together")
+    p.add_argument("--queue", type=int, default=16,
+                   help="turns that may wait for a free slot; beyond, 503 + Retry-After")
+    p.add_argument("--state-db", type=Path, default=ROOT / "logs" / "state.sqlite",
+                   help="SQLite file holding each API session's state (survives restarts)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the sha256 of every artifact file, large ones too, before serving")
     args = p.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         p.error(f"--alpha must be in [0, 1], got {args.alpha}")
@@ -63,8 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
         p.error("--auth must look like USER:PASSWORD")
-    if args.concurrency < 1:
-        p.error("--concurrency must be at least 1")
+    if args.concurrency < 1 or args.queue < 0:
+        p.error("--concurrency must be at least 1 and --queue at least 0")
     if args.study is not None and args.no_log:
         p.error("--study needs the session log: drop --no-log")
     return args
@@ -81,6 +88,17 @@ def load_data(args: argparse.Namespace):
     return catalog, load_interactions(args.interactions, catalog)
 
 
+def verify(args: argparse.Namespace, folder: Path) -> None:
+    """With --verify: hash every file of every artifact folder, large ones too (loads check
+    those under 1 GB); a changed one raises StaleArtifactError."""
+    if args.verify and folder.exists():
+        from retrieval.artifacts import verify_tree
+
+        for part, n in verify_tree(folder):
+            print(f"verified {part}: " + (f"{n} files match their sha256" if n is not None else
+                                          "no hashes recorded (built before they were); --rebuild records them"))
+
+
 def make_redial_bot(args: argparse.Namespace):
     """The ReDial system folder's pipeline (built first when missing: about an hour on 2
     cores, the fine-tunes most of it), exactly as `launch.py evaluate redial` scores it."""
@@ -94,6 +112,7 @@ def make_redial_bot(args: argparse.Namespace):
     start = time.perf_counter()
     data_dir = args.data_dir or default_data_dir()
     folder = args.artifacts or ROOT / "artifacts" / "redial"
+    verify(args, folder)
     built = not (folder / "manifest.json").exists() or args.rebuild
     if built:
         from benchmarks.redial.__main__ import build, tune
@@ -119,6 +138,7 @@ def make_bot(args: argparse.Namespace):
 
     catalog, interactions = load_data(args)
     folder = args.artifacts or ROOT / "artifacts" / catalog.name
+    verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
@@ -147,30 +167,50 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.build_only:
         return 0
+    return serve(bot, args)
+
+
+def serve(bot, args: argparse.Namespace) -> int:
+    """Serve `bot` (chat + API) as the flags say, until stopped; the exit status."""
     import uvicorn
 
-    from bot.api import create_app
-    from bot.logbook import Logbook, LogbookError
+    from bot.gate import TurnGate, apply_thread_budget, thread_budget
+    from bot.logbook import SERVING_BUSY_TIMEOUT_S, Logbook, LogbookError
+    from bot.server import build_app
     from bot.service import ChatService
+    from bot.sessions import Sessions
+    from bot.store import SqliteStateStore, StateStoreError
     from bot.study import StudyConfigError, load_study_config
-    from bot.ui import mount_ui
 
+    apply_thread_budget(thread_budget(args.concurrency))
     try:
         study = load_study_config(args.study) if args.study else None
-        if not args.no_log:
-            args.log_db.parent.mkdir(parents=True, exist_ok=True)
-        logbook = None if args.no_log else Logbook(args.log_db)
-        service = ChatService(bot, logbook, study)
-    except (StudyConfigError, LogbookError, OSError) as e:
+        for folder in {args.log_db.parent, args.state_db.parent}:
+            folder.mkdir(parents=True, exist_ok=True)
+        logbook = None if args.no_log else Logbook(args.log_db, busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
+        service = ChatService(bot, logbook, study, TurnGate(args.concurrency, args.queue))
+        sessions = Sessions(SqliteStateStore(args.state_db))
+    except (StudyConfigError, LogbookError, StateStoreError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not service.self_test():
+        print(f"error: the start-up turn failed ({service.self_test_error}); "
+              "rebuild the artifacts with --rebuild", file=sys.stderr)
+        return 2
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    app = mount_ui(create_app(service, credentials=auth), service, args.alpha, auth=auth,
-                   concurrency=args.concurrency)
+    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency)
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    from bot.slowloris import HeaderTimeoutH11
+
+    # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s;
+    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/guard.py).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
+                timeout_keep_alive=5, http=HeaderTimeoutH11)
+    if service.logbook is not None and not service.logbook.flush():
+        print(f"warning: {service.logbook.health()['pending']} log entries could not be written "
+              f"at shutdown ({service.logbook.last_error})", file=sys.stderr)
     return 0
 
 

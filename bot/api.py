@@ -1,86 +1,98 @@
-"""HTTP API for pilots: one chat turn per request, plus feedback, rating and reset.
+"""HTTP API for pilots: server-issued sessions, one chat turn per request, feedback, rating, reset.
 
-POST /api/chat     {"session_id", "message", "user_id"?, "alpha"?, "participant_id"?}
-                -> {"session_id", "reply", "items": [{"item_id", "title", "year", "genres",
-                    "rank", "score", "parts": {"text", "cf"}, "reason"}], "understood": {...}}
+POST /api/sessions {"user_id"?, "participant_id"?}  -> 201 {"session_id", "token", "user_id"}
+POST /api/chat     {"session_id"?, "message", "user_id"?, "alpha"?, "participant_id"?}
+                -> {"session_id", "token"? (only when this call started the session), "reply",
+                    "items": [{"item_id", "title", "year", "genres", "rank", "score",
+                    "parts": {"text", "cf"}, "reason"}], "understood": {...}}
 POST /api/feedback {"session_id", "item_id", "kind": "like" | "dislike" | "unlike"}
 POST /api/rate     {"session_id", "rating": 1..5}
 POST /api/reset    {"session_id"}
-`parts` are the weighted contributions, so `score == parts.text + parts.cf`. The same
-session_id continues a conversation; bad input is a 4xx with {"error": ...}, never a 500.
-With credentials configured, every /api route needs HTTP Basic auth.
+GET  /api/health   readiness: 200 once a real start-up turn succeeded, else 503
+GET  /healthz      liveness only: no credentials, no details
+
+Every call on an existing session carries its token in the `X-Session-Token` header; a
+missing or wrong token, or an id the server never issued, is a 403 that says how to start
+a session. `parts` are the weighted contributions, so `score == parts.text + parts.cf`.
+Bodies are strict JSON (no "0.5" for a number, no true for 1, no unknown keys); every
+error is {"error": ...} with a 4xx status, or 503 + Retry-After when too many turns run.
+Limits, auth and headers for every route live in bot/guard.py.
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.chat import BadInput
+from bot.gate import Busy
 from bot.service import ChatService
 from bot.session import Session
+from bot.sessions import MAX_ID_CHARS, NotOwner, Sessions
+from bot.store import StateConflict, StateStoreError
 
-SessionId = Field(min_length=1, max_length=200)
+STORE_RETRY_S = 2  # Retry-After when the session store is briefly unavailable
+
+MAX_ITEM_ID_CHARS = 200  # catalog ids are short; longer ones are refused without echo
+MAX_USER_ID_CHARS = 200
+STRICT = ConfigDict(strict=True, extra="forbid")  # no coercion, no unknown keys
+SessionId = Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_-]+$")
+UserId = Field(default=None, min_length=1, max_length=MAX_USER_ID_CHARS)
+TokenHeader = Header(default=None, alias="X-Session-Token", max_length=200,
+                     description="the token POST /api/sessions returned for this session")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: what went wrong and what to do, never the input echoed back."""
+
+    error: str
+
+
+ERRORS = {status: {"model": ErrorBody, "description": what} for status, what in (
+    (400, "input the bot cannot act on"), (401, "credentials required (with --auth)"),
+    (403, "no session with this id and token"), (409, "the session changed in another request"),
+    (413, "body over 64 KB"), (422, "body of the wrong shape or types"),
+    (429, "too many failed logins"), (503, "busy or a store briefly unavailable: see Retry-After"))}
+
+
+class StartRequest(BaseModel):
+    model_config = STRICT
+    user_id: str | None = UserId
+    participant_id: str | None = Field(default=None, max_length=200)
 
 
 class ChatRequest(BaseModel):
-    session_id: str = SessionId
+    model_config = STRICT
+    session_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_CHARS,
+                                   pattern=r"^[A-Za-z0-9_-]+$")
     message: str = Field(max_length=10_000)
-    user_id: str | None = None
+    user_id: str | None = UserId
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
-    participant_id: str | None = None
+    participant_id: str | None = Field(default=None, max_length=200)
 
 
 class FeedbackRequest(BaseModel):
+    model_config = STRICT
     session_id: str = SessionId
-    item_id: str = Field(min_length=1)
+    item_id: str = Field(min_length=1, max_length=MAX_ITEM_ID_CHARS)
     kind: Literal["like", "dislike", "unlike"]
 
 
 class RateRequest(BaseModel):
+    model_config = STRICT
     session_id: str = SessionId
     rating: int = Field(ge=1, le=5)
 
 
 class ResetRequest(BaseModel):
+    model_config = STRICT
     session_id: str = SessionId
-
-
-class SessionStore:
-    """Sessions by id, least recently used dropped past `capacity` (memory stays bounded)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def lock(self, session_id: str) -> threading.Lock:
-        with self._lock:
-            return self._locks.setdefault(session_id, threading.Lock())
-
-    def get(self, session_id: str) -> Session | None:
-        with self._lock:
-            s = self._sessions.get(session_id)
-            if s is not None:
-                self._sessions.move_to_end(session_id)
-            return s
-
-    def put(self, session: Session) -> None:
-        with self._lock:
-            self._sessions[session.session_id] = session
-            self._sessions.move_to_end(session.session_id)
-            while len(self._sessions) > self.capacity:
-                old, _ = self._sessions.popitem(last=False)
-                self._locks.pop(old, None)
 
 
 def understood(session: Session) -> dict:
@@ -91,85 +103,108 @@ def understood(session: Session) -> dict:
             "user_id": session.user_id}
 
 
-def create_app(service: ChatService, store: SessionStore | None = None,
-               credentials: tuple[str, str] | None = None) -> FastAPI:
-    app = FastAPI(title="Conversational recommender", docs_url="/api/docs", openapi_url="/api/openapi.json")
-    store = store or SessionStore()
-    app.state.service, app.state.store = service, store
-    basic = HTTPBasic(auto_error=False)
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    def authorised(creds: HTTPBasicCredentials | None = Depends(basic)) -> None:
-        if credentials is None:
-            return
-        ok = creds is not None and secrets.compare_digest(creds.username, credentials[0]) \
-            and secrets.compare_digest(creds.password, credentials[1])
-        if not ok:
-            raise HTTPException(401, "credentials required", headers={"WWW-Authenticate": "Basic"})
+
+def guarded(fn: Callable[[], dict], status: int = 200) -> JSONResponse:
+    """Run one request's work; the errors people can act on become 4xx/503 JSON."""
+    try:
+        return JSONResponse(fn(), status_code=status)
+    except BadInput as e:
+        return error(400, str(e))
+    except NotOwner as e:
+        return error(403, str(e))
+    except StateConflict as e:
+        return error(409, str(e))
+    except Busy as e:
+        return error(503, str(e), {"Retry-After": str(e.retry_after)})
+    except StateStoreError as e:
+        return error(503, str(e), {"Retry-After": str(STORE_RETRY_S)})
+
+
+def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAPI:
+    """The JSON API over `service`; `sessions` holds issued sessions (in memory by default)."""
+    app = FastAPI(title="Conversational recommender", docs_url="/api/docs", openapi_url="/api/openapi.json",
+                  redoc_url=None)
+    sessions = sessions or Sessions()
+    app.state.service, app.state.sessions = service, sessions
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
-                             for e in exc.errors())
-        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
+                             for e in exc.errors())  # msg only: the input is never echoed
+        return error(422, f"invalid request: {problems}")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), exc.headers)
 
-    def known(session_id: str) -> Session:
-        session = store.get(session_id)
-        if session is None:
-            raise BadInput(f"unknown session_id {session_id!r}: start it with POST /api/chat")
-        return session
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, exc: Exception) -> JSONResponse:
+        return error(500, "internal error: the server log has the details")
 
-    def guarded(fn):
-        try:
-            return JSONResponse(fn())
-        except BadInput as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
-
-    @app.post("/api/chat", dependencies=[Depends(authorised)])
-    def chat(req: ChatRequest) -> JSONResponse:
+    @app.post("/api/sessions", status_code=201, responses=ERRORS)
+    def open_session(req: StartRequest) -> JSONResponse:
         def run():
-            with store.lock(req.session_id):
-                session = store.get(req.session_id)
-                if session is None:
-                    session = service.start(req.session_id, req.user_id, req.participant_id)
-                else:
+            session = service.start(sessions.new_id(), req.user_id, req.participant_id)
+            return {"session_id": session.session_id, "token": sessions.issue(session), "user_id": session.user_id}
+        return guarded(run, status=201)
+
+    @app.post("/api/chat", responses=ERRORS)
+    def chat(req: ChatRequest, token: str | None = TokenHeader) -> JSONResponse:
+        def run():
+            if req.session_id is None:  # the first turn of a new session: issued once it succeeded
+                session = service.start(sessions.new_id(), req.user_id, req.participant_id)
+                turn, items = service.turn(session, req.message, req.alpha)
+                new_token = sessions.issue(turn.session)
+                return {"session_id": session.session_id, "token": new_token, "reply": turn.reply,
+                        "items": items, "understood": understood(turn.session)}
+            with sessions.lock(req.session_id):
+                record = sessions.claim(req.session_id, token)
+                session = record.session
+                if "user_id" in req.model_fields_set:  # only an explicit user_id changes it
                     session = service.set_user(session, req.user_id)
                 turn, items = service.turn(session, req.message, req.alpha)
-                store.put(turn.session)
+                sessions.save(record, turn.session)
                 return {"session_id": req.session_id, "reply": turn.reply, "items": items,
                         "understood": understood(turn.session)}
         return guarded(run)
 
-    @app.post("/api/feedback", dependencies=[Depends(authorised)])
-    def feedback(req: FeedbackRequest) -> JSONResponse:
+    @app.post("/api/feedback", responses=ERRORS)
+    def feedback(req: FeedbackRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
-            with store.lock(req.session_id):
-                session = service.feedback(known(req.session_id), req.item_id, req.kind)
-                store.put(session)
+            with sessions.lock(req.session_id):
+                record = sessions.claim(req.session_id, token)
+                session = service.feedback(record.session, req.item_id, req.kind)
+                sessions.save(record, session)
                 return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
-    @app.post("/api/rate", dependencies=[Depends(authorised)])
-    def rate(req: RateRequest) -> JSONResponse:
+    @app.post("/api/rate", responses=ERRORS)
+    def rate(req: RateRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
-            service.rate(known(req.session_id), req.rating)
+            service.rate(sessions.claim(req.session_id, token).session, req.rating)
             return {"session_id": req.session_id, "rating": req.rating}
         return guarded(run)
 
-    @app.post("/api/reset", dependencies=[Depends(authorised)])
-    def reset(req: ResetRequest) -> JSONResponse:
+    @app.post("/api/reset", responses=ERRORS)
+    def reset(req: ResetRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
-            with store.lock(req.session_id):
-                session = service.reset(known(req.session_id))
-                store.put(session)
+            with sessions.lock(req.session_id):
+                record = sessions.claim(req.session_id, token)
+                session = service.reset(record.session)
+                sessions.save(record, session)
                 return {"session_id": req.session_id, "understood": understood(session)}
         return guarded(run)
 
-    @app.get("/api/health")
-    def health() -> dict:
-        return {"status": "ok", "catalog": service.bot.catalog.name, "items": len(service.bot.catalog)}
+    @app.get("/api/health", responses={503: {"description": "not ready: the start-up turn has not succeeded"}})
+    def health() -> JSONResponse:
+        body = service.health()
+        return JSONResponse(body, status_code=200 if service.ready else 503)
+
+    @app.get("/healthz", include_in_schema=False)
+    def alive() -> dict:
+        return {"status": "alive"}
 
     return app

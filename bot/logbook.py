@@ -33,6 +33,7 @@ SCHEMA_VERSION = 1
 FEEDBACK_KINDS = ("like", "dislike", "unlike")
 RATING_MIN, RATING_MAX = 1, 5
 BUSY_TIMEOUT_S = 10.0  # how long a write waits while another process holds the write lock
+SERVING_BUSY_TIMEOUT_S = 0.5  # the server's budget: past it the write is queued (bot/logqueue.py)
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("session_id", "participant_id", "arm", "user_id", "seq", "ts", "event", "kind",
                "turn_index", "item_id", "title", "rank", "score", "text", "cf", "rating",
@@ -117,7 +118,7 @@ class Logbook:
     """
 
     def __init__(self, path: Path | str, create: bool = True,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise LogbookError(f"no logbook at {self.path}: check the --db path "
@@ -125,7 +126,7 @@ class Logbook:
         self.clock = clock
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
                                        check_same_thread=False)
         except sqlite3.Error as e:
             raise LogbookError(f"cannot open logbook {self.path} ({e}): check the folder exists "
@@ -326,7 +327,19 @@ class Logbook:
                                    "detail")))
         return arm
 
+    def ping(self) -> None:
+        """Take the write lock and let go: raises if the file cannot be written now."""
+        with self._write():
+            pass
+
     # -- reading ----------------------------------------------------------------------
+
+    def session_arm(self, session_id: str) -> tuple[str, str] | None:
+        """(participant id, arm) recorded for a session, or None outside a study."""
+        with self._read() as db:
+            row = db.execute("SELECT participant_id, arm FROM sessions WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        return None if row is None or row[1] is None else (row[0], row[1])
 
     def table_counts(self) -> dict[str, int]:
         """Rows per table (what a complete export must account for)."""

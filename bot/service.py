@@ -1,17 +1,24 @@
 """The chat as a service: `Bot` plus logging and study arms, shared by the UI and the API.
 
 Every turn, feedback, rating and reset goes through here, so both front ends log the same
-records (bot/logbook.py) and apply the same study arm (bot/study.py). Knows nothing of
-gradio or HTTP.
+records (bot/logbook.py, written through bot/logqueue.py so logging never breaks a turn),
+apply the same study arm (bot/study.py) and share one limit on turns computed at once
+(bot/gate.py). Knows nothing of gradio or HTTP.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from bot.chat import BadInput, Bot, Turn, with_user
+from bot.gate import Busy, TurnGate
 from bot.logbook import Logbook
+from bot.logqueue import FAILURES as LOG_FAILURES
+from bot.logqueue import SafeLog
 from bot.session import Session
 from bot.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
 
@@ -41,16 +48,71 @@ class Participation:
     alpha: float | None
 
 
+PARTICIPATION_CACHE = 10_000  # sessions whose study arm is kept in memory; the log has them all
+SELF_TEST_MESSAGE = "something to watch"  # any message the bot can answer
+
+
 class ChatService:
-    def __init__(self, bot: Bot, logbook: Logbook | None = None, study: StudyConfig | None = None) -> None:
+    def __init__(self, bot: Bot, logbook: Logbook | SafeLog | None = None, study: StudyConfig | None = None,
+                 gate: TurnGate | None = None) -> None:
         self.bot = bot
-        self.logbook = logbook
+        self.logbook = SafeLog(logbook) if isinstance(logbook, Logbook) else logbook
         self.study = study
+        self.gate = gate or TurnGate()
         for arm in study.arms if study else ():
             if arm.strategy is not None:
                 raise StudyConfigError(f"arm {arm.name!r}: per-arm fusion strategies are not supported "
                                        "yet; vary alpha instead")
-        self.participation: dict[str, Participation] = {}
+        self.participation: OrderedDict[str, Participation] = OrderedDict()
+        self._participation_lock = threading.Lock()
+        self.ready = False  # True once `self_test` has run a real turn end to end
+        self.self_test_error: str | None = None
+
+    def self_test(self) -> bool:
+        """One real turn through retrieval, CF and fusion (not logged) and a logbook write
+        lock taken and released: what `/api/health` needs before it says ready."""
+        try:
+            turn = self.bot.respond(SELF_TEST_MESSAGE, self.bot.new_session("self-test"))
+            if not turn.items:
+                raise RuntimeError("the self-test turn returned no items")
+            if self.logbook is not None:
+                self.logbook.ping()
+        except Exception as e:  # any failure means "not ready"; health and the caller report it
+            self.self_test_error = f"{type(e).__name__}: {e}"
+            logging.getLogger("convrec").error("start-up self-test failed: %s", self.self_test_error)
+            self.ready = False
+            return False
+        self.self_test_error, self.ready = None, True
+        return True
+
+    def health(self) -> dict:
+        g = self.gate.stats()
+        return {"status": "ok" if self.ready else "starting" if self.self_test_error is None else "failed",
+                "artifacts": "ready" if self.ready else "unchecked", "self_test_error": self.self_test_error,
+                "catalog": self.bot.catalog.name, "items": len(self.bot.catalog),
+                "logbook": None if self.logbook is None else self.logbook.health(),
+                "turns": {"limit": g.limit, "queue": g.queue, "active": g.active, "waiting": g.waiting,
+                          "peak_active": g.peak_active, "admitted": g.admitted, "rejected": g.rejected}}
+
+    def _remember(self, session_id: str, p: Participation) -> None:
+        with self._participation_lock:
+            self.participation[session_id] = p
+            self.participation.move_to_end(session_id)
+            while len(self.participation) > PARTICIPATION_CACHE:
+                self.participation.popitem(last=False)
+
+    def participation_of(self, session_id: str) -> Participation | None:
+        """The session's study arm: from memory, else as the logbook recorded it."""
+        if self.study is None:
+            return None
+        with self._participation_lock:
+            p = self.participation.get(session_id)
+        if p is None and self.logbook is not None:
+            found = self.logbook.session_arm(session_id)
+            if found is not None:
+                p = Participation(found[0], found[1], self.study.arm(found[1]).alpha)
+                self._remember(session_id, p)
+        return p
 
     def start(self, session_id: str, user_id: str | None = None, participant_id: str | None = None) -> Session:
         """A new session; in study mode a participant id is required and assigns the arm."""
@@ -62,10 +124,13 @@ class ChatService:
                 raise BadInput(str(e)) from None
             if self.logbook is None:
                 raise BadInput("study mode needs a logbook (--log-db)")
-            arm = assign_recorded(self.logbook, session_id, pid, self.study)
-            self.participation[session_id] = Participation(pid, arm.name, arm.alpha)
+            try:
+                arm = assign_recorded(self.logbook, session_id, pid, self.study)
+            except LOG_FAILURES as e:  # the arm must be recorded before the session starts
+                raise Busy(2, f"the study log is not writable right now ({type(e).__name__})") from None
+            self._remember(session_id, Participation(pid, arm.name, arm.alpha))
         if self.logbook is not None:
-            p = self.participation.get(session_id)
+            p = self.participation_of(session_id)
             self.logbook.log_session(session_id, p.participant_id if p else None,
                                      p.arm if p else None, user_id)
         return session
@@ -80,12 +145,14 @@ class ChatService:
 
     def alpha_for(self, session_id: str, alpha: float | None) -> float | None:
         """A study arm's α wins over the caller's, so arms stay what they claim to be."""
-        p = self.participation.get(session_id)
+        p = self.participation_of(session_id)
         return p.alpha if p is not None and p.alpha is not None else alpha
 
     def turn(self, session: Session, message: str, alpha: float | None = None) -> tuple[Turn, list[dict]]:
-        start = time.perf_counter()
-        turn = self.bot.respond(message, session, alpha=self.alpha_for(session.session_id, alpha))
+        alpha = self.alpha_for(session.session_id, alpha)
+        with self.gate.turn():  # Busy when too many turns run and wait already
+            start = time.perf_counter()  # logged latency: the turn's own time, as before the gate
+            turn = self.bot.respond(message, session, alpha=alpha)
         items = items_json(turn)
         if self.logbook is not None:
             self.logbook.log_turn(session.session_id, len(turn.session.turns) - 1, turn.session.turns[-1],

@@ -73,3 +73,53 @@ class Session:
         recommender would say it) joins the transcript."""
         return replace(self, shown_ids=self.shown_ids + item_ids, last_ids=item_ids,
                        transcript=self.transcript + ((reply,) if reply is not None else ()))
+
+
+# --- JSON form (the durable store's snapshot; no pickle) ------------------------------
+STATE_FORMAT = 1  # bump when a field changes meaning; old snapshots then fail loudly
+
+
+def _years_json(y: Years | None) -> dict | None:
+    return None if y is None else {"first": y.first, "last": y.last}
+
+
+def _years(d: dict | None) -> Years | None:
+    return None if d is None else Years(d["first"], d["last"])
+
+
+def _reading_json(r: TurnReading) -> dict:
+    return {"text": r.text, "wanted_genres": list(r.wanted_genres), "banned_genres": list(r.banned_genres),
+            "cues": {g: list(w) for g, w in r.cues.items()}, "liked_ids": list(r.liked_ids),
+            "disliked_ids": list(r.disliked_ids), "paging": r.paging, "years": _years_json(r.years),
+            "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch}
+
+
+def _reading(d: dict) -> TurnReading:
+    return TurnReading(
+        text=d["text"], wanted_genres=tuple(d["wanted_genres"]), banned_genres=tuple(d["banned_genres"]),
+        cues={g: tuple(w) for g, w in d["cues"].items()}, liked_ids=tuple(d["liked_ids"]),
+        disliked_ids=tuple(d["disliked_ids"]), paging=d["paging"], years=_years(d["years"]),
+        relative_years=d["relative_years"], banned_words=tuple(d["banned_words"]), switch=d["switch"])
+
+
+_ID_TUPLES = ("turns", "liked_ids", "disliked_ids", "excluded_ids", "banned_genres", "banned_words",
+              "shown_ids", "last_ids")
+
+
+def session_to_json(s: Session) -> dict:
+    """Every field of `s` as JSON values; `session_from_json` gives back an equal Session."""
+    return {"format": STATE_FORMAT, "session_id": s.session_id, "user_id": s.user_id,
+            "readings": [_reading_json(r) for r in s.readings], "years": _years_json(s.years),
+            "transcript": [{"seeker": t.seeker, "text": t.text, "item_ids": list(t.item_ids)} for t in s.transcript],
+            **{name: list(getattr(s, name)) for name in _ID_TUPLES}}
+
+
+def session_from_json(d: dict) -> Session:
+    """The Session a `session_to_json` dict describes; ValueError if it is of another format."""
+    if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
+        raise ValueError(f"session state of format {d.get('format') if isinstance(d, dict) else None!r}, "
+                         f"this code reads format {STATE_FORMAT}")
+    return Session(session_id=d["session_id"], user_id=d["user_id"],
+                   readings=tuple(_reading(r) for r in d["readings"]), years=_years(d["years"]),
+                   transcript=tuple(Turn(t["seeker"], t["text"], tuple(t["item_ids"])) for t in d["transcript"]),
+                   **{name: tuple(d[name]) for name in _ID_TUPLES})

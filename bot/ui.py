@@ -14,6 +14,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from bot.chat import BadInput
+from bot.gate import Busy
 from bot.service import ChatService
 from bot.session import Session
 
@@ -70,7 +71,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 session = service.set_user(session, uid)
             turn, items = service.turn(session, message, None if auto_alpha else float(alpha_value))
             reply, session = turn.reply, turn.session
-        except BadInput as e:
+        except (BadInput, Busy) as e:
             reply = str(e)
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": reply}]
@@ -82,7 +83,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 gr.update(visible=True), gr.update(visible=False)
         try:
             session = service.start(uuid.uuid4().hex, (user_id or "").strip() or None, participant_id)
-        except BadInput as e:
+        except (BadInput, Busy) as e:
             return None, str(e), gr.update(visible=True), gr.update(visible=False)
         if study is not None and study.consent_text and service.logbook is not None:
             service.logbook.log_event(session.session_id, "consent", {"accepted": True})
@@ -194,8 +195,11 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
     return demo
 
 
-def mount_ui(app: FastAPI, service: ChatService, alpha: float, auth: tuple[str, str] | None = None,
-             concurrency: int = 4) -> FastAPI:
-    """Mount the chat at `/` of `app`; `concurrency` caps turns computed at once."""
-    demo = build_ui(service, alpha).queue(default_concurrency_limit=concurrency)
-    return gr.mount_gradio_app(app, demo, path="/", auth=auth)
+def mount_ui(app: FastAPI, service: ChatService, alpha: float, concurrency: int = 4,
+             queue_size: int = 16) -> FastAPI:
+    """Mount the chat at `/` of `app`; `concurrency` caps Gradio's own workers and
+    `queue_size` its queue (the limit shared with the API is `service.gate`). Credentials
+    are checked in front of it, for every route alike (bot/guard.py), so Gradio's own
+    login is not used."""
+    demo = build_ui(service, alpha).queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    return gr.mount_gradio_app(app, demo, path="/")

@@ -4,6 +4,7 @@ and through gradio_client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -26,35 +27,56 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    pytest.importorskip("pandas", reason="the embedded catalog needs the demo extra")
+@contextlib.contextmanager
+def running(args: list[str], folder: Path, timeout_s: float):
+    """launch.py with `args` on a free port, its output in `folder`/launch.log; yields
+    its URL once /api/health answers 200, and stops it afterwards."""
     port = free_port()
-    artifacts = tmp_path_factory.mktemp("artifacts")
-    log = (artifacts / "launch.log").open("w")
+    log = (folder / "launch.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "launch.py", "--port", str(port), "--artifacts", str(artifacts),
-         "--no-finetune", "--log-db", str(artifacts / "sessions.sqlite")],
+        [sys.executable, "launch.py", "--port", str(port), "--log-db", str(folder / "sessions.sqlite"),
+         "--state-db", str(folder / "state.sqlite"), *args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 600  # first run encodes 9,066 movies: ~40 s on 2 idle cores
+    deadline = time.time() + timeout_s
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"launch.py exited {proc.returncode}:\n{(artifacts / 'launch.log').read_text()}")
+                pytest.fail(f"launch.py exited {proc.returncode}:\n{(folder / 'launch.log').read_text()}")
             try:
                 if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.time() > deadline:
-                pytest.fail("launch.py did not come up within 600 s")
+                pytest.fail(f"launch.py {' '.join(args)} did not come up within {timeout_s:.0f} s")
             time.sleep(1)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def chat_over_http(url: str, messages, user_id: str | None = None) -> list[dict]:
+    """One issued session through POST /api/chat; the answers, in order."""
+    answers, body, headers = [], {"user_id": user_id}, {}
+    for message in messages:
+        r = httpx.post(f"{url}/api/chat", json={**body, "message": message}, headers=headers, timeout=60)
+        assert r.status_code == 200, r.text
+        answers.append(r.json())
+        if not headers:  # the first answer issues the session
+            body, headers = {"session_id": r.json()["session_id"]}, {"X-Session-Token": r.json()["token"]}
+    return answers
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    pytest.importorskip("pandas", reason="the embedded catalog needs the demo extra")
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    # first run encodes 9,066 movies: ~40 s on 2 idle cores
+    with running(["--artifacts", str(artifacts), "--no-finetune"], artifacts, 600) as url:
+        yield url
 
 
 def check_turns(lists: list[list[dict]], catalog_titles: set[str] | None = None) -> None:
@@ -73,14 +95,10 @@ def check_turns(lists: list[list[dict]], catalog_titles: set[str] | None = None)
 
 
 def test_two_turns_over_http(app_url):
-    lists = []
-    for message in TURNS:
-        r = httpx.post(f"{app_url}/api/chat", json={"session_id": "e2e", "message": message,
-                                                     "user_id": None}, timeout=60)
-        assert r.status_code == 200, r.text
-        lists.append(r.json()["items"])
-    check_turns(lists)
-    bad = httpx.post(f"{app_url}/api/chat", json={"session_id": "e2e", "message": ""}, timeout=60)
+    answers = chat_over_http(app_url, TURNS)
+    check_turns([a["items"] for a in answers])
+    body, headers = {"session_id": answers[0]["session_id"]}, {"X-Session-Token": answers[0]["token"]}
+    bad = httpx.post(f"{app_url}/api/chat", json={**body, "message": ""}, headers=headers, timeout=60)
     assert bad.status_code == 400 and "error" in bad.json()
 
 
@@ -99,8 +117,7 @@ def test_two_turns_through_gradio_client(app_url):
 
 
 def test_known_user_gets_cf_reasons(app_url):
-    r = httpx.post(f"{app_url}/api/chat", json={"session_id": "u", "message": "a classic war movie",
-                                                 "user_id": "15"}, timeout=60)
+    r = httpx.post(f"{app_url}/api/chat", json={"message": "a classic war movie", "user_id": "15"}, timeout=60)
     assert r.status_code == 200
     items = r.json()["items"]
     assert any("which you rated highly" in i["reason"] for i in items)

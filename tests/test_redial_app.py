@@ -6,19 +6,13 @@ and a scripted two-turn conversation over HTTP and through gradio_client. Skips 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from retrieval.redial import default_data_dir
-from tests.test_app import free_port
+from tests.test_app import chat_over_http, running
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = default_data_dir()
 N_TRAIN = 80  # dialogues the test pipeline learns from: enough for CF evidence, fast to fit
 TURNS = ("Hi! I loved The Dark Knight, can you suggest something like it?",
@@ -52,31 +46,8 @@ def redial_url(tmp_path_factory):
     config = PipelineConfig(query="context", n_candidates=None, like_weight=1.0, mention_weight=1.0, alpha=0.7,
                             entity_weight=0.3, weights={"popularity": 0.3, "head": 1.0, "ratings": 0.2})
     save_system(art, config, catalog, "systems/base", "base")
-    port = free_port()
-    log = (tmp / "launch.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "launch.py", "--catalog", "redial", "--data-dir", str(data), "--artifacts", str(art),
-         "--port", str(port), "--no-log"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"launch.py exited {proc.returncode}:\n{(tmp / 'launch.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                pytest.fail("launch.py --catalog redial did not come up within 300 s")
-            time.sleep(1)
+    with running(["--catalog", "redial", "--data-dir", str(data), "--artifacts", str(art)], tmp, 300) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def check_turns(lists: list[list[dict]]) -> None:
@@ -95,15 +66,12 @@ def check_turns(lists: list[list[dict]]) -> None:
 
 
 def test_two_turns_over_http(redial_url):
-    lists = []
-    for message in TURNS:
-        r = httpx.post(f"{redial_url}/api/chat", json={"session_id": "redial-e2e", "message": message}, timeout=60)
-        assert r.status_code == 200, r.text
-        lists.append(r.json()["items"])
+    answers = chat_over_http(redial_url, TURNS)
+    lists = [a["items"] for a in answers]
     from retrieval.redial import load_catalog
 
     catalog = load_catalog(DATA)
-    liked = r.json()["understood"]["liked"]
+    liked = answers[-1]["understood"]["liked"]
     assert [catalog.items[catalog.row(i)].title for i in liked] == ["The Dark Knight"]
     check_turns(lists)
     print(json.dumps([[(i["title"], i["reason"]) for i in items[:3]] for items in lists], indent=1))

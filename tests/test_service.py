@@ -62,3 +62,41 @@ def test_strategy_arms_are_refused_until_supported():
 
     with pytest.raises(StudyConfigError, match="vary alpha"):
         ChatService(tiny_bot(), None, StudyConfig(arms=(Arm("a", strategy="rrf"),)))
+
+
+def test_participation_is_bounded_and_comes_back_from_the_log(tmp_path, monkeypatch):
+    import bot.service as service_module
+
+    monkeypatch.setattr(service_module, "PARTICIPATION_CACHE", 2)
+    book = Logbook(tmp_path / "log.sqlite")
+    study = StudyConfig(arms=(Arm("text", alpha=1.0), Arm("fused", alpha=0.3)), seed=7)
+    svc = ChatService(tiny_bot(k=3), book, study)
+    for i in range(5):
+        svc.start(f"s{i}", participant_id=f"p{i}")
+    assert list(svc.participation) == ["s3", "s4"]  # the oldest were dropped from memory
+    recorded = dict(book.session_arm(f"s{i}") for i in range(5))
+    restarted = ChatService(tiny_bot(k=3), Logbook(tmp_path / "log.sqlite"), study)  # a new process
+    for i in range(5):
+        p = restarted.participation_of(f"s{i}")
+        assert (p.participant_id, p.arm) == (f"p{i}", recorded[f"p{i}"])
+        assert restarted.alpha_for(f"s{i}", 0.5) == study.arm(p.arm).alpha  # the arm's α still wins
+    assert len(restarted.participation) == 2
+
+
+def test_a_locked_study_log_is_busy_not_a_crash(tmp_path):
+    import sqlite3
+
+    from bot.gate import Busy
+
+    path = tmp_path / "log.sqlite"
+    svc = ChatService(tiny_bot(k=3), Logbook(path, busy_timeout_s=0.05),
+                      StudyConfig(arms=(Arm("a", alpha=1.0),), seed=1))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy, match="study log is not writable"):
+            svc.start("s", participant_id="p")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert svc.start("s", participant_id="p").session_id == "s"

@@ -12,26 +12,26 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.api import create_app
 from bot.logbook import Logbook
 from bot.service import ChatService
 from bot.study import Arm, StudyConfig
-from bot.ui import mount_ui
+from bot.server import build_app
 from tests.helpers import tiny_bot
 
 
-def serve(service: ChatService):
+def serve(service: ChatService, credentials: tuple[str, str] | None = None):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = mount_ui(create_app(service), service, alpha=0.7)
+    service.self_test()
+    app = build_app(service, alpha=0.7, credentials=credentials)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return url, server, thread
         except httpx.HTTPError:
             time.sleep(0.05)
@@ -126,3 +126,42 @@ def test_scripted_conversation_through_gradio_client(app):
     c.predict(api_name="/reset")
     h, again = say("I loved midnight hiest, something similar", [])
     assert [i["item_id"] for i in again] == [i["item_id"] for i in first]
+
+
+def test_gradio_client_through_auth(tmp_path):
+    """With credentials, the chat answers gradio_client only with the Basic header."""
+    import base64
+
+    from gradio_client import Client
+
+    url, server, thread = serve(ChatService(tiny_bot(k=3)), credentials=("pilot", "s3cret"))
+    try:
+        assert httpx.get(url + "/", timeout=5).status_code == 401
+        header = {"Authorization": "Basic " + base64.b64encode(b"pilot:s3cret").decode()}
+        c = Client(url + "/", verbose=False, headers=header)
+        h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+        assert len(items) == 3 and len(h) == 2
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_the_chat_shares_the_turn_limit_with_the_api():
+    """While the API holds the only turn slot, the chat says it is busy instead of piling up."""
+    from gradio_client import Client
+
+    from bot.gate import TurnGate
+
+    gate = TurnGate(limit=1, queue=0)
+    url, server, thread = serve(ChatService(tiny_bot(k=3), gate=gate))
+    try:
+        c = Client(url + "/", verbose=False)
+        with gate.turn():  # an API turn in flight
+            h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+        assert items == [] and "busy" in h[-1]["content"][0]["text"]
+        h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+        assert len(items) == 3
+        assert gate.stats().peak_active == 1 and gate.stats().rejected == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,32 @@
+"""The served app in one place: the JSON API, the Gradio chat at `/`, and the guard around
+both (bot/guard.py). launch.py and the tests that start a real server build it here, so
+what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bot.api import create_app
+from bot.guard import LIVENESS, Guard, LoginThrottle
+from bot.service import ChatService
+from bot.sessions import Sessions
+
+
+def api_routes(api: FastAPI) -> dict[str, set[str]]:
+    """Path -> methods of the JSON API's own routes (docs and OpenAPI included)."""
+    return {r.path: set(r.methods) for r in api.routes
+            if getattr(r, "methods", None) and (r.path.startswith("/api/") or r.path == LIVENESS)}
+
+
+def build_app(service: ChatService, sessions: Sessions | None = None, alpha: float = 0.7,
+              credentials: tuple[str, str] | None = None, concurrency: int = 4, ui: bool = True,
+              throttle: LoginThrottle | None = None) -> Guard:
+    """API + chat behind the guard. `concurrency` is Gradio's own queue; the limit shared
+    by both front ends is `service.gate`."""
+    api = create_app(service, sessions)
+    if ui:
+        from bot.ui import mount_ui  # gradio is imported only where the chat is served
+
+        api = mount_ui(api, service, alpha, concurrency=concurrency, queue_size=service.gate.limit + service.gate.queue)
+    return Guard(api, lambda: api_routes(api), credentials, throttle)
