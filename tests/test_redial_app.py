@@ -6,7 +6,6 @@ and a scripted two-turn conversation over HTTP and through gradio_client. Skips 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
