@@ -171,6 +171,7 @@ class Bot:
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
+            wanted_genres=current_genres(session),
         )
 
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Turn:
@@ -261,6 +262,14 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
                      + (f" · {escape(genres)}" if genres else "")
                      + f"  \n   _{escape(it.reason)}_")
     return "\n".join(lines)
+
+
+def current_genres(session: Session) -> tuple[str, ...]:
+    """Genres the current request asks for: those of the turns since the latest one that
+    opened a new request ("now something funny"), less the ones ruled out since."""
+    start = max((i for i, r in enumerate(session.readings) if r.switch), default=0)
+    wanted = (g for r in session.readings[start:] for g in r.wanted_genres)
+    return tuple(dict.fromkeys(g for g in wanted if g not in session.banned_genres))
 
 
 def spoken_turn(recs: list[Recommendation]) -> DialogueTurn | None:

@@ -43,6 +43,10 @@ class PipelineConfig:
     entity_weight: float = 0.0  # similarity to the mentioned items' mean vector, added to text
     weights: Mapping[str, float] = field(default_factory=dict)  # term name -> weight (fusion/terms.py)
     rerank: bool = False  # the second stage (fusion/second_stage.py) reorders the best candidates
+    # Items with more of the genres the current request asks for come first (the "genres"
+    # term; ties keep the scores' order): a conversation embedded whole hears a late "now
+    # something funny" only faintly. Requests without genre words are unaffected.
+    genre_first: bool = False
     mmr_lambda: float | None = None  # None: no diversity re-ranking; 1.0 = same as None
     mmr_pool: int = 100  # MMR chooses among the best fused items only (keeps relevance)
 

@@ -33,7 +33,7 @@ from fusion.cooccur import CoOccurrence, CoOccurrenceCF
 from fusion.neighbours import ContextNeighbours
 from fusion.recommender import Recommender
 from fusion.second_stage import K_NEIGHBOURS, SecondStage, first_stage_fingerprint
-from fusion.terms import (CoOccurTerm, EntityTerm, HeadTerm, LatestTerm, NeighboursTerm, PriorTerm,
+from fusion.terms import (CoOccurTerm, EntityTerm, GenreTerm, HeadTerm, LatestTerm, NeighboursTerm, PriorTerm,
                           RepeatTerm)
 from retrieval.artifacts import check_manifest
 from retrieval.dialogue import Dialogue, context_text, recommender_samples
@@ -170,7 +170,8 @@ def load_pipeline(folder: Path, catalog: Catalog, encoder: Encoder, config: Pipe
         mentions, mention_counts = z["mentions"], z["mention_counts"]
     terms = [PriorTerm("popularity", model.popularity, model.counts), PriorTerm("mentions", mentions, mention_counts),
              HeadTerm(CatalogHead.load(folder / "head", fps), vectors), RepeatTerm(), EntityTerm(vectors),
-             NeighboursTerm(ContextNeighbours.load(folder / "neighbours", fps), K_NEIGHBOURS), LatestTerm(vectors)]
+             NeighboursTerm(ContextNeighbours.load(folder / "neighbours", fps), K_NEIGHBOURS), LatestTerm(vectors),
+             GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])]
     if (folder / "ratings" / "manifest.json").exists():
         terms.append(CoOccurTerm("ratings", CoOccurrence.load(folder / "ratings", {"catalog": fps["catalog"]})))
     return Recommender(retriever, CoOccurrenceCF(model), config, terms, second_stage)

@@ -15,7 +15,8 @@ number measured here is what a person gets. One request goes:
    (fusion/terms.py: head, priors, repeat, neighbours, ...);
 3. `order`: the `Fuser` (fusion/fuse.py) combines text and CF, α·text + (1−α)·CF, then
    each weighted term adds weight·normalised(term); an optional second stage
-   (fusion/second_stage.py) reorders the best of the pool; MMR optionally diversifies.
+   (fusion/second_stage.py) reorders the best of the pool; items with more of the genres
+   the current request asks for may go first (`genre_first`); MMR optionally diversifies.
 
 Excluded items (already shown, liked or disliked) leave the pool before scoring, as the
 "new items" protocol asks. Knows nothing of chat wording: the bot builds the `Query`
@@ -104,6 +105,8 @@ class Recommender:
         missing = [n for n, w in config.weights.items() if w and n not in self.terms]
         if config.entity_weight and "entity" not in self.terms:
             missing.append("entity")
+        if config.genre_first and "genres" not in self.terms:
+            missing.append("genres")
         if missing:
             raise ValueError(f"the pipeline config weighs term(s) {missing} that this pipeline was not given")
         if config.rerank and second_stage is None:
@@ -180,7 +183,8 @@ class Recommender:
         excluded = frozenset(self.catalog.row(i) for i in query.exclude_ids + query.liked_ids + query.disliked_ids
                              if i in self.catalog)
         return Request(qvec.astype(np.float32), self.history(query), mentioned, repeat,
-                       None if latest is None else latest.astype(np.float32), excluded, self.allowed_rows(query))
+                       None if latest is None else latest.astype(np.float32), excluded, self.allowed_rows(query),
+                       tuple(g.lower() for g in query.wanted_genres))
 
     def _mentions(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """Rows mentioned so far and their repeat value: REPEAT_DECAY ** (turns since the
@@ -256,6 +260,12 @@ class Recommender:
         reranked = self.config.rerank and len(pool.rows) > 0
         if reranked:
             scores = self.second_stage.rerank(pool, scores)
+        share = pool.terms.get("genres")
+        if self.config.genre_first and share is not None and share.any():
+            # lexicographic: a larger share of the wanted genres always ranks first; the
+            # offset is a part of its own, so the score is still the sum of its parts
+            weighted = {**weighted, "genres": ((float(scores.max() - scores.min()) + 1.0) * share).astype(np.float32)}
+            scores = (scores + weighted["genres"]).astype(np.float32)
         return parts, weighted, scores, reranked
 
     def order(self, pool: Pool, k: int, fuser: Fuser, mmr_lambda: float | None = None) -> Ranking:

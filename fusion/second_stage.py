@@ -46,13 +46,17 @@ FEATURES = (
 )
 
 
+AFTER_SECOND_STAGE = ("genre_first",)  # config entries that act on the reranked scores
+
+
 def first_stage_fingerprint(config) -> str:
     """What a trained reranker depends on besides its data: the first stage whose
-    candidates and scores it reads (the pipeline config without the second stage)."""
+    candidates and scores it reads (the config without the second stage and what follows it)."""
     import hashlib
     import json
 
-    return hashlib.sha256(json.dumps(config.with_(rerank=False).to_dict(), sort_keys=True).encode()).hexdigest()
+    first = {k: v for k, v in config.with_(rerank=False).to_dict().items() if k not in AFTER_SECOND_STAGE}
+    return hashlib.sha256(json.dumps(first, sort_keys=True).encode()).hexdigest()
 
 
 def select(first: np.ndarray, extras: Sequence[np.ndarray], banned: Sequence[int], always: Sequence[int],

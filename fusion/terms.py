@@ -15,6 +15,9 @@ each weighted term after the text/CF fusion, and hands every term to the second 
 - `EntityTerm`: text similarity to the items mentioned so far (their mean vector).
 - `NeighboursTerm`: what recommenders named after the nearest training contexts.
 - `LatestTerm`: text similarity to the latest turn alone.
+- `GenreTerm`: the share of the genres the current request asks for ("something funny"
+  -> Comedy) that the item has; a conversation embedded whole hears a late "now
+  something funny" only faintly, this term hears it.
 
 Knows nothing of chat, files or how the components were trained.
 """
@@ -47,6 +50,7 @@ class Request:
     latest_vector: np.ndarray | None = None  # float32 (dim,): the latest turn alone (None: the query's)
     excluded: frozenset[int] = frozenset()  # rows never listed (shown, liked, disliked, ...)
     allowed: np.ndarray | None = None  # bool (n_items,) filter mask, None = every item
+    wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
 
 
 class Term(Protocol):
@@ -150,3 +154,16 @@ class LatestTerm(_NoEvidence):
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
         v = request.latest_vector if request.latest_vector is not None else request.query_vector
         return (self.item_vectors[rows] @ v).astype(np.float32)
+
+
+class GenreTerm(_NoEvidence):
+    name, norm = "genres", "raw"
+
+    def __init__(self, item_genres: "list[frozenset[str]]") -> None:
+        self.item_genres = item_genres  # per catalog row: its lower-case genres
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        wanted = set(request.wanted_genres)
+        if not wanted:
+            return np.zeros(len(rows), np.float32)
+        return np.array([len(self.item_genres[r] & wanted) / len(wanted) for r in rows.tolist()], np.float32)

@@ -141,6 +141,7 @@ class Query:
     alpha: float | None = None
     context: tuple[Turn, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
     # a pipeline in context mode embeds, and where it finds the items mentioned so far
+    wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
 
     def weights(self) -> np.ndarray:
         """Per-text weights (float32, shape (len(texts),)); equal when not given."""

@@ -102,16 +102,22 @@ def test_two_turns_over_http(app_url):
     assert bad.status_code == 400 and "error" in bad.json()
 
 
-def test_two_turns_through_gradio_client(app_url):
+def chat_through_gradio(url: str, messages) -> tuple[list, list]:
+    """One conversation through the Gradio chat endpoint: (history, the lists shown)."""
     from gradio_client import Client
 
-    client = Client(app_url + "/", verbose=False)
+    client = Client(url + "/", verbose=False)
     history: list = []
     lists = []
-    for message in TURNS:
+    for message in messages:
         history, _, items = client.predict(message, "", True, 0.7, history, api_name="/chat")
         lists.append(items)
         assert history[-1]["role"] == "assistant"
+    return history, lists
+
+
+def test_two_turns_through_gradio_client(app_url):
+    history, lists = chat_through_gradio(app_url, TURNS)
     check_turns(lists)
     assert len(history) == 4
 

@@ -151,3 +151,24 @@ def test_year_range_and_bans_filter_the_catalog(recommender, tiny_catalog):
     assert recommender.allowed_rows(Query(texts=("x",))) is None
     recs = recommender.recommend(Query(texts=("cartoon kittens",), years=(1999, None), k=5))
     assert [r.item.item_id for r in recs] and all(r.item.year >= 1999 for r in recs)
+
+
+def test_genre_first_puts_the_asked_genres_on_top(recommender, tiny_catalog):
+    """With genre_first, items with more of the wanted genres rank above the rest whatever
+    their scores (a dark query asking for comedy still lists comedies first), the offset is
+    a part of its own, and a request without genre words ranks as before."""
+    from fusion.terms import GenreTerm
+
+    terms = [GenreTerm([frozenset(g.lower() for g in it.genres) for it in tiny_catalog.items])]
+    config = recommender.config.with_(n_candidates=12, genre_first=True)
+    rec = Recommender(recommender.retriever, recommender.cf, config, terms)
+    recs = rec.recommend(Query(texts=("Mafia Night crime thriller",), wanted_genres=("comedy", "animation"), k=6))
+    shares = [len({g.lower() for g in r.item.genres} & {"comedy", "animation"}) / 2 for r in recs]
+    assert shares == sorted(shares, reverse=True) and shares[0] == 1.0
+    assert all(r.score == pytest.approx(r.alpha * r.text + (1 - r.alpha) * r.cf + sum(r.terms.values()), abs=1e-5)
+               for r in recs)
+    plain = Query(texts=("Mafia Night crime thriller",), k=6)
+    assert [r.item.item_id for r in rec.recommend(plain)] == \
+        [r.item.item_id for r in recommender.with_config(config.with_(genre_first=False)).recommend(plain)]
+    with pytest.raises(ValueError, match="genres"):
+        Recommender(recommender.retriever, recommender.cf, config)  # genre_first without the term

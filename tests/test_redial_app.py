@@ -10,7 +10,7 @@ import json
 import pytest
 
 from retrieval.redial import default_data_dir
-from tests.test_app import chat_over_http, running
+from tests.test_app import chat_over_http, chat_through_gradio, running
 
 DATA = default_data_dir()
 N_TRAIN = 80  # dialogues the test pipeline learns from: enough for CF evidence, fast to fit
@@ -43,7 +43,8 @@ def redial_url(tmp_path_factory):
                    art / "systems" / "base", fit_linked_ratings(catalog, *load_movielens()), head_epochs=2,
                    progress=False)
     config = PipelineConfig(query="context", n_candidates=None, like_weight=1.0, mention_weight=1.0, alpha=0.7,
-                            entity_weight=0.3, weights={"popularity": 0.3, "head": 1.0, "ratings": 0.2})
+                            entity_weight=0.3, weights={"popularity": 0.3, "head": 1.0, "ratings": 0.2},
+                            genre_first=True)
     save_system(art, config, catalog, "systems/base", "base")
     with running(["--catalog", "redial", "--data-dir", str(data), "--artifacts", str(art)], tmp, 300) as url:
         yield url
@@ -77,14 +78,8 @@ def test_two_turns_over_http(redial_url):
 
 
 def test_two_turns_through_gradio_client(redial_url):
-    from gradio_client import Client
-
-    client = Client(redial_url + "/", verbose=False)
-    history: list = []
-    lists = []
-    for message in TURNS:
-        history, _, items = client.predict(message, "", True, 0.7, history, api_name="/chat")
-        lists.append(items)
-        assert history[-1]["role"] == "assistant"
-    assert len(history) == 4 and "The Dark Knight" in history[1]["content"]  # "Noted: you like ..."
+    history, lists = chat_through_gradio(redial_url, TURNS)
+    content = history[1]["content"]  # Gradio 6: a list of {"type": "text", "text": ...} parts
+    said = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+    assert len(history) == 4 and "Noted: you like The Dark Knight (2008)" in said
     assert all(len(items) == 10 for items in lists)
