@@ -196,8 +196,8 @@ def report(data_dir: Path, artifacts: Path, built: dict, tuned: dict) -> dict:
                             served.second_stage if name == chosen else None)
         scored = build_pools(rec, samples)
         add(f"{short[name]} encoder, text only", rec.with_config(text_only(rec.config)), scored)
-        add(f"head on {short[name]}", rec.with_config(text_only(rec.config).with_(alpha=0.0, weights={"head": 1.0})),
-            scored)
+        add(f"head + CF on {short[name]}, no text",
+            rec.with_config(text_only(rec.config).with_(alpha=0.0, weights={"head": 1.0})), scored)
         add(f"{short[name]} + head + CF (first stage, tuned on dev)", rec.with_config(rec.config.with_(rerank=False)),
             scored)
         if name != chosen:
