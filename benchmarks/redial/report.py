@@ -58,9 +58,12 @@ def plot(report: dict, path: Path, ks: list[int]) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: one per row
     for ax, proto in zip(axes, ("standard", "new_items")):
-        for name, curve in report["recall_curves"].items():
-            ax.plot(ks, curve[proto], label=name)
+        for i, (name, curve) in enumerate(report["recall_curves"].items()):
+            served = "(served)" in name  # the pipeline the chat runs: drawn bold
+            ax.plot(ks, curve[proto], label=name, color="black" if served else colours[i % len(colours)],
+                    linewidth=2.5 if served else 1.2)
         for name, (_, r10, r50) in report["published"][proto].items():
             if name in ("UniCRS", "ReFICR"):  # published points (test split), black markers
                 ax.scatter([10, 50], [r10, r50], marker="x" if name == "UniCRS" else "^", color="black", zorder=3)
