@@ -66,6 +66,7 @@ class Case:
     session: Session
     targets: tuple[str, ...]  # bot-catalog ids the human recommender named, new to the dialogue
     earlier: tuple[str, ...]  # bot-catalog ids mentioned before: never listed
+    shown: tuple[tuple[str, int], ...] = ()  # (item id, best rank) of what the bot's own lists showed so far
 
 
 def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = False) -> list:
@@ -80,6 +81,7 @@ def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = 
     for d in dialogues:
         session = bot.new_session(d.dialogue_id)
         mentioned: list[str] = []
+        shown: dict[str, int] = {}
         for turn in d.turns:
             if turn.seeker:
                 try:
@@ -91,16 +93,24 @@ def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = 
                                               if m in to_bot and m not in mentioned))
                 if targets:
                     cases.append(Case(d.dialogue_id, session, targets,
-                                      tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot))))
+                                      tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot)),
+                                      tuple(shown.items())))
                 if replies:
-                    session = bot.recommend(session).session
+                    answer = bot.recommend(session)
+                    session = answer.session
+                    for it in answer.items:
+                        r = it.recommendation
+                        shown[r.item.item_id] = min(shown.get(r.item.item_id, r.rank), r.rank)
             mentioned.extend(m for m in turn.item_ids if m not in mentioned)
     return cases
 
 
-def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH) -> dict[str, RankingMetrics]:
+def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH,
+          count_shown: bool = False) -> dict[str, RankingMetrics]:
     """Per fuser name, the ranks of every case's targets in the bot's top-k list (k+1 for
-    a miss; `None` as fuser = the bot's own). One pool per case, shared by the fusers."""
+    a miss; `None` as fuser = the bot's own). One pool per case, shared by the fusers.
+    With `count_shown`, a target the bot's own earlier lists already showed (it is then
+    never listed again) counts at the best rank it was shown at."""
     rec = bot.recommender
     out = {name: RankingMetrics() for name in fusers}
     for case in cases:
@@ -111,6 +121,8 @@ def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH) 
             listed = [] if len(pool.rows) == 0 else \
                 [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser or rec.fuser, rec.config.mmr_lambda).rows]
             position = {item_id: i + 1 for i, item_id in enumerate(listed)}
+            if count_shown:
+                position = {**position, **dict(case.shown)}
             out[name].add_ranks([position.get(t, k + 1) for t in case.targets])
     return out
 
@@ -209,6 +221,9 @@ def redial_main(args, argv: list[str]) -> int:
         start = time.perf_counter()
         cases = replay(bot, dialogues, identity, replies)
         results[name] = score(bot, cases, {"shipped": None})["shipped"].result()
+        if replies:
+            results[name + ", counting movies its earlier lists showed"] = score(
+                bot, cases, {"shipped": None}, count_shown=True)["shipped"].result()
         seconds[name] = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
     name = "offline protocol: the full dialogue so far (new items)"
@@ -229,8 +244,9 @@ def redial_main(args, argv: list[str]) -> int:
           "with the human recommender's turns in the context, as the ReDial benchmark does.", "",
           "| protocol | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
+        took = f"{seconds[name]:.0f}" if name in seconds else "(same run)"
         md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
-                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {seconds[name]:.0f} |")
+                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {took} |")
     (RESULTS / "conversations_redial.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0

@@ -49,3 +49,14 @@ def test_replay_with_replies_puts_the_bots_lists_in_the_transcript():
     assert [t.seeker for t in second.transcript] == [True, False, True]
     assert second.transcript[1].item_ids == second.shown_ids
     assert second.transcript[1].text.startswith("How about ")
+
+
+def test_a_target_the_bot_already_showed_counts_when_asked():
+    bot = tiny_bot(k=3)
+    cases = replay(bot, [DIALOGUE], TO_BOT, replies=True)
+    shown = dict(cases[1].shown)
+    assert set(shown) == set(cases[1].session.shown_ids) and all(1 <= r <= 3 for r in shown.values())
+    target = next(iter(shown))
+    case = Case("d1", cases[1].session, (target,), (), ((target, shown[target]),))
+    assert score(bot, [case], {"shipped": None}, k=5)["shipped"].ranks == [6]  # never listed again
+    assert score(bot, [case], {"shipped": None}, k=5, count_shown=True)["shipped"].ranks == [shown[target]]
