@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         turn_no, conv_no = 0, 0
         while turn_no < args.warmup + args.turns:
             session = bot.new_session(f"bench-{conv_no}")
+            # conversations repeat: each starts with nothing cached, as a new visitor's words
+            # would; within it, earlier turns are cached as in the chat
+            bot.recommender.forget_texts()
             for message in CONVERSATIONS[conv_no % len(CONVERSATIONS)]:
                 t = time.perf_counter()
                 session = bot.respond(message, session).session

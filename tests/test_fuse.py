@@ -172,3 +172,20 @@ def test_genre_first_puts_the_asked_genres_on_top(recommender, tiny_catalog):
         [r.item.item_id for r in recommender.with_config(config.with_(genre_first=False)).recommend(plain)]
     with pytest.raises(ValueError, match="genres"):
         Recommender(recommender.retriever, recommender.cf, config)  # genre_first without the term
+
+
+def test_query_texts_are_embedded_once_per_recommender(recommender):
+    """A conversation re-sends its earlier turns every turn: each text is encoded once."""
+    calls = []
+    encoder = recommender.retriever.encoder
+    real = encoder.encode
+    encoder.encode = lambda texts, *a, **k: (calls.append(list(texts)), real(texts, *a, **k))[1]
+    try:
+        first = recommender.request(Query(texts=("cartoon kittens",)))
+        second = recommender.request(Query(texts=("cartoon kittens", "now darker"), text_weights=(0.3, 1.0)))
+    finally:
+        encoder.encode = real
+    assert calls == [["cartoon kittens"], ["now darker"]]
+    np.testing.assert_allclose(first.query_vector, recommender.retriever.query_vector(["cartoon kittens"]), atol=1e-6)
+    want = recommender.retriever.query_vector(["cartoon kittens", "now darker"], np.array([0.3, 1.0], np.float32))
+    np.testing.assert_allclose(second.query_vector, want, atol=1e-6)
