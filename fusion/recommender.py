@@ -39,7 +39,7 @@ from fusion.config import PipelineConfig
 from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
 from fusion.terms import REPEAT_DECAY, SEEKER_MENTION, Request, Term
-from retrieval.dialogue import context_text
+from retrieval.dialogue import context_text, mentioned_ids
 from retrieval.records import Item, Query
 from retrieval.retriever import Retriever
 
@@ -138,7 +138,7 @@ class Recommender:
 
     def mentioned_ids(self, query: Query) -> tuple[str, ...]:
         """Catalog items the conversation named so far, first mention first."""
-        return tuple(dict.fromkeys(i for t in query.context for i in t.item_ids if i in self.catalog))
+        return tuple(i for i in mentioned_ids(query.context) if i in self.catalog)
 
     @functools.cached_property
     def _item_terms(self) -> list[frozenset[str]]:
@@ -172,6 +172,12 @@ class Recommender:
         if self.config.query == "context":
             return [context_text(query.context), context_text(query.context, 1)]
         return list(query.texts)
+
+    def embed_queries(self, queries: Sequence[Query], progress: bool = False) -> dict[str, np.ndarray]:
+        """text -> embedding of every text `request` will embed for `queries`, encoded in
+        batches (what a benchmark passes to `request` as `vectors`)."""
+        texts = list(dict.fromkeys(t for q in queries for t in self.query_texts(q)))
+        return dict(zip(texts, self.retriever.encoder.encode(texts, progress=progress))) if texts else {}
 
     def request(self, query: Query, vectors: Mapping[str, np.ndarray] | None = None) -> Request:
         """The query as vectors and rows; `vectors` (text -> embedding) saves encoding

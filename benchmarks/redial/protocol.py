@@ -64,8 +64,7 @@ def build_pools(rec: Recommender, samples: Sequence[Sample], progress: bool = Tr
     from tqdm.auto import tqdm
 
     queries = {p: [sample_query(s, p == "new_items") for s in samples] for p in PROTOCOLS}
-    texts = list(dict.fromkeys(t for q in queries["standard"] for t in rec.query_texts(q)))
-    vectors = dict(zip(texts, rec.retriever.encoder.encode(texts, progress=progress)))
+    vectors = rec.embed_queries(queries["standard"], progress)  # the protocols share their texts
     pools = {p: [rec.pool(rec.request(q, vectors)) for q in tqdm(qs, desc=f"pools ({p})", disable=not progress)]
              for p, qs in queries.items()}
     targets: dict[str, list[list[int | None]]] = {}

@@ -99,8 +99,7 @@ def train_second_stage(artifacts: Path, name: str, config, dialogues, catalog, d
         fit_components(inside, catalog, encoder, comps, ratings, head_epochs=epochs, progress=False)
         rec = load_pipeline(comps, catalog, encoder, config.with_(rerank=False))
         queries = [sample_query(s, new_items=False) for s in held]
-        texts = list(dict.fromkeys(t for q in queries for t in rec.query_texts(q)))
-        vectors = dict(zip(texts, encoder.encode(texts)))
+        vectors = rec.embed_queries(queries)
         for s, q in zip(held, queries):
             pool = rec.pool(rec.request(q, vectors))
             _, _, first = rec.first_stage(pool, rec.fuser)
