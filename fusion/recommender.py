@@ -154,7 +154,7 @@ class Recommender:
         """bool (n_items,) mask of the items the query's filters let through (banned
         genre/title words, release years); None when it has no filter."""
         banned = frozenset(t.lower() for t in query.banned_terms)
-        if not banned and query.years is None:
+        if not banned and query.years is None and not query.facet_filters:
             return None
         mask = np.ones(len(self.catalog), bool)
         if banned:
@@ -164,6 +164,8 @@ class Recommender:
             years = self._item_years  # -1 for an unknown year: below any bound, so left out
             mask &= years >= (first if first is not None else 0)
             mask &= years <= (last if last is not None else 10_000)
+        for f in query.facet_filters:
+            mask &= np.array([f.keeps(it.facets) for it in self.catalog.items])
         return mask
 
     def query_texts(self, query: Query) -> list[str]:

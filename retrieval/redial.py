@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 from retrieval.dialogue import Dialogue, Turn
 from retrieval.loaders import DataError, item_text, read_jsonl
 from retrieval.movielens import GENRE_READINGS
+from retrieval.facets import MOVIE, Facets
 from retrieval.records import Catalog, Item
 
 MENTION = re.compile(r"@(\d+)")
@@ -29,6 +30,9 @@ TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 FACTS = (("director", "Directed by"), ("starring", "Starring"), ("writer", "Written by"),
          ("genre", "Genre"), ("musicComposer", "Music by"))
 MAX_PER_FACT = 4  # the first four names keep an item text within ~64 word pieces
+# DBpedia fact -> people facet role (retrieval/facets.py); every name is kept in the facet,
+# only the first MAX_PER_FACT go into the text (DBpedia lists cast alphabetically, not by billing).
+ROLES = {"director": "director", "starring": "cast", "writer": "writer", "musicComposer": "composer"}
 
 
 def default_data_dir() -> Path:
@@ -51,6 +55,13 @@ def split_title(name: str) -> tuple[str, int | None]:
 def movie_facts(facts: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
     """A movie's DBpedia facts as item_text's (label, names), a few names each."""
     return [(label, [_clean_name(n) for n in facts.get(key, [])][:MAX_PER_FACT]) for key, label in FACTS]
+
+
+def people_facets(facts: dict[str, list[str]]) -> Facets:
+    """A movie's DBpedia people as facets: director, cast, writer, composer."""
+    people = {role: tuple(dict.fromkeys(_clean_name(n) for n in facts.get(key, [])))
+              for key, role in ROLES.items() if facts.get(key)}
+    return Facets(people=people)
 
 
 def load_catalog(data_dir: Path | None = None,
@@ -79,8 +90,8 @@ def load_catalog(data_dir: Path | None = None,
             item_genres = tuple(dict.fromkeys((*(_clean_name(g) for g in item_facts.get("genre", [])), *borrowed)))
             fields = {"mentions": row.get("nbMentions", "0")}
             items.append(Item(movie_id, title, item_text(title, year, borrowed, movie_facts(item_facts)), year,
-                              item_genres, fields))
-    return Catalog("redial", tuple(items))
+                              item_genres, fields, people_facets(item_facts)))
+    return Catalog("redial", tuple(items), kind=MOVIE)
 
 
 def load_catalog_with_genres(data_dir: Path | None = None) -> Catalog:

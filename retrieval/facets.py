@@ -1,0 +1,121 @@
+"""What an item is (its kind of item) and what it carries besides title, year and genres.
+
+`ItemKind` names the items of a catalog in words ("movie / movies / watch", "book / books /
+read"): the UI, replies and reasons use it, so nothing says "movie" in a bookshop.
+
+`Facets` are named, typed attributes of one item:
+- people by role: {"director": ("Christopher Nolan",), "cast": (...), "author": (...)}
+- numbers: {"runtime": 94.0, "pages": 320.0}
+- categories: {"mpaa": ("PG-13",), "language": ("French",)}
+
+A catalog file declares them by column: `people:<role>`, `num:<name>`, `cat:<name>`, with
+'|'-separated values (retrieval/loaders.py). A facet an item lacks is simply absent: the
+bot says it does not know rather than guess. Knows nothing of files, models or sessions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+FACET_KINDS = ("people", "num", "cat")  # the column prefixes of a catalog file
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a role or facet name: lower case, no spaces
+
+# How a facet reads in the item text the encoder sees and in reasons ("Directed by ...").
+ROLE_PHRASES = {"director": "Directed by", "cast": "Starring", "writer": "Written by",
+                "author": "By", "artist": "By", "creator": "Created by", "brand": "Made by",
+                "composer": "Music by", "narrator": "Narrated by", "editor": "Edited by"}
+CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
+                    "country": "From", "studio": "From", "publisher": "Published by"}
+# Units of numeric facets named in words; a catalog config may add its own.
+DEFAULT_UNITS = {"runtime": "min", "pages": "pages", "duration": "min", "length": "min"}
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """The words for one kind of item. `synonyms` are other words people use for it
+    ("film" for a movie, "novel" for a book): they never match titles or genres."""
+
+    noun: str = "item"
+    plural: str = "items"
+    verb: str = "choose"  # what people do with one: watch, read, buy
+    synonyms: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("noun", "plural", "verb"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or not re.fullmatch(r"[a-z][a-z \-]*", value):
+                raise ValueError(f"item kind {name} must be a lower-case word, got {value!r}")
+
+    def words(self) -> frozenset[str]:
+        """Every word that names this kind of item (lower case, singular and plural)."""
+        out = {self.noun, self.plural}
+        for s in self.synonyms:
+            out |= {s, s + "s"}
+        return frozenset(out)
+
+
+MOVIE = ItemKind("movie", "movies", "watch", ("film", "flick", "picture"))
+BOOK = ItemKind("book", "books", "read", ("novel", "title", "read"))
+PRODUCT = ItemKind("product", "products", "buy", ("item",))
+KINDS = {"movie": MOVIE, "book": BOOK, "product": PRODUCT, "item": ItemKind()}
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Named attributes of one item (see the module docstring). Values are as the catalog
+    spells them; comparisons fold case."""
+
+    people: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    numbers: Mapping[str, float] = field(default_factory=dict)
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.people or self.numbers or self.categories)
+
+    def names(self, role: str | None = None) -> tuple[str, ...]:
+        """People in `role`, or in every role (first appearance kept), in catalog order."""
+        roles = [role] if role is not None else list(self.people)
+        return tuple(dict.fromkeys(n for r in roles for n in self.people.get(r, ())))
+
+    def roles_of(self, person: str) -> tuple[str, ...]:
+        """The roles `person` (any case) holds in this item."""
+        p = person.casefold()
+        return tuple(r for r, names in self.people.items() if any(n.casefold() == p for n in names))
+
+    def has_category(self, name: str, value: str) -> bool:
+        v = value.casefold()
+        return any(x.casefold() == v for x in self.categories.get(name, ()))
+
+    def sentences(self, units: Mapping[str, str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
+        """(label, values) pairs for the item text: ("Directed by", ("Christopher Nolan",)),
+        ("Runtime:", ("113 min",)), ("Rated", ("PG-13",)). Order is fixed (roles, categories,
+        numbers) so the same facets always give the same text."""
+        units = {**DEFAULT_UNITS, **(units or {})}
+        out = [(ROLE_PHRASES.get(r, f"{r.capitalize()}:"), names) for r, names in self.people.items() if names]
+        out += [(CATEGORY_PHRASES.get(c, f"{c.capitalize()}:"), vals) for c, vals in self.categories.items() if vals]
+        out += [(f"{n.capitalize()}:", (format_number(v, units.get(n, "")),)) for n, v in self.numbers.items()]
+        return out
+
+
+def format_number(value: float, unit: str = "") -> str:
+    """94.0, "min" -> "94 min"; 4.5, "" -> "4.5"."""
+    text = str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return f"{text} {unit}".strip()
+
+
+def facet_column(column: str) -> tuple[str, str] | None:
+    """'people:director' -> ("people", "director"); None for a column that is not a facet.
+    Raises ValueError for a facet column with a bad prefix or name (the loader adds file/line)."""
+    if ":" not in column:
+        return None
+    prefix, _, name = column.partition(":")
+    prefix, name = prefix.strip().lower(), name.strip().lower()
+    if prefix not in FACET_KINDS:
+        raise ValueError(f"column {column!r}: a facet column starts with one of "
+                         f"{', '.join(p + ':' for p in FACET_KINDS)} (e.g. people:director, num:runtime, cat:language)")
+    if not NAME.match(name):
+        raise ValueError(f"column {column!r}: the facet name after {prefix + ':'!r} must be a lower-case word "
+                         "(letters, digits, '_'), e.g. people:director")
+    return prefix, name
