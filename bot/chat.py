@@ -17,14 +17,19 @@ import numpy as np
 from bot.justify import ReasonWriter, reason
 from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
-from bot.understand import has_content, is_negative_about, is_paging, read_turn, resolve_relative
+from bot.vocabulary import GenreVocabulary, canonical
+from bot.facetread import FacetReader
+from bot.intents import asks_for_picks, foreign_language, is_question, item_question, small_talk
+from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Turn as DialogueTurn
+from retrieval.facets import DEFAULT_UNITS, ROLE_PHRASES, format_number
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
 NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
+MAX_NAMES = 4  # people named in an answer ("stars A, B, C, D and others")
 SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
 
 
@@ -83,10 +88,14 @@ class Bot:
         # lower-case genre -> the catalog's spelling, for query expansion
         self.genre_names = {g.lower(): g for it in self.catalog.items for g in it.genres}
         self.catalog_genres = frozenset(self.genre_names)
+        self.kind = self.catalog.kind
+        self.vocabulary = GenreVocabulary.of(self.catalog_genres, self.kind)
         counts = getattr(recommender.cf, "counts", None)
         self.linker = TitleLinker(self.catalog, None if counts is None else np.asarray(counts))
         years = [it.year for it in self.catalog.items if it.year is not None]
         self.newest_year = max(years) if years else None
+        self.facets = FacetReader(self.catalog)
+        self.catalog_genres_index = {g: i for i, g in enumerate(sorted(self.catalog_genres))}
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
@@ -100,23 +109,32 @@ class Bot:
         Knight" is not a request for dark films, "Heat 1995" not one for 1995)."""
         liked: list[str] = []
         disliked: list[str] = []
+        seen: list[str] = []
         words = message.split()
         starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
         joined = blanked = " ".join(words)  # `starts` are offsets in `joined`
         named_years: list[int] = []
         for m in self.linker.find(message):
-            a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(words[m.span[1] - 1]))
-            (disliked if is_negative_about(joined, a, b) else liked).append(m.item_id)
+            last = words[m.span[1] - 1]
+            # the span ends before trailing punctuation: "like X, not a comedy" is not against X
+            a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
+            verdict = disliked if is_negative_about(joined, a, b) else seen if is_seen_only(joined, a, b) else liked
+            verdict.append(m.item_id)
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
             year = self.catalog.items[self.catalog.row(m.item_id)].year
             named_years += [year] if year is not None else []
-        reading = read_turn(blanked, self.catalog_genres, self.newest_year)
+        facets = self.facets.read(blanked)
+        for a, b in facets.spans:
+            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+        reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
+        reading = replace(reading, facet_filters=facets.filters, people=facets.people, unusable=facets.unusable)
         for pos, offset in list_references(message, len(session.last_ids)):
             item_id = session.last_ids[pos - 1]
-            (disliked if is_negative_about(message, offset, offset + 1) else liked).append(item_id)
+            negative, only_seen = is_negative_about(message, offset, offset + 1), is_seen_only(message, offset, offset + 1)
+            (disliked if negative else seen if only_seen else liked).append(item_id)
         paging = is_paging(message)
         text = re.sub(r"\s+", " ", reading.text).strip(" ,.;!?")
-        if liked or disliked or paging:
+        if liked or disliked or seen or paging:
             # What is left after titles/references is the request ("more like #2" -> "").
             text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
             text = text if len(text.split()) >= 2 and has_content(text) else ""
@@ -127,7 +145,8 @@ class Bot:
             reference = named_years or ([shown[len(shown) // 2]] if shown else [])
             years = resolve_relative(reading.relative_years, reference)
         return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
-                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years)
+                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
+                       seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked))
 
     def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Items too close to a disliked one: same title stem (sequels) or near-identical text."""
@@ -156,6 +175,9 @@ class Bot:
             if r.text:
                 texts.append(f"{r.text}. Genres: {genres}." if genres else r.text)
                 weights.append(w)
+            for name, role in r.people:  # in the item texts' own words: "Directed by Christopher Nolan."
+                texts.append(f"{ROLE_PHRASES.get(role, 'With')} {name}.")
+                weights.append(w)
             for item_id in r.liked_ids:  # a named or pointed-at item anchors the request
                 item = self.catalog.items[self.catalog.row(item_id)]
                 # without the year, which otherwise pulls in "anything from 1994"
@@ -171,20 +193,110 @@ class Bot:
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
-            wanted_genres=current_genres(session),
+            wanted_genres=current_genres(session), facet_filters=session.facet_filters,
         )
 
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Turn:
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise BadInput(f"alpha must be between 0 and 1, got {alpha}")
-        return self.recommend(self.listen(message, session), alpha)
+        listened = self.listen(message, session)
+        reply = self.without_list(listened, session)
+        if reply is not None:
+            return Turn(reply, listened, ())
+        return self.recommend(listened, alpha)
+
+    def without_list(self, session: Session, before: Session) -> str | None:
+        """The reply to a turn that asks for no list (small talk, a question about an
+        item or about something else, another language), or None for a request."""
+        message, reading = session.turns[-1], session.readings[-1]
+        examples = "; ".join(f"'{e}'" for e in self.examples())
+        language = foreign_language(message)
+        if language is not None and not (reading.liked_ids or reading.people):
+            return (f"I read English only (this looks like {language}). Tell me in English what you would like to "
+                    f"{self.kind.verb}, for example: {examples}.")
+        if reading.asked_ids:
+            return self.answer(item_question(message), reading.asked_ids[0])
+        if reading.usable() and not (is_question(message) and not reading.liked_ids and not reading.wanted_genres
+                                     and not reading.facet_filters and not reading.years
+                                     and not asks_for_picks(message, self.kind.words(), self.kind.verb)):
+            return None
+        talk = small_talk(message)
+        has_request = any(r.usable() for r in before.readings) or bool(session.liked_ids or session.user_id)
+        if (talk is None and not reading.usable() and has_request
+                and asks_for_picks(message, self.kind.words(), self.kind.verb)):
+            return None  # "anything else to watch tonight?" after a request or some likes
+        if talk == "thanks" and has_request:
+            return "You're welcome! Say 'show me more' for more picks, or tell me what to change."
+        if talk == "bye":
+            return "Bye, enjoy! Come back any time."
+        if talk in ("greeting", "help", "thanks") or not reading.usable():
+            hello = "Hi! " if talk == "greeting" else ""
+            return (f"{hello}Tell me what you would like to {self.kind.verb} and I'll suggest a few "
+                    f"{self.kind.plural}, with a reason for each. For example: {examples}.")
+        return (f"I can only help with finding {self.kind.plural}, sorry. Try for example: {examples}.")
+
+    def answer(self, question, item_id: str) -> str:
+        """A question about one item, answered from its facets, or said not to be known."""
+        item = self.catalog.items[self.catalog.row(item_id)]
+        label = escape(item.label())
+        facets = item.facets
+        facet = question.facet if question is not None else "director"
+        if facet in ("director", "writer", "cast"):
+            role = "author" if facet == "writer" and facets.names("author") else facet
+            names = facets.names(role)
+            if names:
+                verb = {"director": "was directed by", "writer": "was written by", "cast": "stars",
+                        "author": "was written by"}[role]
+                shown = ", ".join(escape(n) for n in names[:MAX_NAMES])
+                return f"{label} {verb} {shown}" + (" and others." if len(names) > MAX_NAMES else ".")
+            what = {"director": "who directed", "writer": "who wrote", "cast": "who is in"}[facet]
+            return f"I don't know {what} {label}: the catalog doesn't say."
+        if facet == "length":
+            name = next((n for n in ("runtime", "pages", "duration", "length") if n in facets.numbers), None)
+            if name is None:
+                return f"I don't know how long {label} is: the catalog doesn't say."
+            unit = {**DEFAULT_UNITS, **dict(self.catalog.units)}.get(name, "")
+            return f"{label} runs {format_number(facets.numbers[name], unit)}."
+        if facet == "rating":
+            rating = next((v for c in ("mpaa", "certification") for v in facets.categories.get(c, ())), None)
+            return f"{label} is rated {escape(rating)}." if rating else f"I don't know how {label} is rated."
+        return f"{label} came out in {item.year}." if item.year else f"I don't know when {label} came out."
+
+    def examples(self) -> tuple[str, ...]:
+        """Three requests this catalog can answer, in its own words (greeting, help, errors)."""
+        kind = self.kind
+        counts = np.bincount([self.catalog_genres_index[g.lower()] for it in self.catalog.items for g in it.genres],
+                             minlength=len(self.catalog_genres_index)) if self.catalog_genres_index else []
+        preferred = ["comedy", "mystery", "science fiction", "fantasy", "thriller", "drama"]
+        genres = sorted(self.catalog_genres_index, key=lambda g: (-int(counts[self.catalog_genres_index[g]]), g))
+        genre = next((g for want in preferred for g in genres if canonical(g) == want), genres[0] if genres else "")
+        word = {"comedy": "funny", "science fiction": "science fiction"}.get(canonical(genre), genre)
+        out = [f"a {word} {kind.noun}" if word else f"a {kind.noun} for a rainy day"]
+        popular = int(np.argmax(self.linker.prior)) if len(self.linker.prior) else 0
+        out.append(f"something like {self.catalog.items[popular].title}")
+        people = self.facets.people
+        if people:
+            key = max(people.counts, key=lambda k: (people.counts[k], k))
+            role = people.main_role(key)
+            how = {"director": "directed by", "cast": "with", "author": "by", "writer": "written by"}.get(role, "by")
+            out.append(f"{kind.plural} {how} {people.spelled[key]}")
+        elif "runtime" in self.facets.units:
+            out.append(f"a {kind.noun} under 2 hours")
+        else:
+            out.append(f"{kind.plural} from the 90s" if self.newest_year else f"something {kind.plural[:-1]}-like")
+        return tuple(out)
 
     def listen(self, message: str, session: Session) -> Session:
         """The session after one message, before any list (also how benchmarks/conversations.py
         replays a dialogue): what it asks for, likes, rules out, and near-duplicates dropped."""
         if not isinstance(message, str) or not message.strip():
-            raise BadInput("Tell me what you would like to watch, e.g. 'a funny animated movie for kids'.")
+            raise BadInput(f"Tell me what you would like to {self.kind.verb}, e.g. '{self.examples()[0]}'.")
         message = message.strip()[:MAX_MESSAGE_CHARS]
+        question = item_question(message)
+        asked = self.linker.find(f'"{question.title}"') if question is not None else []
+        if asked:  # "who directed Jaws?": about that item, not a like and not a request
+            reading = read_turn("", self.vocabulary, self.newest_year)
+            return session.with_turn(message, replace(reading, asked_ids=(asked[0].item_id,)))
         reading = self.read(message, session)
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
@@ -246,10 +358,22 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
         # a series ("all the Harry Potter films") can be a dozen titles: name a few
         more = f" and {len(noted) - NOTED_MAX} more (see the summary)" if len(noted) > NOTED_MAX else ""
         lines.append("Noted: " + "; ".join(noted[:NOTED_MAX]) + more + ".")
+    if last is not None and last.seen_ids:
+        seen = [escape(bot.label(i)) for i in last.seen_ids]
+        lines.append(f"Noted that you have seen {', '.join(seen[:NOTED_MAX])}: I won't suggest "
+                     f"{'it' if len(seen) == 1 else 'them'}.")
     if session.banned_genres or session.banned_words:
         lines.append(f"Leaving out: {left_out(session)}.")
     if session.years is not None:
         lines.append(f"Years: {session.years.describe()}.")
+    if session.facet_filters:
+        lines.append(f"Only {bot.kind.plural} {describe_filters(session.facet_filters, bot.catalog)}.")
+    if last is not None:
+        for what in last.unusable:
+            lines.append(f"I can't filter by {what} yet; I used the rest of your message.")
+        for phrase in last.unused:
+            lines.append(f"I can't rule out '{escape(phrase)}': it is not a genre, person or title I know, "
+                         "so I left it out of the request.")
     if not items:
         lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
         return "\n".join(lines)
@@ -262,6 +386,31 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
                      + (f" · {escape(genres)}" if genres else "")
                      + f"  \n   _{escape(it.reason)}_")
     return "\n".join(lines)
+
+
+def describe_filters(filters, catalog) -> str:
+    """'directed by Christopher Nolan, without Adam Sandler, with runtime at most 100 min'."""
+    units = {**DEFAULT_UNITS, **dict(catalog.units)}
+    parts = []
+    for f in filters:
+        if f.kind == "people":
+            names = " or ".join(escape(v) for v in f.values)
+            how = {"director": "directed by", "writer": "written by", "cast": "with", "author": "by"}.get(f.name, "with")
+            parts.append(f"without {names}" if f.negate else f"{how} {names}")
+        elif f.kind == "cat":
+            values = " or ".join(escape(v) for v in f.values)
+            label = {"mpaa": "rated", "certification": "rated", "language": "in"}.get(f.name, f"{f.name}:")
+            parts.append(f"not {label} {values}" if f.negate else f"{label} {values}")
+        else:
+            unit = units.get(f.name, "")
+            if f.low is not None and f.high is not None:
+                limit = f"between {format_number(f.low)} and {format_number(f.high, unit)}"
+            elif f.high is not None:
+                limit = f"at most {format_number(f.high, unit)}"
+            else:
+                limit = f"at least {format_number(f.low, unit)}"
+            parts.append(f"{'not ' if f.negate else ''}with {f.name} {limit} (where known)")
+    return ", ".join(parts)
 
 
 def current_genres(session: Session) -> tuple[str, ...]:

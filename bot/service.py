@@ -49,7 +49,6 @@ class Participation:
 
 
 PARTICIPATION_CACHE = 10_000  # sessions whose study arm is kept in memory; the log has them all
-SELF_TEST_MESSAGE = "something to watch"  # any message the bot can answer
 
 
 class ChatService:
@@ -72,7 +71,8 @@ class ChatService:
         """One real turn through retrieval, CF and fusion (not logged) and a logbook write
         lock taken and released: what `/api/health` needs before it says ready."""
         try:
-            turn = self.bot.respond(SELF_TEST_MESSAGE, self.bot.new_session("self-test"))
+            # the first example request of the greeting: one the catalog can answer by design
+            turn = self.bot.respond(self.bot.examples()[0], self.bot.new_session("self-test"))
             if not turn.items:
                 raise RuntimeError("the self-test turn returned no items")
             if self.logbook is not None:

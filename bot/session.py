@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from bot.understand import TurnReading, Years
 from retrieval.dialogue import Turn
+from retrieval.records import FacetFilter
 
 
 def _add(seq: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
@@ -36,6 +37,7 @@ class Session:
     # The conversation as turns (the person's messages with the items they named, the
     # bot's replies with the items they named): what a context-mode pipeline reads.
     transcript: tuple[Turn, ...] = ()
+    facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories in force
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
         """Wanted genre -> the user's words that asked for it, over all turns."""
@@ -57,8 +59,10 @@ class Session:
             self, turns=self.turns + (message,), readings=self.readings + (reading,),
             liked_ids=_add(_drop(self.liked_ids, reading.disliked_ids), reading.liked_ids),
             disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
+            excluded_ids=_add(self.excluded_ids, reading.seen_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
-            transcript=self.transcript + (Turn(True, message, reading.liked_ids + reading.disliked_ids),),
+            transcript=self.transcript + (Turn(True, message, reading.mentioned_ids()),),
+            facet_filters=merge_filters(self.facet_filters, reading.facet_filters, reading.switch),
         )
 
     def with_feedback(self, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> "Session":
@@ -75,8 +79,20 @@ class Session:
                        transcript=self.transcript + ((reply,) if reply is not None else ()))
 
 
+def merge_filters(old: tuple[FacetFilter, ...], new: tuple[FacetFilter, ...], switch: bool) -> tuple[FacetFilter, ...]:
+    """Filters after a turn: a new numeric or category limit replaces the earlier one on the
+    same facet ("under 2 hours", then "under 90 minutes"); people add up ("with Tom Hanks",
+    then "and Meg Ryan"); a turn that opens a new request drops the people asked for before
+    (what was ruled out stays ruled out)."""
+    replaced = {(f.kind, f.name) for f in new if f.kind != "people"}
+    kept = tuple(f for f in old if (f.kind, f.name) not in replaced
+                 and not (switch and f.kind == "people" and not f.negate)
+                 and not (f.kind == "people" and any(g.values == f.values for g in new)))
+    return tuple(dict.fromkeys(kept + new))
+
+
 # --- JSON form (the durable store's snapshot; no pickle) ------------------------------
-STATE_FORMAT = 1  # bump when a field changes meaning; old snapshots then fail loudly
+STATE_FORMAT = 2  # bump when a field changes meaning; old snapshots then fail loudly
 
 
 def _years_json(y: Years | None) -> dict | None:
@@ -87,8 +103,19 @@ def _years(d: dict | None) -> Years | None:
     return None if d is None else Years(d["first"], d["last"])
 
 
+def _filter_json(f: FacetFilter) -> dict:
+    return {"kind": f.kind, "name": f.name, "values": list(f.values), "low": f.low, "high": f.high, "negate": f.negate}
+
+
+def _filter(d: dict) -> FacetFilter:
+    return FacetFilter(d["kind"], d["name"], tuple(d["values"]), d["low"], d["high"], d["negate"])
+
+
 def _reading_json(r: TurnReading) -> dict:
-    return {"text": r.text, "wanted_genres": list(r.wanted_genres), "banned_genres": list(r.banned_genres),
+    return {"unused": list(r.unused), "facet_filters": [_filter_json(f) for f in r.facet_filters],
+            "people": [list(p) for p in r.people], "unusable": list(r.unusable), "seen_ids": list(r.seen_ids),
+            "asked_ids": list(r.asked_ids),
+            "text": r.text, "wanted_genres": list(r.wanted_genres), "banned_genres": list(r.banned_genres),
             "cues": {g: list(w) for g, w in r.cues.items()}, "liked_ids": list(r.liked_ids),
             "disliked_ids": list(r.disliked_ids), "paging": r.paging, "years": _years_json(r.years),
             "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch}
@@ -99,7 +126,10 @@ def _reading(d: dict) -> TurnReading:
         text=d["text"], wanted_genres=tuple(d["wanted_genres"]), banned_genres=tuple(d["banned_genres"]),
         cues={g: tuple(w) for g, w in d["cues"].items()}, liked_ids=tuple(d["liked_ids"]),
         disliked_ids=tuple(d["disliked_ids"]), paging=d["paging"], years=_years(d["years"]),
-        relative_years=d["relative_years"], banned_words=tuple(d["banned_words"]), switch=d["switch"])
+        relative_years=d["relative_years"], banned_words=tuple(d["banned_words"]), switch=d["switch"],
+        unused=tuple(d["unused"]), facet_filters=tuple(_filter(f) for f in d["facet_filters"]),
+        people=tuple(tuple(p) for p in d["people"]), unusable=tuple(d["unusable"]), seen_ids=tuple(d["seen_ids"]),
+        asked_ids=tuple(d["asked_ids"]))
 
 
 _ID_TUPLES = ("turns", "liked_ids", "disliked_ids", "excluded_ids", "banned_genres", "banned_words",
@@ -111,6 +141,7 @@ def session_to_json(s: Session) -> dict:
     return {"format": STATE_FORMAT, "session_id": s.session_id, "user_id": s.user_id,
             "readings": [_reading_json(r) for r in s.readings], "years": _years_json(s.years),
             "transcript": [{"seeker": t.seeker, "text": t.text, "item_ids": list(t.item_ids)} for t in s.transcript],
+            "facet_filters": [_filter_json(f) for f in s.facet_filters],
             **{name: list(getattr(s, name)) for name in _ID_TUPLES}}
 
 
@@ -122,4 +153,5 @@ def session_from_json(d: dict) -> Session:
     return Session(session_id=d["session_id"], user_id=d["user_id"],
                    readings=tuple(_reading(r) for r in d["readings"]), years=_years(d["years"]),
                    transcript=tuple(Turn(t["seeker"], t["text"], tuple(t["item_ids"])) for t in d["transcript"]),
+                   facet_filters=tuple(_filter(f) for f in d["facet_filters"]),
                    **{name: tuple(d[name]) for name in _ID_TUPLES})

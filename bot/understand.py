@@ -2,8 +2,9 @@
 rules out, which years it allows, and the text left for the encoder once negated
 phrases, year phrases and filler are removed.
 
-The genre lexicon maps everyday words to genre names; it only acts on genres the
-catalog really has, so another catalog just gets fewer matches, never wrong ones.
+The genre words come from the catalog (bot/vocabulary.py), so another catalog gets its
+own genres, never MovieLens's. A negated phrase that names no genre ("not world war 2")
+bans nothing: it is reported back as something the bot could not use.
 """
 
 from __future__ import annotations
@@ -11,36 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# genre (lower case) -> words people use for it. Multi-word cues are matched as phrases.
-GENRE_WORDS: dict[str, tuple[str, ...]] = {
-    "comedy": ("funny", "comedy", "comedies", "hilarious", "laugh", "laughs", "humor", "humour",
-               "lighthearted", "silly"),
-    "animation": ("animated", "animation", "cartoon", "cartoons", "anime", "pixar"),
-    "children": ("kids", "kid", "children", "child", "family", "toddler", "toddlers"),
-    "horror": ("horror", "scary", "scare", "frightening", "creepy", "spooky", "terrifying", "slasher"),
-    "thriller": ("thriller", "thrillers", "suspense", "suspenseful", "tense", "dark", "darker", "gritty"),
-    "crime": ("crime", "gangster", "gangsters", "mafia", "heist", "detective", "dark", "darker"),
-    "romance": ("romance", "romantic", "love story", "romcom", "rom com"),
-    "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "alien", "aliens",
-               "futuristic", "robot", "robots"),
-    "action": ("action", "explosions", "fights", "martial arts", "shootout"),
-    "adventure": ("adventure", "adventures", "quest", "epic"),
-    "drama": ("drama", "dramas", "dramatic", "serious", "emotional", "moving"),
-    "documentary": ("documentary", "documentaries"),
-    "war": ("war", "soldiers", "battle", "military"),
-    "western": ("western", "westerns", "cowboy", "cowboys"),
-    "musical": ("musical", "musicals", "singing"),
-    "mystery": ("mystery", "mysteries", "whodunit"),
-    "fantasy": ("fantasy", "magic", "wizard", "wizards", "dragons", "fairy tale"),
-    "film-noir": ("noir", "film noir"),
-}
-
-# Cues that name only a corner of a genre: asking for them asks for the genre, but ruling
-# them out ("no aliens", "nothing too dark") rules out that word in titles, not the genre.
-NARROW = frozenset("""space alien aliens robot robots futuristic magic wizard wizards dragons dark darker
-gritty tense heist detective mafia gangster gangsters soldiers battle military quest epic explosions
-fights shootout singing cowboy cowboys emotional moving serious dramatic slasher silly laugh laughs
-lighthearted family pixar anime whodunit""".split()) | {"fairy tale", "love story", "martial arts"}
+from retrieval.records import FacetFilter
+from bot.vocabulary import MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
 
 # Words that rule a genre out without a negation ("for adults" is not a children's film).
 IMPLIED_BANS: dict[str, tuple[str, ...]] = {
@@ -113,6 +86,22 @@ class TurnReading:
     relative_years: str = ""  # "older" / "newer" without a number: resolved by the bot
     banned_words: tuple[str, ...] = ()  # narrow cues ruled out ("no aliens"): left out of titles
     switch: bool = False  # opens a new request ("now something darker"): earlier turns fade
+    unused: tuple[str, ...] = ()  # ruled-out phrases that name nothing the bot can filter by
+    facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories (bot/facetread.py)
+    people: tuple[tuple[str, str], ...] = ()  # (name, role or "") asked for
+    unusable: tuple[str, ...] = ()  # kinds of limit asked for that the catalog cannot check
+    seen_ids: tuple[str, ...] = ()  # named as seen, without a verdict: never listed, not liked
+    asked_ids: tuple[str, ...] = ()  # asked about ("who directed Jaws?"): not liked
+
+    def mentioned_ids(self) -> tuple[str, ...]:
+        """Every item the turn named, whatever it said about it (the transcript's mentions)."""
+        return tuple(dict.fromkeys(self.liked_ids + self.disliked_ids + self.seen_ids + self.asked_ids))
+
+    def usable(self) -> bool:
+        """Whether the turn says anything the recommender can act on."""
+        return bool(self.text or self.wanted_genres or self.banned_genres or self.liked_ids or self.disliked_ids
+                    or self.seen_ids or self.paging or self.years is not None or self.relative_years
+                    or self.banned_words or self.facet_filters)
 
 
 PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
@@ -148,19 +137,21 @@ def clause_around(message: str, start: int, end: int) -> str:
     return before + after
 
 
+SEEN = re.compile(r"\b(?:seen|saw|watched|read|already|finished)\b", re.IGNORECASE)
+POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|great|favou?rite|amazing|awesome|"
+                      r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
+
+
+def is_seen_only(message: str, start: int, end: int) -> bool:
+    """Whether the clause around a mention only says it was seen ("I've seen Heat",
+    "already read the first one"): never listed again, but not a like either."""
+    clause = clause_around(message, start, end)
+    return bool(SEEN.search(clause)) and not POSITIVE.search(clause.replace(message[start:end], " "))
+
+
 def is_negative_about(message: str, start: int, end: int) -> bool:
     """Whether the clause around a mention speaks against it ("I hated X", "not #2")."""
     return bool(NEGATIVE_ABOUT.search(clause_around(message, start, end)))
-
-
-def _genre_cues(text: str) -> dict[str, tuple[str, ...]]:
-    low = " " + re.sub(r"[^a-z0-9\- ]+", " ", text.lower()) + " "
-    found: dict[str, tuple[str, ...]] = {}
-    for genre, words in GENRE_WORDS.items():
-        hits = tuple(w for w in words if f" {w} " in low)
-        if hits:
-            found[genre] = hits
-    return found
 
 
 # --- years -------------------------------------------------------------------------------
@@ -276,40 +267,72 @@ did will watching look looking find found know mean i'm i've i'll it's that's im
 how today tonight morning afternoon evening hii hiya howdy""".split())
 
 
-def has_content(text: str) -> bool:
-    return any(w not in FILLER for w in re.findall(r"[a-z0-9']+", text.lower()))
+def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` holds a word that asks for something (not filler, not "book")."""
+    return any(w not in FILLER and w not in kind_words for w in re.findall(r"[a-z0-9']+", text.lower()))
 
 
-def read_turn(message: str, catalog_genres: frozenset[str] | None = None,
-              newest_year: int | None = None) -> TurnReading:
+DEFAULT_VOCABULARY = GenreVocabulary.of(MOVIELENS_GENRES)
+# Words that may sit next to a genre word in a phrase that rules the genre out ("no horror
+# movies", "nothing too scary", "not a comedy please").
+GENRE_NEIGHBOURS = FILLER | frozenset("too very overly really any more of kind sort type genre genres stuff".split())
+
+
+def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str]) -> tuple[dict, list, str]:
+    """(genre -> cue words it bans, narrow words it bans, the phrase it could not use) for
+    one negated scope. A cue bans its genre only when its neighbours are function words or
+    other cues: "no horror movies" bans Horror, "not world war 2" bans nothing."""
+    words = re.findall(r"[a-z0-9\-']+", scope.lower())
+    ok = GENRE_NEIGHBOURS | extra_filler | vocabulary.words()
+    banned: dict[str, tuple[str, ...]] = {}
+    narrow: list[str] = []
+    for genre, cues in vocabulary.find(scope).items():
+        governed = []
+        for cue in cues:
+            n = len(cue.split())
+            for i in range(len(words) - n + 1):
+                if " ".join(words[i:i + n]) == cue and all(
+                        w in ok for w in words[max(0, i - 1):i] + words[i + n:i + n + 1]):
+                    governed.append(cue)
+                    break
+        broad = tuple(w for w in governed if w not in NARROW)
+        if broad:
+            banned[genre] = broad
+        for w in governed:
+            if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
+                narrow.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
+    content = [w for w in words if w not in ok]
+    unused = " ".join(words).strip() if content and not banned and not narrow else ""
+    return banned, narrow, unused
+
+
+def read_turn(message: str, vocabulary: GenreVocabulary | None = None,
+              newest_year: int | None = None, kind_words: frozenset[str] = frozenset()) -> TurnReading:
     """Split a message into what is wanted and what is ruled out.
 
-    `catalog_genres` (lower case) limits the genres reported to those the catalog has;
-    `newest_year` (the catalog's newest item) anchors "recent".
+    `vocabulary` holds the catalog's genre words (default: MovieLens's genres);
+    `newest_year` (the catalog's newest item) anchors "recent"; `kind_words` ("book",
+    "novels") name the catalog's kind of item and never count as a request.
     """
+    vocabulary = vocabulary or DEFAULT_VOCABULARY
     banned: dict[str, tuple[str, ...]] = {}
     narrow_words: list[str] = []
+    unused: list[str] = []
     years, relative, message = read_years(message, newest_year)
     kept = message
     for start, end, scope in negated_scopes(message):
-        for genre, words in _genre_cues(scope).items():
-            broad = tuple(w for w in words if w not in NARROW)
-            if broad:
-                banned[genre] = broad
-            for w in words:
-                if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
-                    narrow_words.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
+        b, n, u = _bans(scope, vocabulary, kind_words)
+        banned.update(b)
+        narrow_words += n
+        unused += [u] if u else []
         kept = kept.replace(message[start:end], " ", 1)
     for word in re.findall(r"[a-z\-]+", kept.lower()):
-        for g in IMPLIED_BANS.get(word, ()):
-            banned.setdefault(g, (word,))
-    wanted = {g: w for g, w in _genre_cues(kept).items() if g not in banned}
-
-    def known(gs):
-        return tuple(g for g in gs if catalog_genres is None or g in catalog_genres)
-
+        for target in IMPLIED_BANS.get(word, ()):
+            for g in vocabulary.cues:
+                if canonical(g) == target:
+                    banned.setdefault(g, (word,))
+    wanted = {g: w for g, w in vocabulary.find(kept).items() if g not in banned}
     text = re.sub(r"\s+", " ", kept).strip(" ,.;'\"")
-    return TurnReading(text if has_content(text) else "", known(wanted), known(banned),
-                       {g: w for g, w in wanted.items() if g in known(wanted)},
+    return TurnReading(text if has_content(text, kind_words) else "", tuple(wanted), tuple(banned), wanted,
                        years=years, relative_years=relative, banned_words=tuple(dict.fromkeys(narrow_words)),
-                       switch=is_switch(message))
+                       switch=is_switch(message), unused=tuple(unused))

@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from retrieval.encoder import HashingEncoder  # noqa: E402
 from retrieval.loaders import item_text  # noqa: E402
+from retrieval.facets import MOVIE
 from retrieval.records import Catalog, Interactions, Item  # noqa: E402
 
 # 12 movies in two taste groups: rows 0-5 "kids" (animation/children/comedy),
@@ -35,7 +36,7 @@ TINY = [
 
 
 def make_catalog() -> Catalog:
-    return Catalog("tiny", tuple(Item(i, t, item_text(t, y, g), y, g) for i, t, y, g in TINY))
+    return Catalog("tiny", tuple(Item(i, t, item_text(t, y, g), y, g) for i, t, y, g in TINY), kind=MOVIE)
 
 
 def make_checkerboard(catalog: Catalog) -> Interactions:

@@ -6,6 +6,7 @@ import pytest
 
 from bot.chat import BadInput, escape
 from bot.understand import Years, read_turn, resolve_relative
+from bot.vocabulary import GenreVocabulary
 from tests.helpers import tiny_bot
 
 
@@ -75,7 +76,7 @@ def test_narrow_cues_rule_out_title_words_not_genres():
 
 
 def test_read_turn_only_reports_catalog_genres():
-    r = read_turn("a western with cowboys", catalog_genres=frozenset({"drama"}))
+    r = read_turn("a western with cowboys", GenreVocabulary.of({"Drama"}))
     assert r.wanted_genres == () and r.cues == {}
 
 
@@ -142,8 +143,8 @@ def test_empty_message_is_bad_input():
 def test_catalog_exhausted_says_so():
     bot = tiny_bot(k=5)
     s = bot.new_session("s")
-    for _ in range(3):
-        turn = bot.respond("more movies", s)
+    for message in ("funny movies", "more movies", "more movies"):
+        turn = bot.respond(message, s)
         s = turn.session
     assert len(s.shown_ids) == 12 and turn.items  # 5 + 5 + last 2
     turn = bot.respond("more", s)

@@ -1,0 +1,123 @@
+"""The genre words of one catalog: which everyday words ask for which of its genres.
+
+Cues are built from the catalog's own genre names, normalised ("Sci-Fi", "Science Fiction"
+and "science-fiction" are one genre; "Children's" is "children"), plus a small shared
+synonym table ("funny" -> comedy, "scary" -> horror) that applies only where the catalog
+has the target genre. Mood words that only mean a genre on screen ("family" -> Children,
+"dark" -> Thriller/Crime, "pixar" -> Animation) apply only to catalogs of movies, so a
+bookshop's "family saga" is not a children's book. Knows nothing of sessions or scoring.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.facets import MOVIE, ItemKind
+
+# Spellings of one genre that normalisation alone does not join.
+ALIASES = {"sci fi": "science fiction", "scifi": "science fiction", "sf": "science fiction",
+           "childrens": "children", "children s": "children", "kids": "children",
+           "non fiction": "nonfiction", "ya": "young adult", "film noir": "noir",
+           "biographies": "biography", "memoirs": "memoir", "self help": "self improvement",
+           "romcom": "romantic comedy", "rom com": "romantic comedy", "musicals": "musical"}
+
+# canonical genre -> words people use for it, in any catalog that has the genre.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "comedy": ("funny", "comedy", "comedies", "hilarious", "laugh", "laughs", "humor", "humour",
+               "lighthearted", "silly"),
+    "animation": ("animated", "animation", "cartoon", "cartoons", "anime"),
+    "children": ("kids", "kid", "children", "child", "toddler", "toddlers", "children's", "childrens"),
+    "horror": ("horror", "scary", "scare", "frightening", "creepy", "spooky", "terrifying", "slasher"),
+    "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
+    "crime": ("crime", "gangster", "gangsters", "mafia", "heist", "detective"),
+    "romance": ("romance", "romantic", "love story", "romances"),
+    "science fiction": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "alien", "aliens",
+                        "futuristic", "robot", "robots"),
+    "action": ("action", "martial arts", "shootout"),
+    "adventure": ("adventure", "adventures", "quest", "epic"),
+    "drama": ("drama", "dramas", "dramatic", "serious", "emotional", "moving"),
+    "documentary": ("documentary", "documentaries"),
+    "war": ("war", "soldiers", "battle", "military"),
+    "western": ("western", "westerns", "cowboy", "cowboys"),
+    "musical": ("musical", "musicals", "singing"),
+    "mystery": ("mystery", "mysteries", "whodunit", "whodunnit"),
+    "fantasy": ("fantasy", "magic", "wizard", "wizards", "dragons", "fairy tale"),
+    "noir": ("noir", "film noir"),
+    "nonfiction": ("non-fiction", "nonfiction", "non fiction", "true story", "true stories"),
+    "memoir": ("memoir", "memoirs", "autobiography", "autobiographies"),
+    "biography": ("biography", "biographies", "biopic", "biopics"),
+    "young adult": ("young adult", "ya", "teen", "teens", "teenage"),
+    "historical fiction": ("historical fiction", "historical novel", "historical novels"),
+    "history": ("history", "historical"),
+    "poetry": ("poetry", "poems", "poem"),
+    "classics": ("classic", "classics"),
+}
+# Words that mean a genre only on screen (see the module docstring).
+SCREEN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "children": ("family",),
+    "animation": ("pixar",),
+    "thriller": ("tense", "dark", "darker", "gritty"),
+    "crime": ("dark", "darker"),
+    "action": ("explosions", "fights"),
+}
+
+# Cues that name only a corner of a genre: asking for them asks for the genre, but ruling
+# them out ("no aliens", "nothing too dark") rules out that word in titles, not the genre.
+NARROW = frozenset("""space alien aliens robot robots futuristic magic wizard wizards dragons dark darker
+gritty tense heist detective mafia gangster gangsters soldiers battle military quest epic explosions
+fights shootout singing cowboy cowboys emotional moving serious dramatic slasher silly laugh laughs
+lighthearted family pixar anime whodunit whodunnit teen teens teenage historical classic poem""".split()) | {
+    "fairy tale", "love story", "martial arts", "true story", "true stories"}
+
+
+def canonical(genre: str) -> str:
+    """'Sci-Fi' -> 'science fiction'; "Children's" -> 'children'; 'Non-Fiction' -> 'nonfiction'."""
+    g = re.sub(r"[\-_/]+", " ", genre.lower().replace("&", " and ")).replace("'", " ")
+    g = " ".join(re.findall(r"[a-z0-9]+", g))
+    return ALIASES.get(g, ALIASES.get(g.replace(" s", "s"), g))
+
+
+@dataclass(frozen=True)
+class GenreVocabulary:
+    """cues: lower-case catalog genre -> the words that ask for it (phrases allowed)."""
+
+    cues: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, genres: "set[str] | frozenset[str] | list[str]", kind: ItemKind = MOVIE) -> "GenreVocabulary":
+        """The vocabulary of a catalog with these genre names (any case) and kind of item."""
+        cues: dict[str, tuple[str, ...]] = {}
+        for genre in sorted({g.lower() for g in genres if g.strip()}):
+            canon = canonical(genre)
+            words = [genre, genre.replace("-", " "), canon, *SYNONYMS.get(canon, ())]
+            if kind == MOVIE:
+                words += SCREEN_SYNONYMS.get(canon, ())
+            cues[genre] = tuple(dict.fromkeys(w for w in words if w))
+        return cls(cues)
+
+    def genres(self) -> frozenset[str]:
+        return frozenset(self.cues)
+
+    def find(self, text: str) -> dict[str, tuple[str, ...]]:
+        """Catalog genre -> the cue words of `text` that name it, in the order the message
+        names the genres."""
+        low = " " + re.sub(r"[^a-z0-9\-' ]+", " ", text.lower()) + " "
+        found: dict[str, tuple[str, ...]] = {}
+        first: dict[str, int] = {}
+        for genre, words in self.cues.items():
+            hits = tuple(w for w in words if f" {w} " in low)
+            if hits:
+                found[genre] = hits
+                first[genre] = min(low.index(f" {w} ") for w in hits)
+        return {g: found[g] for g in sorted(found, key=lambda g: (first[g], g))}
+
+    def words(self) -> frozenset[str]:
+        """Every single word that is part of some cue."""
+        return frozenset(w for ws in self.cues.values() for cue in ws for w in cue.split())
+
+
+# The vocabulary of the MovieLens genres: what read_turn uses when no catalog is given.
+MOVIELENS_GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
+                    "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi",
+                    "Thriller", "War", "Western")
