@@ -103,7 +103,7 @@ def load_catalog_with_genres(data_dir: Path | None = None) -> Catalog:
     from retrieval.movielens import load_movielens
 
     plain = load_catalog(data_dir)
-    ml_catalog, _ = load_movielens()
+    ml_catalog, _ = load_movielens(facets=False)  # titles, years, genres: all a link and its genres need
     return load_catalog(data_dir, borrowed_genres(ml_catalog, plain, link_rows(ml_catalog, plain)))
 
 
