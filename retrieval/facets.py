@@ -30,6 +30,9 @@ CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
                     "country": "From", "studio": "From", "publisher": "Published by"}
 # Units of numeric facets named in words; a catalog config may add its own.
 DEFAULT_UNITS = {"runtime": "min", "pages": "pages", "duration": "min", "length": "min"}
+# Names per role written into an item text: four keep a text within ~64 word pieces; the
+# facet itself keeps every name (filters and reasons read all of them).
+MAX_NAMES_IN_TEXT = 4
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,15 @@ class Facets:
         v = value.casefold()
         return any(x.casefold() == v for x in self.categories.get(name, ()))
 
-    def sentences(self, units: Mapping[str, str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    def sentences(self, units: Mapping[str, str] | None = None,
+                  max_names: int | None = None) -> list[tuple[str, tuple[str, ...]]]:
         """(label, values) pairs for the item text: ("Directed by", ("Christopher Nolan",)),
         ("Runtime:", ("113 min",)), ("Rated", ("PG-13",)). Order is fixed (roles, categories,
-        numbers) so the same facets always give the same text."""
+        numbers) so the same facets always give the same text. `max_names` keeps the first
+        that many names per role (e.g. MAX_NAMES_IN_TEXT); None keeps all."""
         units = {**DEFAULT_UNITS, **(units or {})}
-        out = [(ROLE_PHRASES.get(r, f"{r.capitalize()}:"), names) for r, names in self.people.items() if names]
+        out = [(ROLE_PHRASES.get(r, f"{r.capitalize()}:"), names[:max_names])
+               for r, names in self.people.items() if names]
         out += [(CATEGORY_PHRASES.get(c, f"{c.capitalize()}:"), vals) for c, vals in self.categories.items() if vals]
         out += [(f"{n.capitalize()}:", (format_number(v, units.get(n, "")),)) for n, v in self.numbers.items()]
         return out

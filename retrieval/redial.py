@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from retrieval.dialogue import Dialogue, Turn
 from retrieval.loaders import DataError, item_text, read_jsonl
 from retrieval.movielens import GENRE_READINGS
-from retrieval.facets import MOVIE, Facets
+from retrieval.facets import MAX_NAMES_IN_TEXT, MOVIE, Facets
 from retrieval.records import Catalog, Item
 
 MENTION = re.compile(r"@(\d+)")
@@ -29,7 +29,7 @@ TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 # crew such as editing or cinematography rarely comes up in a chat and only adds tokens.
 FACTS = (("director", "Directed by"), ("starring", "Starring"), ("writer", "Written by"),
          ("genre", "Genre"), ("musicComposer", "Music by"))
-MAX_PER_FACT = 4  # the first four names keep an item text within ~64 word pieces
+MAX_PER_FACT = MAX_NAMES_IN_TEXT  # retrieval/facets.py: one cap for every catalog's texts
 # DBpedia fact -> people facet role (retrieval/facets.py); every name is kept in the facet,
 # only the first MAX_PER_FACT go into the text (DBpedia lists cast alphabetically, not by billing).
 ROLES = {"director": "director", "starring": "cast", "writer": "writer", "musicComposer": "composer"}
@@ -103,7 +103,7 @@ def load_catalog_with_genres(data_dir: Path | None = None) -> Catalog:
     from retrieval.movielens import load_movielens
 
     plain = load_catalog(data_dir)
-    ml_catalog, _ = load_movielens()
+    ml_catalog, _ = load_movielens(facets=False)  # titles, years, genres: all a link and its genres need
     return load_catalog(data_dir, borrowed_genres(ml_catalog, plain, link_rows(ml_catalog, plain)))
 
 

@@ -106,4 +106,5 @@ def test_movielens_embedded_default():
     assert (len(catalog), len(inter), len(inter.users())) == (9066, 100004, 671)
     toy = catalog.items[catalog.row("1")]
     assert toy.title == "Toy Story" and toy.year == 1995 and "Animation" in toy.genres
-    assert toy.text == "Toy Story (1995). Genres: Adventure, Animation, Children, Comedy, Fantasy."
+    # runtime from IMDB (ggplot2movies); DBpedia has no people for Toy Story (tests/test_movielens_facets.py)
+    assert toy.text == "Toy Story (1995). Genres: Adventure, Animation, Children, Comedy, Fantasy. Runtime: 81 min."

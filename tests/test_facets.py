@@ -75,3 +75,9 @@ def test_pipeline_applies_facet_filters(tiny_catalog, checkerboard, hashing_enco
     assert [r.item.item_id for r in rec.recommend(Query(texts=("war",), facet_filters=(nolan,)))] == [items[3].item_id]
     others = rec.recommend(Query(texts=("war",), facet_filters=(replace(nolan, negate=True),)))
     assert items[3].item_id not in {r.item.item_id for r in others} and len(others) == 5  # the pool size
+
+
+def test_item_text_keeps_a_few_names_per_role_and_the_facet_all():
+    cast = Facets(people={"cast": ("A", "B", "C", "D", "E", "F")}, numbers={"runtime": 90.0})
+    assert cast.sentences(max_names=2) == [("Starring", ("A", "B")), ("Runtime:", ("90 min",))]
+    assert cast.sentences()[0] == ("Starring", ("A", "B", "C", "D", "E", "F")) and len(cast.names()) == 6
