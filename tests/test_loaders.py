@@ -251,3 +251,38 @@ def test_books_fixture_loads_as_books():
     assert len(ratings) == 12 and ratings.users() == ["alice", "bob", "carol", "dan"]
     assert sorted(set(ratings.weights.tolist())) == [1.0, 2.0, 4.0, 5.0]
 
+
+# --- launch.py -------------------------------------------------------------------------------
+
+def test_launch_flags_reach_the_loaders(tmp_path, capsys):
+    import launch
+
+    args = launch.parse_args(["--catalog", str(BOOKS / "books.csv"), "--interactions", str(BOOKS / "ratings.csv")])
+    assert (args.encoding, args.rating_scale, args.blank_ratings) == ("utf-8", None, "refuse")
+    catalog, ratings = launch.load_data(args)
+    assert catalog.kind.noun == "book" and len(ratings) == 12
+    assert f"catalog books: kind book (from {BOOKS / 'catalog.json'})" in capsys.readouterr().out
+    args = launch.parse_args(["--catalog", str(BOOKS / "books.csv"), "--interactions", str(BOOKS / "ratings.csv"),
+                              "--rating-scale", "3-5"])  # the flag wins over catalog.json's 1-5
+    with pytest.raises(DataError, match=r"ratings.csv:10: column 'rating' value '2' is outside the rating scale 3-5"):
+        launch.load_data(args)
+    for bad in (["--rating-scale", "five"], ["--blank-ratings", "zero"], ["--encoding", "cp1252"]):
+        with pytest.raises(SystemExit):
+            launch.parse_args(bad)  # bad values, or a flag for files that were not given
+    assert "must look like LOW-HIGH" in capsys.readouterr().err
+
+
+def test_launch_prints_a_bad_file_without_a_traceback(tmp_path, capsys):
+    import launch
+
+    cat = write(tmp_path / "cat.csv", "item_id;title;genres\nm1;Caf\u00e9;Comedy, Drama\nm2;B;War, Drama\n", "cp1252")
+    inter = write(tmp_path / "r.csv", "user_id,item_id,rating\nu1,m1,4\n")
+    argv = ["--catalog", str(cat), "--interactions", str(inter), "--build-only"]
+    assert launch.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: {cat}:2: bytes b'\\xe9' are not valid utf-8" in err and "Traceback" not in err
+    args = launch.parse_args([*argv, "--encoding", "cp1252"])
+    catalog, _ = launch.load_data(args)
+    out, err = capsys.readouterr()
+    assert catalog.items[0].title == "Caf\u00e9" and "catalog cat: kind item (nothing in the columns" in out
+    assert f"warning: {cat}: column 'genres' is split on '|' only" in err
