@@ -126,7 +126,10 @@ def read_catalog(path: str | Path, name: str | None = None, *, encoding: str = "
     catalog.json beside the file; see retrieval/catalog_config.py) and notices."""
     path = Path(path)
     table = open_table(path, encoding)
-    cfg = read_config(Path(config) if config is not None else config_path(path))
+    if config is not None and not Path(config).is_file():
+        raise DataError(f"{config}: catalog config not found; give an existing file or none")
+    cfg_path = Path(config) if config is not None else config_path(path)
+    cfg = read_config(cfg_path) if cfg_path.resolve() != path.resolve() else CatalogConfig()
     facet_cols: dict[str, tuple[str, str]] = {}
     if table.columns is not None:
         require(table, table.header_line, dict.fromkeys(table.columns, ""), ("item_id", "title"), "a catalog")
@@ -237,7 +240,7 @@ def _weight(table: Table, line_no: int, rec: dict[str, str], low: float, high: f
             return 1.0
         raise DataError(f"{table.path}:{line_no}: column {column!r} is blank; fill it in or drop the line, "
                         "or pass --blank-ratings implicit to count a blank as implicit feedback (weight 1)")
-    w = number(table, line_no, column, value, "write a number (e.g. 4 or 3.5) or leave it empty")
+    w = number(table, line_no, column, value, "write a number, e.g. 4 or 3.5")
     if column == "rating" and not low <= w <= high:
         raise DataError(f"{table.path}:{line_no}: column 'rating' value {value!r} is outside the rating scale "
                         f"{low:g}-{high:g}; fix the value, or declare the file's scale with --rating-scale "

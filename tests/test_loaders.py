@@ -218,6 +218,13 @@ def test_bad_catalog_configs(tmp_path, config, message):
         load_catalog(write(tmp_path / "cat.csv", CATALOG))
 
 
+def test_explicit_config_and_a_catalog_named_like_the_config(tmp_path):
+    with pytest.raises(DataError, match="none.json: catalog config not found"):
+        load_catalog(write(tmp_path / "cat.csv", CATALOG), config=tmp_path / "none.json")
+    lines = '{"item_id": "1", "title": "A", "people:author": "Ann"}\n{"item_id": "2", "title": "B"}\n'
+    assert load_catalog(write(tmp_path / "catalog.json", lines)).kind == BOOK  # a JSONL catalog, not its config
+
+
 def test_units_for_a_missing_column_give_a_notice(tmp_path):
     write(tmp_path / "catalog.json", '{"units": {"weight": "g"}}')
     loaded = read_catalog(write(tmp_path / "cat.csv", CATALOG))
