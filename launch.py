@@ -28,6 +28,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
     p.add_argument("--interactions", type=Path, help="interaction log CSV/JSONL for --catalog")
+    p.add_argument("--encoding", default="utf-8",
+                   help="text encoding of the --catalog and --interactions files, e.g. cp1252 for Excel on "
+                        "Windows (default: utf-8; a BOM is read either way)")
+    p.add_argument("--rating-scale", type=rating_scale, default=None, metavar="LOW-HIGH",
+                   help="the scale of the interactions' ratings, e.g. 1-5 or 1-10; a rating outside it is an "
+                        "error (default: rating_scale in catalog.json, else 0.5-5)")
+    p.add_argument("--blank-ratings", choices=("refuse", "implicit"), default="refuse",
+                   help="a blank rating: refuse the file (default) or count it as implicit feedback, weight 1")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="artifact folder (default: artifacts/<catalog name>)")
     p.add_argument("--encoder", type=Path, default=None,
@@ -66,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
     if not args.redial and (args.catalog is None) != (args.interactions is None):
         p.error("--catalog and --interactions go together")
+    own_files = [f for f, v in (("--encoding", args.encoding != "utf-8"), ("--rating-scale", args.rating_scale),
+                                ("--blank-ratings", args.blank_ratings != "refuse")) if v]
+    if own_files and (args.catalog is None or args.redial):
+        p.error(f"{own_files[0]} goes with --catalog FILE (your own catalog and interactions)")
     if args.data_dir is not None and not args.redial:
         p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
@@ -77,15 +89,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def rating_scale(text: str) -> tuple[float, float]:
+    """--rating-scale LOW-HIGH, e.g. 1-5."""
+    from retrieval.catalog_config import parse_rating_scale
+
+    try:
+        return parse_rating_scale(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def load_data(args: argparse.Namespace):
     if args.catalog is None:
         from retrieval.movielens import load_movielens
 
         return load_movielens()
-    from retrieval.loaders import load_catalog, load_interactions
+    from retrieval.loaders import load_interactions, read_catalog
 
-    catalog = load_catalog(args.catalog)
-    return catalog, load_interactions(args.interactions, catalog)
+    loaded = read_catalog(args.catalog, encoding=args.encoding)
+    print(f"catalog {loaded.catalog.name}: {loaded.config.kind_note}", flush=True)
+    for notice in loaded.notices:
+        print(f"warning: {notice}", file=sys.stderr, flush=True)
+    scale = args.rating_scale or loaded.config.rating_scale
+    return loaded.catalog, load_interactions(args.interactions, loaded.catalog, encoding=args.encoding,
+                                             rating_scale=scale, blank_ratings=args.blank_ratings)
 
 
 def verify(args: argparse.Namespace, folder: Path) -> None:

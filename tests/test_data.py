@@ -51,7 +51,7 @@ def test_load_catalog_jsonl_keeps_given_text(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("title\nAlpha\n", r"cat.csv:2: missing column\(s\) \['item_id'\]"),
+    ("title\nAlpha\n", r"cat.csv:1: missing column\(s\) \['item_id'\]"),  # the header's line
     ("item_id,title\n1,Alpha\n1,Beta\n", r"cat.csv:3: duplicate item_id '1' \(first on line 2\)"),
     ("item_id,title\n1,\n", r"cat.csv:2: item '1' has an empty title"),
     ("item_id,title,year\n1,Alpha,soon\n", r"cat.csv:2: year 'soon' is not a number"),
@@ -74,9 +74,11 @@ def test_load_catalog_bad_file_type_and_missing(tmp_path):
 
 def test_load_interactions(tmp_path, tiny_catalog):
     p = write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu1,m3,4.5,10\nu2,m0,,\n")
-    inter = load_interactions(p, tiny_catalog)
+    with pytest.raises(DataError, match=r"r.csv:3: column 'rating' is blank"):
+        load_interactions(p, tiny_catalog)
+    inter = load_interactions(p, tiny_catalog, blank_ratings="implicit")
     assert inter.item_rows.tolist() == [3, 0]
-    assert inter.weights.tolist() == [4.5, 1.0]  # missing rating = implicit 1
+    assert inter.weights.tolist() == [4.5, 1.0]  # blank rating = implicit 1, when asked for
     assert inter.timestamps.tolist() == [10, 0]
     assert inter.users() == ["u1", "u2"]
 
