@@ -304,7 +304,7 @@ class Bot:
     def recommend(self, session: Session, alpha: float | None = None) -> Turn:
         """A fresh list for the session as it stands (after a turn or a feedback edit)."""
         recs = self.recommender.recommend(self.query(session, alpha))
-        items = tuple(RankedItem(r, reason(r, session, self.writer)) for r in recs)
+        items = tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
         session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
         return Turn(render(items, session, self), session, items)
 

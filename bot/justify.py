@@ -1,60 +1,108 @@
 """Reasons built only from the evidence that ranked an item.
 
-`claims` lists typed, checkable statements: a genre the item has that the user's words
-asked for, a word shared by the request and the title, its release year when the user
-limited the years, the text similarity, the liked or
-rated item whose audience gave the CF score, or the item's number of ratings when
-popularity was the CF fallback; for a pipeline that learnt from conversations, the item
-it was talked about with, the item it was liked together with, and how often recommenders
-named it. A `ReasonWriter` turns claims into words; the default is a
-plain template. A richer writer (e.g. a language model) can be plugged in, but it only
-ever receives these claims, so it has nothing else to assert.
+`claims` lists typed, checkable statements:
+- what the person asked for and the item has: a genre they named in their own words, a
+  person they asked for (in that role), a numeric limit it meets ("runs 94 min"), a
+  category (rated PG), its release year when they limited the years;
+- a person it shares with an item they liked ("also directed by Michael Mann, like Heat");
+- the liked or rated item whose audience gave the CF score, or its number of ratings when
+  popularity was the CF fallback (only from MIN_POPULAR ratings up);
+- for a pipeline that learnt from conversations: the item it was talked about with, liked
+  together with, and how often recommenders named it;
+- when nothing else applies, that it is close to the person's own description (quoted)
+  or to the item they liked: no raw similarity numbers.
+A `ReasonWriter` turns claims into words; the default is a plain template. A richer writer
+(e.g. a language model) can be plugged in, but it only ever receives these claims, so it has
+nothing else to assert.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.session import Session
 from fusion.recommender import Recommendation
+from retrieval.facets import DEFAULT_UNITS, format_number
+from retrieval.records import Catalog, Item
 
-WORD = re.compile(r"[a-z0-9']+")
-# Words too common to count as a match between a request and a title.
-STOP = frozenset("""a an the and or of for to in on at with about from by is are be it this that
-something movie movies film films like want would some more now me my i you your good great
-show please really very much one any what who""".split())
+MIN_POPULAR = 5  # ratings before "popular" is worth saying: one or two ratings are no crowd
+QUOTE_WORDS = 8  # words of the person's description quoted in a reason
+ROLE_WORDS = {"director": "directed by", "cast": "with", "writer": "written by", "author": "by",
+              "composer": "music by", "creator": "created by"}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """kind: genre | title_word | years | similar_text | liked_audience | rated_audience | popular |
-    talked_together (co-mentioned in a training conversation) | co_liked (liked together by
-    raters of a linked ratings log) | recommended (times named by training recommenders)."""
+    """kind: genre | person (value: name, cue: role) | shared_person (value: name, cue: role,
+    detail: the liked item's label) | number (value: "94 min", cue: the limit) | category
+    (value, cue: facet) | years | described (value: the person's words) | like_liked (value:
+    the liked item's label) | liked_audience | rated_audience | popular | talked_together |
+    co_liked | recommended."""
 
     kind: str
-    value: str  # the genre, the word, the evidence item's label, or a number
-    cue: str = ""  # the user's word behind a genre claim
+    value: str
+    cue: str = ""
+    detail: str = ""
 
 
-def claims(rec: Recommendation, session: Session) -> list[Claim]:
+def _requested_people(session: Session) -> list[tuple[str, str]]:
+    return [(f.values[0], f.name) for f in session.facet_filters if f.kind == "people" and not f.negate]
+
+
+def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None) -> list[Claim]:
+    """The claims about `rec` in `session`; `catalog` (the one `rec` came from) lets a reason
+    cite the liked items' facets and the catalog's units."""
     out: list[Claim] = []
+    item, facets = rec.item, rec.item.facets
+    units = {**DEFAULT_UNITS, **(dict(catalog.units) if catalog is not None else {})}
+
+    def liked_item(item_id: str) -> Item | None:
+        return catalog.items[catalog.row(item_id)] if catalog is not None and item_id in catalog else None
+
     cues = session.wanted_cues()
-    out += [Claim("genre", g, cues[g.lower()][0]) for g in rec.item.genres if g.lower() in cues]
-    said = {w for t in session.turns for w in WORD.findall(t.lower()) if w not in STOP and len(w) > 2}
-    out += [Claim("title_word", w) for w in dict.fromkeys(WORD.findall(rec.item.title.lower())) if w in said]
-    if session.years is not None and rec.item.year is not None and session.years.contains(rec.item.year):
-        out.append(Claim("years", str(rec.item.year), session.years.describe()))
-    if not any(c.kind != "years" for c in out) and rec.alpha > 0:
-        out.append(Claim("similar_text", f"{rec.similarity:.2f}"))
+    out += [Claim("genre", g, cues[g.lower()][0]) for g in item.genres if g.lower() in cues]
+    for name, role in _requested_people(session):
+        roles = facets.roles_of(name)
+        if roles and (not role or role in roles):
+            out.append(Claim("person", name, role or roles[0]))
+    for f in session.facet_filters:
+        if f.negate:
+            continue
+        if f.kind == "num" and f.name in facets.numbers and f.keeps(facets):
+            limit = ("at most " + format_number(f.high, units.get(f.name, ""))) if f.low is None else \
+                ("at least " + format_number(f.low, units.get(f.name, ""))) if f.high is None else \
+                f"{format_number(f.low)}-{format_number(f.high, units.get(f.name, ''))}"
+            out.append(Claim("number", format_number(facets.numbers[f.name], units.get(f.name, "")), limit, f.name))
+        elif f.kind == "cat" and f.keeps(facets):
+            have = [v for v in facets.categories.get(f.name, ()) if v.casefold() in {x.casefold() for x in f.values}]
+            out.append(Claim("category", have[0], f.name))
+    asked = {n.casefold() for n, _ in _requested_people(session)}
+    for liked_id in session.liked_ids[-5:]:
+        liked = liked_item(liked_id)
+        if liked is None:
+            continue
+        for role in ("director", "author", "writer", "cast"):
+            shared = [n for n in facets.names(role) if n in liked.facets.names(role) and n.casefold() not in asked]
+            if shared:
+                out.append(Claim("shared_person", shared[0], role, liked.label()))
+                break
+    if session.years is not None and item.year is not None and session.years.contains(item.year):
+        out.append(Claim("years", str(item.year), session.years.describe()))
+    if not out and rec.alpha > 0:
+        described = [r.text for r in session.readings if r.text]
+        if described:
+            words = described[-1].split()
+            out.append(Claim("described", " ".join(words[:QUOTE_WORDS]) + (" ..." if len(words) > QUOTE_WORDS else "")))
+        elif session.liked_ids and (liked := liked_item(session.liked_ids[-1])) is not None:
+            out.append(Claim("like_liked", liked.label()))
     if rec.alpha < 1 and rec.cf > 0:
         if rec.cf_source == "history" and rec.evidence is not None:
             liked = rec.evidence.item_id in session.liked_ids
             out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.label()))
         elif rec.cf_source == "conversations" and rec.evidence is not None:
             out.append(Claim("talked_together", rec.evidence.label()))
-        elif rec.cf_source == "popularity":
+        elif rec.cf_source == "popularity" and rec.popularity_count >= MIN_POPULAR:
             out.append(Claim("popular", str(rec.popularity_count)))
     # Terms of a pipeline that learnt from conversations (fusion/terms.py), when weighted.
     if rec.terms.get("ratings", 0) > 0 and "ratings" in rec.term_evidence:
@@ -75,19 +123,29 @@ class TemplateWriter:
         parts: list[str] = []
         genres = [c for c in claims if c.kind == "genre"]
         if genres:
-            parts.append("matches what you asked for: " + ", ".join(f"{c.value} ('{c.cue}')" for c in genres))
-        words = [c.value for c in claims if c.kind == "title_word"]
-        if words:
-            parts.append("its title has " + ", ".join(f"'{w}'" for w in words))
+            named = ", ".join(f"{c.value} ('{c.cue}')" if c.cue.lower() != c.value.lower() else c.value for c in genres)
+            parts.append(f"{named}, as you asked")
         for c in claims:
-            if c.kind == "years":
+            if c.kind == "person":
+                parts.append(f"{ROLE_WORDS.get(c.cue, 'with')} {c.value}, whom you asked for")
+            elif c.kind == "shared_person":
+                parts.append(f"also {ROLE_WORDS.get(c.cue, 'with')} {c.value}, like {c.detail}, which you liked")
+            elif c.kind == "number":
+                verb = "runs" if c.detail in ("runtime", "duration", "length") else "has"
+                parts.append(f"{verb} {c.value} ({c.cue}, as you asked)")
+            elif c.kind == "category":
+                parts.append(f"rated {c.value}, as you asked" if c.cue in ("mpaa", "certification")
+                             else f"{c.cue} {c.value}, as you asked")
+            elif c.kind == "years":
                 parts.append(f"from {c.value}, within the years you asked for ({c.cue})")
-            elif c.kind == "similar_text":
-                parts.append(f"close in meaning to your description (text similarity {c.value})")
+            elif c.kind == "described":
+                parts.append(f"close to what you described ('{c.value}')")
+            elif c.kind == "like_liked":
+                parts.append(f"close to {c.value}, which you liked")
             elif c.kind == "liked_audience":
-                parts.append(f"liked by the same people as {c.value}, which you liked")
+                parts.append(f"liked by people who loved {c.value}, which you liked")
             elif c.kind == "rated_audience":
-                parts.append(f"liked by the same people as {c.value}, which you rated highly")
+                parts.append(f"liked by people who rated {c.value} highly, as you did")
             elif c.kind == "popular":
                 parts.append(f"popular: {c.value} ratings in the data")
             elif c.kind == "talked_together":
@@ -97,8 +155,10 @@ class TemplateWriter:
             elif c.kind == "recommended":
                 times = "once" if c.value == "1" else f"{c.value} times"
                 parts.append(f"recommended {times} in past conversations")
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        return text[:1].upper() + text[1:]
 
 
-def reason(rec: Recommendation, session: Session, writer: ReasonWriter | None = None) -> str:
-    return (writer or TemplateWriter()).write(claims(rec, session), rec)
+def reason(rec: Recommendation, session: Session, writer: ReasonWriter | None = None,
+           catalog: Catalog | None = None) -> str:
+    return (writer or TemplateWriter()).write(claims(rec, session, catalog), rec)

@@ -38,6 +38,14 @@ CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked 
                 "watched watch rewatched than as to about including".split())
 SERIES_WORDS = frozenset("films movies series franchise trilogy saga sequels".split())
 MAX_SERIES = 12  # films taken from one series mention
+EXACT_WORDS = 3  # a lower-case exact title this long links without a cue ("back to the future")
+MIN_CUED_WORD = 4  # letters of a lower-case one-word title after a cue ("loved memento")
+# Words that are words even right after a cue ("i loved it", "i like action", "saw them").
+COMMON_WORDS = frozenset("""it this that them these those one ones all both some any everything something
+anything nothing more most less movies movie films film books book shows show stuff things thing series
+action comedy comedies drama dramas horror thriller thrillers romance westerns western animation cartoons
+documentaries documentary musicals mystery mysteries fantasy adventure crime war kids family funny
+scary dark sad happy long short old new good great best bad better worse very really""".split())
 
 # Words after "X and ..." that go on the sentence rather than name another title.
 LIST_STOP = EDGE_STOP | frozenset("more other others similar stuff something anything everything things "
@@ -153,8 +161,16 @@ class TitleLinker:
                 cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
                 # "i loved the dark knight and inception": the next item of a list of titles
                 listed = ((s >= 2 and tokens[s - 1] in ("and", "or", "&") and taken[s - 2])
-                          or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1]))
-                if not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued):
+                          or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1])
+                          or (s + n + 1 < len(raw) and tokens[s + n] in ("and", "or") and taken[s + n + 1]))
+                # "i loved memento and ...": a one-word title right after a cue word, when the
+                # word is no common word ("i loved it" is not It (1990))
+                cued_word = (n == 1 and s >= 1 and tokens[s - 1] in CUE and len(tokens[s]) >= MIN_CUED_WORD
+                             and tokens[s] not in COMMON_WORDS)
+                # "back to the future": an exact lower-case title of EXACT_WORDS+ words needs no cue
+                exact_long = not fuzzy and n >= EXACT_WORDS and phrase in self.by_title
+                if (not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued)
+                        and not cued_word and not exact_long):
                     continue  # lower-case words are words, not a title
                 # Part of a longer capitalised name the catalog lacks: "Paul" in "Paul Blart:
                 # Mall Cop", "Life" in "A Beautiful Life" (quoted titles are taken as said).

@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from retrieval.encoder import HashingEncoder  # noqa: E402
 from retrieval.loaders import item_text  # noqa: E402
-from retrieval.facets import MOVIE
+from retrieval.facets import MOVIE, Facets  # noqa: E402
 from retrieval.records import Catalog, Interactions, Item  # noqa: E402
 
 # 12 movies in two taste groups: rows 0-5 "kids" (animation/children/comedy),
@@ -35,8 +35,27 @@ TINY = [
 ]
 
 
+# Facets with known answers (the item texts leave them out, so text scores do not change):
+# (director, cast, runtime, mpaa); m11 has none.
+FACETS = {
+    "m0": ("Ann Lee", (), 80, "G"), "m1": ("Ann Lee", (), 85, "G"), "m2": ("Ben Ray", (), 95, "PG"),
+    "m3": ("Ben Ray", (), 90, ""), "m4": ("", (), 100, "PG"), "m5": ("", (), 88, ""),
+    "m6": ("Bo Kane", ("Dee Vance",), 125, "R"), "m7": ("Bo Kane", (), 110, "R"),
+    "m8": ("Cy Dorn", (), 95, "R"), "m9": ("", ("Dee Vance",), 140, "R"), "m10": ("Cy Dorn", (), 92, ""),
+}
+
+
+def tiny_facets(item_id: str) -> Facets:
+    if item_id not in FACETS:
+        return Facets()
+    director, cast, runtime, mpaa = FACETS[item_id]
+    people = {**({"director": (director,)} if director else {}), **({"cast": cast} if cast else {})}
+    return Facets(people, {"runtime": float(runtime)}, {"mpaa": (mpaa,)} if mpaa else {})
+
+
 def make_catalog() -> Catalog:
-    return Catalog("tiny", tuple(Item(i, t, item_text(t, y, g), y, g) for i, t, y, g in TINY), kind=MOVIE)
+    return Catalog("tiny", tuple(Item(i, t, item_text(t, y, g), y, g, facets=tiny_facets(i)) for i, t, y, g in TINY),
+                   kind=MOVIE)
 
 
 def make_checkerboard(catalog: Catalog) -> Interactions:

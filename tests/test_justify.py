@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.justify import Claim, claims
+from bot.justify import MIN_POPULAR, Claim, claims
 from tests.helpers import tiny_bot
 
 # u8 and u9 also rated m0/m1/m6, so popularity differs between items for a new visitor.
@@ -16,18 +16,36 @@ SCRIPTS = [
     (None, ("m6",), ["something to watch tonight"]),
     ("u5", (), ["a scary movie"]),
     ("u1", ("m9",), ["Silly Robots", "show me more"]),
+    (None, (), ["a Bo Kane film", "now something with Dee Vance"]),
+    (None, (), ["something with Dee Vance under 130 minutes"]),
+    (None, ("m0",), ["a cartoon rated G", "more"]),
+    (None, (), ["mysterious lights over the harbour"]),
 ]
 
 
 def check(claim: Claim, rec, session, bot) -> None:
     item = rec.item
     said = " ".join(session.turns).lower()
+    filters = [f for f in session.facet_filters if not f.negate]
     if claim.kind == "genre":
         assert claim.value in item.genres and claim.cue in said
-    elif claim.kind == "title_word":
-        assert claim.value in item.title.lower() and claim.value in said
-    elif claim.kind == "similar_text":
-        assert float(claim.value) == pytest.approx(rec.similarity, abs=0.005)
+    elif claim.kind == "person":  # asked for in that role (or any role), and credited so
+        assert claim.value in item.facets.names(claim.cue)
+        assert any(f.kind == "people" and claim.value in f.values and f.name in ("", claim.cue) for f in filters)
+    elif claim.kind == "shared_person":  # the item and a liked item share that person
+        liked = [bot.catalog.items[bot.catalog.row(i)] for i in session.liked_ids]
+        assert claim.value in item.facets.names(claim.cue)
+        assert any(li.label() == claim.detail and claim.value in li.facets.names(claim.cue) for li in liked)
+    elif claim.kind == "number":
+        assert claim.value == f"{int(item.facets.numbers[claim.detail])} min"
+        assert any(f.kind == "num" and f.name == claim.detail and f.keeps(item.facets) for f in filters)
+    elif claim.kind == "category":
+        assert claim.value in item.facets.categories[claim.cue]
+        assert any(f.kind == "cat" and f.name == claim.cue and claim.value in f.values for f in filters)
+    elif claim.kind == "described":  # the person's own words, quoted
+        assert any(r.text.startswith(claim.value.removesuffix(" ...")) for r in session.readings)
+    elif claim.kind == "like_liked":
+        assert claim.value in [bot.label(i) for i in session.liked_ids]
     elif claim.kind in ("liked_audience", "rated_audience"):
         ev = rec.evidence
         assert ev is not None and ev.label() == claim.value and rec.cf > 0
@@ -38,7 +56,7 @@ def check(claim: Claim, rec, session, bot) -> None:
         else:
             assert bot.catalog.row(ev.item_id) in cf.user_history(session.user_id).item_rows
     elif claim.kind == "popular":
-        assert int(claim.value) == int(bot.recommender.cf.counts[bot.catalog.row(item.item_id)]) > 0
+        assert int(claim.value) == int(bot.recommender.cf.counts[bot.catalog.row(item.item_id)]) >= MIN_POPULAR
     else:
         raise AssertionError(f"unknown claim kind {claim.kind}")
 
@@ -52,7 +70,7 @@ def test_every_claim_holds(user, liked, messages):
         turn = bot.respond(m, session)
         session = turn.session
         for it in turn.items:
-            cs = claims(it.recommendation, session)
+            cs = claims(it.recommendation, session, bot.catalog)
             assert cs, "every item has at least one reason"
             for c in cs:
                 check(c, it.recommendation, session, bot)
@@ -68,8 +86,17 @@ def test_scripts_cover_every_claim_kind():
         for m in messages:
             turn = bot.respond(m, session)
             session = turn.session
-            seen |= {c.kind for it in turn.items for c in claims(it.recommendation, session)}
-    assert seen == {"genre", "title_word", "similar_text", "liked_audience", "rated_audience", "popular"}
+            seen |= {c.kind for it in turn.items for c in claims(it.recommendation, session, bot.catalog)}
+    assert seen == {"genre", "person", "shared_person", "number", "category", "described", "like_liked",
+                    "liked_audience", "rated_audience", "popular"}
+
+
+def test_reasons_read_like_sentences_without_raw_numbers():
+    bot = tiny_bot(k=3, alpha=0.5)
+    turn = bot.respond("a Bo Kane film under 2 hours", bot.new_session("s"))
+    reasons = [it.reason for it in turn.items]
+    assert reasons[0].startswith("Directed by Bo Kane, whom you asked for; runs ")
+    assert not any("similarity" in r or "0." in r for r in reasons)
 
 
 def test_pluggable_writer_gets_only_claims():
