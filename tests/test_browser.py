@@ -119,3 +119,8 @@ def test_cards_feedback_and_phone_width(page):
     page.get_by_text("Advanced").first.click()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+
+    page.get_by_role("button", name="Start over").click()  # back to the greeting, no cards
+    page.wait_for_function("() => !document.querySelector('.pick .pick-title')"
+                           " || [...document.querySelectorAll('.pick')].every(e => e.offsetParent === null)")
+    assert page.get_by_text("What would you like to watch?").first.is_visible()
