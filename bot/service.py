@@ -159,6 +159,25 @@ class ChatService:
                                   turn.reply, items, (time.perf_counter() - start) * 1000)
         return turn, items
 
+    def refresh(self, session: Session, alpha: float | None = None, cause: dict | None = None
+                ) -> tuple[Turn, list[dict]]:
+        """A new list for the session as it stands, without a new message (after 👍 / 👎 on
+        a pick): the same gate and study arm as a turn. Logged as a "refresh" event with its
+        items and `cause` (e.g. {"item_id", "kind"}), not as a turn, so turn indices (and the
+        ratings that point at them) keep counting the person's messages."""
+        if not session.turns:
+            raise BadInput("there is no list to refresh yet: say what you are looking for first")
+        alpha = self.alpha_for(session.session_id, alpha)
+        with self.gate.turn():
+            start = time.perf_counter()
+            turn = self.bot.recommend(session, alpha=alpha)
+        items = items_json(turn)
+        if self.logbook is not None:
+            self.logbook.log_event(session.session_id, "refresh",
+                                   {**(cause or {}), "turn_index": len(session.turns) - 1, "items": items,
+                                    "latency_ms": round((time.perf_counter() - start) * 1000, 3)})
+        return turn, items
+
     def feedback(self, session: Session, item_id: str, kind: str) -> Session:
         """kind: like, dislike or unlike (take back either); applies from the next turn."""
         if kind == "like":

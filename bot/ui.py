@@ -1,9 +1,13 @@
 """The Gradio chat: a thin layer over `ChatService` (the only module importing gradio).
 
 Each browser tab keeps its own `Session` in `gr.State`, so visitors never share state.
-Beside the chat: like / dislike for the last list, the editable summary of what the bot
-took from the conversation, a reset, and in study mode a participant gate and 1-5 ratings.
-The `chat` event is Gradio's API endpoint (`api_name="chat"`) for gradio_client.
+The page: a greeting with example requests (bot/cards.py), the chat, and the last list as
+cards, each with its own 👍 / 👎 that applies the feedback and brings a new list at once.
+Research and study extras are folded under "Advanced": known user id, α, the editable
+summary of what the bot took from the conversation, the scores; in study mode a
+participant gate comes first and a 1-5 rating follows each reply.
+The `chat` event is Gradio's API endpoint (`api_name="chat"`) for gradio_client: its
+inputs and outputs are unchanged by the cards, which follow it in `.then` steps.
 """
 
 from __future__ import annotations
@@ -13,19 +17,54 @@ import uuid
 import gradio as gr
 from fastapi import FastAPI
 
-from bot.chat import BadInput
+from bot.cards import card_html, example_requests, greeting, reply_lead
+from bot.chat import BadInput, escape
 from bot.gate import Busy
 from bot.service import ChatService
 from bot.session import Session
 
-INTRO = ("Describe what you would like to watch, over as many messages as you like. Name films "
-         "you loved or hated, say \"more like #2\" or \"show me more\". Each reply lists new "
-         "picks with the reason they were ranked.")
+# Cards stack in one column and wrap long titles and names, so a phone (420 px) never
+# scrolls sideways; Gradio's own rows already wrap when their columns' min_width does
+# not fit. Colours and radii are the theme's variables, so dark mode follows.
+CSS = """
+.pick { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+        padding: 10px 12px !important; gap: 6px !important; background: var(--background-fill-primary); }
+.pick, .pick * { overflow-wrap: anywhere; min-width: 0; }
+.pick-head { font-size: 1.05em; }
+.pick-rank { font-weight: 700; color: var(--body-text-color-subdued); }
+.pick-title { font-weight: 600; }
+.pick-facets, .pick-genres { color: var(--body-text-color-subdued); font-size: 0.92em; }
+.pick-reason { font-style: italic; margin-top: 4px; }
+.pick-votes { flex-wrap: nowrap !important; gap: 8px; }
+.pick-votes button { flex: 1 1 0; min-width: 0 !important; }
+@media (max-width: 600px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+}
+"""
+
+# After a reply, bring the first card into view (on a phone it sits below the chat); not
+# after a message the bot could not act on, which leaves the list as it was.
+SCROLL_TO_PICKS = """(items) => {
+  if (!items || !items.length) return;
+  setTimeout(() => {
+    const first = document.getElementById('pick-0');
+    if (first && first.offsetParent !== null) first.scrollIntoView({behavior: 'smooth', block: 'start'});
+  }, 100);
+}"""
+
+PICKS_EMPTY = "### Your picks\nThey appear here after your first message."
+PICKS = "### Your picks"
 
 
 def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
     bot, study = service.bot, service.study
+    catalog = bot.catalog
     genres = sorted(bot.catalog_genres)
+    counts = getattr(bot.recommender.cf, "counts", None)  # interactions per item, if the CF model keeps them
+    popular = max(range(len(counts)), key=counts.__getitem__) if counts is not None and len(counts) else None
+    examples = example_requests(catalog, popular)
+    hello = [{"role": "assistant", "content": greeting(catalog, examples)}]
+    slots = bot.config.k  # one card per item of a reply
 
     def choices(ids):
         return [(bot.label(i), i) for i in ids]
@@ -34,7 +73,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         """Dropdown values: item ids, or titles typed by the person (linked to the catalog)."""
         out = []
         for v in values or []:
-            if v in bot.catalog:
+            if v in catalog:
                 out.append(v)
                 continue
             found = bot.linker.find(f'"{v}"')
@@ -44,18 +83,34 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         return tuple(dict.fromkeys(out))
 
     def panels(session: Session | None, note: str = ""):
-        """Updates for: summary, liked, disliked, left-out genres, like list, dislike list, note."""
+        """Updates for: summary, liked, disliked, left-out genres, note."""
         if session is None:
             empty = gr.update(choices=[], value=[])
-            return ("Nothing yet.", empty, empty, gr.update(value=[]), empty, empty, note)
-        last = choices(session.last_ids)
+            return ("Nothing yet.", empty, empty, gr.update(value=[]), note)
         return (bot.summary(session),
                 gr.update(choices=choices(session.liked_ids), value=list(session.liked_ids)),
                 gr.update(choices=choices(session.disliked_ids), value=list(session.disliked_ids)),
                 gr.update(value=list(session.banned_genres)),
-                gr.update(choices=last, value=[i for i in session.last_ids if i in session.liked_ids]),
-                gr.update(choices=last, value=[i for i in session.last_ids if i in session.disliked_ids]),
                 note)
+
+    def cards(session: Session | None, items: list[dict] | None):
+        """Updates for: the picks heading, then each slot's box and card. `items` are the
+        last reply's (the API's item records); none with a list still on screen means the
+        message could not be acted on, so the cards stay as they were."""
+        items = items or []
+        if not items and session is not None and session.last_ids:
+            return [gr.skip()] * (1 + 2 * slots)
+        boxes, bodies = [], []
+        for i in range(slots):
+            if i < len(items):
+                it = items[i]
+                item = catalog.items[catalog.row(it["item_id"])]
+                boxes.append(gr.update(visible=True))
+                bodies.append(card_html(item, it["rank"], it["reason"], catalog.units))
+            else:
+                boxes.append(gr.update(visible=False))
+                bodies.append("")
+        return [PICKS if items else PICKS_EMPTY, *boxes, *bodies]
 
     def chat(message: str, user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
              session: Session | None):
@@ -70,12 +125,35 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             else:
                 session = service.set_user(session, uid)
             turn, items = service.turn(session, message, None if auto_alpha else float(alpha_value))
-            reply, session = turn.reply, turn.session
+            reply = reply_lead(turn.reply, turn.items[0].recommendation.rank if turn.items else None)
+            session = turn.session
         except (BadInput, Busy) as e:
             reply = str(e)
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": reply}]
         return history, "", session, items
+
+    def vote(slot: int, kind: str, auto_alpha: bool, alpha_value: float, history: list | None,
+             session: Session | None, items: list | None):
+        """👍 / 👎 on the card in `slot`: the feedback, then a new list at once."""
+        history = list(history or [])
+        if session is None or slot >= len(session.last_ids):
+            return history, session, items
+        item_id = session.last_ids[slot]
+        label = escape(bot.label(item_id))
+        history.append({"role": "user", "content": f"{'👍' if kind == 'like' else '👎'} {label}"})
+        try:
+            session = service.feedback(session, item_id, kind)
+            turn, items = service.refresh(session, None if auto_alpha else float(alpha_value),
+                                          cause={"item_id": item_id, "kind": kind})
+            session = turn.session
+            noted = f"Noted: you like {label}." if kind == "like" else f"Noted: not {label}."
+            reply = (f"{noted} Here are {len(items)} new picks, taking it into account:" if items else
+                     f"{noted} I found nothing new that fits everything you said. Try loosening a constraint.")
+        except (BadInput, Busy) as e:
+            reply = str(e)
+        history.append({"role": "assistant", "content": reply})
+        return history, session, items
 
     def start(participant_id: str, agreed: bool, user_id: str):
         if study is not None and study.consent_text and not agreed:
@@ -89,18 +167,6 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             service.logbook.log_event(session.session_id, "consent", {"accepted": True})
         return session, "", gr.update(visible=False), gr.update(visible=True)
 
-    def on_feedback(selected: list[str], session: Session | None, kind: str):
-        if session is None:
-            return (session, *panels(session))
-        current = set(session.liked_ids if kind == "like" else session.disliked_ids)
-        chosen = set(selected or [])
-        for item_id in session.last_ids:
-            if item_id in chosen and item_id not in current:
-                session = service.feedback(session, item_id, kind)
-            elif item_id in current and item_id not in chosen:
-                session = service.feedback(session, item_id, "unlike")
-        return (session, *panels(session, "Noted: it counts from your next message."))
-
     def save_edits(liked: list[str], disliked: list[str], banned: list[str], session: Session | None):
         if session is None:
             return (session, *panels(session, "Start a conversation first."))
@@ -113,7 +179,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
 
     def reset(session: Session | None):
         session = service.reset(session) if session is not None else None
-        return ([], "", session, [], *panels(session))
+        return (list(hello), "", session, [], *panels(session))
 
     def rate(value: str | None, session: Session | None):
         if session is None or not value:
@@ -129,10 +195,10 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             service.logbook.log_event(session.session_id, "reply_vote",
                                       {"index": data.index, "liked": data.liked})
 
-    with gr.Blocks(title=f"Recommender · {bot.catalog.name}") as demo:
+    with gr.Blocks(title=f"Recommender · {catalog.name}") as demo:
         state = gr.State(None)
-        gr.Markdown(f"## What would you like to watch?\n{INTRO}")
         with gr.Column(visible=study is not None) as gate:
+            gr.Markdown(f"## What would you like to {catalog.kind.verb}?")
             if study is not None and study.consent_text:
                 gr.Markdown(study.consent_text)
             participant = gr.Textbox(label="Participant id")
@@ -141,57 +207,75 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             start_btn = gr.Button("Start", variant="primary")
             gate_note = gr.Markdown()
         with gr.Column(visible=study is None) as main:
-            with gr.Row():
-                user = gr.Textbox(label="Known user id (empty = new visitor)", scale=2,
-                                  placeholder="e.g. 15", visible=study is None)
-                auto = gr.Checkbox(value=True, scale=1, visible=study is None,
-                                   label="Tuned weighting (grows with your likes)")
-                alpha_slider = gr.Slider(0.0, 1.0, value=alpha, step=0.05, scale=2, visible=study is None,
-                                         label="α when not tuned: weight of your words against taste data (CF)")
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversation", height=520, sanitize_html=True,
-                                         feedback_options=("Like", "Dislike"))
-                    message = gr.Textbox(label="Your message", placeholder="a funny animated movie for kids")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=2, min_width=300):
+                    chatbot = gr.Chatbot(value=list(hello), label="Conversation", height=440,
+                                         sanitize_html=True, feedback_options=("Like", "Dislike"))
+                    message = gr.Textbox(label="Your message", placeholder=examples[0] if examples else "")
                     with gr.Row():
-                        send = gr.Button("Send", variant="primary")
-                        clear = gr.Button("Start over")
+                        send = gr.Button("Send", variant="primary", min_width=100)
+                        clear = gr.Button("Start over", min_width=100)
+                    if examples:  # a click puts the request in the message box
+                        gr.Examples([[x] for x in examples], inputs=[message], label="Try one")
                     rating = gr.Radio(["1", "2", "3", "4", "5"], label="How good was the last reply? (optional)",
                                       visible=bool(study and study.ask_rating))
                     rating_note = gr.Markdown()
-                with gr.Column(scale=2):
-                    gr.Markdown("### Your feedback on the last list")
-                    likes = gr.CheckboxGroup(label="I like these", choices=[])
-                    dislikes = gr.CheckboxGroup(label="Not for me", choices=[])
-                    gr.Markdown("### What I took from the conversation")
-                    summary = gr.Markdown("Nothing yet.")
-                    liked_dd = gr.Dropdown(label="Liked (remove, or type a title to add)", choices=[],
-                                           multiselect=True, allow_custom_value=True)
-                    disliked_dd = gr.Dropdown(label="Disliked", choices=[], multiselect=True,
-                                              allow_custom_value=True)
-                    banned_dd = gr.Dropdown(label="Left out genres", choices=genres, multiselect=True)
-                    save = gr.Button("Save changes")
-                    note = gr.Markdown()
-            with gr.Accordion("Scores behind the last reply", open=False):
-                details = gr.JSON(label="items: rank, score, parts (text, cf), reason")
+                with gr.Column(scale=3, min_width=300):
+                    picks_head = gr.Markdown(PICKS_EMPTY)
+                    boxes, bodies, ups, downs = [], [], [], []
+                    for i in range(slots):
+                        with gr.Column(visible=False, elem_id=f"pick-{i}", elem_classes="pick",
+                                       min_width=0) as box:
+                            bodies.append(gr.HTML(""))
+                            with gr.Row(elem_classes="pick-votes"):
+                                ups.append(gr.Button("👍 Like", size="sm", min_width=0, elem_classes="vote-up"))
+                                downs.append(gr.Button("👎 Not for me", size="sm", min_width=0,
+                                                       elem_classes="vote-down"))
+                        boxes.append(box)
+            with gr.Accordion("Advanced", open=False):
+                with gr.Row(visible=study is None):
+                    user = gr.Textbox(label="Known user id (empty = new visitor)", scale=2, min_width=200,
+                                      placeholder="e.g. 15")
+                    auto = gr.Checkbox(value=True, scale=1, min_width=200,
+                                       label="Tuned weighting (grows with your likes)")
+                    alpha_slider = gr.Slider(0.0, 1.0, value=alpha, step=0.05, scale=2, min_width=200,
+                                             label="α when not tuned: weight of your words against taste data (CF)")
+                gr.Markdown("### What I took from the conversation")
+                summary = gr.Markdown("Nothing yet.")
+                liked_dd = gr.Dropdown(label="Liked (remove, or type a title to add)", choices=[],
+                                       multiselect=True, allow_custom_value=True)
+                disliked_dd = gr.Dropdown(label="Disliked", choices=[], multiselect=True,
+                                          allow_custom_value=True)
+                banned_dd = gr.Dropdown(label="Left out genres", choices=genres, multiselect=True)
+                save = gr.Button("Save changes")
+                note = gr.Markdown()
+                details = gr.JSON(label="Scores behind the last list: rank, score, parts (text, cf), reason")
 
-        panel_outputs = [summary, liked_dd, disliked_dd, banned_dd, likes, dislikes, note]
+        private = {"api_visibility": "private"}
+        panel_outputs = [summary, liked_dd, disliked_dd, banned_dd, note]
+        card_outputs = [picks_head, *boxes, *bodies]
         chat_inputs = [message, user, auto, alpha_slider, chatbot, state]
         chat_outputs = [chatbot, message, state, details]
-        send.click(chat, chat_inputs, chat_outputs, api_name="chat").then(
-            panels, [state], panel_outputs, api_name=False)
-        message.submit(chat, chat_inputs, chat_outputs, api_name=False).then(
-            panels, [state], panel_outputs, api_name=False)
+
+        def after(event):
+            """The steps after anything that brings a list: cards, summary, scroll."""
+            return (event.then(cards, [state, details], card_outputs, **private)
+                    .then(panels, [state], panel_outputs, **private)
+                    .then(None, [details], None, js=SCROLL_TO_PICKS, **private))
+
+        after(send.click(chat, chat_inputs, chat_outputs, api_name="chat"))
+        after(message.submit(chat, chat_inputs, chat_outputs, **private))
+        for i in range(slots):
+            for button, kind in ((ups[i], "like"), (downs[i], "dislike")):
+                after(button.click(lambda a, v, h, s, d, i=i, kind=kind: vote(i, kind, a, v, h, s, d),
+                                   [auto, alpha_slider, chatbot, state, details], [chatbot, state, details],
+                                   **private))
         start_btn.click(start, [participant, agree, user], [state, gate_note, gate, main], api_name="start")
-        likes.input(lambda sel, s: on_feedback(sel, s, "like"), [likes, state], [state, *panel_outputs],
-                    api_name=False)
-        dislikes.input(lambda sel, s: on_feedback(sel, s, "dislike"), [dislikes, state],
-                       [state, *panel_outputs], api_name=False)
-        save.click(save_edits, [liked_dd, disliked_dd, banned_dd, state], [state, *panel_outputs],
-                   api_name=False)
-        clear.click(reset, [state], [chatbot, message, state, details, *panel_outputs], api_name="reset")
-        rating.input(rate, [rating, state], [rating_note], api_name=False)
-        chatbot.like(reply_vote, [state], None, api_name=False)
+        save.click(save_edits, [liked_dd, disliked_dd, banned_dd, state], [state, *panel_outputs], **private)
+        clear.click(reset, [state], [chatbot, message, state, details, *panel_outputs], api_name="reset").then(
+            cards, [state, details], card_outputs, **private)
+        rating.input(rate, [rating, state], [rating_note], **private)
+        chatbot.like(reply_vote, [state], None, **private)
     return demo
 
 
@@ -202,4 +286,4 @@ def mount_ui(app: FastAPI, service: ChatService, alpha: float, concurrency: int 
     are checked in front of it, for every route alike (bot/guard.py), so Gradio's own
     login is not used."""
     demo = build_ui(service, alpha).queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    return gr.mount_gradio_app(app, demo, path="/")
+    return gr.mount_gradio_app(app, demo, path="/", css=CSS)

@@ -9,15 +9,17 @@ from fusion.cf import ItemKNN
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender
 from retrieval.encoder import HashingEncoder
-from retrieval.records import Interactions
+from retrieval.records import Catalog, Interactions
 from retrieval.retriever import Retriever
 from tests.conftest import make_catalog, make_checkerboard
 
 
-def tiny_bot(k: int = 3, alpha: float = 0.7, extra: tuple[tuple[str, int], ...] = ()) -> Bot:
+def tiny_bot(k: int = 3, alpha: float = 0.7, extra: tuple[tuple[str, int], ...] = (),
+             catalog: Catalog | None = None) -> Bot:
     """`extra` (user, row) ratings are added to the checkerboard, e.g. to make some
-    items more popular than others."""
-    catalog = make_catalog()
+    items more popular than others; `catalog` replaces the tiny one (same 12 items, e.g.
+    with facets added)."""
+    catalog = catalog or make_catalog()
     inter = make_checkerboard(catalog)
     if extra:
         inter = Interactions(

@@ -28,13 +28,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(args: list[str], folder: Path, timeout_s: float):
-    """launch.py with `args` on a free port, its output in `folder`/launch.log; yields
-    its URL once /api/health answers 200, and stops it afterwards."""
+def running(args: list[str], folder: Path, timeout_s: float, entry: tuple[str, ...] = ("launch.py",)):
+    """launch.py (or `entry`, e.g. ("-m", "tests.tiny_server"), which takes its flags) with
+    `args` on a free port, its output in `folder`/launch.log; yields its URL once
+    /api/health answers 200, and stops it afterwards."""
     port = free_port()
     log = (folder / "launch.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "launch.py", "--port", str(port), "--log-db", str(folder / "sessions.sqlite"),
+        [sys.executable, *entry, "--port", str(port), "--log-db", str(folder / "sessions.sqlite"),
          "--state-db", str(folder / "state.sqlite"), *args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,104 @@
+"""How the chat shows itself: the opening greeting and each pick as a card.
+
+Plain strings from records, so they can be tested without a browser: the greeting and its
+example requests come from the catalog (its kind of item, genres, years, a well-known
+title), never from words written for movies; a card shows rank, title, year, the item's
+facets (people, numbers with units, categories), genres and the reason. Every catalog
+string is HTML-escaped here. Knows nothing of gradio, sessions or scores beyond the rank.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from typing import Mapping
+
+from bot.chat import escape
+from retrieval.facets import DEFAULT_UNITS, Facets, format_number
+from retrieval.records import Catalog, Item
+
+MAX_PEOPLE = 3  # names per role on a card ("Christian Bale, Hugh Jackman, Michael Caine")
+SEP = " · "
+
+
+def facet_line(facets: Facets, units: Mapping[str, str] | None = None) -> str:
+    """One line of what an item carries besides title, year and genres, in a fixed order:
+    people (each role's first MAX_PEOPLE names), numbers with units, categories:
+    "Christopher Nolan · Christian Bale, Hugh Jackman · 130 min · PG-13". A number without
+    a known unit is named ("rating 4.2"), since a bare number means nothing. "" when the
+    item has no facets: what it lacks is left out, never guessed."""
+    units = {**DEFAULT_UNITS, **(units or {})}
+    parts = [", ".join(names[:MAX_PEOPLE]) for names in facets.people.values() if names]
+    for name, value in facets.numbers.items():
+        unit = units.get(name, "")
+        parts.append(format_number(value, unit) if unit else f"{name.replace('_', ' ')} {format_number(value)}")
+    parts += [", ".join(values) for values in facets.categories.values() if values]
+    return SEP.join(parts)
+
+
+def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | None = None) -> str:
+    """One pick as an HTML fragment (the UI adds the 👍 / 👎 buttons beside it); `units`
+    are the catalog's (Catalog.units). Classes: pick-head, pick-rank, pick-title, pick-year,
+    pick-facets, pick-genres, pick-reason; a line the item has nothing for is left out."""
+    e = html.escape
+    head = (f'<span class="pick-rank">{int(rank)}.</span> <span class="pick-title">{e(item.title)}</span>'
+            + (f' <span class="pick-year">({item.year})</span>' if item.year else ""))
+    lines = [f'<div class="pick-head">{head}</div>']
+    facets = facet_line(item.facets, units)
+    if facets:
+        lines.append(f'<div class="pick-facets">{e(facets)}</div>')
+    if item.genres:
+        lines.append(f'<div class="pick-genres">{e(SEP.join(item.genres))}</div>')
+    if reason:
+        lines.append(f'<div class="pick-reason">{e(reason)}</div>')
+    return "\n".join(lines)
+
+
+def example_requests(catalog: Catalog, popular_row: int | None = None) -> tuple[str, ...]:
+    """Three requests a new visitor could type, built from the catalog so that they read in
+    its own domain: a genre with one left out, a well-known title to start from
+    (`popular_row`, else the first item), and a decade of its years. Fewer when the
+    catalog lacks genres or years."""
+    kind = catalog.kind
+    out = []
+    counts = Counter(g for it in catalog.items for g in it.genres)
+    if counts:
+        first = counts.most_common(1)[0][0]
+        # the most common genre among items without the first: a contrast people would name
+        other = Counter(g for it in catalog.items if first not in it.genres for g in it.genres)
+        lead = f"{first} {kind.plural}"  # "Comedy movies", "Fantasy books"
+        out.append(f"{lead}, but no {other.most_common(1)[0][0].lower()}" if other else lead)
+    if catalog.items:
+        item = catalog.items[popular_row if popular_row is not None else 0]
+        out.append(f"I loved {item.title}, more {kind.plural} like that")
+    years = sorted(it.year for it in catalog.items if it.year)
+    if years:
+        decade = years[len(years) // 2] // 10 * 10  # the median item's decade
+        out.append(f"{kind.plural.capitalize()} from the {decade}s")
+    return tuple(out)
+
+
+def greeting(catalog: Catalog, examples: tuple[str, ...]) -> str:
+    """The first assistant message (Markdown): what to type, with the example requests."""
+    kind = catalog.kind
+    lines = [f"Hi! What would you like to {kind.verb}? Describe it in your own words, over as many "
+             f"messages as you like: name {kind.plural} you loved or hated, say \"more like #2\" or "
+             f"\"show me more\". Each reply lists {kind.plural} with the reason they were picked; "
+             "👍 or 👎 on a pick updates the list at once."]
+    if examples:
+        lines.append("For example:")
+        lines += [f"- *{escape(x)}*" for x in examples]
+    return "\n".join(lines)
+
+
+def reply_lead(reply: str, first_rank: int | None) -> str:
+    """The reply without its numbered list, since the cards show the picks: the lines
+    before the one that starts with the first pick's rank ("1. "). The whole reply when
+    there are no picks or no such line (a reply worded some other way is never cut)."""
+    if first_rank is None:
+        return reply
+    lines = reply.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"{first_rank}. "):
+            return "\n".join(lines[:i]).rstrip() or reply
+    return reply
