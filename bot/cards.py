@@ -10,7 +10,6 @@ string is HTML-escaped here. Knows nothing of gradio, sessions or scores beyond 
 from __future__ import annotations
 
 import html
-from collections import Counter
 from typing import Mapping
 
 from bot.chat import escape
@@ -52,30 +51,6 @@ def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | Non
     if reason:
         lines.append(f'<div class="pick-reason">{e(reason)}</div>')
     return "\n".join(lines)
-
-
-def example_requests(catalog: Catalog, popular_row: int | None = None) -> tuple[str, ...]:
-    """Three requests a new visitor could type, built from the catalog so that they read in
-    its own domain: a genre with one left out, a well-known title to start from
-    (`popular_row`, else the first item), and a decade of its years. Fewer when the
-    catalog lacks genres or years."""
-    kind = catalog.kind
-    out = []
-    counts = Counter(g for it in catalog.items for g in it.genres)
-    if counts:
-        first = counts.most_common(1)[0][0]
-        # the most common genre among items without the first: a contrast people would name
-        other = Counter(g for it in catalog.items if first not in it.genres for g in it.genres)
-        lead = f"{first} {kind.plural}"  # "Comedy movies", "Fantasy books"
-        out.append(f"{lead}, but no {other.most_common(1)[0][0].lower()}" if other else lead)
-    if catalog.items:
-        item = catalog.items[popular_row if popular_row is not None else 0]
-        out.append(f"I loved {item.title}, more {kind.plural} like that")
-    years = sorted(it.year for it in catalog.items if it.year)
-    if years:
-        decade = years[len(years) // 2] // 10 * 10  # the median item's decade
-        out.append(f"{kind.plural.capitalize()} from the {decade}s")
-    return tuple(out)
 
 
 def greeting(catalog: Catalog, examples: tuple[str, ...]) -> str:

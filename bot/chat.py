@@ -17,7 +17,8 @@ import numpy as np
 from bot.justify import ReasonWriter, reason
 from bot.linking import TitleLinker, list_references, normalise_title
 from bot.session import Session
-from bot.vocabulary import GenreVocabulary, canonical
+from bot.vocabulary import GenreVocabulary
+from bot.examples import example_requests
 from bot.facetread import FacetReader
 from bot.intents import asks_for_picks, foreign_language, is_question, item_question, small_talk
 from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
@@ -95,7 +96,6 @@ class Bot:
         years = [it.year for it in self.catalog.items if it.year is not None]
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(self.catalog)
-        self.catalog_genres_index = {g: i for i, g in enumerate(sorted(self.catalog_genres))}
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
@@ -263,28 +263,9 @@ class Bot:
         return f"{label} came out in {item.year}." if item.year else f"I don't know when {label} came out."
 
     def examples(self) -> tuple[str, ...]:
-        """Three requests this catalog can answer, in its own words (greeting, help, errors)."""
-        kind = self.kind
-        counts = np.bincount([self.catalog_genres_index[g.lower()] for it in self.catalog.items for g in it.genres],
-                             minlength=len(self.catalog_genres_index)) if self.catalog_genres_index else []
-        preferred = ["comedy", "mystery", "science fiction", "fantasy", "thriller", "drama"]
-        genres = sorted(self.catalog_genres_index, key=lambda g: (-int(counts[self.catalog_genres_index[g]]), g))
-        genre = next((g for want in preferred for g in genres if canonical(g) == want), genres[0] if genres else "")
-        word = {"comedy": "funny", "science fiction": "science fiction"}.get(canonical(genre), genre)
-        out = [f"a {word} {kind.noun}" if word else f"a {kind.noun} for a rainy day"]
-        popular = int(np.argmax(self.linker.prior)) if len(self.linker.prior) else 0
-        out.append(f"something like {self.catalog.items[popular].title}")
-        people = self.facets.people
-        if people:
-            key = max(people.counts, key=lambda k: (people.counts[k], k))
-            role = people.main_role(key)
-            how = {"director": "directed by", "cast": "with", "author": "by", "writer": "written by"}.get(role, "by")
-            out.append(f"{kind.plural} {how} {people.spelled[key]}")
-        elif "runtime" in self.facets.units:
-            out.append(f"a {kind.noun} under 2 hours")
-        else:
-            out.append(f"{kind.plural} from the 90s" if self.newest_year else f"something {kind.plural[:-1]}-like")
-        return tuple(out)
+        """Three requests this catalog can answer, in its own words (bot/examples.py)."""
+        prior = self.linker.prior
+        return example_requests(self.catalog, int(np.argmax(prior)) if len(prior) and prior.max() > 0 else None)
 
     def listen(self, message: str, session: Session) -> Session:
         """The session after one message, before any list (also how benchmarks/conversations.py

@@ -17,7 +17,7 @@ import uuid
 import gradio as gr
 from fastapi import FastAPI
 
-from bot.cards import card_html, example_requests, greeting, reply_lead
+from bot.cards import card_html, greeting, reply_lead
 from bot.chat import BadInput, escape
 from bot.gate import Busy
 from bot.service import ChatService
@@ -60,9 +60,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
     bot, study = service.bot, service.study
     catalog = bot.catalog
     genres = sorted(bot.catalog_genres)
-    counts = getattr(bot.recommender.cf, "counts", None)  # interactions per item, if the CF model keeps them
-    popular = max(range(len(counts)), key=counts.__getitem__) if counts is not None and len(counts) else None
-    examples = example_requests(catalog, popular)
+    examples = bot.examples()
     hello = [{"role": "assistant", "content": greeting(catalog, examples)}]
     slots = bot.config.k  # one card per item of a reply
 

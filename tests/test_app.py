@@ -127,4 +127,4 @@ def test_known_user_gets_cf_reasons(app_url):
     r = httpx.post(f"{app_url}/api/chat", json={"message": "a classic war movie", "user_id": "15"}, timeout=60)
     assert r.status_code == 200
     items = r.json()["items"]
-    assert any("which you rated highly" in i["reason"] for i in items)
+    assert any("highly, as you did" in i["reason"] for i in items)

@@ -129,7 +129,7 @@ def test_known_user_history_and_unknown_user():
     s = bot.new_session("s", user_id="u5")  # u5 rated only the dark group
     turn = bot.respond("a movie", s)
     assert all(bot.catalog.row(it.recommendation.item.item_id) >= 6 for it in turn.items)
-    assert "which you rated highly" in turn.items[0].reason
+    assert "highly, as you did" in turn.items[0].reason
     with pytest.raises(BadInput, match="unknown user id 'nobody'"):
         bot.new_session("s", user_id="nobody")
 
