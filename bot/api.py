@@ -100,6 +100,9 @@ def understood(session: Session) -> dict:
     return {"liked": list(session.liked_ids), "disliked": list(session.disliked_ids),
             "left_out_genres": list(session.banned_genres), "left_out_title_words": list(session.banned_words),
             "years": None if session.years is None else {"first": session.years.first, "last": session.years.last},
+            "seen": [i for r in session.readings for i in r.seen_ids],
+            "filters": [{"kind": f.kind, "name": f.name, "values": list(f.values), "low": f.low, "high": f.high,
+                         "negate": f.negate} for f in session.facet_filters],
             "user_id": session.user_id}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bot.justify import ReasonWriter, reason
-from bot.linking import TitleLinker, list_references, normalise_title
+from bot.linking import SERIES_NOTE, TitleLinker, list_references, normalise_title
 from bot.session import Session
 from bot.vocabulary import GenreVocabulary
 from bot.examples import example_requests
@@ -133,7 +133,9 @@ class Bot:
             negative, only_seen = is_negative_about(message, offset, offset + 1), is_seen_only(message, offset, offset + 1)
             (disliked if negative else seen if only_seen else liked).append(item_id)
         paging = is_paging(message)
-        text = re.sub(r"\s+", " ", reading.text).strip(" ,.;!?")
+        # what is left once titles are blanked, tidied: "I hated X, vampires" -> "vampires"
+        text = re.sub(r"\s+([,.;!?])", r"\1", re.sub(r"\s+", " ", reading.text))
+        text = re.sub(r"^(?:(?:i|and|but|so|also)\W+)+", "", text, flags=re.IGNORECASE).strip(" ,.;!?")
         if liked or disliked or seen or paging:
             # What is left after titles/references is the request ("more like #2" -> "").
             text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
@@ -157,9 +159,14 @@ class Bot:
         sims = vectors[rows] @ vectors.T  # (d, n_items)
         close = set(np.nonzero((sims >= self.config.near_duplicate).any(0))[0].tolist())
         stems = [normalise_title(self.catalog.items[r].title) for r in rows]
+        # "(Twilight, #1)": the rest of a series its titles name
+        series = {n for r in rows for m in SERIES_NOTE.finditer(self.catalog.items[r].title)
+                  for n in [normalise_title(m.group(1))]}
         for row, item in enumerate(self.catalog.items):
             t = normalise_title(item.title)
             if any(t == s or SEQUEL.match(t[len(s):]) for s in stems if t.startswith(s)):
+                close.add(row)
+            elif series and any(normalise_title(m.group(1)) in series for m in SERIES_NOTE.finditer(item.title)):
                 close.add(row)
         return tuple(self.catalog.items[r].item_id for r in sorted(close - set(rows.tolist())))
 
@@ -369,6 +376,11 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     return "\n".join(lines)
 
 
+# How a category limit reads ("rated PG", "in French", "set in the 1920s").
+CATEGORY_WORDS = {"mpaa": "rated", "certification": "rated", "language": "in", "setting": "set in",
+                  "place": "set in", "location": "set in", "period": "set in", "era": "set in"}
+
+
 def describe_filters(filters, catalog) -> str:
     """'directed by Christopher Nolan, without Adam Sandler, with runtime at most 100 min'."""
     units = {**DEFAULT_UNITS, **dict(catalog.units)}
@@ -380,7 +392,7 @@ def describe_filters(filters, catalog) -> str:
             parts.append(f"without {names}" if f.negate else f"{how} {names}")
         elif f.kind == "cat":
             values = " or ".join(escape(v) for v in f.values)
-            label = {"mpaa": "rated", "certification": "rated", "language": "in"}.get(f.name, f"{f.name}:")
+            label = CATEGORY_WORDS.get(f.name, f"{f.name}:")
             parts.append(f"not {label} {values}" if f.negate else f"{label} {values}")
         else:
             unit = units.get(f.name, "")
@@ -390,7 +402,8 @@ def describe_filters(filters, catalog) -> str:
                 limit = f"at most {format_number(f.high, unit)}"
             else:
                 limit = f"at least {format_number(f.low, unit)}"
-            parts.append(f"{'not ' if f.negate else ''}with {f.name} {limit} (where known)")
+            what = limit if unit == f.name else f"{f.name} {limit}"  # "at most 300 pages", "runtime at most 90 min"
+            parts.append(f"{'not ' if f.negate else ''}with {what} (where known)")
     return ", ".join(parts)
 
 

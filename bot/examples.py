@@ -19,11 +19,13 @@ def example_requests(catalog: Catalog, popular_row: int | None = None) -> tuple[
     """Up to three requests (fewer when the catalog lacks genres, items or years)."""
     kind = catalog.kind
     out = []
+    # genres on at most half the items: "Fiction" on every book says nothing
     counts = Counter(g for it in catalog.items for g in it.genres)
+    counts = Counter({g: n for g, n in counts.items() if n <= len(catalog.items) / 2}) or counts
     if counts:
         first = counts.most_common(1)[0][0]
         # the most common genre among items without the first: a contrast people would name
-        other = Counter(g for it in catalog.items if first not in it.genres for g in it.genres)
+        other = Counter(g for it in catalog.items if first not in it.genres for g in it.genres if g in counts)
         lead = f"{first} {kind.plural}"  # "Comedy movies", "Fantasy books"
         out.append(f"{lead}, but no {other.most_common(1)[0][0].lower()}" if other else lead)
     if catalog.items:

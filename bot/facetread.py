@@ -51,6 +51,7 @@ WORD_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "half a": 0.5, 
 MPAA_VALUES = ("G", "PG", "PG-13", "R", "NC-17")
 LANGUAGES = ("English French Spanish German Italian Japanese Korean Chinese Mandarin Cantonese Hindi "
              "Russian Portuguese Swedish Danish Norwegian Dutch Polish Turkish Arabic Persian Greek").split()
+SETTING_FACETS = ("setting", "place", "location", "period", "era")  # category facets of where/when a story is set
 # Requests the bot cannot act on, said back plainly: (pattern, what it cannot filter by).
 UNSUPPORTED = [
     (re.compile(r"\bon (?:netflix|hulu|prime|amazon prime|disney\+?|hbo|max|apple tv)\b", re.I),
@@ -130,7 +131,9 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
     negated = _negated(message)
     if not index:
         return []
-    spans = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9][\w.'\-]*", message)]
+    # words; a possessive "'s" is not part of the name ("Spielberg's best")
+    spans = [(m.start(), m.end() - (2 if re.search(r"['’]s$", m.group(0)) else 0))
+             for m in re.finditer(r"[A-Za-z0-9][\w.'’\-]*", message)]
     words = [" ".join(NAME_WORD.findall(fold(message[a:b]))) for a, b in spans]
     taken = [False] * len(spans)
     out = []
@@ -146,7 +149,7 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
             after = message[b:b + 20]
             capital = message[a].isupper()
             cue = next((role for pat, role in ROLE_CUES if pat.search(before)), None)
-            owner = re.match(r"\s*(?:'s\b|films?|movies?|books?|novels?)", after, re.I)
+            owner = re.match(r"(?:['’]s\b|\s*(?:films?|movies?|books?|novels?)\b)", after, re.I)
             key = None
             if n >= 2:
                 if phrase in index.counts:
@@ -232,6 +235,13 @@ def read_categories(message: str, categories: dict[str, frozenset[str]]) -> list
             values = tuple(have[v] for v in ("G", "PG") if v in have)
             if values:
                 out.append((m.start(), m.end(), FacetFilter("cat", mpaa, values)))
+    for name in [c for c in categories if c in SETTING_FACETS]:  # "set in the 1920s", "set in Paris"
+        have = {v.casefold(): v for v in categories[name]}
+        values = "|".join(re.escape(v) for v in sorted(have, key=len, reverse=True))
+        for m in re.finditer(rf"\b(?:set|takes? place|taking place|happens?)\s+(?:in|during|around)\s+(?:the\s+)?({values})\b",
+                             message, re.I):
+            out.append((m.start(), m.end(), FacetFilter("cat", name, (have[m.group(1).casefold()],),
+                                                        negate=negated(m.start()))))
     language = next((c for c in ("language", "languages") if c in categories), None)
     if language:
         have = {v.casefold(): v for v in categories[language]}

@@ -18,7 +18,7 @@ QUESTION = re.compile(r"^\W*(?:what|who|whos|who's|where|when|why|how|is|are|can
                       re.I)
 # Words that make a question a request for picks ("what should I watch?", "can you recommend...").
 REQUEST_WORDS = frozenset("""recommend recommendation recommendations suggest suggestion suggestions
-something anything like similar want looking find show give pick picks good best more options""".split())
+something anything similar want looking find show give pick picks good best more options""".split())
 
 # "who directed Jaws?", "who's in Heat", "how long is Titanic", "what is Up rated": (facet, title)
 ITEM_QUESTIONS = [

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.session import Session
+from bot.facetread import SETTING_FACETS
 from fusion.recommender import Recommendation
 from retrieval.facets import DEFAULT_UNITS, format_number
 from retrieval.records import Catalog, Item
@@ -134,8 +135,9 @@ class TemplateWriter:
                 verb = "runs" if c.detail in ("runtime", "duration", "length") else "has"
                 parts.append(f"{verb} {c.value} ({c.cue}, as you asked)")
             elif c.kind == "category":
-                parts.append(f"rated {c.value}, as you asked" if c.cue in ("mpaa", "certification")
-                             else f"{c.cue} {c.value}, as you asked")
+                how = {"mpaa": "rated", "certification": "rated", "language": "in"}.get(
+                    c.cue, "set in" if c.cue in SETTING_FACETS else f"{c.cue}:")
+                parts.append(f"{how} {c.value}, as you asked")
             elif c.kind == "years":
                 parts.append(f"from {c.value}, within the years you asked for ({c.cue})")
             elif c.kind == "described":

@@ -36,7 +36,9 @@ FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ le
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
                 "watched watch rewatched than as to about including".split())
-SERIES_WORDS = frozenset("films movies series franchise trilogy saga sequels".split())
+SERIES_WORDS = frozenset("series franchise trilogy saga sequels books novels films movies".split())
+# "Eclipse (Twilight, #3)", "Bree Tanner (Twilight, #3.5)": the series a bookshop title names.
+SERIES_NOTE = re.compile(r"\(([^()#]+?),?\s*#\s*\d+(?:\.\d+)?\)")
 MAX_SERIES = 12  # films taken from one series mention
 EXACT_WORDS = 3  # a lower-case exact title this long links without a cue ("back to the future")
 MIN_CUED_WORD = 4  # letters of a lower-case one-word title after a cue ("loved memento")
@@ -99,6 +101,16 @@ def series_prefixes(title: str) -> list[str]:
     return out
 
 
+def series_of(title: str) -> list[str]:
+    """Series names of a title: its sequel prefixes (series_prefixes) and the series a
+    "(Name, #n)" note names ("New Moon (Twilight, #2)" -> "twilight")."""
+    out = series_prefixes(title)
+    for m in SERIES_NOTE.finditer(fold(title)):
+        name = normalise_title(m.group(1))
+        out += [name] + ([name[4:]] if name.startswith("the ") else [])
+    return list(dict.fromkeys(n for n in out if n))
+
+
 @dataclass(frozen=True)
 class Mention:
     item_id: str
@@ -123,8 +135,10 @@ class TitleLinker:
         # series names: "harry potter" -> the Harry Potter films (see series_prefixes)
         self.by_prefix: dict[str, list[int]] = {}
         for row, item in enumerate(catalog.items):
-            for prefix in series_prefixes(item.title):
+            for prefix in series_of(item.title):
                 self.by_prefix.setdefault(prefix, []).append(row)
+        # the catalog's own plural ("books") also announces a series: "all the Harry Potter books"
+        self.series_words = SERIES_WORDS | catalog.kind.words()
 
     def _pick(self, rows: list[int], year: int | None) -> int | None:
         """The most popular item with this title; with a year, only one of that year (None
@@ -186,7 +200,7 @@ class TitleLinker:
                     rows = self.by_title[best[0]] if best else None
                 if rows is None:
                     continue
-                if (s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in SERIES_WORDS
+                if (s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in self.series_words
                         and (phrase in self.by_prefix or f"{phrase} {tokens[s + n]}" in self.by_prefix)):
                     continue  # "the Rocky movies", "the Twilight saga": the series (below), not one film
                 end = s + n
@@ -213,7 +227,7 @@ class TitleLinker:
                 if any(taken[s:s + n]) or not tokens[s] or not tokens[s + n - 1] or any(breaks[s:s + n - 1]):
                     continue
                 phrase = " ".join(t for t in tokens[s:s + n] if t)
-                series_word = s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in SERIES_WORDS
+                series_word = s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in self.series_words
                 cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
                 if not (series_word or (cued and n >= 2 and phrase not in self.by_title)):
                     continue

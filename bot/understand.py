@@ -179,6 +179,9 @@ OLDER = re.compile(r"\b(?:older|old[- ]school|vintage|oldies|old (?:movies?|film
                    r"(?!\s+(?:kids?|children|teens?|audiences?|viewers|people|folks|crowd|brothers?|sisters?|sons?|"
                    r"daughters?))", re.I)
 NEWER = re.compile(r"\b(?:more recent|newer|recent|latest|modern|new releases?)\b", re.I)
+SETTING = re.compile(r"\b(?:set|takes? place|taking place|happens?|happening)\s+(?:in|during|around|before|after)\s+"
+                     r"(?:the\s+)?(?:early\s+|mid\s+|late\s+)?(?:\d{4}s?|'?\d0s|\w+ties|\d{1,2}(?:st|nd|rd|th) century)\b",
+                     re.IGNORECASE)
 OLD_BEFORE = 1980  # "old movies" with nothing to compare to: released before 1980
 RECENT_SPAN = 10  # "recent": the catalog's last ten years
 
@@ -220,11 +223,19 @@ def read_years(message: str, newest_year: int | None = None) -> tuple[Years | No
     negated = [(a, b) for a, b, _ in negated_scopes(message)]
     found: list[tuple[int, Years | None]] = []
     rest = message
+    # "set in the 1920s", "takes place in 1850": when a story happens, not when it came out;
+    # the words stay for the encoder
+    setting = [(m.start(), m.end()) for m in SETTING.finditer(message)]
+
+    def year_phrase(m: re.Match) -> bool:
+        return not any(a <= m.start() < b for a, b in setting)
     for pattern, kind in YEAR_PATTERNS:
         for m in pattern.finditer(rest):
-            neg = any(a <= m.start() < b for a, b in negated)
-            found.append((m.start(), _year_span(kind, m, neg)))
-        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)  # keep offsets for the next patterns
+            if year_phrase(m):
+                neg = any(a <= m.start() < b for a, b in negated)
+                found.append((m.start(), _year_span(kind, m, neg)))
+        # blank the year phrases, keeping offsets for the next patterns
+        rest = pattern.sub(lambda m: " " * len(m.group(0)) if year_phrase(m) else m.group(0), rest)
     comparatives = set()
     for pattern, word in ((OLDER, "older"), (NEWER, "newer")):
         if pattern.search(rest):
@@ -264,7 +275,7 @@ hello hi hey bye goodbye good great nice cool awesome sure lol haha yep nope gla
 heard hear think thought check checked while ago yet already recommend recommendation
 recommendations suggest suggestion suggestions help helped hope day night have has had do does
 did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am
-how today tonight morning afternoon evening hii hiya howdy""".split())
+how today tonight morning afternoon evening hii hiya howdy all every""".split())
 
 
 def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:

@@ -51,6 +51,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "historical fiction": ("historical fiction", "historical novel", "historical novels"),
     "history": ("history", "historical"),
     "poetry": ("poetry", "poems", "poem"),
+    "humor": ("funny", "humor", "humour", "hilarious", "comic", "comedic"),
     "classics": ("classic", "classics"),
 }
 # Words that mean a genre only on screen (see the module docstring).
@@ -61,6 +62,8 @@ SCREEN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "crime": ("dark", "darker"),
     "action": ("explosions", "fights"),
 }
+
+SCREEN_KINDS = frozenset({"movie", "film", "show", "series", "episode", "video"})  # kinds the screen words fit
 
 # Cues that name only a corner of a genre: asking for them asks for the genre, but ruling
 # them out ("no aliens", "nothing too dark") rules out that word in titles, not the genre.
@@ -91,7 +94,7 @@ class GenreVocabulary:
         for genre in sorted({g.lower() for g in genres if g.strip()}):
             canon = canonical(genre)
             words = [genre, genre.replace("-", " "), canon, *SYNONYMS.get(canon, ())]
-            if kind == MOVIE:
+            if kind.noun in SCREEN_KINDS:
                 words += SCREEN_SYNONYMS.get(canon, ())
             cues[genre] = tuple(dict.fromkeys(w for w in words if w))
         return cls(cues)
@@ -101,16 +104,20 @@ class GenreVocabulary:
 
     def find(self, text: str) -> dict[str, tuple[str, ...]]:
         """Catalog genre -> the cue words of `text` that name it, in the order the message
-        names the genres."""
+        names the genres. A cue inside a longer cue found at the same place counts only as
+        the longer one ("science fiction" is not also "fiction")."""
         low = " " + re.sub(r"[^a-z0-9\-' ]+", " ", text.lower()) + " "
-        found: dict[str, tuple[str, ...]] = {}
-        first: dict[str, int] = {}
+        hits: list[tuple[int, int, str, str]] = []  # (start, end, genre, cue)
         for genre, words in self.cues.items():
-            hits = tuple(w for w in words if f" {w} " in low)
-            if hits:
-                found[genre] = hits
-                first[genre] = min(low.index(f" {w} ") for w in hits)
-        return {g: found[g] for g in sorted(found, key=lambda g: (first[g], g))}
+            for w in words:
+                for m in re.finditer(re.escape(f" {w} "), low):
+                    hits.append((m.start(), m.end(), genre, w))
+        kept = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0])
+                                           for o in hits)]
+        found: dict[str, tuple[str, ...]] = {}
+        for _, _, genre, w in sorted(kept):
+            found[genre] = tuple(dict.fromkeys(found.get(genre, ()) + (w,)))
+        return found
 
     def words(self) -> frozenset[str]:
         """Every single word that is part of some cue."""

@@ -107,7 +107,8 @@ def test_feedback_rate_reset_over_http(client):
     assert r.status_code == 400 and "unknown item id" in r.json()["error"]
     r = client.post("/api/reset", json={"session_id": sid}, headers=auth)
     assert r.json()["understood"] == {"liked": [], "disliked": [], "left_out_genres": [],
-                                      "left_out_title_words": [], "years": None, "user_id": None}
+                                      "left_out_title_words": [], "years": None, "seen": [], "filters": [],
+                                      "user_id": None}
     r = client.post("/api/chat", json={"session_id": sid, "message": "funny cartoon for kids"}, headers=auth)
     assert [i["item_id"] for i in r.json()["items"]] == first  # reset forgot what was shown
 

@@ -28,7 +28,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(args: list[str], folder: Path, timeout_s: float, entry: tuple[str, ...] = ("launch.py",)):
+def running(args: list[str], folder: Path, timeout_s: float, entry: tuple[str, ...] = ("launch.py",),
+            env: dict[str, str] | None = None):
     """launch.py (or `entry`, e.g. ("-m", "tests.tiny_server"), which takes its flags) with
     `args` on a free port, its output in `folder`/launch.log; yields its URL once
     /api/health answers 200, and stops it afterwards."""
@@ -37,7 +38,7 @@ def running(args: list[str], folder: Path, timeout_s: float, entry: tuple[str, .
     proc = subprocess.Popen(
         [sys.executable, *entry, "--port", str(port), "--log-db", str(folder / "sessions.sqlite"),
          "--state-db", str(folder / "state.sqlite"), *args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout_s
     try:

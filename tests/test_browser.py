@@ -38,12 +38,8 @@ def chromium() -> str:
 def url(tmp_path_factory):
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     folder = tmp_path_factory.mktemp("browser")
-    os.environ["CONVREC_TINY_MOVIES"] = "1"  # the child process reads it; only this test starts one
-    try:
-        with running([], folder, 120, entry=("-m", "tests.tiny_server")) as u:
-            yield u
-    finally:
-        os.environ.pop("CONVREC_TINY_MOVIES", None)
+    with running([], folder, 120, entry=("-m", "tests.tiny_server")) as u:
+        yield u
 
 
 @pytest.fixture

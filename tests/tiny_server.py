@@ -1,8 +1,9 @@
 """`python -m tests.tiny_server [launch.py flags]`: launch.py's own `serve` over the tiny
 bot (12 items, hashing encoder): the real server process, up in seconds, no weights.
 
-CONVREC_TINY_MOVIES=1 declares the items movies and gives them made-up facets (director,
-cast, runtime, rating), so the UI shows full cards (tests/test_browser.py).
+The tiny items are movies with made-up facets (director, cast, runtime, rating), so the UI
+shows full cards (tests/test_browser.py). CONVREC_FIXTURE=tests/data/books (or
+tests/data/movies) serves that catalog fixture instead, with its ratings.
 
 For benchmarks/load.py, a turn can stand in for a real encoder's cost: CONVREC_TINY_TURN_MS
 adds that much sleep (waiting, no CPU), CONVREC_TINY_TURN_WORK that many 256x256 matrix
@@ -14,27 +15,31 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from launch import parse_args, serve
-from retrieval.facets import MOVIE, Facets
-from retrieval.records import Catalog
-from tests.conftest import make_catalog
 from tests.helpers import tiny_bot
 
 
-def movie_catalog() -> Catalog:
-    """The tiny catalog as movies with facets; names are invented, numbers vary by row."""
-    directors = ("Ada Park", "Bruno Salas", "Chen Wei", "Dana Okafor")
-    cast = ("Eva Lind", "Farid Haddad", "Grace Moreau", "Hugo Brandt", "Ines Duarte")
-    items = tuple(replace(it, facets=Facets(
-        people={"director": (directors[r % 4],), "cast": (cast[r % 5], cast[(r + 2) % 5])},
-        numbers={"runtime": 85.0 + 5 * r},
-        categories={"mpaa": ("G" if r < 6 else "R",)}))
-        for r, it in enumerate(make_catalog().items))
-    return Catalog("tiny", items, kind=MOVIE)
+def fixture_bot(folder: Path, k: int = 5):
+    """A bot over a catalog fixture folder (tests/data/books, tests/data/movies: a catalog
+    CSV, its catalog.json and ratings.csv) with the hashing encoder."""
+    from bot.chat import Bot, BotConfig
+    from fusion.cf import ItemKNN
+    from fusion.config import PipelineConfig
+    from fusion.recommender import Recommender
+    from retrieval.encoder import HashingEncoder
+    from retrieval.loaders import load_catalog, load_interactions
+    from retrieval.retriever import Retriever
+
+    catalog_file = next(f for f in sorted(folder.glob("*.csv")) if f.name != "ratings.csv")
+    catalog = load_catalog(catalog_file)
+    interactions = load_interactions(folder / "ratings.csv", catalog)
+    recommender = Recommender(Retriever.build(catalog, HashingEncoder(dim=512)),
+                              ItemKNN.fit(interactions, len(catalog)), PipelineConfig(alpha=0.7))
+    return Bot(recommender, BotConfig(k=k))
 
 
 def slowed(bot, ms: float, work: int):
@@ -53,5 +58,6 @@ def slowed(bot, ms: float, work: int):
 if __name__ == "__main__":
     ms = float(os.environ.get("CONVREC_TINY_TURN_MS", "0"))
     work = int(os.environ.get("CONVREC_TINY_TURN_WORK", "0"))
-    catalog = movie_catalog() if os.environ.get("CONVREC_TINY_MOVIES") == "1" else None
-    sys.exit(serve(slowed(tiny_bot(k=3, catalog=catalog), ms, work), parse_args(sys.argv[1:])))
+    fixture = os.environ.get("CONVREC_FIXTURE")
+    bot = fixture_bot(Path(fixture)) if fixture else tiny_bot(k=3)
+    sys.exit(serve(slowed(bot, ms, work), parse_args(sys.argv[1:])))
