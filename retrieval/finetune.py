@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from retrieval.encoder import model_identity
 
 from retrieval.artifacts import write_manifest
 from retrieval.encoder import mean_pool
@@ -220,7 +221,7 @@ def finetune(model_dir: Path, train: Sequence[Pair], valid: Sequence[Pair],
         final.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
         write_manifest(out_dir, KIND, {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)},
-                       {"finetune": asdict(config), "base_model": str(model_dir),
+                       {"finetune": asdict(config), "base_model": model_identity(model_dir),
                         "n_train_pairs": len(train), "n_valid_pairs": len(valid),
                         "n_trainable_params": n_trainable, "device": str(device),
                         "mixed_precision": accelerator.mixed_precision,
@@ -348,7 +349,7 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     pairs = interaction_pairs(catalog, interactions, max_pairs=CATALOG_PAIRS, seed=config.seed)
     train, valid = split_pairs(pairs, valid_share=0.1, seed=config.seed, max_valid=200)
     fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
-    expected = {"finetune": asdict(config), "base_model": str(base_dir), "catalog": catalog.fingerprint()}
+    expected = {"finetune": asdict(config), "base_model": model_identity(base_dir), "catalog": catalog.fingerprint()}
     if not rebuild and (out_dir / "config.json").exists():
         try:
             check_manifest(out_dir, KIND, fps, expected=expected)
