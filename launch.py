@@ -27,7 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "ReDial conversations (default: embedded MovieLens)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
-    p.add_argument("--interactions", type=Path, help="interaction log CSV/JSONL for --catalog")
+    p.add_argument("--interactions", type=Path,
+                   help="interaction log CSV/JSONL for --catalog; without one the bot starts on the item "
+                        "texts alone (no CF) until a log is given")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="artifact folder (default: artifacts/<catalog name>)")
     p.add_argument("--encoder", type=Path, default=None,
@@ -64,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.redial = args.catalog is not None and str(args.catalog) == "redial"
     if args.redial and args.interactions is not None:
         p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
-    if not args.redial and (args.catalog is None) != (args.interactions is None):
-        p.error("--catalog and --interactions go together")
+    if args.catalog is None and args.interactions is not None:
+        p.error("--interactions goes with --catalog (the catalog its item ids refer to)")
     if args.data_dir is not None and not args.redial:
         p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
@@ -83,8 +85,11 @@ def load_data(args: argparse.Namespace):
 
         return load_movielens()
     from retrieval.loaders import load_catalog, load_interactions
+    from retrieval.records import Interactions
 
     catalog = load_catalog(args.catalog)
+    if args.interactions is None:
+        return catalog, Interactions.empty()
     return catalog, load_interactions(args.interactions, catalog)
 
 
@@ -137,15 +142,17 @@ def make_bot(args: argparse.Namespace):
     from retrieval.encoder import TransformerEncoder
 
     catalog, interactions = load_data(args)
+    if len(interactions) == 0:
+        args.alpha = 1.0  # the UI slider starts where the pipeline is: text only
+        print(f"no interactions for catalog {catalog.name}: recommendations use the item texts only "
+              "(CF off, alpha = 1) until interactions are given (--interactions FILE)", flush=True)
     folder = args.artifacts or ROOT / "artifacts" / catalog.name
     verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune)
-    what = f"built {', '.join(report.built)}" if report.built else "reused artifacts"
-    print(f"catalog {catalog.name}: {len(catalog)} items, {len(interactions)} interactions; "
-          f"{what} in {folder} ({report.seconds:.1f} s)", flush=True)
+    print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
 
 
