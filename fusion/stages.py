@@ -42,6 +42,7 @@ class StageRecord:
     reason: str = ""  # why it was skipped
     seconds: float = 0.0
     detail: str = ""  # e.g. "10,000 items"
+    eta_seconds: float | None = None  # what the heading promised, to compare with `seconds`
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Stages:
 
     def start(self, name: str, heading: str, eta_seconds: float | None = None) -> None:
         self._started[name] = time.perf_counter()
+        self.records[name].eta_seconds = eta_seconds
         self._say(name, heading + (f" (ETA {duration(eta_seconds)})" if eta_seconds is not None else ""))
 
     def done(self, name: str, status: str = "built", detail: str = "") -> None:
@@ -98,5 +100,6 @@ class Stages:
     def to_dict(self) -> dict[str, Any]:
         wall, cpu = self.seconds()
         return {"stages": [{"name": r.name, "status": r.status, "reason": r.reason, "detail": r.detail,
-                            "seconds": round(r.seconds, 2)} for r in self.records.values()],
+                            "seconds": round(r.seconds, 2),
+                            "eta_seconds": None if r.eta_seconds is None else round(r.eta_seconds, 2)} for r in self.records.values()],
                 "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
