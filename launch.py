@@ -27,7 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "ReDial conversations (default: embedded MovieLens)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
-    p.add_argument("--interactions", type=Path, help="interaction log CSV/JSONL for --catalog")
+    p.add_argument("--interactions", type=Path,
+                   help="interaction log CSV/JSONL for --catalog; without one the bot starts on the item "
+                        "texts alone (no CF) until a log is given")
     p.add_argument("--encoding", default="utf-8",
                    help="text encoding of the --catalog and --interactions files, e.g. cp1252 for Excel on "
                         "Windows (default: utf-8; a BOM is read either way)")
@@ -72,8 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.redial = args.catalog is not None and str(args.catalog) == "redial"
     if args.redial and args.interactions is not None:
         p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
-    if not args.redial and (args.catalog is None) != (args.interactions is None):
-        p.error("--catalog and --interactions go together")
+    if args.catalog is None and args.interactions is not None:
+        p.error("--interactions goes with --catalog (the catalog its item ids refer to)")
     own_files = [f for f, v in (("--encoding", args.encoding != "utf-8"), ("--rating-scale", args.rating_scale),
                                 ("--blank-ratings", args.blank_ratings != "refuse")) if v]
     if own_files and (args.catalog is None or args.redial):
@@ -105,11 +107,14 @@ def load_data(args: argparse.Namespace):
 
         return load_movielens()
     from retrieval.loaders import load_interactions, read_catalog
+    from retrieval.records import Interactions
 
     loaded = read_catalog(args.catalog, encoding=args.encoding)
     print(f"catalog {loaded.catalog.name}: {loaded.config.kind_note}", flush=True)
     for notice in loaded.notices:
         print(f"warning: {notice}", file=sys.stderr, flush=True)
+    if args.interactions is None:
+        return loaded.catalog, Interactions.empty()
     scale = args.rating_scale or loaded.config.rating_scale
     return loaded.catalog, load_interactions(args.interactions, loaded.catalog, encoding=args.encoding,
                                              rating_scale=scale, blank_ratings=args.blank_ratings)
@@ -164,15 +169,17 @@ def make_bot(args: argparse.Namespace):
     from retrieval.encoder import TransformerEncoder
 
     catalog, interactions = load_data(args)
+    if len(interactions) == 0:
+        args.alpha = 1.0  # the UI slider starts where the pipeline is: text only
+        print(f"no interactions for catalog {catalog.name}: recommendations use the item texts only "
+              "(CF off, alpha = 1) until interactions are given (--interactions FILE)", flush=True)
     folder = args.artifacts or ROOT / "artifacts" / catalog.name
     verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune)
-    what = f"built {', '.join(report.built)}" if report.built else "reused artifacts"
-    print(f"catalog {catalog.name}: {len(catalog)} items, {len(interactions)} interactions; "
-          f"{what} in {folder} ({report.seconds:.1f} s)", flush=True)
+    print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
 
 

@@ -23,11 +23,11 @@ from typing import Protocol
 
 from bot.session import Session
 from bot.facetread import SETTING_FACETS
+from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
 from retrieval.facets import DEFAULT_UNITS, format_number
 from retrieval.records import Catalog, Item
 
-MIN_POPULAR = 5  # ratings before "popular" is worth saying: one or two ratings are no crowd
 QUOTE_WORDS = 8  # words of the person's description quoted in a reason
 ROLE_WORDS = {"director": "directed by", "cast": "with", "writer": "written by", "author": "by",
               "composer": "music by", "creator": "created by"}

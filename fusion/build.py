@@ -2,7 +2,8 @@
 
 Layout of an artifact folder: `text/` (item vectors + FAISS index), `cf/` (CF model) and,
 once tuned, `fusion/` (the tuned pipeline config: CF model, fuser, MMR λ; fusion/config.py),
-each with its own manifest. A CF folder holding another model or format than the config
+each with its own manifest; the folder's own `manifest.json` (kind "build") records the
+last build's stages: built, reused or skipped and why, seconds, and the pipeline config. A CF folder holding another model or format than the config
 names is refitted (seconds).
 A folder built for another catalog, interaction log or encoder is rebuilt when `rebuild`
 is set, else refused with a message that says so.
@@ -10,74 +11,135 @@ is set, else refused with a message that says so.
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
 from fusion.recommender import Recommender
-from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest
+from fusion.stages import Stages, estimate_encode_seconds
+from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest, write_manifest
 from retrieval.encoder import Encoder
 from retrieval.records import Catalog, Interactions
 from retrieval.retriever import Retriever
 
-log = logging.getLogger(__name__)
+STAGES = ("fine-tuning", "encoding", "tuning", "cf")
+KIND = "build"  # the folder's own manifest: what each stage did, skipped and why
 
 
 @dataclass(frozen=True)
 class BuildReport:
     built: tuple[str, ...]  # parts built this time ("text", "cf"); empty when all reused
     seconds: float
+    skipped: Mapping[str, str] = field(default_factory=dict)  # stage -> why it was skipped
+    cpu_seconds: float = 0.0  # process CPU time (all threads): the work, apart from waiting on shared cores
+    summary: str = ""  # the one line the build printed last
+    text_only: bool = False  # no interactions: CF off, alpha = 1
+
+
+def text_only_config(config: PipelineConfig) -> PipelineConfig:
+    """The pipeline of a catalog without interactions: text alone (alpha = 1), the
+    `NoInteractions` CF model, no CF candidates; everything else as `config` says."""
+    return config.with_(cf_model="none", cf_params={}, alpha=1.0, fuser=None, n_cf_candidates=0)
 
 
 def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder, folder: Path,
                   config: PipelineConfig = PipelineConfig(), rebuild: bool = False,
                   progress: bool = True, finetune: bool = False,
-                  tune: bool = False) -> tuple[Recommender, BuildReport]:
+                  tune: bool = False, finetune_config=None) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
-    log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py) and
-    embed the catalog with the fine-tuned model. `tune`: when no tuned config exists
-    (or the text part was rebuilt), tune CF model, fuser and MMR λ on validation users
-    (fusion/tune.py) and save the config in `<folder>/fusion/`; `config` applies when
-    there is none."""
-    start = time.perf_counter()
+    log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py, whose
+    `finetune_config` recipe defaults to CATALOG_RECIPE) and embed the catalog with the
+    fine-tuned model; skipped, saying why, when the log is below retrieval/finetune.py's
+    minimums. `tune`: when no tuned config exists (or the text part was rebuilt), tune CF
+    model, fuser and MMR λ on validation users (fusion/tune.py) and save the config in
+    `<folder>/fusion/`; skipped below fusion/tune.py's minimums; `config` applies when
+    there is none. Empty `interactions`: text only (`text_only_config`), nothing to
+    fine-tune or tune on. With `progress`, prints a heading per stage (with an ETA for
+    the long ones) and a closing one-line summary; `<folder>/manifest.json` records it."""
+    stages = Stages(STAGES, progress)
     built: list[str] = []
     text_dir, cf_dir = folder / "text", folder / "cf"
+    text_only = len(interactions) == 0
+    if text_only:
+        config = text_only_config(config)
 
     def stale(part: Path) -> bool:
         return not (part / "manifest.json").exists()
 
     text_stale = rebuild or stale(text_dir)
-    if finetune and hasattr(encoder, "model_dir"):  # a fake encoder has nothing to train
-        encoder, trained = _finetuned(catalog, interactions, encoder, folder / "encoder", rebuild, progress)
-        if trained:
-            built.append("encoder")
-        # vectors of a retrained encoder, or of another one (e.g. built with --no-finetune)
-        text_stale = text_stale or trained or _other_encoder(text_dir, encoder)
+    # 1. fine-tuning
+    if not finetune:
+        stages.skip("fine-tuning", "not asked for (--no-finetune)")
+    elif text_only:
+        stages.skip("fine-tuning", "no interactions to learn from")
+    elif not hasattr(encoder, "model_dir"):  # a fake encoder has nothing to train
+        stages.skip("fine-tuning", f"the {encoder.describe().get('kind', 'given')} encoder has no weights to train")
+    else:
+        tuned_encoder, trained, why = _finetuned(catalog, interactions, encoder, folder / "encoder", rebuild,
+                                                 progress, finetune_config, stages)
+        if why:
+            stages.skip("fine-tuning", why)
+        else:
+            encoder = tuned_encoder
+            stages.done("fine-tuning", "built" if trained else "reused")
+            if trained:
+                built.append("encoder")
+            # vectors of a retrained encoder, or of another one (e.g. built with --no-finetune)
+            text_stale = text_stale or trained
+    text_stale = text_stale or _other_encoder(text_dir, encoder)
+    # 2. encoding + index
     if text_stale:
+        texts = catalog.texts()
+        eta = estimate_encode_seconds(encoder.encode, texts) if progress else None
+        stages.start("encoding", f"encoding {len(texts):,} {catalog.kind.plural}", eta)
         retriever = Retriever.build(catalog, encoder, progress=progress)
         retriever.save(text_dir)
         built.append("text")
+        stages.done("encoding", "built", f"{len(texts):,} items")
     else:
+        stages.start("encoding", f"reusing the vectors of {len(catalog):,} {catalog.kind.plural} in {text_dir}")
         retriever = _load(lambda: Retriever.load(text_dir, catalog, encoder))
-    # CF model, fuser and MMR λ come from the tuned config (`python -m fusion.tune` writes
-    # <folder>/fusion/manifest.json); without one, `config` (item-kNN, fixed α).
-    tuned = load_tuned(folder / "fusion", catalog, interactions)
-    if tune and (tuned is None or "text" in built):
-        from fusion.tune import can_tune, tune_and_save
+        stages.done("encoding", "reused")
+    # 3. tuning: CF model, fuser and MMR λ come from the tuned config (`python -m
+    # fusion.tune` writes <folder>/fusion/manifest.json); without one, `config`.
+    tuned = None if text_only else load_tuned(folder / "fusion", catalog, interactions)
+    if text_only:
+        stages.skip("tuning", "no interactions to tune on: text only, alpha = 1")
+    elif tuned is not None and (not tune or "text" not in built):
+        stages.done("tuning", "reused")
+    elif not tune:
+        stages.skip("tuning", "not asked for (--no-tune)")
+    else:
+        from fusion.tune import tune_and_save, tune_readiness
 
-        if can_tune(interactions):
+        why = tune_readiness(interactions)
+        if why:
+            stages.skip("tuning", f"{why}; using {config.cf_model} and fixed alpha {config.alpha}")
+        else:
+            stages.start("tuning", f"tuning CF model, fuser and MMR on validation users of {len(interactions):,} "
+                                   "interactions")
             tuned = tune_and_save(catalog, interactions, retriever, folder / "fusion", config=config).config
             built.append("fusion")
-        else:
-            log.warning("too few users to tune the pipeline; using item-kNN and fixed alpha")
+            stages.done("tuning", "built")
     config = tuned or config
+    # 4. CF
+    stages.start("cf", f"CF model {config.cf_model} on {len(interactions):,} interactions")
     cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, interactions, refit=rebuild))
     if fitted:
         built.append("cf")
-    return Recommender(retriever, cf, config), BuildReport(tuple(built), time.perf_counter() - start)
+    stages.done("cf", "built" if fitted else "reused")
+    what = (f"{catalog.name}: {len(catalog):,} {catalog.kind.plural}, {len(interactions):,} interactions"
+            + (" (text only)" if text_only else "") + (f"; built {', '.join(built)}" if built else "; reused all"))
+    summary = stages.summary(what)
+    if progress:
+        print(summary, flush=True)
+    wall, cpu = stages.seconds()
+    write_manifest(folder, KIND, fingerprints(catalog, interactions),
+                   {**stages.to_dict(), "built": built, "text_only": text_only, "pipeline": config.to_dict()})
+    return Recommender(retriever, cf, config), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
+                                                           text_only)
 
 
 def load_tuned(folder: Path, catalog: Catalog, interactions: Interactions) -> PipelineConfig | None:
@@ -100,17 +162,29 @@ def load_or_fit_cf(folder: Path, config: PipelineConfig, catalog: Catalog, inter
 
 
 def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,
-               progress: bool):
-    """The encoder fine-tuned on the interactions (trained now or reused) and whether it was
-    trained. The users that tuning and the cold-start benchmark hold out are left out of
-    its pairs, so neither scores an encoder that has seen their ratings."""
+               progress: bool, config, stages: Stages):
+    """(the encoder fine-tuned on the interactions, trained now or reused; whether it was
+    trained; why it was skipped, "" when it was not). The users that tuning and the
+    cold-start benchmark hold out are left out of its pairs, so neither scores an encoder
+    that has seen their ratings."""
     from fusion.tune import training_users
     from retrieval.encoder import TransformerEncoder
-    from retrieval.finetune import finetune_on_interactions
+    from retrieval.finetune import CATALOG_RECIPE, estimate_seconds, finetune_on_interactions, finetune_split
 
-    model_dir, trained = finetune_on_interactions(catalog, training_users(catalog, interactions), encoder.model_dir,
-                                                  out_dir, rebuild=rebuild, progress=progress)
-    return TransformerEncoder(model_dir, max_length=encoder.max_length), trained
+    config = config or CATALOG_RECIPE
+    train_log = training_users(catalog, interactions)
+    why = finetune_split(train_log, config.seed)[0]
+    if why:
+        return encoder, False, why
+    eta = None
+    if progress and (rebuild or not (out_dir / "config.json").exists()):
+        per_text = estimate_encode_seconds(encoder.encode, catalog.texts()) / max(len(catalog), 1)
+        eta = estimate_seconds(config, len(catalog), per_text)
+    stages.start("fine-tuning", f"fine-tuning the encoder on the interactions (up to {config.max_steps} steps)"
+                 if eta is not None else f"fine-tuned encoder in {out_dir}", eta)
+    outcome = finetune_on_interactions(catalog, train_log, encoder.model_dir, out_dir, config,
+                                       rebuild=rebuild, progress=progress)
+    return TransformerEncoder(outcome.model_dir, max_length=encoder.max_length), outcome.trained, ""
 
 
 def _other_encoder(text_dir: Path, encoder: Encoder) -> bool:

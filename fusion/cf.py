@@ -9,7 +9,10 @@ weights: a known user's ratings or an anonymous chat session, folded in at scori
 - `EASE` (fusion/ease.py): closed-form item-item regression (Steck 2019).
 - `ALS` (fusion/als.py): implicit-feedback matrix factorisation via `implicit`.
 - `Popularity`: the number of ratings, log-damped. Every model falls back to it for an
-  empty history, so the bot's "popular: N ratings" reason stays true.
+  empty history, so the bot's "popular: N ratings" reason stays true. An item rated fewer
+  than `MIN_POPULARITY_COUNT` times gets no popularity at all (score 0, count reported 0).
+- `NoInteractions`: a catalog without an interaction log (a new shop): every score 0,
+  source "none", so the pipeline ranks by text alone and no reason cites ratings.
 
 Evidence: for each candidate, the history item with the largest positive contribution to
 its score, kept only when at least one user rated both items, so that the bot's reason
@@ -33,6 +36,13 @@ KIND = "cf-itemknn"  # manifest kind of ItemKNN (kept from the first slice)
 # Version of the files in a CF folder; 2 = `Ratings` arrays shared by all models. A folder
 # of another format is refitted by fusion/build.py (seconds), never misread.
 CF_FORMAT = 2
+# Ratings an item needs before it counts as popular at all: below it, popularity is 0 and
+# `popular_counts` reports 0, so one or two ratings never lift an item or become the
+# reason "popular: 1 ratings" (a shop's first reviews are anecdotes, not popularity).
+MIN_POPULARITY_COUNT = 5
+# CF sources that say nothing about the history (the same list for everyone): their
+# scores never bring candidates of their own (fusion/recommender.py).
+NO_EVIDENCE_SOURCES = ("popularity", "none")
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,20 @@ class CFScores:
     scores: np.ndarray  # float32 (n,), higher = better
     evidence_rows: np.ndarray  # int64 (n,), history row that contributed most, -1 if none
     source: str  # "history" or "popularity"
+
+
+def popular_counts(counts: np.ndarray) -> np.ndarray:
+    """int64 (n_items,): the interaction counts that may be called popular, 0 for items
+    under MIN_POPULARITY_COUNT (what a reason may cite)."""
+    counts = np.asarray(counts, np.int64)
+    return np.where(counts >= MIN_POPULARITY_COUNT, counts, 0)
+
+
+def popularity_scores(counts: np.ndarray) -> np.ndarray:
+    """float32 (n_items,) in [0, 1]: log-damped counts (so a few blockbusters do not
+    flatten the rest), 0 under MIN_POPULARITY_COUNT and everywhere when none reaches it."""
+    logc = np.log1p(popular_counts(counts).astype(np.float32))
+    return (logc / max(float(logc.max(initial=0.0)), 1e-12)).astype(np.float32)
 
 
 class CFModel(Protocol):
@@ -130,9 +154,7 @@ class _Base:
         self.counts = ratings.counts
         self.users = ratings.users
         self.user_col = {u: i for i, u in enumerate(ratings.users)}
-        # Popularity in [0, 1]: log-damped so a few blockbusters do not flatten the rest.
-        logc = np.log1p(self.counts.astype(np.float32))
-        self.popularity = (logc / max(float(logc.max()), 1e-12)).astype(np.float32)
+        self.popularity = popularity_scores(self.counts)  # [0, 1]; 0 under MIN_POPULARITY_COUNT
         rated = ratings.ui.copy()
         rated.data = np.ones_like(rated.data)
         self._rated_iu = rated.T.tocsr()  # (n_items, n_users) 0/1: who rated what
@@ -232,12 +254,36 @@ class Popularity(_Base):
         return cls(Ratings.load(folder))
 
 
+class NoInteractions(_Base):
+    """The CF model of a catalog without interactions: scores 0 for every history, source
+    "none". The pipeline runs on text alone (build.py sets alpha = 1) until a log is given."""
+
+    name = "none"
+    kind = "cf-none"
+
+    @classmethod
+    def fit(cls, interactions: Interactions, n_items: int) -> "NoInteractions":
+        return cls(Ratings.build(interactions, n_items))
+
+    def score(self, history: History, candidate_rows: np.ndarray) -> CFScores:
+        n = len(candidate_rows)
+        return CFScores(np.zeros(n, np.float32), np.full(n, -1, np.int64), "none")
+
+    def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None:
+        self._write(folder, self.kind, catalog, interactions, {"model": self.name})
+
+    @classmethod
+    def load(cls, folder: Path, catalog: Catalog, interactions: Interactions) -> "NoInteractions":
+        check_manifest(folder, cls.kind, fingerprints(catalog, interactions))
+        return cls(Ratings.load(folder))
+
+
 def fingerprints(catalog: Catalog, interactions: Interactions) -> dict[str, str]:
     return {"catalog": catalog.fingerprint(), "interactions": interactions.fingerprint()}
 
 
 # --- one factory ---------------------------------------------------------------------
-MODELS = ("itemknn", "ease", "als", "popularity")
+MODELS = ("itemknn", "ease", "als", "popularity", "none")
 
 
 def gpu_available() -> bool:
@@ -260,6 +306,8 @@ def make_cf(name: str, interactions: Interactions, n_items: int, use_gpu: bool |
         return ItemKNN.fit(interactions, n_items)
     if name == "popularity":
         return Popularity.fit(interactions, n_items)
+    if name == "none":
+        return NoInteractions.fit(interactions, n_items)
     if name == "ease":
         from fusion.ease import EASE, EASEConfig
 
@@ -273,7 +321,8 @@ def make_cf(name: str, interactions: Interactions, n_items: int, use_gpu: bool |
 
 
 def model_kind(name: str) -> str:
-    return {"itemknn": KIND, "popularity": Popularity.kind, "ease": "cf-ease", "als": "cf-als"}[name]
+    return {"itemknn": KIND, "popularity": Popularity.kind, "none": NoInteractions.kind, "ease": "cf-ease",
+            "als": "cf-als"}[name]
 
 
 def stored_model_matches(folder: Path, name: str, params: dict[str, Any]) -> bool:
@@ -295,6 +344,8 @@ def load_cf(folder: Path, catalog: Catalog, interactions: Interactions) -> CFMod
         return ItemKNN.load(folder, catalog, interactions)
     if kind == Popularity.kind:
         return Popularity.load(folder, catalog, interactions)
+    if kind == NoInteractions.kind:
+        return NoInteractions.load(folder, catalog, interactions)
     if kind == "cf-ease":
         from fusion.ease import EASE
 

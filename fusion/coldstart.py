@@ -50,20 +50,33 @@ class Split:
 
 
 def request_text(catalog: Catalog, rows: np.ndarray) -> str:
-    """'Something to watch. Genres: A, B, C.' with the targets' most frequent genres, in the
-    catalog's item-text form (as the bot appends wanted genres to a message)."""
+    """'Something to watch. Genres: A, B, C.' (the verb is the catalog's: "read" for books)
+    with the targets' most frequent genres, in the catalog's item-text form (as the bot
+    appends wanted genres to a message)."""
     counts = Counter(g for r in rows for g in catalog.items[int(r)].genres)
     top = [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_GENRES]]
-    return f"Something to watch. Genres: {', '.join(top)}." if top else "Something to watch."
+    ask = f"Something to {catalog.kind.verb}."
+    return f"{ask} Genres: {', '.join(top)}." if top else ask
 
 
-def split_users(catalog: Catalog, interactions: Interactions, n_test: int, n_validation: int,
-                seed: int = 0) -> Split:
+def _liked_events(interactions: Interactions) -> dict[str, list[tuple[int, int]]]:
+    """user -> [(timestamp, row)] of the items they liked (rated >= LIKE_RATING)."""
     liked = interactions.weights >= LIKE_RATING
     by_user: dict[str, list[tuple[int, int]]] = {}
     for u, r, t in zip(interactions.user_ids[liked], interactions.item_rows[liked], interactions.timestamps[liked]):
         by_user.setdefault(u, []).append((int(t), int(r)))
-    eligible = sorted(u for u, v in by_user.items() if len(set(r for _, r in v)) >= K_MAX + MIN_TARGETS)
+    return by_user
+
+
+def eligible_users(interactions: Interactions) -> list[str]:
+    """Users who can be held out (sorted): K_MAX likes to reveal plus MIN_TARGETS to find."""
+    return sorted(u for u, v in _liked_events(interactions).items() if len(set(r for _, r in v)) >= K_MAX + MIN_TARGETS)
+
+
+def split_users(catalog: Catalog, interactions: Interactions, n_test: int, n_validation: int,
+                seed: int = 0) -> Split:
+    by_user = _liked_events(interactions)
+    eligible = eligible_users(interactions)
     if len(eligible) < n_test + n_validation:
         raise ValueError(f"only {len(eligible)} users have >= {K_MAX + MIN_TARGETS} liked items; "
                          f"ask for fewer than {n_test} + {n_validation}")

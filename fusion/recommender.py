@@ -34,7 +34,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from fusion.cf import CFModel, CFScores, History
+from fusion.cf import NO_EVIDENCE_SOURCES, CFModel, CFScores, History, popular_counts
 from fusion.config import PipelineConfig
 from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
@@ -60,7 +60,9 @@ class Recommendation:
     similarity: float  # raw cosine between query and item text
     cf_source: str  # "history", "conversations" or "popularity"
     evidence: Item | None  # history item whose similarity contributed most to cf
-    popularity_count: int  # interactions of this item in the CF data
+    # Interactions of this item in the CF data, 0 under fusion/cf.py MIN_POPULARITY_COUNT
+    # (too few to call it popular; its popularity score is 0 as well).
+    popularity_count: int
     strategy: str = ""  # the fuser that ranked it, e.g. "adaptive" (for the API and logs)
     terms: Mapping[str, float] = field(default_factory=dict)  # weighted contribution of each term
     term_evidence: Mapping[str, Item] = field(default_factory=dict)  # e.g. {"ratings": the co-liked item}
@@ -250,7 +252,7 @@ class Recommender:
             cf = None
             if len(history) and cfg.n_cf_candidates > 0:
                 full = self.cf.score(history, np.arange(len(self.catalog), dtype=np.int64))
-                if full.source != "popularity":
+                if full.source not in NO_EVIDENCE_SOURCES:
                     order = np.argsort(-full.scores, kind="stable")
                     extra = order[keep[order]][: cfg.n_cf_candidates]
                     cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
@@ -328,6 +330,7 @@ class Recommender:
     def _explain(self, ranking: Ranking, kind: str) -> list[Recommendation]:
         pool, items = ranking.pool, self.catalog.items
         counts = getattr(self.cf, "counts", None)
+        counts = None if counts is None else popular_counts(counts)
         chosen = pool.rows[ranking.order]
         evidence = {name: ev for name in ranking.terms
                     if (ev := self.terms[name].evidence(pool.request, chosen)) is not None}

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fusion.cf import make_cf
-from fusion.coldstart import KS, Split, by_k, episodes, evaluate, split_users
+from fusion.coldstart import K_MAX, KS, MIN_TARGETS, Split, by_k, eligible_users, episodes, evaluate, split_users
 from fusion.fuse import AdaptiveFuser, Fuser, RRFFuser, WeightedFuser, fuser_from_dict
 from fusion.cf import fingerprints
 from fusion.config import PipelineConfig, save_config
@@ -121,9 +121,27 @@ def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
     return TuneResult(tuned, validation, best_fusers, table)
 
 
+# Users left to fit the CF models on once the test and validation users are out: fewer,
+# and a tuned CF model is fitted on too little to be worth choosing among.
+MIN_TUNE_TRAIN_USERS = 100
+
+
+def tune_readiness(interactions) -> str:
+    """"" when the log can be tuned on, else why not (in words a build prints): it needs
+    N_TEST + N_VALIDATION users with enough likes to hold out, and MIN_TUNE_TRAIN_USERS
+    more to fit CF on."""
+    users = len(interactions.users())
+    eligible = len(eligible_users(interactions))
+    need = N_TEST + N_VALIDATION
+    if eligible < need or users - need < MIN_TUNE_TRAIN_USERS:
+        return (f"{users:,} users, {eligible:,} of them with {K_MAX + MIN_TARGETS}+ likes to hold out "
+                f"(needs {need + MIN_TUNE_TRAIN_USERS:,} users, {need:,} of them with {K_MAX + MIN_TARGETS}+ likes)")
+    return ""
+
+
 def can_tune(interactions) -> bool:
     """Enough users for disjoint test and validation groups plus users to fit CF on."""
-    return len(interactions.users()) >= N_TEST + N_VALIDATION + 100
+    return not tune_readiness(interactions)
 
 
 def training_users(catalog: Catalog, interactions):
@@ -131,10 +149,7 @@ def training_users(catalog: Catalog, interactions):
     of them when there are too few users to tune: nothing is held out then)."""
     if not can_tune(interactions):
         return interactions
-    try:
-        return split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED).train
-    except ValueError:  # too few users with enough likes to hold any out
-        return interactions
+    return split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED).train
 
 
 def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,

@@ -8,6 +8,7 @@ folder loads as `TransformerEncoder(folder)` with no other change.
 
 Runs through `accelerate`: CPU here; CUDA, mixed precision and several GPUs (launched with
 `accelerate launch`) with no code change. Early stopping on Recall@k of held-out pairs
+(from held-out users or dialogues: never a share of the training pairs)
 against a fixed pool of items, checked every `eval_every` steps (step 0 included, so a
 run that never helps keeps the base weights). Output: `save_pretrained` weights +
 tokenizer + `manifest.json` (config, data fingerprint, validation history, seconds).
@@ -25,7 +26,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -334,31 +335,92 @@ CATALOG_RECIPE = FinetuneConfig(
     item_max_length=48,  # "Title (year). Genres: ..." texts are ~20 word pieces
     val_pool=1000)
 CATALOG_PAIRS = 4000  # pairs drawn from the interaction log (taste + metadata phrases)
+# Fine-tuning on a catalog's log needs at least this many training users with two or more
+# likes (after tuning's and fine-tuning's held-out users left): in-batch negatives from a
+# handful of users teach their quirks, not the catalog (300 steps on 5 users' pairs made
+# author searches worse).
+MIN_FINETUNE_USERS = 100
+# ... and at least this many distinct (user, liked item) targets among them: 300 steps x
+# 32 pairs draw ~9,600 taste pairs, so fewer targets would repeat each more than 5 times.
+MIN_FINETUNE_PAIRS = 2000
+VALID_USER_SHARE = 0.1  # users held out whole for the early-stopping pairs ...
+MIN_VALID_USERS = 10  # ... and never fewer: Recall@10 over fewer users is noise
+MAX_VALID_PAIRS = 200  # early-stopping pairs (one validation pass ~ embedding them + the pool)
+
+
+@dataclass(frozen=True)
+class CatalogFinetune:
+    """What `finetune_on_interactions` did: `model_dir` is None when it skipped (`skipped`
+    then says why, in words a build can print); `evidence` holds the counts it judged by."""
+
+    model_dir: Path | None
+    trained: bool
+    skipped: str = ""
+    evidence: Mapping[str, int] = field(default_factory=dict)
+
+
+def finetune_split(interactions, seed: int = 0):
+    """(why not, or "" when there is enough; the counts behind it; training users' events;
+    validation users' events), validation users held out whole (`split_pair_users`)."""
+    from retrieval.pairs import pair_evidence, split_pair_users
+
+    fit_log, valid_log = split_pair_users(interactions, VALID_USER_SHARE, seed, MIN_VALID_USERS)
+    users, targets = pair_evidence(fit_log)
+    valid_users = pair_evidence(valid_log)[0]
+    evidence = {"train_users": users, "train_pairs": targets, "valid_users": valid_users,
+                "min_users": MIN_FINETUNE_USERS, "min_pairs": MIN_FINETUNE_PAIRS, "min_valid_users": MIN_VALID_USERS}
+    if users < MIN_FINETUNE_USERS or targets < MIN_FINETUNE_PAIRS or valid_users < MIN_VALID_USERS:
+        why = (f"{users:,} training users with two or more likes, {targets:,} liked items to pair, "
+               f"{valid_users:,} held-out users (needs {MIN_FINETUNE_USERS:,}, {MIN_FINETUNE_PAIRS:,} "
+               f"and {MIN_VALID_USERS:,})")
+        return why, evidence, fit_log, valid_log
+    return "", evidence, fit_log, valid_log
+
+
+def estimate_seconds(config: FinetuneConfig, n_items: int, seconds_per_text: float, n_layers: int = 6) -> float:
+    """A rough ETA of `finetune_on_interactions` from the encoder's inference time per text
+    (`seconds_per_text`, e.g. timed on a sample): with "top:K", one pass over the texts to
+    cache (the pairs' queries and items, the validation pool), then each step's 2 x batch
+    texts through K of `n_layers` layers at ~3x a forward pass (forward + backward); with
+    "all", every step through every layer. Early stopping can only make it shorter."""
+    share = int(config.trainable.split(":")[1]) / n_layers if config.trainable.startswith("top:") else 1.0
+    cached = (CATALOG_PAIRS + MAX_VALID_PAIRS + min(n_items, CATALOG_PAIRS) + config.val_pool
+              if share < 1.0 else 0)
+    steps = config.max_steps * 2 * config.batch_size * 3 * share
+    checks = config.max_steps // max(config.eval_every, 1) * (MAX_VALID_PAIRS + config.val_pool) * share
+    return (cached + steps + checks) * seconds_per_text
 
 
 def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Path,
                              config: FinetuneConfig | None = None, rebuild: bool = False,
-                             progress: bool = True) -> tuple[Path, bool]:
+                             progress: bool = True) -> CatalogFinetune:
     """Fine-tune `base_dir` on `interaction_pairs` of this catalog into `out_dir`, or reuse
-    `out_dir` when its manifest matches these pairs, this recipe and this base model.
-    Returns (model folder, whether it was trained now)."""
+    `out_dir` when its manifest matches these pairs, this recipe and this base model; skip
+    below MIN_FINETUNE_USERS / MIN_FINETUNE_PAIRS / MIN_VALID_USERS. Early-stopping pairs
+    come from users held out whole, never from the training users' likes."""
     from retrieval.artifacts import StaleArtifactError, check_manifest
-    from retrieval.pairs import interaction_pairs, split_pairs
+    from retrieval.pairs import interaction_pairs
 
     config = config or CATALOG_RECIPE
-    pairs = interaction_pairs(catalog, interactions, max_pairs=CATALOG_PAIRS, seed=config.seed)
-    train, valid = split_pairs(pairs, valid_share=0.1, seed=config.seed, max_valid=200)
+    why, evidence, fit_log, valid_log = finetune_split(interactions, config.seed)
+    if why:
+        return CatalogFinetune(None, False, why, evidence)
+    train = interaction_pairs(catalog, fit_log, max_pairs=CATALOG_PAIRS, seed=config.seed)
+    # taste pairs only (a metadata phrase says nothing of a user), each pair once
+    valid = list(dict.fromkeys(interaction_pairs(catalog, valid_log, max_pairs=MAX_VALID_PAIRS * 2,
+                                                 metadata_share=0.0, seed=config.seed)))[:MAX_VALID_PAIRS]
     fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
     expected = {"finetune": asdict(config), "base_model": model_identity(base_dir), "catalog": catalog.fingerprint()}
     if not rebuild and (out_dir / "config.json").exists():
         try:
             check_manifest(out_dir, KIND, fps, expected=expected)
-            return out_dir, False
+            return CatalogFinetune(out_dir, False, "", evidence)
         except StaleArtifactError as e:
             log.warning("%s; retraining", e)
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,
-             progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "interactions"})
-    return out_dir, True
+             progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "interactions",
+                                                "valid": "users held out whole", "evidence": evidence})
+    return CatalogFinetune(out_dir, True, "", evidence)
 
 
 def finetune_on_dialogues(dialogues, catalog, base_dir: Path, out_dir: Path, config: FinetuneConfig,

@@ -4,7 +4,8 @@
    each movie that turn mentions (hard negative: a movie the seeker said they disliked).
 2. `interaction_pairs`: an interaction log alone, so any catalog can fine-tune without
    dialogues: "I liked A, B and C" -> another item the same user liked, and metadata
-   phrases ("a comedy from the 1990s") -> an item that fits them.
+   phrases ("a comedy book from the 1990s", in the catalog's own kind of item) -> an item
+   that fits them. `split_pair_users` holds whole users out for validation pairs.
 3. `log_pairs`: the bot's own logged conversations, JSON lines of
    {"context": str, "item_id": str[, "negative_id": str]}.
 
@@ -74,6 +75,32 @@ def _liked_by_user(interactions: Interactions) -> dict[str, list[int]]:
     return liked
 
 
+def pair_evidence(interactions: Interactions) -> tuple[int, int]:
+    """(users with at least two likes, their likes): the users a taste pair can come
+    from, and the distinct (user, liked item) targets behind every taste pair, however
+    many pairs are then drawn from them."""
+    liked = _liked_by_user(interactions)
+    return len(liked), sum(len(set(rows)) for rows in liked.values())
+
+
+def split_pair_users(interactions: Interactions, valid_share: float = 0.1, seed: int = 0,
+                     min_valid: int = 1) -> tuple[Interactions, Interactions]:
+    """(training users' events, validation users' events): a seed-fixed `valid_share` of
+    the users with two or more likes (at least `min_valid`) is held out whole, so no
+    validation pair shares a user with the training pairs (a pair split would test on the
+    training users' own likes, often the very same pair drawn twice)."""
+    users = sorted(_liked_by_user(interactions))
+    n_valid = min(len(users) - 1, max(min_valid, int(round(len(users) * valid_share)))) if len(users) > 1 else 0
+    held = {users[i] for i in np.random.default_rng(seed).permutation(len(users))[:n_valid]}
+    out = np.array([str(u) in held for u in interactions.user_ids], bool)
+
+    def take(mask: np.ndarray) -> Interactions:
+        return Interactions(interactions.user_ids[mask], interactions.item_rows[mask],
+                            interactions.weights[mask], interactions.timestamps[mask])
+
+    return take(~out), take(out)
+
+
 def interaction_pairs(catalog: Catalog, interactions: Interactions, max_pairs: int = 4000,
                       history: int = 3, metadata_share: float = 0.25, seed: int = 0) -> list[Pair]:
     """`max_pairs` pairs: (1 - metadata_share) of them "I liked <titles>" -> another liked
@@ -116,9 +143,10 @@ def _liked_phrase(titles: list[str], rng: random.Random) -> str:
 
 
 def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
-    """Phrases built from an item's own genres and decade ("a funny animation from the
-    1990s") -> that item; items without genres are skipped."""
+    """Phrases built from an item's own genres and decade, in the catalog's word for its
+    items ("a fantasy book from the 1990s") -> that item; items without genres are skipped."""
     rows = [r for r, it in enumerate(catalog.items) if it.genres]
+    noun = catalog.kind.noun
     out: list[Pair] = []
     if not rows or n <= 0:
         return out
@@ -127,11 +155,12 @@ def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
         genres = rng.sample(list(item.genres), min(len(item.genres), rng.choice((1, 2))))
         phrase = " ".join(g.lower() for g in genres)
         if item.year and rng.random() < 0.5:  # half the phrases name a decade
-            phrase += f" movie from the {item.year // 10 * 10}s"
+            phrase += f" {noun} from the {item.year // 10 * 10}s"
         else:
-            phrase += " movie"
-        out.append(Pair(rng.choice(("I want a {}.", "Recommend a {}.", "Any good {}?")).format(phrase),
-                        item.item_id))
+            phrase += f" {noun}"
+        template = rng.choice(("I want {}.", "Recommend {}.", "Any good {}?"))
+        article = "an" if phrase[:1] in "aeiou" else "a"
+        out.append(Pair(template.format(f"{article} {phrase}" if "?" not in template else phrase), item.item_id))
     return out
 
 

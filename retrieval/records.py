@@ -112,6 +112,12 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.user_ids)
 
+    @staticmethod
+    def empty() -> "Interactions":
+        """No events: a catalog served before it has any interaction log (text only)."""
+        return Interactions(np.zeros(0, dtype=object), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                            np.zeros(0, np.int64))
+
     def users(self) -> list[str]:
         """Distinct user ids, sorted."""
         return sorted(set(self.user_ids.tolist()))

@@ -154,3 +154,58 @@ def test_cf_refits_only_when_the_configured_model_changes(tmp_path, tiny_catalog
                                  tiny_catalog, checkerboard)
     assert fitted3 and m3.name == "ease" and stored_model_matches(folder, "ease", {"l2": 1.0})
     assert not stored_model_matches(folder, "ease", {"l2": 2.0}) and CF_FORMAT == 2
+
+
+# --- every model, those without history evidence included ------------------------------
+@pytest.fixture(params=["itemknn", "ease", "als", "popularity", "none"])
+def any_model(request, tiny_catalog, checkerboard):
+    log = Interactions.empty() if request.param == "none" else checkerboard
+    return make_cf(request.param, log, len(tiny_catalog), **PARAMS.get(request.param, {})), log
+
+
+class TestEveryModel:
+    """The part of the CFModel contract that holds for every model, `NoInteractions` too."""
+
+    def test_scores_are_aligned_float32_with_valid_evidence(self, any_model):
+        model, _ = any_model
+        for history in (History.empty(), liked(0, 7)):
+            s = model.score(history, DARK)
+            assert s.scores.dtype == np.float32 and s.scores.shape == (6,) and s.evidence_rows.dtype == np.int64
+            assert set(s.evidence_rows.tolist()) <= {-1, 0, 7}
+        assert model.counts.shape == (12,) and model.counts.dtype == np.int64
+
+    def test_unknown_users_have_no_history(self, any_model):
+        model, _ = any_model
+        assert not model.knows_user("nobody") and len(model.user_history("nobody")) == 0
+
+    def test_save_load_round_trip(self, any_model, tmp_path, tiny_catalog):
+        model, log = any_model
+        model.save(tmp_path / "cf", tiny_catalog, log)
+        again = load_cf(tmp_path / "cf", tiny_catalog, log)
+        assert type(again) is type(model)
+        np.testing.assert_allclose(model.score(liked(0), ALL).scores, again.score(liked(0), ALL).scores,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_no_interactions_scores_nothing(tiny_catalog):
+    m = make_cf("none", Interactions.empty(), len(tiny_catalog))
+    for history in (History.empty(), liked(0, 1, 2)):
+        s = m.score(history, ALL)
+        assert s.source == "none" and not s.scores.any() and (s.evidence_rows == -1).all()
+    assert not m.counts.any()
+
+
+def test_popularity_needs_the_minimum_count(tiny_catalog, checkerboard):
+    """Every checkerboard item has 4 ratings, one short of MIN_POPULARITY_COUNT = 5: no
+    item is popular. One more rating for row 3 makes it the only popular one."""
+    from fusion.cf import MIN_POPULARITY_COUNT, popular_counts
+
+    assert MIN_POPULARITY_COUNT == 5 and (checkerboard.item_rows == 3).sum() == 4
+    m = Popularity.fit(checkerboard, 12)
+    assert not m.score(History.empty(), ALL).scores.any() and not popular_counts(m.counts).any()
+    log = Interactions(np.append(checkerboard.user_ids, "u9"), np.append(checkerboard.item_rows, 3),
+                       np.append(checkerboard.weights, 4.0), np.append(checkerboard.timestamps, 0))
+    for model in (Popularity.fit(log, 12), ItemKNN.fit(log, 12)):  # the fallback of every model
+        s = model.score(History.empty(), ALL)
+        assert s.scores[3] == pytest.approx(1.0) and np.count_nonzero(s.scores) == 1
+    np.testing.assert_array_equal(popular_counts(np.array([0, 1, 4, 5, 9])), [0, 0, 0, 5, 9])

@@ -28,9 +28,14 @@ def test_ranking_metrics_by_hand():
 
 
 def test_request_names_the_most_frequent_genres(tiny_catalog):
+    from retrieval.facets import BOOK, MOVIE
+
     # rows 0, 1, 2 are Animation|Children|Comedy, row 5 Animation|Comedy|Sci-Fi
-    assert request_text(tiny_catalog, np.array([0, 1, 5])) == \
-        "Something to watch. Genres: Animation, Comedy, Children."
+    movies = Catalog("tiny", tiny_catalog.items, kind=MOVIE)
+    assert request_text(movies, np.array([0, 1, 5])) == "Something to watch. Genres: Animation, Comedy, Children."
+    # the verb is the catalog's: a bookshop's held-out users ask for something to read
+    books = Catalog("tiny", tiny_catalog.items, kind=BOOK)
+    assert request_text(books, np.array([3])) == "Something to read. Genres: Animation, Children."
 
 
 def _catalog() -> Catalog:

@@ -77,6 +77,10 @@ def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_c
     monkeypatch.setattr(ft, "CATALOG_RECIPE", FinetuneConfig(max_steps=4, batch_size=8, eval_every=2,
                                                              val_pool=12, mixed_precision="no"))
     monkeypatch.setattr(ft, "CATALOG_PAIRS", 80)
+    # the checkerboard's 8 users: 6 train, 2 held out whole for validation
+    monkeypatch.setattr(ft, "MIN_FINETUNE_USERS", 4)
+    monkeypatch.setattr(ft, "MIN_FINETUNE_PAIRS", 12)
+    monkeypatch.setattr(ft, "MIN_VALID_USERS", 2)
 
     base = TransformerEncoder(tiny_model, max_length=32)
     rec, report = load_or_build(tiny_catalog, checkerboard, base, tmp_path / "art", progress=False, finetune=True)
@@ -114,3 +118,52 @@ def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog
         full = mean_pool(model, tok(texts, 32))
         fast = _TopLayers(model, tok, 1)(model, texts, 32)
     assert torch.allclose(full, fast, atol=2e-3)  # fp16 cache of the frozen layers
+
+
+def test_small_logs_are_not_fine_tuned_on(tmp_path: Path, tiny_model: Path, tiny_catalog, checkerboard) -> None:
+    """The checkerboard's 8 users are far below MIN_FINETUNE_USERS: nothing trains, the
+    build says why, and the vectors come from the encoder as given."""
+    from fusion.build import load_or_build
+    from retrieval.artifacts import read_manifest
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.finetune import MIN_FINETUNE_USERS, finetune_on_interactions
+
+    out = finetune_on_interactions(tiny_catalog, checkerboard, tiny_model, tmp_path / "enc")
+    assert out.model_dir is None and not out.trained and not (tmp_path / "enc").exists()
+    assert f"needs {MIN_FINETUNE_USERS:,}" in out.skipped and out.evidence["train_users"] + \
+        out.evidence["valid_users"] == 8
+    rec, report = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                                tmp_path / "art", progress=False, finetune=True)
+    assert "encoder" not in report.built and "training users" in report.skipped["fine-tuning"]
+    assert rec.retriever.encoder.model_dir == tiny_model
+    stages = {s["name"]: s for s in read_manifest(tmp_path / "art")["config"]["stages"]}
+    assert stages["fine-tuning"]["status"] == "skipped" and "needs" in stages["fine-tuning"]["reason"]
+
+
+def test_validation_pairs_come_from_held_out_users(tmp_path: Path, tiny_catalog, checkerboard, monkeypatch) -> None:
+    """No early-stopping pair names a training user's likes: the validation users' events
+    never reach the training pairs (the old pair split tested on training pairs)."""
+    import retrieval.finetune as ft
+
+    seen = {}
+    monkeypatch.setattr(ft, "finetune", lambda base, train, valid, *a, **k: seen.update(train=train, valid=valid))
+    monkeypatch.setattr(ft, "MIN_FINETUNE_USERS", 4)
+    monkeypatch.setattr(ft, "MIN_FINETUNE_PAIRS", 12)
+    monkeypatch.setattr(ft, "MIN_VALID_USERS", 2)
+    out = ft.finetune_on_interactions(tiny_catalog, checkerboard, tmp_path, tmp_path / "enc")
+    assert out.trained and out.evidence["valid_users"] == 2 and out.evidence["train_users"] == 6
+    from retrieval.pairs import split_pair_users
+
+    fit_log, valid_log = split_pair_users(checkerboard, ft.VALID_USER_SHARE, 0, 2)
+    assert not set(fit_log.user_ids.tolist()) & set(valid_log.user_ids.tolist())
+
+    def likes(u: str) -> set[str]:
+        return {tiny_catalog.items[r].label() for u2, r, w in zip(checkerboard.user_ids, checkerboard.item_rows,
+                                                                  checkerboard.weights) if u2 == u and w == 5}
+
+    # every validation query names likes of one held-out user, and no metadata phrase
+    held = [likes(u) for u in set(valid_log.user_ids.tolist())]
+    assert seen["valid"] and len(set(seen["valid"])) == len(seen["valid"])
+    for p in seen["valid"]:
+        named = {it.label() for it in tiny_catalog.items if it.label() in p.query}
+        assert named and any(named <= h for h in held)

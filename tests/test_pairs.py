@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.loaders import DataError
 from retrieval.pairs import (Pair, dialogue_pairs, fingerprint, interaction_pairs, log_pairs,
-                             metadata_pairs, split_pairs)
+                             metadata_pairs, pair_evidence, split_pair_users, split_pairs)
+from retrieval.records import Catalog, Interactions
 from retrieval.redial import parse_dialogue
 from tests.test_redial import DIALOGUE, make_catalog
 
@@ -75,3 +77,39 @@ def test_split_and_fingerprint() -> None:
     train, valid = split_pairs(pairs, valid_share=0.1, seed=0)
     assert len(valid) == 10 and len(train) == 90 and not set(train) & set(valid)
     assert fingerprint(pairs) != fingerprint(pairs[:-1])
+
+
+def _many_users(catalog, n_users: int, per_user: int = 6) -> Interactions:
+    """n_users users, each rating `per_user` items: alternately 5 and 3 stars (3 likes)."""
+    users, rows, ws = [], [], []
+    for u in range(n_users):
+        for j in range(per_user):
+            users.append(f"u{u}")
+            rows.append((u + j) % len(catalog))
+            ws.append(5.0 if j % 2 == 0 else 3.0)
+    n = len(users)
+    return Interactions(np.array(users, dtype=object), np.array(rows, np.int64), np.array(ws, np.float32),
+                        np.arange(n, dtype=np.int64))
+
+
+def test_validation_users_are_held_out_whole(tiny_catalog) -> None:
+    log = _many_users(tiny_catalog, 40)
+    fit, valid = split_pair_users(log, valid_share=0.1, seed=0, min_valid=2)
+    fit_users, valid_users = set(fit.user_ids.tolist()), set(valid.user_ids.tolist())
+    assert len(valid_users) == 4 and len(fit_users) == 36 and not fit_users & valid_users
+    assert len(fit) + len(valid) == len(log)
+    assert pair_evidence(fit) == (36, 36 * 3)  # 3 likes (5 stars, above the mean of 4) each
+    # the same seed, the same users
+    assert set(split_pair_users(log, 0.1, 0, 2)[1].user_ids.tolist()) == valid_users
+
+
+def test_metadata_pairs_use_the_catalogs_kind(tiny_catalog) -> None:
+    import random
+
+    from retrieval.facets import BOOK
+
+    books = Catalog("books", tiny_catalog.items, kind=BOOK)
+    queries = [p.query for p in metadata_pairs(books, 40, random.Random(0))]
+    assert all(" book" in q and "movie" not in q for q in queries)
+    assert any("book from the 19" in q for q in queries)
+    assert not any(" a animation" in q for q in queries)  # "an animation book"
