@@ -13,26 +13,10 @@ import html
 from typing import Mapping
 
 from bot.chat import escape
-from retrieval.facets import DEFAULT_UNITS, Facets, format_number
+from retrieval.facets import facet_line
 from retrieval.records import Catalog, Item
 
-MAX_PEOPLE = 3  # names per role on a card ("Christian Bale, Hugh Jackman, Michael Caine")
 SEP = " · "
-
-
-def facet_line(facets: Facets, units: Mapping[str, str] | None = None) -> str:
-    """One line of what an item carries besides title, year and genres, in a fixed order:
-    people (each role's first MAX_PEOPLE names), numbers with units, categories:
-    "Christopher Nolan · Christian Bale, Hugh Jackman · 130 min · PG-13". A number without
-    a known unit is named ("rating 4.2"), since a bare number means nothing. "" when the
-    item has no facets: what it lacks is left out, never guessed."""
-    units = {**DEFAULT_UNITS, **(units or {})}
-    parts = [", ".join(names[:MAX_PEOPLE]) for names in facets.people.values() if names]
-    for name, value in facets.numbers.items():
-        unit = units.get(name, "")
-        parts.append(format_number(value, unit) if unit else f"{name.replace('_', ' ')} {format_number(value)}")
-    parts += [", ".join(values) for values in facets.categories.values() if values]
-    return SEP.join(parts)
 
 
 def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | None = None) -> str:

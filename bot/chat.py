@@ -24,7 +24,7 @@ from bot.intents import asks_for_picks, foreign_language, is_question, item_ques
 from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Turn as DialogueTurn
-from retrieval.facets import DEFAULT_UNITS, ROLE_PHRASES, format_number
+from retrieval.facets import DEFAULT_UNITS, ROLE_PHRASES, facet_line, format_number
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
@@ -370,8 +370,10 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     for it in items:
         item = it.recommendation.item
         genres = ", ".join(item.genres)
+        facets = facet_line(item.facets, bot.catalog.units)  # "Michael Mann · Al Pacino, ... · 170 min · R"
         lines.append(f"{it.recommendation.rank}. **{escape(item.label())}**"
                      + (f" · {escape(genres)}" if genres else "")
+                     + (f"  \n   {escape(facets)}" if facets else "")
                      + f"  \n   _{escape(it.reason)}_")
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ ROLE_PHRASES = {"director": "Directed by", "cast": "Starring", "writer": "Writte
 CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
                     "country": "From", "studio": "From", "publisher": "Published by"}
 # Units of numeric facets named in words; a catalog config may add its own.
+MAX_PEOPLE = 3  # names per role on a facet line ("Christian Bale, Hugh Jackman, Michael Caine")
 DEFAULT_UNITS = {"runtime": "min", "pages": "pages", "duration": "min", "length": "min"}
 # Names per role written into an item text: four keep a text within ~64 word pieces; the
 # facet itself keeps every name (filters and reasons read all of them).
@@ -103,6 +104,21 @@ class Facets:
         out += [(CATEGORY_PHRASES.get(c, f"{c.capitalize()}:"), vals) for c, vals in self.categories.items() if vals]
         out += [(f"{n.capitalize()}:", (format_number(v, units.get(n, "")),)) for n, v in self.numbers.items()]
         return out
+
+
+def facet_line(facets: Facets, units: Mapping[str, str] | None = None) -> str:
+    """One line of what an item carries besides title, year and genres, in a fixed order:
+    people (each role's first MAX_PEOPLE names), numbers with units, categories:
+    "Christopher Nolan · Christian Bale, Hugh Jackman · 130 min · PG-13". A number without
+    a known unit is named ("rating 4.2"), since a bare number means nothing. "" when the
+    item has no facets: what it lacks is left out, never guessed."""
+    units = {**DEFAULT_UNITS, **(units or {})}
+    parts = [", ".join(names[:MAX_PEOPLE]) for names in facets.people.values() if names]
+    for name, value in facets.numbers.items():
+        unit = units.get(name, "")
+        parts.append(format_number(value, unit) if unit else f"{name.replace('_', ' ')} {format_number(value)}")
+    parts += [", ".join(values) for values in facets.categories.values() if values]
+    return " · ".join(parts)
 
 
 def format_number(value: float, unit: str = "") -> str:
