@@ -120,3 +120,30 @@ def test_cards_feedback_and_phone_width(page):
     page.wait_for_function("() => !document.querySelector('.pick .pick-title')"
                            " || [...document.querySelectorAll('.pick')].every(e => e.offsetParent === null)")
     assert page.get_by_text("What would you like to watch?").first.is_visible()
+
+
+def test_a_bookshop_page_has_no_movie_words(tmp_path):
+    """The same page over tests/data/books: it speaks of books and reading, and after an
+    author request the whole rendered text holds no movie word."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    movie_words = re.compile(r"\b(?:movies?|films?|watch(?:ing)?|cinema)\b", re.IGNORECASE)
+    books = str(ROOT / "tests" / "data" / "books")
+    with running([], tmp_path, 120, entry=("-m", "tests.tiny_server"), env={"CONVREC_FIXTURE": books}) as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport=PHONE)
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url + "/")
+        page.get_by_text("What would you like to read?").first.wait_for()
+        send(page, "books by Stephen King")
+        assert wait_for_new_titles(page, [])
+        text = page.inner_text("body")
+        assert "By Stephen King, whom you asked for" in text
+        assert not movie_words.search(text), movie_words.search(text)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "books_phone.png"), full_page=True)
+        browser.close()
