@@ -24,7 +24,7 @@ from bot.intents import asks_for_picks, foreign_language, is_question, item_ques
 from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Turn as DialogueTurn
-from retrieval.facets import DEFAULT_UNITS, ROLE_PHRASES, facet_line, format_number
+from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_PHRASES, ROLE_WORDS, facet_line, format_number
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
@@ -378,11 +378,6 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     return "\n".join(lines)
 
 
-# How a category limit reads ("rated PG", "in French", "set in the 1920s").
-CATEGORY_WORDS = {"mpaa": "rated", "certification": "rated", "language": "in", "setting": "set in",
-                  "place": "set in", "location": "set in", "period": "set in", "era": "set in"}
-
-
 def describe_filters(filters, catalog) -> str:
     """'directed by Christopher Nolan, without Adam Sandler, with runtime at most 100 min'."""
     units = {**DEFAULT_UNITS, **dict(catalog.units)}
@@ -390,7 +385,7 @@ def describe_filters(filters, catalog) -> str:
     for f in filters:
         if f.kind == "people":
             names = " or ".join(escape(v) for v in f.values)
-            how = {"director": "directed by", "writer": "written by", "cast": "with", "author": "by"}.get(f.name, "with")
+            how = ROLE_WORDS.get(f.name, "with")
             parts.append(f"without {names}" if f.negate else f"{how} {names}")
         elif f.kind == "cat":
             values = " or ".join(escape(v) for v in f.values)

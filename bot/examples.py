@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from retrieval.facets import ROLE_WORDS
 from retrieval.records import Catalog
 
-# How a role reads before a name in a request ("movies directed by Clint Eastwood").
-ROLE_REQUEST = {"director": "directed by", "cast": "with", "author": "by", "writer": "written by"}
+# roles a request by person reads well with ("movies directed by Clint Eastwood")
+REQUEST_ROLES = ("director", "cast", "author", "writer")
 
 
 def example_requests(catalog: Catalog, popular_row: int | None = None) -> tuple[str, ...]:
@@ -32,11 +33,11 @@ def example_requests(catalog: Catalog, popular_row: int | None = None) -> tuple[
         item = catalog.items[popular_row if popular_row is not None else 0]
         out.append(f"I loved {item.title}, more {kind.plural} like that")
     credits = Counter((name, role) for it in catalog.items for role, names in it.facets.people.items()
-                      if role in ROLE_REQUEST for name in names)
+                      if role in REQUEST_ROLES for name in names)
     years = sorted(it.year for it in catalog.items if it.year)
     if credits:
         (name, role), _ = max(credits.items(), key=lambda kv: (kv[1], kv[0]))
-        out.append(f"{kind.plural.capitalize()} {ROLE_REQUEST[role]} {name}")
+        out.append(f"{kind.plural.capitalize()} {ROLE_WORDS[role]} {name}")
     elif years:
         decade = years[len(years) // 2] // 10 * 10  # the median item's decade
         out.append(f"{kind.plural.capitalize()} from the {decade}s")

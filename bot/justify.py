@@ -22,15 +22,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.session import Session
-from bot.facetread import SETTING_FACETS
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
-from retrieval.facets import DEFAULT_UNITS, format_number
+from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, format_number
 from retrieval.records import Catalog, Item
 
 QUOTE_WORDS = 8  # words of the person's description quoted in a reason
-ROLE_WORDS = {"director": "directed by", "cast": "with", "writer": "written by", "author": "by",
-              "composer": "music by", "creator": "created by"}
 
 
 @dataclass(frozen=True)
@@ -135,9 +132,7 @@ class TemplateWriter:
                 verb = "runs" if c.detail in ("runtime", "duration", "length") else "has"
                 parts.append(f"{verb} {c.value} ({c.cue}, as you asked)")
             elif c.kind == "category":
-                how = {"mpaa": "rated", "certification": "rated", "language": "in"}.get(
-                    c.cue, "set in" if c.cue in SETTING_FACETS else f"{c.cue}:")
-                parts.append(f"{how} {c.value}, as you asked")
+                parts.append(f"{CATEGORY_WORDS.get(c.cue, c.cue + ':')} {c.value}, as you asked")
             elif c.kind == "years":
                 parts.append(f"from {c.value}, within the years you asked for ({c.cue})")
             elif c.kind == "described":

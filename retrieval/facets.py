@@ -26,6 +26,12 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a role or facet name: lower case, no 
 ROLE_PHRASES = {"director": "Directed by", "cast": "Starring", "writer": "Written by",
                 "author": "By", "artist": "By", "creator": "Created by", "brand": "Made by",
                 "composer": "Music by", "narrator": "Narrated by", "editor": "Edited by"}
+# How a role reads before a name in a request or a reason ("movies directed by X", "with X").
+ROLE_WORDS = {"director": "directed by", "cast": "with", "writer": "written by", "author": "by",
+              "composer": "music by", "creator": "created by", "artist": "by", "brand": "by"}
+# How a category limit reads in a request or a reason ("rated PG", "in French", "set in 1920s").
+CATEGORY_WORDS = {"mpaa": "rated", "certification": "rated", "language": "in", "setting": "set in",
+                  "place": "set in", "location": "set in", "period": "set in", "era": "set in"}
 CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
                     "country": "From", "studio": "From", "publisher": "Published by"}
 # Units of numeric facets named in words; a catalog config may add its own.

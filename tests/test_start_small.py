@@ -70,8 +70,8 @@ def test_the_build_prints_stages_an_eta_and_one_summary_line(tmp_path, tiny_cata
     _, report = load_or_build(tiny_catalog, checkerboard, hashing_encoder, tmp_path / "art", progress=True)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert lines[0] == "[1/4] fine-tuning: skipped, not asked for (--no-finetune)"
-    assert lines[1].startswith("[2/4] encoding 12 items (ETA ") and lines[1].endswith("s)")
-    assert lines[-1] == report.summary and report.summary.startswith("tiny: 12 items, 48 interactions; built text, cf")
+    assert lines[1].startswith("[2/4] encoding 12 movies (ETA ") and lines[1].endswith("s)")
+    assert lines[-1] == report.summary and report.summary.startswith("tiny: 12 movies, 48 interactions; built text, cf")
     assert "(CPU " in report.summary and "fine-tuning skipped (not asked for" in report.summary
     assert len(STAGES) == 4
 
