@@ -96,6 +96,7 @@ class Bot:
         years = [it.year for it in self.catalog.items if it.year is not None]
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(self.catalog)
+        self._examples: tuple[str, ...] | None = None
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
@@ -270,9 +271,13 @@ class Bot:
         return f"{label} came out in {item.year}." if item.year else f"I don't know when {label} came out."
 
     def examples(self) -> tuple[str, ...]:
-        """Three requests this catalog can answer, in its own words (bot/examples.py)."""
-        prior = self.linker.prior
-        return example_requests(self.catalog, int(np.argmax(prior)) if len(prior) and prior.max() > 0 else None)
+        """Three requests this catalog can answer, in its own words (bot/examples.py);
+        computed once (a pass over the catalog's genres and people)."""
+        if self._examples is None:
+            prior = self.linker.prior
+            self._examples = example_requests(self.catalog,
+                                              int(np.argmax(prior)) if len(prior) and prior.max() > 0 else None)
+        return self._examples
 
     def listen(self, message: str, session: Session) -> Session:
         """The session after one message, before any list (also how benchmarks/conversations.py
