@@ -230,17 +230,21 @@ class Bot:
             return None
         talk = small_talk(message)
         has_request = any(r.usable() for r in before.readings) or bool(session.liked_ids or session.user_id)
-        if (talk is None and not reading.usable() and has_request
-                and asks_for_picks(message, self.kind.words(), self.kind.verb)):
-            return None  # "anything else to watch tonight?" after a request or some likes
+        if talk is None and not reading.usable() and has_request and (
+                asks_for_picks(message, self.kind.words(), self.kind.verb) or reading.unused or reading.unusable):
+            # "anything else to watch tonight?" after a request or some likes; "not world war 2"
+            # after one: the list again, with a word on what could not be used
+            return None
+        notes = [f"I can't rule out '{escape(u)}': it is not a genre, person or title I know." for u in reading.unused]
+        notes += [f"I can't filter by {u} yet." for u in reading.unusable]
         if talk == "thanks" and has_request:
             return "You're welcome! Say 'show me more' for more picks, or tell me what to change."
         if talk == "bye":
             return "Bye, enjoy! Come back any time."
         if talk in ("greeting", "help", "thanks") or not reading.usable():
             hello = "Hi! " if talk == "greeting" else ""
-            return (f"{hello}Tell me what you would like to {self.kind.verb} and I'll suggest a few "
-                    f"{self.kind.plural}, with a reason for each. For example: {examples}.")
+            return " ".join(notes + [f"{hello}Tell me what you would like to {self.kind.verb} and I'll suggest a few "
+                                     f"{self.kind.plural}, with a reason for each. For example: {examples}."])
         return (f"I can only help with finding {self.kind.plural}, sorry. Try for example: {examples}.")
 
     def answer(self, question, item_id: str) -> str:

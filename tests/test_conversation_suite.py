@@ -123,6 +123,14 @@ def test_seen_excludes_without_liking(movies):
     assert "heat" not in ids(a) and "you have seen Heat (1995)" in a["reply"]
 
 
+def test_a_negated_non_genre_alone_is_said_back(movies):
+    alone = chat_over_http(movies, ["not world war 2"])[0]
+    assert alone["items"] == [] and alone["reply"].startswith("I can't rule out 'world war 2'")
+    later = chat_over_http(movies, ["a war movie", "not world war 2"])[1]
+    assert later["items"] and "I can't rule out 'world war 2'" in later["reply"]
+    assert later["understood"]["left_out_genres"] == []
+
+
 def test_a_negated_non_genre_bans_no_genre(movies):
     a = chat_over_http(movies, ["a war movie, but not world war 2"])[0]
     assert a["understood"]["left_out_genres"] == []
