@@ -40,6 +40,8 @@ SERIES_WORDS = frozenset("series franchise trilogy saga sequels books novels fil
 # "Eclipse (Twilight, #3)", "Bree Tanner (Twilight, #3.5)": the series a bookshop title names.
 SERIES_NOTE = re.compile(r"\(([^()#]+?),?\s*#\s*\d+(?:\.\d+)?\)")
 MAX_SERIES = 12  # films taken from one series mention
+CUE_PARTICLES = frozenset("than as to about including".split())  # cues of a written-out title only
+PHRASE_END = frozenset("and or but too so a lot very much the most again".split())  # words after a title
 EXACT_WORDS = 3  # a lower-case exact title this long links without a cue ("back to the future")
 MIN_CUED_WORD = 4  # letters of a lower-case one-word title after a cue ("loved memento")
 # Words that are words even right after a cue ("i loved it", "i like action", "saw them").
@@ -179,8 +181,11 @@ class TitleLinker:
                           or (s + n + 1 < len(raw) and tokens[s + n] in ("and", "or") and taken[s + n + 1]))
                 # "i loved memento and ...": a one-word title right after a cue word, when the
                 # word is no common word ("i loved it" is not It (1990))
-                cued_word = (n == 1 and s >= 1 and tokens[s - 1] in CUE and len(tokens[s]) >= MIN_CUED_WORD
-                             and tokens[s] not in COMMON_WORDS)
+                # ... and ends its phrase ("i liked aliens, ...", "loved memento and ..."), so "i like
+                # murder mysteries" and "i like to watch" stay words
+                cued_word = (n == 1 and s >= 1 and tokens[s - 1] in CUE - CUE_PARTICLES
+                             and len(tokens[s]) >= MIN_CUED_WORD and tokens[s] not in COMMON_WORDS
+                             and (s + 1 == len(raw) or breaks[s] or tokens[s + 1] in PHRASE_END))
                 # "back to the future": an exact lower-case title of EXACT_WORDS+ words needs no cue
                 exact_long = not fuzzy and n >= EXACT_WORDS and phrase in self.by_title
                 if (not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued)
