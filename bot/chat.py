@@ -224,6 +224,10 @@ class Bot:
                     f"{self.kind.verb}, for example: {examples}.")
         if reading.asked_ids:
             return self.answer(item_question(message), reading.asked_ids[0])
+        if reading.disliked_ids and not wants_something(session):
+            # only a dislike so far: nothing to rank by but the disliked item's own words
+            names = ", ".join(escape(self.label(i)) for i in reading.disliked_ids[:NOTED_MAX])
+            return f"Noted: not {names}. What would you like instead? For example: {examples}."
         if reading.usable() and not (is_question(message) and not reading.liked_ids and not reading.wanted_genres
                                      and not reading.facet_filters and not reading.years
                                      and not asks_for_picks(message, self.kind.words(), self.kind.verb)):
@@ -383,7 +387,7 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
         lines.append(f"{it.recommendation.rank}. **{escape(item.label())}**"
                      + (f" · {escape(genres)}" if genres else "")
                      + (f"  \n   {escape(facets)}" if facets else "")
-                     + f"  \n   _{escape(it.reason)}_")
+                     + (f"  \n   _{escape(it.reason)}_" if it.reason else ""))
     return "\n".join(lines)
 
 
@@ -411,6 +415,14 @@ def describe_filters(filters, catalog) -> str:
             what = limit if unit == f.name else f"{f.name} {limit}"  # "at most 300 pages", "runtime at most 90 min"
             parts.append(f"{'not ' if f.negate else ''}with {what} (where known)")
     return ", ".join(parts)
+
+
+def wants_something(session: Session) -> bool:
+    """Whether the session asks for anything (words, genres, likes, people, limits, a known
+    user), not only for what to avoid."""
+    return bool(session.liked_ids or session.user_id or session.years is not None
+                or any(f for f in session.facet_filters if not f.negate)
+                or any(r.text or r.wanted_genres or r.relative_years for r in session.readings))
 
 
 def current_genres(session: Session) -> tuple[str, ...]:

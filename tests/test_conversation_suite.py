@@ -194,6 +194,13 @@ def test_a_disliked_series_book_takes_its_series_along(books):
     assert not set(ids(a)) & {"b06", "b07", "b08", "b09", "b10"}
 
 
+def test_a_dislike_alone_asks_what_instead_and_older_still_works(books):
+    first, older = chat_over_http(books, ["I hated Twilight", "something older"])
+    assert first["items"] == [] and first["reply"].startswith("Noted: not Twilight") and "instead" in first["reply"]
+    assert older["items"] and all(i["year"] < 1980 for i in older["items"])  # no list to compare: before 1980
+    assert not {"b06", "b07", "b08", "b09", "b10"} & set(ids(older))
+
+
 def test_genres_from_the_catalogs_own_names(books):
     a = chat_over_http(books, ["science fiction, not young adult"])[0]
     assert a["understood"]["left_out_genres"] == ["young adult"]
