@@ -31,6 +31,8 @@ full context is worth over what a person actually sees in the chat.
 
 With the MovieLens bot: not comparable with `benchmarks.redial` (another catalog, only
 linked targets count). Writes benchmarks/results/conversations[_redial].{json,md}.
+`--plain-texts --artifacts DIR`: the MovieLens bot with item texts of title, year and genres
+only (no facets), built into DIR (conversations_plain_texts.*).
 """
 
 from __future__ import annotations
@@ -139,8 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="the bot as `make run` ships it (movielens) or `launch.py --catalog redial`")
     p.add_argument("--dialogues", type=Path, default=None, help="ReDial JSON lines (default: valid.jsonl)")
     p.add_argument("--artifacts", type=Path, default=None, help="the bot's artifact folder (default: launch.py's)")
+    p.add_argument("--plain-texts", action="store_true",
+                   help="MovieLens item texts without facets (title, year, genres), built into --artifacts: "
+                        "what the facet texts cost or bring (writes conversations_plain_texts.*)")
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
+    if args.plain_texts and (args.artifacts is None or args.catalog != "movielens"):
+        p.error("--plain-texts builds its own MovieLens artifacts: give --artifacts DIR")
     if args.catalog == "redial":
         return redial_main(args, argv)
     import launch
@@ -153,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.plain_texts:
+        from retrieval.movielens import load_movielens
+
+        launch.load_data = lambda _args: load_movielens(facets=False)
     bot, _ = launch.make_bot(launch.parse_args([] if args.artifacts is None else ["--artifacts", str(args.artifacts)]))
     links = link_rows(redial, bot.catalog)
     to_bot = {redial.items[a].item_id: bot.catalog.items[b].item_id for a, b in links.items()}
@@ -167,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, changes in BOT_VARIANTS.items():
         variant = Bot(bot.recommender, replace(bot.config, **changes))
         results[f"shipped, {name}"] = score(variant, cases, {"shipped": None})["shipped"].result()
+    # reading happens in the replay, so this variant replays again
+    unread = Bot(bot.recommender, replace(bot.config, read_facets=False))
+    results["shipped, no facet reading (people, limits, categories)"] = score(
+        unread, replay(unread, dialogues, to_bot), {"shipped": None})["shipped"].result()
     seconds = time.perf_counter() - start
     n_mentions = sum(1 for d in dialogues for t in d.turns if not t.seeker for _ in t.item_ids)
     report = {
@@ -178,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(seconds, 1), "results": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conversations.json").write_text(json.dumps(report, indent=2))
+    name = "conversations_plain_texts" if args.plain_texts else "conversations"
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
     md = ["# The bot on ReDial conversations", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}` replayed through the bot ({bot.catalog.name}, {len(bot.catalog)} items); "
@@ -192,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['mrr@10']:.3f} | {r['n_targets']} |")
     md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
            "hears only the seeker)."]
-    (RESULTS / "conversations.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0
 

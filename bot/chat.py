@@ -19,7 +19,7 @@ from bot.linking import SERIES_NOTE, TitleLinker, list_references, normalise_tit
 from bot.session import Session
 from bot.vocabulary import GenreVocabulary
 from bot.examples import example_requests
-from bot.facetread import FacetReader
+from bot.facetread import FacetReader, FacetReading
 from bot.intents import asks_for_picks, foreign_language, is_question, item_question, small_talk
 from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
 from fusion.recommender import Recommendation, Recommender
@@ -56,6 +56,9 @@ class BotConfig:
     # A disliked item takes along items whose text embedding is this close (sequels,
     # remakes): cosine of MiniLM item texts; Toy Story vs Toy Story 2 is ~0.95.
     near_duplicate: float = 0.92
+    # Read people, numeric limits and categories (bot/facetread.py). Off: the bot of before
+    # facets, kept for the replay's ablation row (benchmarks/conversations.py).
+    read_facets: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class Bot:
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
             year = self.catalog.items[self.catalog.row(m.item_id)].year
             named_years += [year] if year is not None else []
-        facets = self.facets.read(blanked)
+        facets = self.facets.read(blanked) if self.config.read_facets else FacetReading()
         for a, b in facets.spans:
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
         reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
