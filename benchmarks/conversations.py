@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(seconds, 1), "results": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "conversations_plain_texts" if args.plain_texts else "conversations"
-    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
+    stem = "conversations_plain_texts" if args.plain_texts else "conversations"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
     md = ["# The bot on ReDial conversations", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}` replayed through the bot ({bot.catalog.name}, {len(bot.catalog)} items); "
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['mrr@10']:.3f} | {r['n_targets']} |")
     md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
            "hears only the seeker)."]
-    (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0
 
