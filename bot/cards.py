@@ -24,7 +24,7 @@ def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | Non
     are the catalog's (Catalog.units). Classes: pick-head, pick-rank, pick-title, pick-year,
     pick-facets, pick-genres, pick-reason; a line the item has nothing for is left out."""
     e = html.escape
-    head = (f'<span class="pick-rank">{int(rank)}.</span> <span class="pick-title">{e(item.title)}</span>'
+    head = (f'<span class="pick-rank">{int(rank)}.</span> <span class="pick-title">{e(item.display_title())}</span>'
             + (f' <span class="pick-year">({item.year})</span>' if item.year else ""))
     lines = [f'<div class="pick-head">{head}</div>']
     facets = facet_line(item.facets, units)

@@ -257,7 +257,7 @@ class Bot:
     def answer(self, question, item_id: str) -> str:
         """A question about one item, answered from its facets, or said not to be known."""
         item = self.catalog.items[self.catalog.row(item_id)]
-        label = escape(item.label())
+        label = escape(item.display_label())
         facets = item.facets
         facet = question.facet if question is not None else "director"
         if facet in ("director", "writer", "cast"):
@@ -334,7 +334,7 @@ class Bot:
                        banned_genres=tuple(g.lower() for g in banned_genres), excluded_ids=())
 
     def label(self, item_id: str) -> str:
-        return self.catalog.items[self.catalog.row(item_id)].label()
+        return self.catalog.items[self.catalog.row(item_id)].display_label()
 
     def summary(self, session: Session) -> str:
         """What the bot took from the conversation so far, as Markdown."""
@@ -387,7 +387,7 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
         item = it.recommendation.item
         genres = ", ".join(item.genres)
         facets = facet_line(item.facets, bot.catalog.units)  # "Michael Mann · Al Pacino, ... · 170 min · R"
-        lines.append(f"{it.recommendation.rank}. **{escape(item.label())}**"
+        lines.append(f"{it.recommendation.rank}. **{escape(item.display_label())}**"
                      + (f" · {escape(genres)}" if genres else "")
                      + (f"  \n   {escape(facets)}" if facets else "")
                      + (f"  \n   _{escape(it.reason)}_" if it.reason else ""))

@@ -83,7 +83,7 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
         for role in ("director", "author", "writer", "cast"):
             shared = [n for n in facets.names(role) if n in liked.facets.names(role) and n.casefold() not in asked]
             if shared:
-                out.append(Claim("shared_person", shared[0], role, liked.label()))
+                out.append(Claim("shared_person", shared[0], role, liked.display_label()))
                 break
     if session.years is not None and item.year is not None and session.years.contains(item.year):
         out.append(Claim("years", str(item.year), session.years.describe()))
@@ -93,18 +93,18 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
             words = described[-1].split()
             out.append(Claim("described", " ".join(words[:QUOTE_WORDS]) + (" ..." if len(words) > QUOTE_WORDS else "")))
         elif session.liked_ids and (liked := liked_item(session.liked_ids[-1])) is not None:
-            out.append(Claim("like_liked", liked.label()))
+            out.append(Claim("like_liked", liked.display_label()))
     if rec.alpha < 1 and rec.cf > 0:
         if rec.cf_source == "history" and rec.evidence is not None:
             liked = rec.evidence.item_id in session.liked_ids
-            out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.label()))
+            out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.display_label()))
         elif rec.cf_source == "conversations" and rec.evidence is not None:
-            out.append(Claim("talked_together", rec.evidence.label()))
+            out.append(Claim("talked_together", rec.evidence.display_label()))
         elif rec.cf_source == "popularity" and rec.popularity_count >= MIN_POPULAR:
             out.append(Claim("popular", str(rec.popularity_count)))
     # Terms of a pipeline that learnt from conversations (fusion/terms.py), when weighted.
     if rec.terms.get("ratings", 0) > 0 and "ratings" in rec.term_evidence:
-        out.append(Claim("co_liked", rec.term_evidence["ratings"].label()))
+        out.append(Claim("co_liked", rec.term_evidence["ratings"].display_label()))
     if rec.terms.get("popularity", 0) > 0 and rec.term_counts.get("popularity", 0) > 0:
         out.append(Claim("recommended", str(rec.term_counts["popularity"])))
     return out

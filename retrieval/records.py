@@ -7,6 +7,7 @@ A `Catalog` owns the mapping between the two. Nothing here loads files or models
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -14,6 +15,10 @@ import numpy as np
 
 from retrieval.dialogue import Turn
 from retrieval.facets import Facets, ItemKind
+
+
+# "Matrix, The", "Man Called Ove, A (En man som heter Ove)": MovieLens's way of writing titles
+TRAILING_ARTICLE = re.compile(r"^(.+?), (The|A|An)( \(.+\))?$")
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,20 @@ class Item:
     facets: Facets = field(default_factory=Facets)  # people, numbers, categories (retrieval/facets.py)
 
     def label(self) -> str:
-        """Title with year, as shown to people."""
+        """Title with year as the catalog writes it ("Prestige, The (2006)"): what pipelines
+        and fine-tuning pairs read."""
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    def display_title(self) -> str:
+        """The title as a person writes it: a trailing article moved to the front ("Prestige,
+        The" -> "The Prestige"; "City of Lost Children, The (Cité des enfants perdus, La)"
+        keeps its parenthesis after the moved title)."""
+        m = TRAILING_ARTICLE.match(self.title)
+        return f"{m.group(2)} {m.group(1)}{m.group(3) or ''}" if m else self.title
+
+    def display_label(self) -> str:
+        """display_title with the year: what replies and reasons show."""
+        return f"{self.display_title()} ({self.year})" if self.year else self.display_title()
 
 
 class UnknownItemError(KeyError):

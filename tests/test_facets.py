@@ -81,3 +81,14 @@ def test_item_text_keeps_a_few_names_per_role_and_the_facet_all():
     cast = Facets(people={"cast": ("A", "B", "C", "D", "E", "F")}, numbers={"runtime": 90.0})
     assert cast.sentences(max_names=2) == [("Starring", ("A", "B")), ("Runtime:", ("90 min",))]
     assert cast.sentences()[0] == ("Starring", ("A", "B", "C", "D", "E", "F")) and len(cast.names()) == 6
+
+
+def test_display_titles_move_the_trailing_article():
+    from retrieval.records import Item
+
+    assert Item("p", "Prestige, The", "", 2006).display_label() == "The Prestige (2006)"
+    assert Item("c", "City of Lost Children, The (Cité des enfants perdus, La)", "").display_title() == \
+        "The City of Lost Children (Cité des enfants perdus, La)"
+    assert Item("o", "Man Called Ove, A (En man som heter Ove)", "").display_title() == "A Man Called Ove (En man som heter Ove)"
+    assert Item("h", "Heat", "", 1995).display_label() == "Heat (1995)" == Item("h", "Heat", "", 1995).label()
+    assert Item("p", "Prestige, The", "", 2006).label() == "Prestige, The (2006)"  # what pipelines read stays

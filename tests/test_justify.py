@@ -35,7 +35,7 @@ def check(claim: Claim, rec, session, bot) -> None:
     elif claim.kind == "shared_person":  # the item and a liked item share that person
         liked = [bot.catalog.items[bot.catalog.row(i)] for i in session.liked_ids]
         assert claim.value in item.facets.names(claim.cue)
-        assert any(li.label() == claim.detail and claim.value in li.facets.names(claim.cue) for li in liked)
+        assert any(li.display_label() == claim.detail and claim.value in li.facets.names(claim.cue) for li in liked)
     elif claim.kind == "number":
         assert claim.value == f"{int(item.facets.numbers[claim.detail])} min"
         assert any(f.kind == "num" and f.name == claim.detail and f.keeps(item.facets) for f in filters)
@@ -48,7 +48,7 @@ def check(claim: Claim, rec, session, bot) -> None:
         assert claim.value in [bot.label(i) for i in session.liked_ids]
     elif claim.kind in ("liked_audience", "rated_audience"):
         ev = rec.evidence
-        assert ev is not None and ev.label() == claim.value and rec.cf > 0
+        assert ev is not None and ev.display_label() == claim.value and rec.cf > 0
         cf = bot.recommender.cf
         assert cf.similarity([bot.catalog.row(item.item_id)], [bot.catalog.row(ev.item_id)])[0, 0] > 0
         if claim.kind == "liked_audience":
@@ -154,11 +154,11 @@ def test_conversation_claims_hold():
             for c in claims(r, session):
                 kinds.add(c.kind)
                 if c.kind == "talked_together":  # the two really were named in one training dialogue
-                    assert r.evidence.label() == c.value and r.evidence.item_id in mentioned
+                    assert r.evidence.display_label() == c.value and r.evidence.item_id in mentioned
                     assert cf.sim[row, bot.catalog.row(r.evidence.item_id)] > 0
                 elif c.kind == "co_liked":  # and liked together in the ratings log
                     ev = r.term_evidence["ratings"]
-                    assert ev.label() == c.value and ev.item_id in mentioned
+                    assert ev.display_label() == c.value and ev.item_id in mentioned
                     assert ratings.sim[row, bot.catalog.row(ev.item_id)] > 0
                 elif c.kind == "recommended":
                     assert int(c.value) == cf.counts[row] > 0
