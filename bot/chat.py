@@ -8,29 +8,35 @@ paging ("show me more") and release years ("after 2000", "80s", "something older
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.justify import ReasonWriter, reason
-from bot.linking import SERIES_NOTE, TitleLinker, list_references, normalise_title
-from bot.session import Session
-from bot.vocabulary import GenreVocabulary
 from bot.examples import example_requests
 from bot.facetread import FacetReader, FacetReading
-from bot.intents import asks_for_picks, foreign_language, is_question, item_question, small_talk
-from bot.understand import has_content, is_negative_about, is_paging, is_seen_only, read_turn, resolve_relative
+from bot.intents import item_question
+from bot.justify import ReasonWriter, reason
+from bot.linking import SERIES_NOTE, TitleLinker, list_references, normalise_title
+from bot.render import escape, left_out, render
+from bot.replies import reply_without_list
+from bot.session import Session
+from bot.understand import (
+    has_content,
+    is_negative_about,
+    is_paging,
+    is_seen_only,
+    read_turn,
+    resolve_relative,
+)
+from bot.vocabulary import GenreVocabulary
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Turn as DialogueTurn
-from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_PHRASES, ROLE_WORDS, facet_line, format_number
+from retrieval.facets import ROLE_PHRASES
 from retrieval.loaders import item_text
 from retrieval.records import Query
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
-NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
-MAX_NAMES = 4  # people named in an answer ("stars A, B, C, D and others")
 SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
 
 
@@ -72,14 +78,6 @@ class Turn:
     reply: str  # Markdown shown in the chat
     session: Session
     items: tuple[RankedItem, ...]
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~<>])")
-
-
-def escape(text: str) -> str:
-    """Catalog text shown as text: HTML-escaped and Markdown-inert."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 class Bot:
@@ -211,75 +209,10 @@ class Bot:
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise BadInput(f"alpha must be between 0 and 1, got {alpha}")
         listened = self.listen(message, session)
-        reply = self.without_list(listened, session)
+        reply = reply_without_list(self, listened, session)
         if reply is not None:
             return Turn(reply, listened, ())
         return self.recommend(listened, alpha)
-
-    def without_list(self, session: Session, before: Session) -> str | None:
-        """The reply to a turn that asks for no list (small talk, a question about an
-        item or about something else, another language), or None for a request."""
-        message, reading = session.turns[-1], session.readings[-1]
-        examples = "; ".join(f"'{e}'" for e in self.examples())
-        language = foreign_language(message)
-        if language is not None and not (reading.liked_ids or reading.people):
-            return (f"I read English only (this looks like {language}). Tell me in English what you would like to "
-                    f"{self.kind.verb}, for example: {examples}.")
-        if reading.asked_ids:
-            return self.answer(item_question(message), reading.asked_ids[0])
-        if reading.disliked_ids and not wants_something(session):
-            # only a dislike so far: nothing to rank by but the disliked item's own words
-            names = ", ".join(escape(self.label(i)) for i in reading.disliked_ids[:NOTED_MAX])
-            return f"Noted: not {names}. What would you like instead? For example: {examples}."
-        if reading.usable() and not (is_question(message) and not reading.liked_ids and not reading.wanted_genres
-                                     and not reading.facet_filters and not reading.years
-                                     and not asks_for_picks(message, self.kind.words(), self.kind.verb)):
-            return None
-        talk = small_talk(message)
-        has_request = any(r.usable() for r in before.readings) or bool(session.liked_ids or session.user_id)
-        if talk is None and not reading.usable() and has_request and (
-                asks_for_picks(message, self.kind.words(), self.kind.verb) or reading.unused or reading.unusable):
-            # "anything else to watch tonight?" after a request or some likes; "not world war 2"
-            # after one: the list again, with a word on what could not be used
-            return None
-        notes = [f"I can't rule out '{escape(u)}': it is not a genre, person or title I know." for u in reading.unused]
-        notes += [f"I can't filter by {u} yet." for u in reading.unusable]
-        if talk == "thanks" and has_request:
-            return "You're welcome! Say 'show me more' for more picks, or tell me what to change."
-        if talk == "bye":
-            return "Bye, enjoy! Come back any time."
-        if talk in ("greeting", "help", "thanks") or not reading.usable():
-            hello = "Hi! " if talk == "greeting" else ""
-            return " ".join(notes + [f"{hello}Tell me what you would like to {self.kind.verb} and I'll suggest a few "
-                                     f"{self.kind.plural}, with a reason for each. For example: {examples}."])
-        return (f"I can only help with finding {self.kind.plural}, sorry. Try for example: {examples}.")
-
-    def answer(self, question, item_id: str) -> str:
-        """A question about one item, answered from its facets, or said not to be known."""
-        item = self.catalog.items[self.catalog.row(item_id)]
-        label = escape(item.display_label())
-        facets = item.facets
-        facet = question.facet if question is not None else "director"
-        if facet in ("director", "writer", "cast"):
-            role = "author" if facet == "writer" and facets.names("author") else facet
-            names = facets.names(role)
-            if names:
-                verb = {"director": "was directed by", "writer": "was written by", "cast": "stars",
-                        "author": "was written by"}[role]
-                shown = ", ".join(escape(n) for n in names[:MAX_NAMES])
-                return f"{label} {verb} {shown}" + (" and others." if len(names) > MAX_NAMES else ".")
-            what = {"director": "who directed", "writer": "who wrote", "cast": "who is in"}[facet]
-            return f"I don't know {what} {label}: the catalog doesn't say."
-        if facet == "length":
-            name = next((n for n in ("runtime", "pages", "duration", "length") if n in facets.numbers), None)
-            if name is None:
-                return f"I don't know how long {label} is: the catalog doesn't say."
-            unit = {**DEFAULT_UNITS, **dict(self.catalog.units)}.get(name, "")
-            return f"{label} runs {format_number(facets.numbers[name], unit)}."
-        if facet == "rating":
-            rating = next((v for c in ("mpaa", "certification") for v in facets.categories.get(c, ())), None)
-            return f"{label} is rated {escape(rating)}." if rating else f"I don't know how {label} is rated."
-        return f"{label} came out in {item.year}." if item.year else f"I don't know when {label} came out."
 
     def examples(self) -> tuple[str, ...]:
         """Three requests this catalog can answer, in its own words (bot/examples.py);
@@ -345,87 +278,6 @@ class Bot:
                 f"**Left out:** {left_out(session) or 'none'}  \n"
                 f"**Years:** {session.years.describe() if session.years else 'any'}"
                 + (f"  \n**Known user:** {escape(session.user_id)}" if session.user_id else ""))
-
-
-def left_out(session: Session) -> str:
-    """'horror, titles with 'aliens', 'alien'' ("" when nothing is ruled out)."""
-    words = ", ".join(f"'{escape(w)}'" for w in session.banned_words)
-    return ", ".join(session.banned_genres + ((f"titles with {words}",) if words else ()))
-
-
-def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
-    lines = []
-    last = session.readings[-1] if session.readings else None
-    if last is not None and (last.liked_ids or last.disliked_ids):
-        noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
-                [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
-        # a series ("all the Harry Potter films") can be a dozen titles: name a few
-        more = f" and {len(noted) - NOTED_MAX} more (see the summary)" if len(noted) > NOTED_MAX else ""
-        lines.append("Noted: " + "; ".join(noted[:NOTED_MAX]) + more + ".")
-    if last is not None and last.seen_ids:
-        seen = [escape(bot.label(i)) for i in last.seen_ids]
-        lines.append(f"Noted that you have seen {', '.join(seen[:NOTED_MAX])}: I won't suggest "
-                     f"{'it' if len(seen) == 1 else 'them'}.")
-    if session.banned_genres or session.banned_words:
-        lines.append(f"Leaving out: {left_out(session)}.")
-    if session.years is not None:
-        lines.append(f"Years: {session.years.describe()}.")
-    if session.facet_filters:
-        lines.append(f"Only {bot.kind.plural} {describe_filters(session.facet_filters, bot.catalog)}.")
-    if last is not None:
-        for what in last.unusable:
-            lines.append(f"I can't filter by {what} yet; I used the rest of your message.")
-        for phrase in last.unused:
-            lines.append(f"I can't rule out '{escape(phrase)}': it is not a genre, person or title I know, "
-                         "so I left it out of the request.")
-    if not items:
-        lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
-        return "\n".join(lines)
-    lines.append(f"Here are {len(items)} picks:" if len(session.turns) <= 1
-                 else f"Here are {len(items)} new picks, taking all you said into account:")
-    for it in items:
-        item = it.recommendation.item
-        genres = ", ".join(item.genres)
-        facets = facet_line(item.facets, bot.catalog.units)  # "Michael Mann · Al Pacino, ... · 170 min · R"
-        lines.append(f"{it.recommendation.rank}. **{escape(item.display_label())}**"
-                     + (f" · {escape(genres)}" if genres else "")
-                     + (f"  \n   {escape(facets)}" if facets else "")
-                     + (f"  \n   _{escape(it.reason)}_" if it.reason else ""))
-    return "\n".join(lines)
-
-
-def describe_filters(filters, catalog) -> str:
-    """'directed by Christopher Nolan, without Adam Sandler, with runtime at most 100 min'."""
-    units = {**DEFAULT_UNITS, **dict(catalog.units)}
-    parts = []
-    for f in filters:
-        if f.kind == "people":
-            names = " or ".join(escape(v) for v in f.values)
-            how = ROLE_WORDS.get(f.name, "with")
-            parts.append(f"without {names}" if f.negate else f"{how} {names}")
-        elif f.kind == "cat":
-            values = " or ".join(escape(v) for v in f.values)
-            label = CATEGORY_WORDS.get(f.name, f"{f.name}:")
-            parts.append(f"not {label} {values}" if f.negate else f"{label} {values}")
-        else:
-            unit = units.get(f.name, "")
-            if f.low is not None and f.high is not None:
-                limit = f"between {format_number(f.low)} and {format_number(f.high, unit)}"
-            elif f.high is not None:
-                limit = f"at most {format_number(f.high, unit)}"
-            else:
-                limit = f"at least {format_number(f.low, unit)}"
-            what = limit if unit == f.name else f"{f.name} {limit}"  # "at most 300 pages", "runtime at most 90 min"
-            parts.append(f"{'not ' if f.negate else ''}with {what} (where known)")
-    return ", ".join(parts)
-
-
-def wants_something(session: Session) -> bool:
-    """Whether the session asks for anything (words, genres, likes, people, limits, a known
-    user), not only for what to avoid."""
-    return bool(session.liked_ids or session.user_id or session.years is not None
-                or any(f for f in session.facet_filters if not f.negate)
-                or any(r.text or r.wanted_genres or r.relative_years for r in session.readings))
 
 
 def current_genres(session: Session) -> tuple[str, ...]:

@@ -18,8 +18,9 @@ import gradio as gr
 from fastapi import FastAPI
 
 from bot.cards import card_html, greeting, reply_lead
-from bot.chat import BadInput, escape
+from bot.chat import BadInput
 from bot.gate import Busy
+from bot.render import escape
 from bot.service import ChatService
 from bot.session import Session
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat import BadInput, escape
+from bot.chat import BadInput
+from bot.render import escape
 from bot.understand import Years, read_turn, resolve_relative
 from bot.vocabulary import GenreVocabulary
 from tests.helpers import tiny_bot

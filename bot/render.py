@@ -1,0 +1,105 @@
+"""How a turn reads in the chat: the Markdown reply (what was noted, what is left out or
+limited, what could not be used, then the picks with facets and reasons) and the escaping
+that keeps catalog text inert. Plain strings from records; no gradio.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING
+
+from bot.session import Session
+from retrieval.facets import (
+    CATEGORY_WORDS,
+    DEFAULT_UNITS,
+    ROLE_WORDS,
+    facet_line,
+    format_number,
+)
+
+if TYPE_CHECKING:
+    from bot.chat import Bot, RankedItem
+
+NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~<>])")
+
+
+def escape(text: str) -> str:
+    """Catalog text shown as text: HTML-escaped and Markdown-inert."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def left_out(session: Session) -> str:
+    """'horror, titles with 'aliens', 'alien'' ("" when nothing is ruled out)."""
+    words = ", ".join(f"'{escape(w)}'" for w in session.banned_words)
+    return ", ".join(session.banned_genres + ((f"titles with {words}",) if words else ()))
+
+
+def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
+    lines = []
+    last = session.readings[-1] if session.readings else None
+    if last is not None and (last.liked_ids or last.disliked_ids):
+        noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
+                [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
+        # a series ("all the Harry Potter films") can be a dozen titles: name a few
+        more = f" and {len(noted) - NOTED_MAX} more (see the summary)" if len(noted) > NOTED_MAX else ""
+        lines.append("Noted: " + "; ".join(noted[:NOTED_MAX]) + more + ".")
+    if last is not None and last.seen_ids:
+        seen = [escape(bot.label(i)) for i in last.seen_ids]
+        lines.append(f"Noted that you have seen {', '.join(seen[:NOTED_MAX])}: I won't suggest "
+                     f"{'it' if len(seen) == 1 else 'them'}.")
+    if session.banned_genres or session.banned_words:
+        lines.append(f"Leaving out: {left_out(session)}.")
+    if session.years is not None:
+        lines.append(f"Years: {session.years.describe()}.")
+    if session.facet_filters:
+        lines.append(f"Only {bot.kind.plural} {describe_filters(session.facet_filters, bot.catalog)}.")
+    if last is not None:
+        for what in last.unusable:
+            lines.append(f"I can't filter by {what} yet; I used the rest of your message.")
+        for phrase in last.unused:
+            lines.append(f"I can't rule out '{escape(phrase)}': it is not a genre, person or title I know, "
+                         "so I left it out of the request.")
+    if not items:
+        lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
+        return "\n".join(lines)
+    lines.append(f"Here are {len(items)} picks:" if len(session.turns) <= 1
+                 else f"Here are {len(items)} new picks, taking all you said into account:")
+    for it in items:
+        item = it.recommendation.item
+        genres = ", ".join(item.genres)
+        facets = facet_line(item.facets, bot.catalog.units)  # "Michael Mann · Al Pacino, ... · 170 min · R"
+        lines.append(f"{it.recommendation.rank}. **{escape(item.display_label())}**"
+                     + (f" · {escape(genres)}" if genres else "")
+                     + (f"  \n   {escape(facets)}" if facets else "")
+                     + (f"  \n   _{escape(it.reason)}_" if it.reason else ""))
+    return "\n".join(lines)
+
+
+def describe_filters(filters, catalog) -> str:
+    """'directed by Christopher Nolan, without Adam Sandler, with runtime at most 100 min'."""
+    units = {**DEFAULT_UNITS, **dict(catalog.units)}
+    parts = []
+    for f in filters:
+        if f.kind == "people":
+            names = " or ".join(escape(v) for v in f.values)
+            how = ROLE_WORDS.get(f.name, "with")
+            parts.append(f"without {names}" if f.negate else f"{how} {names}")
+        elif f.kind == "cat":
+            values = " or ".join(escape(v) for v in f.values)
+            label = CATEGORY_WORDS.get(f.name, f"{f.name}:")
+            parts.append(f"not {label} {values}" if f.negate else f"{label} {values}")
+        else:
+            unit = units.get(f.name, "")
+            if f.low is not None and f.high is not None:
+                limit = f"between {format_number(f.low)} and {format_number(f.high, unit)}"
+            elif f.high is not None:
+                limit = f"at most {format_number(f.high, unit)}"
+            else:
+                limit = f"at least {format_number(f.low, unit)}"
+            what = limit if unit == f.name else f"{f.name} {limit}"  # "at most 300 pages", "runtime at most 90 min"
+            parts.append(f"{'not ' if f.negate else ''}with {what} (where known)")
+    return ", ".join(parts)
