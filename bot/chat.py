@@ -44,6 +44,9 @@ SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a 
 SEQUEL = re.compile(r"^ (?:\d{1,2}|ii|iii|iv|v|vi|part \w+|chapter \w+)\b")
 
 
+PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the first one", "them"})  # "who's in it?"
+
+
 class BadInput(ValueError):
     """A message or setting the bot cannot act on; the text is shown to the person."""
 
@@ -230,10 +233,16 @@ class Bot:
             raise BadInput(f"Tell me what you would like to {self.kind.verb}, e.g. '{self.examples()[0]}'.")
         message = message.strip()[:MAX_MESSAGE_CHARS]
         question = item_question(message)
-        asked = self.linker.find(f'"{question.title}"') if question is not None else []
+        asked = []
+        if question is not None and question.title.lower() in PRONOUNS:
+            # "who's in it?": the item the person named last, else the top of the last list
+            named = [i for t in session.transcript if t.seeker for i in t.item_ids]
+            asked = (named or list(session.last_ids))[-1:] if named else list(session.last_ids[:1])
+        elif question is not None:
+            asked = [m.item_id for m in self.linker.find(f'"{question.title}"')[:1]]
         if asked:  # "who directed Jaws?": about that item, not a like and not a request
             reading = read_turn("", self.vocabulary, self.newest_year)
-            return session.with_turn(message, replace(reading, asked_ids=(asked[0].item_id,)))
+            return session.with_turn(message, replace(reading, asked_ids=(asked[0],)))
         reading = self.read(message, session)
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))

@@ -201,11 +201,19 @@ def read_numbers(message: str, catalog_units: dict[str, str], quantiles: dict[st
                 less = re.fullmatch(LESS, m.group(1), re.I) is not None
                 low, high = (None, value) if less else (value, None)
             out.append((m.start(), m.end(), FacetFilter("num", name, low=low, high=high, negate=negated(m.start()))))
+    name = next((n for n in ("runtime", "pages", "duration", "length") if n in quantiles), None)
+    # "not too long", "nothing too short": the other side of the long/short cut
+    for m in re.finditer(r"\b(?:not|nothing|no|isn'?t)\s+(?:too|very|that|overly|super)\s+(long|short)\b", message, re.I):
+        if name is None:
+            lacking.append("length")
+            continue
+        lo, hi = quantiles[name]
+        out.append((m.start(), m.end(), FacetFilter("num", name, high=hi) if m.group(1).lower() == "long"
+                    else FacetFilter("num", name, low=lo)))
     kinds = "|".join(sorted(kind_words | {"one", "read", "watch"}))
     for m in re.finditer(rf"\b(short|shorter|quick|long|longer)\s+(?:{kinds})\b", message, re.I):
         if any(a <= m.start() < b for a, b, _ in out):
             continue
-        name = next((n for n in ("runtime", "pages", "duration", "length") if n in quantiles), None)
         if name is None:
             lacking.append("length")
             continue

@@ -82,6 +82,7 @@ def test_runtime_limit_is_applied_and_cited(movies):
     ("a comedy under 2 hours", lambda r: r["high"] == 120),
     ("something longer than 150 minutes", lambda r: r["low"] == 150),
     ("a long one", lambda r: r["low"] is not None),
+    ("something like Heat but not too long", lambda r: r["high"] is not None and r["negate"] is False),
 ])
 def test_numeric_limits_read(movies, message, check):
     f = chat_over_http(movies, [message])[0]["understood"]["filters"]
@@ -140,6 +141,7 @@ def test_a_negated_non_genre_bans_no_genre(movies):
 
 @pytest.mark.parametrize("message, expect", [
     ("hi", "Tell me what you would like to watch"),
+    ("hey there", "Tell me what you would like to watch"),
     ("thanks!", "Tell me what you would like to watch"),
     ("what's the weather like in Paris?", "I can only help with finding movies"),
     ("help", "For example:"),
@@ -163,6 +165,11 @@ def test_thanks_after_a_list_is_not_a_request(movies):
 def test_questions_about_an_item_are_answered_not_liked(movies, message, answer):
     a = chat_over_http(movies, [message])[0]
     assert a["reply"] == answer and a["items"] == [] and a["understood"]["liked"] == []
+
+
+def test_a_question_about_it_means_the_item_just_named(movies):
+    a = chat_over_http(movies, ["something like Heat", "who's in it?"])[1]
+    assert a["reply"] == "Heat (1995) stars Al Pacino, Robert De Niro." and a["items"] == []
 
 
 def test_what_cannot_be_used_is_said(movies):
