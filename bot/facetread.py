@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 
 from bot.linking import fold
 from bot.understand import negated_scopes
-from retrieval.facets import DEFAULT_UNITS
+from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
 from retrieval.records import Catalog, FacetFilter
 
 NAME_WORD = re.compile(r"[a-z0-9]+")
@@ -201,7 +201,7 @@ def read_numbers(message: str, catalog_units: dict[str, str], quantiles: dict[st
                 less = re.fullmatch(LESS, m.group(1), re.I) is not None
                 low, high = (None, value) if less else (value, None)
             out.append((m.start(), m.end(), FacetFilter("num", name, low=low, high=high, negate=negated(m.start()))))
-    name = next((n for n in ("runtime", "pages", "duration", "length") if n in quantiles), None)
+    name = next((n for n in LENGTH_FACETS if n in quantiles), None)
     # "not too long", "nothing too short": the other side of the long/short cut
     for m in re.finditer(r"\b(?:not|nothing|no|isn'?t)\s+(?:too|very|that|overly|super)\s+(long|short)\b", message, re.I):
         if name is None:

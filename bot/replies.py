@@ -17,7 +17,7 @@ from bot.intents import (
 )
 from bot.render import NOTED_MAX, escape
 from bot.session import Session
-from retrieval.facets import DEFAULT_UNITS, format_number
+from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS, format_number
 
 if TYPE_CHECKING:
     from bot.chat import Bot
@@ -80,7 +80,7 @@ def answer(bot: "Bot", question: ItemQuestion | None, item_id: str) -> str:
         what = {"director": "who directed", "writer": "who wrote", "cast": "who is in"}[facet]
         return f"I don't know {what} {label}: the catalog doesn't say."
     if facet == "length":
-        name = next((n for n in ("runtime", "pages", "duration", "length") if n in facets.numbers), None)
+        name = next((n for n in LENGTH_FACETS if n in facets.numbers), None)
         if name is None:
             return f"I don't know how long {label} is: the catalog doesn't say."
         unit = {**DEFAULT_UNITS, **dict(bot.catalog.units)}.get(name, "")

@@ -36,6 +36,8 @@ CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
                     "country": "From", "studio": "From", "publisher": "Published by"}
 # Units of numeric facets named in words; a catalog config may add its own.
 MAX_PEOPLE = 3  # names per role on a facet line ("Christian Bale, Hugh Jackman, Michael Caine")
+# Numeric facets that say how long an item is ("a short one", "how long is X?"), in the order tried.
+LENGTH_FACETS = ("runtime", "pages", "duration", "length")
 DEFAULT_UNITS = {"runtime": "min", "pages": "pages", "duration": "min", "length": "min"}
 # Names per role written into an item text: four keep a text within ~64 word pieces; the
 # facet itself keeps every name (filters and reasons read all of them).
