@@ -27,6 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "ReDial conversations (default: embedded MovieLens)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
+    p.add_argument("--dialogues", type=Path, default=None,
+                   help="ReDial-style dialogue file (JSON lines, movies_with_mentions.csv beside it), e.g. "
+                        "../shared/data/redial/train.jsonl: the build also learns from the conversations whose "
+                        "movies link to the catalog (default artifacts: artifacts/<catalog>-dialogues)")
     p.add_argument("--interactions", type=Path,
                    help="interaction log CSV/JSONL for --catalog; without one the bot starts on the item "
                         "texts alone (no CF) until a log is given")
@@ -74,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.redial = args.catalog is not None and str(args.catalog) == "redial"
     if args.redial and args.interactions is not None:
         p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
+    if args.redial and args.dialogues is not None:
+        p.error("--catalog redial learns from its own dialogues (--data-dir): drop --dialogues")
     if args.catalog is None and args.interactions is not None:
         p.error("--interactions goes with --catalog (the catalog its item ids refer to)")
     own_files = [f for f, v in (("--encoding", args.encoding != "utf-8"), ("--rating-scale", args.rating_scale),
@@ -160,6 +166,20 @@ def make_redial_bot(args: argparse.Namespace):
     return Bot(recommender), BuildReport(("pipeline",) if built else (), seconds)
 
 
+def load_conversations(path: Path, catalog):
+    """The dialogues of `path` on `catalog`'s items, split into fit and dev
+    (retrieval/dialogue.py `split_dialogues`), with the dev replay as their tuner."""
+    from bot.replay import tune_on_dialogues
+    from fusion.build import Conversations
+    from retrieval.dialogue import split_dialogues
+    from retrieval.redial import load_linked_dialogues
+
+    linked = load_linked_dialogues(path, catalog)
+    fit, dev = split_dialogues(linked.dialogues)
+    print(f"dialogues {path}: {linked.describe()}; {len(fit):,} fit the model, {len(dev):,} tune it", flush=True)
+    return Conversations(fit, dev, f"{path.name}: {linked.describe()}", tune_on_dialogues)
+
+
 def make_bot(args: argparse.Namespace):
     if getattr(args, "redial", False):
         return make_redial_bot(args)
@@ -173,12 +193,14 @@ def make_bot(args: argparse.Namespace):
         args.alpha = 1.0  # the UI slider starts where the pipeline is: text only
         print(f"no interactions for catalog {catalog.name}: recommendations use the item texts only "
               "(CF off, alpha = 1) until interactions are given (--interactions FILE)", flush=True)
-    folder = args.artifacts or ROOT / "artifacts" / catalog.name
+    conversations = load_conversations(args.dialogues, catalog) if args.dialogues else None
+    folder = args.artifacts or ROOT / "artifacts" / (catalog.name + ("-dialogues" if conversations else ""))
     verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
-                                        finetune=not args.no_finetune, tune=not args.no_tune)
+                                        finetune=not args.no_finetune, tune=not args.no_tune,
+                                        conversations=conversations)
     print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
 

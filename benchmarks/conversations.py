@@ -42,91 +42,19 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Mapping
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.session import Session  # noqa: E402
-from fusion.metrics import RankingMetrics  # noqa: E402
+from bot.replay import replay, score  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
 FIXED_ALPHAS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
 FIRST_TURN_ALPHAS = (0.3, 0.5, 0.7, 0.9)  # α0 of the shipped adaptive fuser
 # BotConfig changes tried with the shipped fusion (how earlier turns weigh in the text query)
 BOT_VARIANTS = {"turns fade 0.3 (the old default)": {"recency_decay": 0.3, "switch_decay": 0.3},
                 "turns fade 0.6": {"recency_decay": 0.6}, "no fading at all": {"recency_decay": 1.0, "switch_decay": 1.0}}
-
-
-@dataclass(frozen=True)
-class Case:
-    """One recommender turn: the bot's session after the seeker's messages so far."""
-
-    dialogue_id: str
-    session: Session
-    targets: tuple[str, ...]  # bot-catalog ids the human recommender named, new to the dialogue
-    earlier: tuple[str, ...]  # bot-catalog ids mentioned before: never listed
-    shown: tuple[tuple[str, int], ...] = ()  # (item id, best rank) of what the bot's own lists showed so far
-
-
-def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = False) -> list:
-    """Cases of every dialogue: seeker messages go through `bot.listen`; each recommender
-    turn naming a linked movie not mentioned before becomes a Case. `to_bot` maps the
-    dialogues' movie ids to the bot's item ids (unlinked movies are absent). With
-    `replies`, the bot answers every recommender turn with its list (after the case is
-    taken), as it would in the chat."""
-    from bot.chat import BadInput
-
-    cases = []
-    for d in dialogues:
-        session = bot.new_session(d.dialogue_id)
-        mentioned: list[str] = []
-        shown: dict[str, int] = {}
-        for turn in d.turns:
-            if turn.seeker:
-                try:
-                    session = bot.listen(turn.text, session)
-                except BadInput:  # an empty message: nothing heard
-                    pass
-            elif session.turns:
-                targets = tuple(dict.fromkeys(to_bot[m] for m in turn.item_ids
-                                              if m in to_bot and m not in mentioned))
-                if targets:
-                    cases.append(Case(d.dialogue_id, session, targets,
-                                      tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot)),
-                                      tuple(shown.items())))
-                if replies:
-                    answer = bot.recommend(session)
-                    session = answer.session
-                    for it in answer.items:
-                        r = it.recommendation
-                        shown[r.item.item_id] = min(shown.get(r.item.item_id, r.rank), r.rank)
-            mentioned.extend(m for m in turn.item_ids if m not in mentioned)
-    return cases
-
-
-def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH,
-          count_shown: bool = False) -> dict[str, RankingMetrics]:
-    """Per fuser name, the ranks of every case's targets in the bot's top-k list (k+1 for
-    a miss; `None` as fuser = the bot's own). One pool per case, shared by the fusers.
-    With `count_shown`, a target the bot's own earlier lists already showed (it is then
-    never listed again) counts at the best rank it was shown at."""
-    rec = bot.recommender
-    out = {name: RankingMetrics() for name in fusers}
-    for case in cases:
-        query = bot.query(case.session)
-        query = replace(query, exclude_ids=query.exclude_ids + case.earlier, k=k)
-        pool = rec.candidates(query)
-        for name, fuser in fusers.items():
-            listed = [] if len(pool.rows) == 0 else \
-                [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser or rec.fuser, rec.config.mmr_lambda).rows]
-            position = {item_id: i + 1 for i, item_id in enumerate(listed)}
-            if count_shown:
-                position = {**position, **dict(case.shown)}
-            out[name].add_ranks([position.get(t, k + 1) for t in case.targets])
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-replies", action="store_true",
                    help="with --catalog redial: leave out the replay with the bot's own replies (the slow row, "
                         "about 12 minutes on 2 cores)")
+    p.add_argument("--train-dialogues", type=Path, default=None, metavar="FILE",
+                   help="also build the MovieLens bot that learns from these dialogues (launch.py --dialogues "
+                        "FILE, e.g. ../shared/data/redial/train.jsonl) and report it beside the ratings-only bot "
+                        "(writes conversations_dialogues.*)")
     p.add_argument("--plain-texts", action="store_true",
                    help="MovieLens item texts without facets (title, year, genres), built into --artifacts: "
                         "what the facet texts cost or bring (writes conversations_plain_texts.*)")
@@ -153,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--plain-texts builds its own MovieLens artifacts: give --artifacts DIR")
     if args.catalog == "redial":
         return redial_main(args, argv)
+    if args.train_dialogues is not None:
+        return dialogues_main(args, argv)
     import launch
 
     data_dir = default_data_dir()
@@ -212,6 +146,74 @@ def main(argv: list[str] | None = None) -> int:
     md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
            "hears only the seeker)."]
     (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md), flush=True)
+    return 0
+
+
+def dialogues_main(args, argv: list[str]) -> int:
+    """The MovieLens bot with and without learning from dialogues, on the same replay."""
+    import launch
+    from retrieval.crosswalk import link_rows
+    from retrieval.loaders import DataError
+    from retrieval.redial import default_data_dir, load_catalog, load_dialogues
+
+    data_dir = default_data_dir()
+    dialogues_path = args.dialogues or data_dir / "valid.jsonl"
+    try:
+        redial = load_catalog(dialogues_path.parent, with_facts=False)
+        dialogues = load_dialogues(dialogues_path, redial)
+        plain, _ = launch.make_bot(launch.parse_args([]))
+        learnt, _ = launch.make_bot(launch.parse_args(["--dialogues", str(args.train_dialogues)] + (
+            ["--artifacts", str(args.artifacts)] if args.artifacts else [])))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    links = link_rows(redial, learnt.catalog)
+    to_bot = {redial.items[a].item_id: learnt.catalog.items[b].item_id for a, b in links.items()}
+    results, seconds = {}, {}
+    config = learnt.recommender.config
+    variants = {"ratings alone (make run)": plain, "learnt from dialogues (launch.py --dialogues)": learnt}
+    for term in sorted(w for w, v in config.weights.items() if v):
+        weights = {k: v for k, v in config.weights.items() if k != term}
+        variants[f"learnt, without the {term} term"] = type(learnt)(
+            learnt.recommender.with_config(config.with_(weights=weights)), learnt.config)
+    for name, bot in variants.items():
+        start = time.perf_counter()
+        results[name] = score(bot, replay(bot, dialogues, to_bot), {"shipped": None})["shipped"].result()
+        seconds[name] = round(time.perf_counter() - start, 1)
+        print(f"{name}: R@10 {results[name]['recall@10']:.3f} R@50 {results[name]['recall@50']:.3f}", flush=True)
+    from retrieval.artifacts import read_manifest
+
+    folder = args.artifacts or launch.ROOT / "artifacts" / f"{learnt.catalog.name}-dialogues"
+    build = read_manifest(folder).get("config", {}).get("conversations", {})
+    tuning = build.get("tuning", {})
+    report = {"dialogues": str(dialogues_path), "train_dialogues": str(args.train_dialogues),
+              "n_dialogues": len(dialogues), "linked_movies": len(links), "catalog": learnt.catalog.name,
+              "learnt_pipeline": config.to_dict(), "source": build.get("source"),
+              "dev_tuning": {k: tuning.get(k) for k in ("n_dialogues", "n_cases", "structures", "seconds")},
+              "results": results, "seconds": seconds}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conversations_dialogues.json").write_text(json.dumps(report, indent=2))
+    md = ["# The MovieLens bot, with and without learning from dialogues", "",
+          f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
+          f"`{dialogues_path.name}` replayed through each bot (MovieLens, {len(learnt.catalog)} items; the bot "
+          f"hears the seeker's messages only); {len(links)} ReDial movies link to the catalog, and only linked "
+          "movies new to the dialogue count as targets. The learnt bot was built with "
+          f"`launch.py --dialogues {args.train_dialogues}`: {build.get('source', '?')}; 85% of them fit its "
+          "parts (encoder pairs, co-occurrence, priors, head, nearest contexts), the other 15% (dev) chose its "
+          "weights by this same replay. The replayed file was touched by no choice.", "",
+          "| bot | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
+                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {seconds[name]:.0f} |")
+    if tuning.get("structures"):
+        md += ["", f"Dev replay ({tuning.get('n_dialogues')} dialogues, {tuning.get('n_cases')} cases), best point "
+               "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights):", "",
+               "| query | candidates | start | best | best point |", "|---|---|---|---|---|"]
+        for row in tuning["structures"]:
+            md.append(f"| {row['query']} | {row['n_candidates'] or 'all'} | {row['start_objective']:.3f} | "
+                      f"{row['objective']:.3f} | `{json.dumps(row['best'])}` |")
+    (RESULTS / "conversations_dialogues.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0
 

@@ -105,6 +105,9 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
     # Terms of a pipeline that learnt from conversations (fusion/terms.py), when weighted.
     if rec.terms.get("ratings", 0) > 0 and "ratings" in rec.term_evidence:
         out.append(Claim("co_liked", rec.term_evidence["ratings"].display_label()))
+    if (rec.terms.get("dialogues", 0) > 0 and "dialogues" in rec.term_evidence
+            and not any(c.kind == "talked_together" for c in out)):
+        out.append(Claim("talked_together", rec.term_evidence["dialogues"].display_label()))
     if rec.terms.get("popularity", 0) > 0 and rec.term_counts.get("popularity", 0) > 0:
         out.append(Claim("recommended", str(rec.term_counts["popularity"])))
     return out

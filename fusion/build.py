@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
@@ -21,11 +21,25 @@ from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
 from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest, write_manifest
 from retrieval.encoder import Encoder
+from retrieval.dialogue import Dialogue
 from retrieval.records import Catalog, Interactions
 from retrieval.retriever import Retriever
 
-STAGES = ("fine-tuning", "encoding", "tuning", "cf")
+STAGES = ("fine-tuning", "encoding", "tuning", "cf", "conversations")
 KIND = "build"  # the folder's own manifest: what each stage did, skipped and why
+
+
+@dataclass(frozen=True)
+class Conversations:
+    """Dialogues whose turns name this catalog's items (retrieval/dialogue.py), for a build
+    that learns from them: `fit` trains (encoder pairs, co-occurrence, priors, head),
+    `dev` tunes the weights of what they taught (`tune`, e.g. bot/replay.py
+    `tune_on_dialogues`: recommender, dev dialogues -> (config, report))."""
+
+    fit: Sequence[Dialogue]
+    dev: Sequence[Dialogue]
+    source: str  # one line for the build report: where they came from, how many linked
+    tune: Callable[..., tuple[PipelineConfig, dict]] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,8 @@ def text_only_config(config: PipelineConfig) -> PipelineConfig:
 def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder, folder: Path,
                   config: PipelineConfig = PipelineConfig(), rebuild: bool = False,
                   progress: bool = True, finetune: bool = False,
-                  tune: bool = False, finetune_config=None) -> tuple[Recommender, BuildReport]:
+                  tune: bool = False, finetune_config=None,
+                  conversations: Conversations | None = None) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
     log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py, whose
     `finetune_config` recipe defaults to CATALOG_RECIPE) and embed the catalog with the
@@ -56,8 +71,13 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     model, fuser and MMR λ on validation users (fusion/tune.py) and save the config in
     `<folder>/fusion/`; skipped below fusion/tune.py's minimums; `config` applies when
     there is none. Empty `interactions`: text only (`text_only_config`), nothing to
-    fine-tune or tune on. With `progress`, prints a heading per stage (with an ETA for
-    the long ones) and a closing one-line summary; `<folder>/manifest.json` records it."""
+    fine-tune or tune on. `conversations`: the fine-tune also reads their pairs, and
+    what they teach (co-occurrence, recommendation priors, head, nearest contexts;
+    fusion/conversations.py) is fitted into `<folder>/conversations/` and weighted as
+    tuned on their dev split (`<folder>/conversations/tuned/`); without them the
+    pipeline learns from ratings alone, and the build says so. With `progress`, prints a
+    heading per stage (with an ETA for the long ones) and a closing one-line summary;
+    `<folder>/manifest.json` records it."""
     stages = Stages(STAGES, progress)
     built: list[str] = []
     text_dir, cf_dir = folder / "text", folder / "cf"
@@ -78,7 +98,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         stages.skip("fine-tuning", f"the {encoder.describe().get('kind', 'given')} encoder has no weights to train")
     else:
         tuned_encoder, trained, why = _finetuned(catalog, interactions, encoder, folder / "encoder", rebuild,
-                                                 progress, finetune_config, stages)
+                                                 progress, finetune_config, stages,
+                                                 conversations.fit if conversations else ())
         if why:
             stages.skip("fine-tuning", why)
         else:
@@ -130,16 +151,73 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")
+    # 5. conversations
+    terms: list = []
+    conversation_report: dict = {}
+    if conversations is None:
+        stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
+    else:
+        stages.start("conversations", f"learning from conversations: {conversations.source}")
+        config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
+                                                            cf, config, folder / "conversations", progress)
+        built += conversation_report["built"]
+        stages.done("conversations", "built" if conversation_report["built"] else "reused",
+                    conversation_report.get("summary", ""))
     what = (f"{catalog.name}: {len(catalog):,} {catalog.kind.plural}, {len(interactions):,} interactions"
+            + (f", {len(conversations.fit) + len(conversations.dev):,} dialogues" if conversations else "")
             + (" (text only)" if text_only else "") + (f"; built {', '.join(built)}" if built else "; reused all"))
     summary = stages.summary(what)
     if progress:
         print(summary, flush=True)
     wall, cpu = stages.seconds()
     write_manifest(folder, KIND, fingerprints(catalog, interactions),
-                   {**stages.to_dict(), "built": built, "text_only": text_only, "pipeline": config.to_dict()})
-    return Recommender(retriever, cf, config), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
-                                                           text_only)
+                   {**stages.to_dict(), "built": built, "text_only": text_only, "pipeline": config.to_dict(),
+                    "conversations": {k: v for k, v in conversation_report.items() if k != "built"}})
+    return Recommender(retriever, cf, config, terms), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
+                                                                  text_only)
+
+
+TUNED = "tuned"  # <folder>/conversations/tuned/: the config tuned on the dev dialogues
+
+
+def _conversations(conversations: Conversations, catalog: Catalog, interactions: Interactions, encoder: Encoder,
+                   retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool):
+    """(config, terms, report) of a pipeline that also learns from `conversations`: its
+    parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
+    reused when parts, dev dialogues and starting config are the same)."""
+    import hashlib
+    import json
+
+    from fusion.config import save_config
+    from fusion.conversations import conversation_terms, dialogues_fingerprint, fit_conversation_parts
+
+    parts = fit_conversation_parts(conversations.fit, catalog, encoder, retriever.item_vectors, folder,
+                                   progress=progress)
+    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True)
+    fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
+           "dev": dialogues_fingerprint(conversations.dev),
+           "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()}
+    built = [f"conversations ({', '.join(parts['built'])})"] if parts["built"] else []
+    report: dict = {"source": conversations.source, "n_fit": len(conversations.fit), "n_dev": len(conversations.dev)}
+    try:
+        tuned, manifest = load_config(folder / TUNED, fps)
+        report["tuning"] = manifest.get("validation") or {}
+    except StaleArtifactError:  # none yet, or tuned for other parts, dev dialogues or start
+        tuned = None
+    if tuned is None and conversations.tune is not None:
+        tuned, report["tuning"] = conversations.tune(Recommender(retriever, cf, config, terms), conversations.dev,
+                                                     progress=progress)
+        save_config(folder / TUNED, tuned, fps, report["tuning"])
+        built.append("conversation tuning")
+    elif tuned is None:
+        report["tuning"] = {"skipped": "no tuner given: the learnt terms carry no weight"}
+    chosen = tuned or config
+    structures = report["tuning"].get("structures") or []
+    if structures:
+        best = max(structures, key=lambda r: r["objective"])
+        report["summary"] = (f"mean of R@10 and R@50 on the dev replay {structures[0]['start_objective']:.3f} "
+                             f"without these terms -> {best['objective']:.3f}")
+    return chosen, terms, {**report, "built": built}
 
 
 def load_tuned(folder: Path, catalog: Catalog, interactions: Interactions) -> PipelineConfig | None:
@@ -162,7 +240,7 @@ def load_or_fit_cf(folder: Path, config: PipelineConfig, catalog: Catalog, inter
 
 
 def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: Path, rebuild: bool,
-               progress: bool, config, stages: Stages):
+               progress: bool, config, stages: Stages, dialogues: Sequence[Dialogue] = ()):
     """(the encoder fine-tuned on the interactions, trained now or reused; whether it was
     trained; why it was skipped, "" when it was not). The users that tuning and the
     cold-start benchmark hold out are left out of its pairs, so neither scores an encoder
@@ -183,7 +261,7 @@ def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: P
     stages.start("fine-tuning", f"fine-tuning the encoder on the interactions (up to {config.max_steps} steps)"
                  if eta is not None else f"fine-tuned encoder in {out_dir}", eta)
     outcome = finetune_on_interactions(catalog, train_log, encoder.model_dir, out_dir, config,
-                                       rebuild=rebuild, progress=progress)
+                                       rebuild=rebuild, progress=progress, dialogues=dialogues)
     return TransformerEncoder(outcome.model_dir, max_length=encoder.max_length), outcome.trained, ""
 
 

@@ -109,9 +109,21 @@ def fit_components(dialogues: Sequence[Dialogue], catalog: Catalog, encoder: Enc
     neighbours/, ratings/); components whose manifest matches are reused. Returns a
     summary (what was fitted, seconds)."""
     start, built = time.perf_counter(), []
+    retriever = _text(catalog, encoder, folder / "text", progress, built)
+    out = fit_conversation_parts(dialogues, catalog, encoder, retriever.item_vectors, folder, ratings, head_epochs,
+                                 progress)
+    return {**out, "built": built + out["built"], "seconds": round(time.perf_counter() - start, 1)}
+
+
+def fit_conversation_parts(dialogues: Sequence[Dialogue], catalog: Catalog, encoder: Encoder,
+                           item_vectors: np.ndarray, folder: Path, ratings: CoOccurrence | None = None,
+                           head_epochs: int | None = None, progress: bool = True) -> dict:
+    """What the pipeline learns from conversations, over the item vectors of `encoder`,
+    into `folder`: cf/ (co-occurrence and priors), head/, neighbours/ and, when given,
+    ratings/; parts whose manifest matches are reused. Returns a summary."""
+    start, built = time.perf_counter(), []
     fps = {"catalog": catalog.fingerprint(), "dialogues": dialogues_fingerprint(dialogues),
            "encoder": hashlib.sha256(str(sorted(encoder.describe().items())).encode()).hexdigest()}
-    retriever = _text(catalog, encoder, folder / "text", progress, built)
     if not _fresh(folder / "cf", "cf-cooccur", fps):
         prior, counts = mention_prior(dialogues, catalog)
         (folder / "cf").mkdir(parents=True, exist_ok=True)
@@ -122,8 +134,7 @@ def fit_components(dialogues: Sequence[Dialogue], catalog: Catalog, encoder: Enc
     queries = None
     if not _fresh(folder / "head", HEAD_KIND, fps) or not _fresh(folder / "neighbours", "context-neighbours", fps):
         queries = context_vectors(encoder, samples, progress=progress)
-        head, report = train_head(dialogues, catalog, encoder, retriever.item_vectors, queries, head_epochs,
-                                  progress)
+        head, report = train_head(dialogues, catalog, encoder, item_vectors, queries, head_epochs, progress)
         head.save(folder / "head", fps, report)
         ContextNeighbours.fit(queries, [list(catalog.rows(list(s.target_ids))) for s in samples],
                               len(catalog)).save(folder / "neighbours", fps, {"n_contexts": len(samples)})
@@ -164,7 +175,21 @@ def load_pipeline(folder: Path, catalog: Catalog, encoder: Encoder, config: Pipe
 
         raise StaleArtifactError(f"{folder}: fitted for another catalog; rebuild it")
     retriever = Retriever.load(folder / "text", catalog, encoder)
-    vectors = retriever.item_vectors
+    model = CoOccurrence.load(folder / "cf", fps)
+    terms = conversation_terms(folder, catalog, retriever.item_vectors, fps)
+    if (folder / "ratings" / "manifest.json").exists():
+        terms.append(CoOccurTerm("ratings", CoOccurrence.load(folder / "ratings", {"catalog": fps["catalog"]})))
+    return Recommender(retriever, CoOccurrenceCF(model), config, terms, second_stage)
+
+
+def conversation_terms(folder: Path, catalog: Catalog, vectors: np.ndarray,
+                       fps: dict[str, str] | None = None, cooccur_term: bool = False) -> list:
+    """The terms of the parts `fit_conversation_parts` saved into `folder`: the
+    recommendation and mention priors, the head, the nearest training contexts, and the
+    per-request ones (repeat, entity, latest turn, wanted genres). With `cooccur_term`,
+    the co-occurrence too, as the "dialogues" term (for a pipeline whose CF is another
+    model, e.g. ratings)."""
+    fps = fps if fps is not None else read_fingerprints(folder / "cf")
     model = CoOccurrence.load(folder / "cf", fps)
     with np.load(folder / "cf" / "priors.npz", allow_pickle=False) as z:
         mentions, mention_counts = z["mentions"], z["mention_counts"]
@@ -172,9 +197,9 @@ def load_pipeline(folder: Path, catalog: Catalog, encoder: Encoder, config: Pipe
              HeadTerm(CatalogHead.load(folder / "head", fps), vectors), RepeatTerm(), EntityTerm(vectors),
              NeighboursTerm(ContextNeighbours.load(folder / "neighbours", fps), K_NEIGHBOURS), LatestTerm(vectors),
              GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])]
-    if (folder / "ratings" / "manifest.json").exists():
-        terms.append(CoOccurTerm("ratings", CoOccurrence.load(folder / "ratings", {"catalog": fps["catalog"]})))
-    return Recommender(retriever, CoOccurrenceCF(model), config, terms, second_stage)
+    if cooccur_term:
+        terms.append(CoOccurTerm("dialogues", model))
+    return terms
 
 
 MIN_LIKED_RATING = 4.0  # a rating (MovieLens: 0.5-5 stars) that counts as liking the item

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -124,6 +124,30 @@ def tune(retriever: Retriever, split: Split, query_vectors: np.ndarray,
 # Users left to fit the CF models on once the test and validation users are out: fewer,
 # and a tuned CF model is fitted on too little to be worth choosing among.
 MIN_TUNE_TRAIN_USERS = 100
+
+
+def coordinate_search(grid: Mapping[str, Sequence], start: Mapping[str, Any], score: Callable[[dict], float],
+                      rounds: int = 3) -> tuple[dict, float, list]:
+    """Coordinate ascent over `grid` (knob -> values) from `start`: each knob in turn takes
+    its best value with the others held, until a whole round changes nothing (at most
+    `rounds`). Returns (best point, its score, every (point, score) tried)."""
+    point = dict(start)
+    best = score(point)
+    trace = [(dict(point), best)]
+    for _ in range(rounds):
+        changed = False
+        for knob, values in grid.items():
+            for value in values:
+                if value == point[knob]:
+                    continue
+                candidate = {**point, knob: value}
+                result = score(candidate)
+                trace.append((candidate, result))
+                if result > best + 1e-9:
+                    point, best, changed = candidate, result, True
+        if not changed:
+            break
+    return point, best, trace
 
 
 def tune_readiness(interactions) -> str:

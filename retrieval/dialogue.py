@@ -5,15 +5,20 @@ A `Turn` is one message with the catalog items it names; a `Dialogue` is a list 
 `recommender_samples` cuts dialogues into (context -> items named next) samples, the
 shape of both the training pairs (retrieval/pairs.py) and the ReDial benchmark, and
 `context_text` renders a context as the encoder reads it, the same way for training,
-evaluation and chat.
+evaluation and chat. `split_dialogues` carves the seeded dev split that every tuner reads
+(the rest fits the models); `relink` moves dialogues onto another catalog's item ids.
 
 Knows nothing of files, encoders, CF or metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+import zlib
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping, Sequence
+
+DEV_SHARE = 15  # percent of a training file's dialogues kept apart for tuning (the dev split)
+SPLIT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,28 @@ def context_text(context: Sequence[Turn], n_turns: int = 0) -> str:
     turns = context[-n_turns:] if n_turns else context
     lines = [("Seeker: " if t.seeker else "Recommender: ") + t.text for t in reversed(turns)]
     return " ".join(lines) if lines else "Hello"  # an empty context still needs a query
+
+
+def is_dev(dialogue_id: str, seed: int = SPLIT_SEED) -> bool:
+    """A dialogue's side of the fit/dev split: stable across runs and machines."""
+    return zlib.crc32(f"dev{seed}:{dialogue_id}".encode()) % 100 < DEV_SHARE
+
+
+def split_dialogues(dialogues: Sequence[Dialogue], seed: int = SPLIT_SEED) -> tuple[list[Dialogue], list[Dialogue]]:
+    """(fit, dev): DEV_SHARE percent of the dialogues, chosen by a hash of their ids, are
+    dev (tuning only); the rest fit the models."""
+    return ([d for d in dialogues if not is_dev(d.dialogue_id, seed)],
+            [d for d in dialogues if is_dev(d.dialogue_id, seed)])
+
+
+def relink(dialogues: Iterable[Dialogue], id_map: Mapping[str, str]) -> list[Dialogue]:
+    """The dialogues with every item id mapped through `id_map` (one catalog's ids -> another's);
+    ids without a counterpart are dropped from the turns' items and the seeker's answers,
+    the words stay as they were (a title the other catalog lacks is still a title)."""
+
+    def ids(items: Iterable[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(id_map[i] for i in items if i in id_map))
+
+    return [replace(d, turns=tuple(replace(t, item_ids=ids(t.item_ids)) for t in d.turns),
+                    seeker_liked_ids=frozenset(ids(d.seeker_liked_ids)),
+                    seeker_disliked_ids=frozenset(ids(d.seeker_disliked_ids))) for d in dialogues]

@@ -335,6 +335,7 @@ CATALOG_RECIPE = FinetuneConfig(
     item_max_length=48,  # "Title (year). Genres: ..." texts are ~20 word pieces
     val_pool=1000)
 CATALOG_PAIRS = 4000  # pairs drawn from the interaction log (taste + metadata phrases)
+DIALOGUE_PAIRS = 4000  # at most this many (context -> named item) pairs when dialogues are given
 # Fine-tuning on a catalog's log needs at least this many training users with two or more
 # likes (after tuning's and fine-tuning's held-out users left): in-batch negatives from a
 # handful of users teach their quirks, not the catalog (300 steps on 5 users' pairs made
@@ -393,11 +394,14 @@ def estimate_seconds(config: FinetuneConfig, n_items: int, seconds_per_text: flo
 
 def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Path,
                              config: FinetuneConfig | None = None, rebuild: bool = False,
-                             progress: bool = True) -> CatalogFinetune:
+                             progress: bool = True, dialogues: Sequence = ()) -> CatalogFinetune:
     """Fine-tune `base_dir` on `interaction_pairs` of this catalog into `out_dir`, or reuse
     `out_dir` when its manifest matches these pairs, this recipe and this base model; skip
     below MIN_FINETUNE_USERS / MIN_FINETUNE_PAIRS / MIN_VALID_USERS. Early-stopping pairs
-    come from users held out whole, never from the training users' likes."""
+    come from users held out whole, never from the training users' likes.
+    `dialogues` (conversations naming this catalog's items, retrieval/dialogue.py) add up
+    to DIALOGUE_PAIRS (context -> the items a recommender named next) to the training
+    pairs, their last 10% giving as many early-stopping pairs as the users do."""
     from retrieval.artifacts import StaleArtifactError, check_manifest
     from retrieval.pairs import interaction_pairs
 
@@ -409,6 +413,14 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     # taste pairs only (a metadata phrase says nothing of a user), each pair once
     valid = list(dict.fromkeys(interaction_pairs(catalog, valid_log, max_pairs=MAX_VALID_PAIRS * 2,
                                                  metadata_share=0.0, seed=config.seed)))[:MAX_VALID_PAIRS]
+    if dialogues:
+        from retrieval.pairs import dialogue_pairs
+
+        n_fit = len(dialogues) - len(dialogues) // 10
+        talk = dialogue_pairs(dialogues[:n_fit], seed=config.seed)
+        random.Random(config.seed).shuffle(talk)
+        train = train + talk[:DIALOGUE_PAIRS]
+        valid = valid + dialogue_pairs(dialogues[n_fit:], hard_negatives=False, seed=config.seed)[:len(valid)]
     fps = {"train_pairs": fingerprint(train), "valid_pairs": fingerprint(valid)}
     expected = {"finetune": asdict(config), "base_model": model_identity(base_dir), "catalog": catalog.fingerprint()}
     if not rebuild and (out_dir / "config.json").exists():
@@ -418,7 +430,8 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
         except StaleArtifactError as e:
             log.warning("%s; retraining", e)
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,
-             progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "interactions",
+             progress=progress, extra_manifest={"catalog": catalog.fingerprint(),
+                                                "pairs": "interactions + dialogues" if dialogues else "interactions",
                                                 "valid": "users held out whole", "evidence": evidence})
     return CatalogFinetune(out_dir, True, "", evidence)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -65,20 +66,22 @@ def people_facets(facts: dict[str, list[str]]) -> Facets:
 
 
 def load_catalog(data_dir: Path | None = None,
-                 genres: Mapping[str, Sequence[str]] | None = None) -> Catalog:
+                 genres: Mapping[str, Sequence[str]] | None = None, with_facts: bool = True) -> Catalog:
     """The 6,924-movie ReDial catalog, in the CSV's order; item ids are ReDial movie ids.
 
     DBpedia has genres for almost no ReDial movie (26), while seekers ask by genre all the
     time; `genres` (movie id -> genre names, e.g. borrowed from MovieLens by
-    retrieval.crosswalk.borrowed_genres) adds them to the items' genres and texts."""
+    retrieval.crosswalk.borrowed_genres) adds them to the items' genres and texts.
+    Without `with_facts`, titles and years alone (all that linking to another catalog
+    reads): movie_facts.json is not needed."""
     genres = genres or {}
     data_dir = data_dir or default_data_dir()
     csv_path, facts_path = data_dir / "movies_with_mentions.csv", data_dir / "movie_facts.json"
-    for p in (csv_path, facts_path):
+    for p in (csv_path, facts_path) if with_facts else (csv_path,):
         if not p.exists():
             raise DataError(f"{p}: not found; ReDial lives in ../shared/data/redial "
                             "(pass --data-dir to point elsewhere)")
-    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    facts = json.loads(facts_path.read_text(encoding="utf-8")) if with_facts else {}
     items = []
     with csv_path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -105,6 +108,41 @@ def load_catalog_with_genres(data_dir: Path | None = None) -> Catalog:
     plain = load_catalog(data_dir)
     ml_catalog, _ = load_movielens(facets=False)  # titles, years, genres: all a link and its genres need
     return load_catalog(data_dir, borrowed_genres(ml_catalog, plain, link_rows(ml_catalog, plain)))
+
+
+@dataclass(frozen=True)
+class LinkedDialogues:
+    """ReDial dialogues moved onto another catalog (`load_linked_dialogues`), with the
+    counts a build report states."""
+
+    dialogues: list[Dialogue]  # item ids are the other catalog's; unlinked movies dropped
+    movies_linked: int  # ReDial movies with a counterpart in the other catalog
+    mentions: int  # movie mentions in the dialogues ...
+    mentions_linked: int  # ... and those that kept an item after linking
+
+    def describe(self) -> str:
+        share = self.mentions_linked / self.mentions if self.mentions else 0.0
+        return (f"{len(self.dialogues):,} dialogues, {self.movies_linked:,} of their movies linked by title and "
+                f"year, {self.mentions_linked:,} of {self.mentions:,} mentions ({share:.0%}) kept")
+
+
+def load_linked_dialogues(path: Path, target: Catalog) -> LinkedDialogues:
+    """The ReDial dialogues in `path` (JSON lines, movies_with_mentions.csv beside it) with
+    their movie ids moved to `target`'s items by normalised title and year
+    (retrieval/crosswalk.py: a strict key, so a link is almost never wrong)."""
+    from retrieval.crosswalk import link_rows
+    from retrieval.dialogue import relink
+
+    if not path.is_file():
+        raise DataError(f"{path}: no dialogue file there (ReDial JSON lines, e.g. ../shared/data/redial/train.jsonl)")
+    redial = load_catalog(path.parent, with_facts=False)
+    links = link_rows(redial, target)
+    id_map = {redial.items[a].item_id: target.items[b].item_id for a, b in links.items()}
+    raw = load_dialogues(path, redial)
+    linked = relink(raw, id_map)
+    mentions = sum(len(t.item_ids) for d in raw for t in d.turns)
+    kept = sum(len(t.item_ids) for d in linked for t in d.turns)
+    return LinkedDialogues(linked, len(links), mentions, kept)
 
 
 def render(text: str, catalog: Catalog) -> tuple[str, tuple[str, ...]]:

@@ -3,7 +3,7 @@ known cases and ranks on the tiny catalog."""
 
 from __future__ import annotations
 
-from benchmarks.conversations import Case, replay, score
+from bot.replay import Case, replay, score
 from fusion.fuse import WeightedFuser
 from retrieval.dialogue import Dialogue, Turn
 from tests.helpers import tiny_bot

@@ -164,3 +164,36 @@ def test_conversation_claims_hold():
                     assert int(c.value) == cf.counts[row] > 0
     assert {"talked_together", "co_liked", "recommended"} <= kinds
     assert "recommended once in past conversations" in " ".join(it.reason for it in turn.items)
+
+
+def test_a_ratings_pipeline_cites_the_conversations_it_learnt_from():
+    """The MovieLens build with dialogues: ratings CF, plus the dialogues' co-occurrence as
+    a term; its claim names a movie really talked about with the item, and one the person
+    mentioned."""
+    from bot.chat import Bot, BotConfig
+    from fusion.cf import ItemKNN
+    from fusion.config import PipelineConfig
+    from fusion.conversations import fit_cooccurrence
+    from fusion.recommender import Recommender
+    from fusion.terms import CoOccurTerm
+    from retrieval.dialogue import Dialogue, Turn
+    from retrieval.encoder import HashingEncoder
+    from retrieval.retriever import Retriever
+    from tests.conftest import make_catalog, make_checkerboard
+
+    catalog = make_catalog()
+    talks = [("m6", "m0"), ("m6", "m0"), ("m7", "m1")]  # across the taste groups: only the talks link them
+    cooccur = fit_cooccurrence([Dialogue(f"d{i}", (Turn(True, "I loved it", (a,)), Turn(False, "try", (b,))))
+                                for i, (a, b) in enumerate(talks)], catalog)
+    config = PipelineConfig(alpha=0.5, n_candidates=None, weights={"dialogues": 2.0})
+    rec = Recommender(Retriever.build(catalog, HashingEncoder(dim=256)), ItemKNN.fit(make_checkerboard(catalog), 12),
+                      config, [CoOccurTerm("dialogues", cooccur)])
+    bot = Bot(rec, BotConfig(k=5))
+    turn = bot.respond("I loved Midnight Heist", bot.new_session("s"))
+    cited = [(it.recommendation, c) for it in turn.items for c in claims(it.recommendation, turn.session)
+             if c.kind == "talked_together"]
+    assert cited and all(r.term_evidence["dialogues"].item_id == "m6" and c.value == "Midnight Heist (1990)"
+                         and cooccur.sim[catalog.row(r.item.item_id), catalog.row("m6")] > 0 for r, c in cited)
+    assert {r.item.item_id for r, _ in cited} == {"m0"}
+    assert "people who talked about Midnight Heist (1990) in past conversations" in \
+        next(it.reason for it in turn.items if it.recommendation.item.item_id == "m0")

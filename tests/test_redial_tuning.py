@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-from benchmarks.redial.protocol import DEV_SHARE, is_dev, split_train
+from retrieval.dialogue import DEV_SHARE, is_dev, split_dialogues
 
 bench = importlib.import_module("benchmarks.redial.__main__")
 
 
-def test_coordinate_search_finds_a_separable_optimum(monkeypatch):
+def test_coordinate_search_finds_a_separable_optimum():
+    from fusion.tune import coordinate_search
+
     grid = {"a": (0, 1, 2, 3), "b": (0.0, 0.5, 1.0), "c": ("x", "y")}
-    monkeypatch.setattr(bench, "GRID", grid)
     target = {"a": 2, "b": 0.5, "c": "y"}
     calls = []
 
@@ -19,7 +20,7 @@ def test_coordinate_search_finds_a_separable_optimum(monkeypatch):
         calls.append(point)
         return -abs(point["a"] - 2) - abs(point["b"] - 0.5) + (point["c"] == "y")
 
-    point, value, trace = bench.coordinate_search({"a": 0, "b": 0.0, "c": "x"}, score)
+    point, value, trace = coordinate_search(grid, {"a": 0, "b": 0.0, "c": "x"}, score)
     assert point == target and value == 1.0 and len(trace) == len(calls)
     # one round to move, one to confirm nothing moves: at most 2 * (3 + 2 + 1) + 1 calls
     assert len(calls) <= 13
@@ -39,5 +40,5 @@ def test_dev_split_is_stable_and_about_its_share():
     share = sum(is_dev(i) for i in ids) / len(ids)
     assert abs(share - DEV_SHARE / 100) < 0.03
     assert [is_dev(i) for i in ids[:50]] == [is_dev(i) for i in ids[:50]]
-    fit, dev = split_train([Dialogue(i, ()) for i in ids[:100]])
+    fit, dev = split_dialogues([Dialogue(i, ()) for i in ids[:100]])
     assert len(fit) + len(dev) == 100 and not {d.dialogue_id for d in fit} & {d.dialogue_id for d in dev}

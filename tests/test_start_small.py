@@ -19,7 +19,7 @@ def test_a_catalog_without_interactions_runs_on_text_alone(tmp_path, tiny_catalo
     rec, report = load_or_build(tiny_catalog, Interactions.empty(), hashing_encoder, tmp_path / "art",
                                 PipelineConfig(alpha=0.5), progress=False, finetune=True, tune=True)
     assert report.text_only and isinstance(rec.cf, NoInteractions) and rec.config.alpha == 1.0
-    assert set(report.skipped) == {"fine-tuning", "tuning"} and "no interactions" in report.skipped["tuning"]
+    assert set(report.skipped) == {"fine-tuning", "tuning", "conversations"} and "no interactions" in report.skipped["tuning"]
     # the ranking is the text ranking: the same as the cosine order, likes or not
     query = Query(("dark crime thriller",), liked_ids=("m0",), k=12)
     recs = rec.recommend(query)
@@ -69,11 +69,11 @@ def test_the_build_prints_stages_an_eta_and_one_summary_line(tmp_path, tiny_cata
                                                              hashing_encoder, capsys):
     _, report = load_or_build(tiny_catalog, checkerboard, hashing_encoder, tmp_path / "art", progress=True)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert lines[0] == "[1/4] fine-tuning: skipped, not asked for (--no-finetune)"
-    assert lines[1].startswith("[2/4] encoding 12 movies (ETA ") and lines[1].endswith("s)")
+    assert lines[0] == "[1/5] fine-tuning: skipped, not asked for (--no-finetune)"
+    assert lines[1].startswith("[2/5] encoding 12 movies (ETA ") and lines[1].endswith("s)")
     assert lines[-1] == report.summary and report.summary.startswith("tiny: 12 movies, 48 interactions; built text, cf")
     assert "(CPU " in report.summary and "fine-tuning skipped (not asked for" in report.summary
-    assert len(STAGES) == 4
+    assert len(STAGES) == 5
 
 
 def test_durations_and_estimates():

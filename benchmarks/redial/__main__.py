@@ -70,27 +70,6 @@ def as_config(point: dict):
     return PipelineConfig(**BASE_CONFIG, **fields, weights=weights)
 
 
-def coordinate_search(start: dict, score, rounds: int = 3) -> tuple[dict, float, list]:
-    """Coordinate ascent over GRID from `start`: each knob in turn takes its best value
-    with the others held, until a whole round changes nothing (at most `rounds`)."""
-    point, best = dict(start), score(start)
-    trace = [(dict(point), best)]
-    for _ in range(rounds):
-        changed = False
-        for knob, values in GRID.items():
-            for value in values:
-                if value == point[knob]:
-                    continue
-                candidate = {**point, knob: value}
-                result = score(candidate)
-                trace.append((candidate, result))
-                if result > best + 1e-9:
-                    point, best, changed = candidate, result, True
-        if not changed:
-            break
-    return point, best, trace
-
-
 def encoder_for(artifacts: Path, name: str):
     from retrieval.encoder import TransformerEncoder
 
@@ -103,12 +82,12 @@ def build(data_dir: Path, artifacts: Path, retrain: bool = False) -> dict:
     from retrieval.encoder import base_model_dir
     from retrieval.finetune import finetune_on_dialogues
     from retrieval.movielens import load_movielens
+    from retrieval.dialogue import split_dialogues
     from retrieval.redial import load_catalog_with_genres, load_dialogues
 
-    from benchmarks.redial.protocol import split_train
 
     catalog = load_catalog_with_genres(data_dir)
-    fit, dev = split_train(load_dialogues(data_dir / "train.jsonl", catalog))
+    fit, dev = split_dialogues(load_dialogues(data_dir / "train.jsonl", catalog))
     print(f"train.jsonl: {len(fit)} fit + {len(dev)} dev dialogues", flush=True)
     finetune_on_dialogues(fit, catalog, base_model_dir(), artifacts / ENCODER, recipe(), retrain)
     ml_catalog, ml_ratings = load_movielens()
@@ -125,6 +104,7 @@ def build(data_dir: Path, artifacts: Path, retrain: bool = False) -> dict:
 def tune(data_dir: Path, artifacts: Path, built: dict) -> dict:
     """Steps 3-5: tune on dev, the second stage, the system manifest."""
     from fusion.conversations import load_pipeline, save_system
+    from fusion.tune import coordinate_search
     from retrieval.dialogue import recommender_samples
 
     from benchmarks.redial.protocol import build_pools, evaluate, objective
@@ -141,7 +121,7 @@ def tune(data_dir: Path, artifacts: Path, built: dict) -> dict:
             return objective(evaluate(rec.with_config(as_config(point)), scored)[0])
 
         start = time.perf_counter()
-        point, value, trace = coordinate_search(START, score)
+        point, value, trace = coordinate_search(GRID, START, score)
         search[name] = [{"point": p, "objective": round(v, 5)} for p, v in trace]
         best[name] = (value, point)
         print(f"{name}: dev objective {value:.3f} at {point} ({len(trace)} configs, "

@@ -1,7 +1,8 @@
 """The ReDial protocol around the product's pipeline: splits, samples as queries, metrics.
 
 - Splits: `train.jsonl` is cut, by a seeded hash of the dialogue id, into `fit` (85%:
-  every component is fitted on it) and `dev` (15%: every choice is made on it);
+  every component is fitted on it) and `dev` (15%: every choice is made on it;
+  retrieval/dialogue.py `split_dialogues`, the split the MovieLens build tunes on too);
   `valid.jsonl` is touched by no choice and is what the report shows.
 - A sample (retrieval/dialogue.py: the context before a recommender turn that names
   movies) becomes the same `Query` the chat builds: the conversation so far, nothing
@@ -17,7 +18,6 @@ Every ranking comes from `Recommender.pool` + `Recommender.scores`: the chat's c
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,23 +25,11 @@ import numpy as np
 
 from fusion.metrics import RankingMetrics, target_rank
 from fusion.recommender import Pool, Recommender
-from retrieval.dialogue import Dialogue, Sample
+from retrieval.dialogue import Sample
 from retrieval.records import Query
 
-DEV_SHARE = 15  # percent of train.jsonl dialogues kept apart for tuning
-SPLIT_SEED = 0
 PROTOCOLS = ("standard", "new_items")
 LIST_K = 50  # the longest cutoff reported
-
-
-def is_dev(dialogue_id: str, seed: int = SPLIT_SEED) -> bool:
-    """A dialogue's side of the fit/dev split: stable across runs and machines."""
-    return zlib.crc32(f"dev{seed}:{dialogue_id}".encode()) % 100 < DEV_SHARE
-
-
-def split_train(dialogues: Sequence[Dialogue]) -> tuple[list[Dialogue], list[Dialogue]]:
-    """(fit, dev) of train.jsonl's dialogues."""
-    return ([d for d in dialogues if not is_dev(d.dialogue_id)], [d for d in dialogues if is_dev(d.dialogue_id)])
 
 
 def sample_query(sample: Sample, new_items: bool) -> Query:

@@ -1,0 +1,178 @@
+"""Recorded conversations replayed through the bot, scored, and used to tune the pipeline.
+
+A dialogue (retrieval/dialogue.py: a ReDial conversation moved onto the bot's catalog, or
+any transcript whose recommender turns name items) is fed to `Bot.listen` one seeker
+message at a time, as a person would type it. Each recommender turn that names an item
+new to the dialogue becomes a `Case`: the bot's session at that moment and the items the
+human recommender named. `score` ranks them with the bot's own pool and fusion;
+`tune_on_dialogues` chooses the pipeline's weights for what conversations taught it
+(fusion/conversations.py) by that score on a dev split, so the number a build tunes is
+the number the benchmark reports (benchmarks/conversations.py) on other dialogues.
+
+Knows nothing of files or of how the dialogues were linked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping, Sequence
+
+from bot.session import Session
+from fusion.config import PipelineConfig
+from fusion.metrics import RankingMetrics
+
+LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
+@dataclass(frozen=True)
+class Case:
+    """One recommender turn: the bot's session after the seeker's messages so far."""
+
+    dialogue_id: str
+    session: Session
+    targets: tuple[str, ...]  # bot-catalog ids the human recommender named, new to the dialogue
+    earlier: tuple[str, ...]  # bot-catalog ids mentioned before: never listed
+    shown: tuple[tuple[str, int], ...] = ()  # (item id, best rank) of what the bot's own lists showed so far
+
+
+def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = False) -> list:
+    """Cases of every dialogue: seeker messages go through `bot.listen`; each recommender
+    turn naming a linked movie not mentioned before becomes a Case. `to_bot` maps the
+    dialogues' movie ids to the bot's item ids (unlinked movies are absent). With
+    `replies`, the bot answers every recommender turn with its list (after the case is
+    taken), as it would in the chat."""
+    from bot.chat import BadInput
+
+    cases = []
+    for d in dialogues:
+        session = bot.new_session(d.dialogue_id)
+        mentioned: list[str] = []
+        shown: dict[str, int] = {}
+        for turn in d.turns:
+            if turn.seeker:
+                try:
+                    session = bot.listen(turn.text, session)
+                except BadInput:  # an empty message: nothing heard
+                    pass
+            elif session.turns:
+                targets = tuple(dict.fromkeys(to_bot[m] for m in turn.item_ids
+                                              if m in to_bot and m not in mentioned))
+                if targets:
+                    cases.append(Case(d.dialogue_id, session, targets,
+                                      tuple(dict.fromkeys(to_bot[m] for m in mentioned if m in to_bot)),
+                                      tuple(shown.items())))
+                if replies:
+                    answer = bot.recommend(session)
+                    session = answer.session
+                    for it in answer.items:
+                        r = it.recommendation
+                        shown[r.item.item_id] = min(shown.get(r.item.item_id, r.rank), r.rank)
+            mentioned.extend(m for m in turn.item_ids if m not in mentioned)
+    return cases
+
+
+def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH,
+          count_shown: bool = False) -> dict[str, RankingMetrics]:
+    """Per fuser name, the ranks of every case's targets in the bot's top-k list (k+1 for
+    a miss; `None` as fuser = the bot's own). One pool per case, shared by the fusers.
+    With `count_shown`, a target the bot's own earlier lists already showed (it is then
+    never listed again) counts at the best rank it was shown at."""
+    rec = bot.recommender
+    out = {name: RankingMetrics() for name in fusers}
+    for case in cases:
+        pool = rec.candidates(case_query(bot, case, k))
+        for name, fuser in fusers.items():
+            listed = [] if len(pool.rows) == 0 else \
+                [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser or rec.fuser, rec.config.mmr_lambda).rows]
+            position = {item_id: i + 1 for i, item_id in enumerate(listed)}
+            if count_shown:
+                position = {**position, **dict(case.shown)}
+            out[name].add_ranks([position.get(t, k + 1) for t in case.targets])
+    return out
+
+
+
+def case_query(bot, case: Case, k: int = LIST_LENGTH):
+    """The bot's query for a case: its session, with the items mentioned earlier left out."""
+    query = bot.query(case.session)
+    return replace(query, exclude_ids=query.exclude_ids + case.earlier, k=k)
+
+
+# --- tuning on a dev split ------------------------------------------------------------
+# The pipeline's structure for a conversation (how the request is read; whether FAISS's
+# text top-N or the whole catalog are the candidates: priors and co-occurrence can only
+# lift items that are candidates), each searched in turn.
+STRUCTURES = (("turns", 200), ("turns", None), ("context", 200), ("context", None))
+# Knobs: "fuser" ("tuned": the ratings-tuned fuser; a number: fixed α), "w:<term>" the
+# weight of a term of fusion/conversations.py `conversation_terms`, or a config field.
+DIALOGUE_GRID = {"fuser": ("tuned", 0.8, 0.6, 0.4, 0.2, 0.0),
+                 "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
+                 "w:dialogues": (0.0, 0.1, 0.3, 0.6, 1.0),
+                 "w:head": (0.0, 0.5, 1.0, 2.0, 4.0),
+                 "w:neighbours": (0.0, 0.3, 1.0),
+                 "entity_weight": (0.0, 0.3, 0.6)}
+# The start is the ratings-only pipeline: the search keeps what the dev replay rewards.
+DIALOGUE_START = {"fuser": "tuned", "w:popularity": 0.0, "w:dialogues": 0.0, "w:head": 0.0, "w:neighbours": 0.0,
+                  "entity_weight": 0.0}
+
+
+def point_config(base: PipelineConfig, point: Mapping) -> PipelineConfig:
+    """`base` with a search point's knobs set."""
+    weights = {**base.weights, **{k[2:]: float(v) for k, v in point.items() if k.startswith("w:")}}
+    fields = {k: v for k, v in point.items() if not k.startswith("w:") and k != "fuser"}
+    fuser = point.get("fuser", "tuned")
+    if fuser != "tuned":
+        fields.update(fuser=None, alpha=float(fuser))
+    return base.with_(**fields, weights={k: v for k, v in weights.items() if v})
+
+
+def objective(result: Mapping[str, float]) -> float:
+    """What the tuner maximises: the mean of Recall@10 and Recall@50."""
+    return (result["recall@10"] + result["recall@50"]) / 2
+
+
+def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True) -> tuple[PipelineConfig, dict]:
+    """The config of `recommender` (whose terms include `conversation_terms`) that ranks
+    best what the human recommenders named in the `dev` dialogues (on its catalog's item
+    ids), replayed through the bot seeker message by seeker message; the report holds every
+    structure's best point and dev figures, the ratings-only start among them."""
+    from bot.chat import Bot
+    from fusion.tune import coordinate_search
+
+    start = time.perf_counter()
+    identity = {it.item_id: it.item_id for it in recommender.catalog.items}
+    cases = replay(Bot(recommender), dev, identity)
+    base = recommender.config
+    report: dict = {"n_dialogues": len(dev), "n_cases": len(cases), "grid": DIALOGUE_GRID, "start": DIALOGUE_START,
+                    "structures": []}
+    if not cases:
+        report["skipped"] = "no recommender turn of the dev dialogues names a catalog item"
+        return base, report
+    best: tuple[float, PipelineConfig] | None = None
+    for query, n_candidates in STRUCTURES:
+        rec = recommender.with_config(base.with_(query=query, n_candidates=n_candidates))
+        bot = Bot(rec)
+        pools = [(rec.candidates(case_query(bot, c)), c.targets) for c in cases]
+
+        def dev_result(point: dict, rec=rec, pools=pools) -> dict:
+            scored = rec.with_config(point_config(rec.config, point))
+            metrics = RankingMetrics()
+            for pool, targets in pools:
+                listed = [] if len(pool.rows) == 0 else [scored.catalog.items[r].item_id for r in scored.order(
+                    pool, LIST_LENGTH, scored.fuser, scored.config.mmr_lambda).rows]
+                position = {item_id: i + 1 for i, item_id in enumerate(listed)}
+                metrics.add_ranks([position.get(t, LIST_LENGTH + 1) for t in targets])
+            return metrics.result()
+
+        point, value, trace = coordinate_search(DIALOGUE_GRID, DIALOGUE_START, lambda p: objective(dev_result(p)),
+                                                rounds=2)
+        row = {"query": query, "n_candidates": n_candidates, "best": point, "objective": round(value, 5),
+               "start_objective": round(trace[0][1], 5), "dev": dev_result(point), "configs_tried": len(trace)}
+        report["structures"].append(row)
+        if progress:
+            print(f"  dev replay, {query} / {n_candidates or 'all'} candidates: objective "
+                  f"{trace[0][1]:.3f} -> {value:.3f} at {point}", flush=True)
+        if best is None or value > best[0] + 1e-9:
+            best = (value, point_config(rec.config, point))
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    report["chosen"] = best[1].to_dict()
+    return best[1], report

@@ -1,0 +1,116 @@
+"""A build that learns from conversations (issue: the default bot learns from dialogues):
+linking ReDial-style dialogues onto a catalog, the fit/dev split, the build stage, and the
+dev-replay tuner, with known answers on a small synthetic catalog."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.chat import Bot
+from bot.replay import replay, score, tune_on_dialogues
+from fusion.build import Conversations, load_or_build
+from retrieval.dialogue import Dialogue, Turn, relink, split_dialogues
+from retrieval.encoder import HashingEncoder
+from retrieval.facets import MOVIE
+from retrieval.loaders import DataError, item_text
+from retrieval.records import Catalog, Item
+from retrieval.redial import load_linked_dialogues
+from tests.conftest import TINY, make_checkerboard
+
+# The tiny catalog (12 movies, checkerboard ratings on them) and 40 unrated fillers.
+FILLERS = [(f"f{i}", f"Filler Story {i}", 2000 + i % 20, ("Drama",)) for i in range(40)]
+
+
+def catalog() -> Catalog:
+    return Catalog("small", tuple(Item(i, t, item_text(t, y, g), y, g) for i, t, y, g in TINY + FILLERS), kind=MOVIE)
+
+
+# ReDial ids: 111 = Mafia Night (1993), 222 = Cartoon Kittens (1995), 333 has no counterpart.
+MOVIES = "movieId,movieName,nbMentions\n111,Mafia Night (1993),40\n222,Cartoon Kittens (1995),3\n" \
+         "333,Nowhere Film (2001),2\n"
+
+
+def redial_line(n: int) -> dict:
+    """Seekers ask for cartoons; the recommender always names Mafia Night (and once in a while
+    a movie the bot's catalog lacks): a taste that only the conversations know."""
+    messages = [{"senderWorkerId": 1, "text": "hi! I want a cartoon for my kids tonight"},
+                {"senderWorkerId": 2, "text": "You could try @111" + (" or @333" if n % 5 == 0 else "")},
+                {"senderWorkerId": 1, "text": "thanks, and I liked @222 already"}]
+    return {"conversationId": str(1000 + n), "initiatorWorkerId": 1, "messages": messages,
+            "initiatorQuestions": {"111": {"liked": 1}}}
+
+
+@pytest.fixture
+def dialogue_file(tmp_path):
+    (tmp_path / "movies_with_mentions.csv").write_text(MOVIES)
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(redial_line(n)) for n in range(60)) + "\n")
+    return path
+
+
+def test_relink_moves_ids_and_drops_the_unlinked():
+    d = Dialogue("d", (Turn(True, "hi @x", ("a", "x")), Turn(False, "b?", ("b",))), frozenset({"a", "x"}), frozenset({"b"}))
+    (out,) = relink([d], {"a": "A", "b": "B"})
+    assert [t.item_ids for t in out.turns] == [("A",), ("B",)] and out.turns[0].text == "hi @x"
+    assert out.seeker_liked_ids == {"A"} and out.seeker_disliked_ids == {"B"}
+
+
+def test_split_is_seeded_by_id_and_disjoint():
+    ds = [Dialogue(str(i), ()) for i in range(200)]
+    fit, dev = split_dialogues(ds)
+    assert len(fit) + len(dev) == 200 and not {d.dialogue_id for d in fit} & {d.dialogue_id for d in dev}
+    assert 15 <= len(dev) <= 45 and split_dialogues(list(reversed(ds)))[1] == list(reversed(dev))
+
+
+def test_linked_dialogues_carry_the_catalogs_ids_and_counts(dialogue_file):
+    linked = load_linked_dialogues(dialogue_file, catalog())
+    assert linked.movies_linked == 2 and len(linked.dialogues) == 60
+    first = linked.dialogues[0]
+    assert first.turns[1].item_ids == ("m9",) and "Mafia Night (1993)" in first.turns[1].text
+    assert first.turns[2].item_ids == ("m0",) and first.seeker_liked_ids == {"m9"}
+    assert linked.mentions == 60 * 2 + 12 and linked.mentions_linked == 120  # the 12 mentions of 333 are dropped
+    with pytest.raises(DataError, match="no dialogue file"):
+        load_linked_dialogues(dialogue_file.parent / "missing.jsonl", catalog())
+
+
+def conversations(dialogue_file) -> Conversations:
+    fit, dev = split_dialogues(load_linked_dialogues(dialogue_file, catalog()).dialogues)
+    return Conversations(fit, dev, "test dialogues", tune_on_dialogues)
+
+
+def test_without_dialogues_the_build_says_it_learns_from_ratings_alone(tmp_path, capsys):
+    cat = catalog()
+    rec, report = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a")
+    assert "no dialogue file given" in report.skipped["conversations"] and not rec.terms
+    assert "[5/5] conversations: skipped, no dialogue file given" in capsys.readouterr().out
+
+
+def test_the_build_learns_what_only_conversations_know_and_reuses_it(tmp_path, dialogue_file):
+    cat = catalog()
+    convs = conversations(dialogue_file)
+    assert convs.dev and convs.fit
+    rec, report = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                                progress=False, conversations=convs)
+    assert any(b.startswith("conversations") for b in report.built) and "conversation tuning" in report.built
+    assert {"popularity", "dialogues", "head", "neighbours"} <= set(rec.terms)
+    # ratings and words alone do not put Mafia Night in a cartoon request's top 10; the tuned pipeline does
+    identity = {it.item_id: it.item_id for it in cat.items}
+    plain = Bot(rec.with_config(rec.config.with_(weights={}, query="turns", n_candidates=200)))
+    before = score(plain, replay(plain, convs.dev, identity), {"shipped": None})["shipped"].result()
+    learnt = Bot(rec)
+    after = score(learnt, replay(learnt, convs.dev, identity), {"shipped": None})["shipped"].result()
+    assert before["recall@10"] == 0.0 and after["recall@10"] == 1.0 and after["n_targets"] == len(convs.dev)
+    assert any(w > 0 for w in rec.config.weights.values())
+    # the second build reuses parts and tuning: nothing built, same config
+    again, report2 = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                                   progress=False, conversations=convs)
+    assert report2.built == () and again.config == rec.config
+
+
+def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
+    cat = catalog()
+    rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a", progress=False)
+    config, report = tune_on_dialogues(rec, [Dialogue("d", (Turn(True, "hello", ()),))], progress=False)
+    assert config == rec.config and report["n_cases"] == 0 and "skipped" in report
