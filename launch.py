@@ -169,7 +169,7 @@ def make_redial_bot(args: argparse.Namespace):
 def load_conversations(path: Path, catalog):
     """The dialogues of `path` on `catalog`'s items, split into fit and dev
     (retrieval/dialogue.py `split_dialogues`), with the dev replay as their tuner."""
-    from bot.replay import tune_on_dialogues
+    from bot.replay import tune_on_dialogues, tuner_fingerprint
     from fusion.build import Conversations
     from retrieval.dialogue import split_dialogues
     from retrieval.redial import load_linked_dialogues
@@ -177,7 +177,7 @@ def load_conversations(path: Path, catalog):
     linked = load_linked_dialogues(path, catalog)
     fit, dev = split_dialogues(linked.dialogues)
     print(f"dialogues {path}: {linked.describe()}; {len(fit):,} fit the model, {len(dev):,} tune it", flush=True)
-    return Conversations(fit, dev, f"{path.name}: {linked.describe()}", tune_on_dialogues)
+    return Conversations(fit, dev, f"{path.name}: {linked.describe()}", tune_on_dialogues, tuner_fingerprint())
 
 
 def make_bot(args: argparse.Namespace):

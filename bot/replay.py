@@ -105,14 +105,24 @@ STRUCTURES = (("turns", 200), ("turns", None), ("context", 200), ("context", Non
 # Knobs: "fuser" ("tuned": the ratings-tuned fuser; a number: fixed α), "w:<term>" the
 # weight of a term of fusion/conversations.py `conversation_terms`, or a config field.
 DIALOGUE_GRID = {"fuser": ("tuned", 0.8, 0.6, 0.4, 0.2, 0.0),
-                 "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
-                 "w:dialogues": (0.0, 0.1, 0.3, 0.6, 1.0),
-                 "w:head": (0.0, 0.5, 1.0, 2.0, 4.0),
+                 "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0),
+                 "w:dialogues": (0.0, 0.1, 0.3, 0.6, 1.0, 2.0),
+                 "w:head": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
                  "w:neighbours": (0.0, 0.3, 1.0),
                  "entity_weight": (0.0, 0.3, 0.6)}
 # The start is the ratings-only pipeline: the search keeps what the dev replay rewards.
 DIALOGUE_START = {"fuser": "tuned", "w:popularity": 0.0, "w:dialogues": 0.0, "w:head": 0.0, "w:neighbours": 0.0,
                   "entity_weight": 0.0}
+
+
+def tuner_fingerprint() -> str:
+    """What the tuner searches (structures, grid, start, objective): a build retunes when it changes."""
+    import hashlib
+    import json
+
+    spec = {"structures": STRUCTURES, "grid": DIALOGUE_GRID, "start": DIALOGUE_START, "list": LIST_LENGTH,
+            "objective": "mean of recall@10 and recall@50", "rounds": 2}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 def point_config(base: PipelineConfig, point: Mapping) -> PipelineConfig:

@@ -40,6 +40,7 @@ class Conversations:
     dev: Sequence[Dialogue]
     source: str  # one line for the build report: where they came from, how many linked
     tune: Callable[..., tuple[PipelineConfig, dict]] | None = None
+    tune_fingerprint: str = ""  # what the tuner searches: a saved tuning for another search is redone
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
                                    progress=progress)
     terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
-           "dev": dialogues_fingerprint(conversations.dev),
+           "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
            "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()}
     built = [f"conversations ({', '.join(parts['built'])})"] if parts["built"] else []
     report: dict = {"source": conversations.source, "n_fit": len(conversations.fit), "n_dev": len(conversations.dev)}
@@ -258,7 +259,8 @@ def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: P
     if progress and (rebuild or not (out_dir / "config.json").exists()):
         per_text = estimate_encode_seconds(encoder.encode, catalog.texts()) / max(len(catalog), 1)
         eta = estimate_seconds(config, len(catalog), per_text)
-    stages.start("fine-tuning", f"fine-tuning the encoder on the interactions (up to {config.max_steps} steps)"
+    source = "the interactions and dialogues" if dialogues else "the interactions"
+    stages.start("fine-tuning", f"fine-tuning the encoder on {source} (up to {config.max_steps} steps)"
                  if eta is not None else f"fine-tuned encoder in {out_dir}", eta)
     outcome = finetune_on_interactions(catalog, train_log, encoder.model_dir, out_dir, config,
                                        rebuild=rebuild, progress=progress, dialogues=dialogues)

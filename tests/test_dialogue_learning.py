@@ -5,6 +5,7 @@ dev-replay tuner, with known answers on a small synthetic catalog."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -107,6 +108,10 @@ def test_the_build_learns_what_only_conversations_know_and_reuses_it(tmp_path, d
     again, report2 = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
                                    progress=False, conversations=convs)
     assert report2.built == () and again.config == rec.config
+    # another search (grid, structures) retunes on the reused parts
+    _, report3 = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                               progress=False, conversations=replace(convs, tune_fingerprint="another grid"))
+    assert report3.built == ("conversation tuning",)
 
 
 def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
