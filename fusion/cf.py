@@ -22,6 +22,7 @@ nothing about taste). This module does not know about text, fusion or chat.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +74,46 @@ class CFScores:
     scores: np.ndarray  # float32 (n,), higher = better
     evidence_rows: np.ndarray  # int64 (n,), history row that contributed most, -1 if none
     source: str  # "history" or "popularity"
+
+
+# Rows co-rated with a history up to which `ItemKNN.top` scores every one of them exactly
+# (20k x 200 history items is ~10 ms); above it, a sparse pre-score picks the few to score.
+EXACT_TOP_ROWS = 20_000
+# Relative margin under the N-th pre-score within which rows are re-scored exactly: the
+# pre-score (a sparse weighted sum) and the score (the dense row sums) differ in float32
+# rounding only (~1e-6 relative), far inside it.
+TOP_MARGIN = 1e-3
+
+
+def stable_top(scores: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """int64: the first `n` rows of `np.argsort(-scores, kind="stable")` that `keep`
+    (bool (n_items,)) lets through, without sorting every row: best score first, equal
+    scores in row order. O(n_items) via np.partition."""
+    idx = np.flatnonzero(keep)
+    neg = -scores[idx]
+    if n >= len(idx):
+        return idx[np.argsort(neg, kind="stable")]
+    kth = np.partition(neg, n - 1)[n - 1]
+    above = np.flatnonzero(neg < kth)
+    tie = np.flatnonzero(neg == kth)[: n - len(above)]
+    return idx[np.concatenate([above[np.argsort(neg[above], kind="stable")], tie])].astype(np.int64)
+
+
+def top_rows(model: "CFModel", history: "History", n: int,
+             keep: np.ndarray) -> tuple[np.ndarray | None, "CFScores | None"]:
+    """(the model's own top-`n` candidates among `keep` for a non-empty history, the
+    dense scores of every row when they were computed): the first n rows of the stable
+    descending order of `model.score(history, every row)`; rows None when its scores carry
+    no evidence about the history (popularity: the same for everyone). A model with a
+    `top` method (item-kNN: only the rows co-rated with the history) answers itself and
+    scores no other row; any other is scored densely, as before."""
+    fast = getattr(model, "top", None)
+    if fast is not None:
+        return fast(history, n, keep), None
+    full = model.score(history, np.arange(len(keep), dtype=np.int64))
+    if full.source in NO_EVIDENCE_SOURCES:
+        return None, full
+    return stable_top(full.scores, keep, n), full
 
 
 def popular_counts(counts: np.ndarray) -> np.ndarray:
@@ -222,6 +263,46 @@ class ItemKNN(_Base):
         n = len(candidate_rows)
         evidence = np.where(contrib[np.arange(n), best] > 0, history.item_rows[best], -1)
         return CFScores(scores.astype(np.float32), evidence.astype(np.int64), "history")
+
+    def top(self, history: History, n: int, keep: np.ndarray) -> np.ndarray | None:
+        """`top_rows` for item-kNN without scoring every item: only rows co-rated with a
+        history item can score other than exactly 0. They are scored with `score` (so
+        each equals the dense score bit for bit), all of them when they are few, else the
+        ones whose sparse pre-score is within TOP_MARGIN of the n-th best; then the rows
+        scoring 0 follow in row order and negative ones last, as a stable sort has them."""
+        if len(history) == 0:
+            return None
+        co = (self.item_user[history.item_rows] @ self._user_item).tocsr()  # (h, n_items) cosines
+        touched = np.unique(co.indices).astype(np.int64)
+        touched = touched[keep[touched]]
+        exact_rows = touched
+        if len(touched) > EXACT_TOP_ROWS:
+            pre = np.asarray(co.T @ history.weights.astype(np.float64)).ravel()[touched]
+            positive = pre > 0
+            if positive.sum() >= n:
+                kth = np.partition(-pre[positive], n - 1)[n - 1]
+                exact_rows = touched[pre >= -kth * (1 + TOP_MARGIN)]
+        exact = self.score(history, exact_rows).scores
+        if exact_rows is not touched:
+            order = exact_rows[np.lexsort((exact_rows, -exact))][:n]
+            if len(order) == n and exact[np.searchsorted(exact_rows, order[-1])] > 0:
+                return order
+            exact_rows, exact = touched, self.score(history, touched).scores  # margin too small: every row
+        pos = exact > 0
+        out = exact_rows[pos][np.lexsort((exact_rows[pos], -exact[pos]))][:n]
+        if len(out) == n:
+            return out
+        nonzero = np.zeros(len(keep), bool)
+        nonzero[exact_rows[exact != 0]] = True
+        zeros = np.flatnonzero(keep & ~nonzero)[: n - len(out)]
+        neg = exact < 0
+        negatives = exact_rows[neg][np.lexsort((exact_rows[neg], -exact[neg]))]
+        return np.concatenate([out, zeros, negatives])[:n].astype(np.int64)
+
+    @functools.cached_property
+    def _user_item(self) -> sp.csr_matrix:
+        """(n_users, n_items) float32: item_user transposed, kept for `top`."""
+        return self.item_user.T.tocsr()
 
     def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None:
         self._write(folder, KIND, catalog, interactions, {"model": "itemknn-cosine"})
