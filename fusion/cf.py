@@ -272,21 +272,29 @@ class ItemKNN(_Base):
         scoring 0 follow in row order and negative ones last, as a stable sort has them."""
         if len(history) == 0:
             return None
-        co = (self.item_user[history.item_rows] @ self._user_item).tocsr()  # (h, n_items) cosines
-        touched = np.unique(co.indices).astype(np.int64)
-        touched = touched[keep[touched]]
+        # score(j) = sum_h w_h cos(j, h) = item_user[j] . u, u = sum_h w_h item_user[h]: only
+        # the items of the users who rated a history item can score other than 0
+        sub = self.item_user[history.item_rows]  # (h, n_users)
+        users = np.unique(sub.indices)
+        block = self._user_item[users]  # (raters, n_items)
+        mark = np.zeros(len(keep), bool)
+        mark[block.indices] = True
+        touched = np.flatnonzero(mark & keep)
         exact_rows = touched
         if len(touched) > EXACT_TOP_ROWS:
-            pre = np.asarray(co.T @ history.weights.astype(np.float64)).ravel()[touched]
+            taste = np.asarray(sub.T @ history.weights.astype(np.float64)).ravel()[users]
+            pre = np.asarray(block.T @ taste).ravel()[touched] / max(float(np.abs(history.weights).sum()), 1e-12)
             positive = pre > 0
             if positive.sum() >= n:
-                kth = np.partition(-pre[positive], n - 1)[n - 1]
-                exact_rows = touched[pre >= -kth * (1 + TOP_MARGIN)]
+                nth = -np.partition(-pre[positive], n - 1)[n - 1]  # the n-th best pre-score
+                exact_rows = touched[pre >= nth * (1 - TOP_MARGIN)]
         exact = self.score(history, exact_rows).scores
         if exact_rows is not touched:
-            order = exact_rows[np.lexsort((exact_rows, -exact))][:n]
-            if len(order) == n and exact[np.searchsorted(exact_rows, order[-1])] > 0:
-                return order
+            ranked = np.lexsort((exact_rows, -exact))[:n]
+            # rows left out pre-score under nth * (1 - margin); the n-th taken must score
+            # clearly above that, else rounding could have swapped them: score every row
+            if len(ranked) == n and exact[ranked[-1]] >= nth * (1 - TOP_MARGIN / 2) and exact[ranked[-1]] > 0:
+                return exact_rows[ranked]
             exact_rows, exact = touched, self.score(history, touched).scores  # margin too small: every row
         pos = exact > 0
         out = exact_rows[pos][np.lexsort((exact_rows[pos], -exact[pos]))][:n]
