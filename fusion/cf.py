@@ -76,9 +76,6 @@ class CFScores:
     source: str  # "history" or "popularity"
 
 
-# Rows co-rated with a history up to which `ItemKNN.top` scores every one of them exactly
-# (20k x 200 history items is ~10 ms); above it, a sparse pre-score picks the few to score.
-EXACT_TOP_ROWS = 20_000
 # Relative margin under the N-th pre-score within which rows are re-scored exactly: the
 # pre-score (a sparse weighted sum) and the score (the dense row sums) differ in float32
 # rounding only (~1e-6 relative), far inside it.
@@ -101,15 +98,16 @@ def stable_top(scores: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
 
 def top_rows(model: "CFModel", history: "History", n: int,
              keep: np.ndarray) -> tuple[np.ndarray | None, "CFScores | None"]:
-    """(the model's own top-`n` candidates among `keep` for a non-empty history, the
-    dense scores of every row when they were computed): the first n rows of the stable
-    descending order of `model.score(history, every row)`; rows None when its scores carry
-    no evidence about the history (popularity: the same for everyone). A model with a
-    `top` method (item-kNN: only the rows co-rated with the history) answers itself and
-    scores no other row; any other is scored densely, as before."""
+    """(the model's own top-`n` candidates among `keep` for a non-empty history, CF
+    scores of those rows (a `top` method) or of every row (dense)): the first n rows of
+    the stable descending order of `model.score(history, every row)`; rows None when its
+    scores carry no evidence about the history (popularity: the same for everyone). A
+    model with a `top` method (item-kNN) answers itself without scoring every row; any
+    other is scored densely, as before."""
     fast = getattr(model, "top", None)
     if fast is not None:
-        return fast(history, n, keep), None
+        found = fast(history, n, keep)
+        return (None, None) if found is None else found
     full = model.score(history, np.arange(len(keep), dtype=np.int64))
     if full.source in NO_EVIDENCE_SOURCES:
         return None, full
@@ -264,48 +262,47 @@ class ItemKNN(_Base):
         evidence = np.where(contrib[np.arange(n), best] > 0, history.item_rows[best], -1)
         return CFScores(scores.astype(np.float32), evidence.astype(np.int64), "history")
 
-    def top(self, history: History, n: int, keep: np.ndarray) -> np.ndarray | None:
-        """`top_rows` for item-kNN without scoring every item: only rows co-rated with a
-        history item can score other than exactly 0. They are scored with `score` (so
-        each equals the dense score bit for bit), all of them when they are few, else the
-        ones whose sparse pre-score is within TOP_MARGIN of the n-th best; then the rows
-        scoring 0 follow in row order and negative ones last, as a stable sort has them."""
+    def top(self, history: History, n: int, keep: np.ndarray) -> tuple[np.ndarray, CFScores] | None:
+        """`top_rows` for item-kNN without the dense (n_items, h) product: (rows, their
+        CFScores). score(j) = sum_h w_h cos(j, h) = item_user[j] . taste with taste = sum_h
+        w_h item_user[h], so one sparse mat-vec pre-scores every item (O(interactions),
+        float32); only the rows within TOP_MARGIN of the n-th best pre-score are scored
+        with `score` (so each equals the dense score bit for bit) and sorted. With fewer
+        than n positive pre-scores, every row co-rated with the history is scored; rows
+        that no history item's raters rated score exactly 0 and follow in row order, then
+        the negative ones, as a stable sort has them."""
         if len(history) == 0:
             return None
-        # score(j) = sum_h w_h cos(j, h) = item_user[j] . u, u = sum_h w_h item_user[h]: only
-        # the items of the users who rated a history item can score other than 0
         sub = self.item_user[history.item_rows]  # (h, n_users)
-        users = np.unique(sub.indices)
-        block = self._user_item[users]  # (raters, n_items)
-        mark = np.zeros(len(keep), bool)
-        mark[block.indices] = True
-        touched = np.flatnonzero(mark & keep)
-        exact_rows = touched
-        if len(touched) > EXACT_TOP_ROWS:
-            taste = np.asarray(sub.T @ history.weights.astype(np.float64)).ravel()[users]
-            pre = np.asarray(block.T @ taste).ravel()[touched] / max(float(np.abs(history.weights).sum()), 1e-12)
-            positive = pre > 0
-            if positive.sum() >= n:
-                nth = -np.partition(-pre[positive], n - 1)[n - 1]  # the n-th best pre-score
-                exact_rows = touched[pre >= nth * (1 - TOP_MARGIN)]
-        exact = self.score(history, exact_rows).scores
-        if exact_rows is not touched:
-            ranked = np.lexsort((exact_rows, -exact))[:n]
+        norm = max(float(np.abs(history.weights).sum()), 1e-12)
+        taste = np.asarray(sub.T @ history.weights.astype(np.float32)).ravel()
+        pre = np.asarray(self.item_user @ taste).ravel() / np.float32(norm)  # (n_items,)
+        idx = np.flatnonzero(keep & (pre > 0))
+        if len(idx) >= n:
+            vals = pre[idx]
+            nth = float(-np.partition(-vals, n - 1)[n - 1])  # the n-th best pre-score
+            rows = idx[vals >= nth * (1 - TOP_MARGIN)]
+            scored = self.score(history, rows)
+            ranked = np.lexsort((rows, -scored.scores))[:n]
             # rows left out pre-score under nth * (1 - margin); the n-th taken must score
-            # clearly above that, else rounding could have swapped them: score every row
-            if len(ranked) == n and exact[ranked[-1]] >= nth * (1 - TOP_MARGIN / 2) and exact[ranked[-1]] > 0:
-                return exact_rows[ranked]
-            exact_rows, exact = touched, self.score(history, touched).scores  # margin too small: every row
-        pos = exact > 0
-        out = exact_rows[pos][np.lexsort((exact_rows[pos], -exact[pos]))][:n]
-        if len(out) == n:
-            return out
+            # clearly above that, else rounding could have swapped them: the full way below
+            last = scored.scores[ranked[-1]]
+            if last >= nth * (1 - TOP_MARGIN / 2) and last > 0:
+                return rows[ranked], CFScores(scored.scores[ranked], scored.evidence_rows[ranked], scored.source)
+        users = np.unique(sub.indices)
+        mark = np.zeros(len(keep), bool)
+        mark[self._user_item[users].indices] = True
+        touched = np.flatnonzero(mark & keep)  # rows co-rated with a history item
+        scored = self.score(history, touched)
+        exact = scored.scores
+        pos, neg = exact > 0, exact < 0
         nonzero = np.zeros(len(keep), bool)
-        nonzero[exact_rows[exact != 0]] = True
-        zeros = np.flatnonzero(keep & ~nonzero)[: n - len(out)]
-        neg = exact < 0
-        negatives = exact_rows[neg][np.lexsort((exact_rows[neg], -exact[neg]))]
-        return np.concatenate([out, zeros, negatives])[:n].astype(np.int64)
+        nonzero[touched[exact != 0]] = True
+        out = touched[pos][np.lexsort((touched[pos], -exact[pos]))][:n]
+        zeros = np.flatnonzero(keep & ~nonzero)[: max(0, n - len(out))]
+        negatives = touched[neg][np.lexsort((touched[neg], -exact[neg]))]
+        rows = np.concatenate([out, zeros, negatives])[:n].astype(np.int64)
+        return rows, self.score(history, rows)
 
     @functools.cached_property
     def _user_item(self) -> sp.csr_matrix:

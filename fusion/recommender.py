@@ -97,6 +97,21 @@ class Ranking:
         return self.pool.rows[self.order]
 
 
+def merged_scores(cf: CFModel, history: History, cand: np.ndarray, scored_rows: np.ndarray,
+                  scored: CFScores) -> CFScores:
+    """CFScores of `cand` from those already computed for `scored_rows`, scoring the rest."""
+    at = {int(r): i for i, r in enumerate(scored_rows)}
+    rest = np.array([r for r in cand.tolist() if r not in at], np.int64)
+    more = cf.score(history, rest)
+    scores = np.empty(len(cand), np.float32)
+    evidence = np.empty(len(cand), np.int64)
+    have = np.array([r in at for r in cand.tolist()], bool)
+    scores[have] = scored.scores[[at[r] for r in cand[have].tolist()]]
+    evidence[have] = scored.evidence_rows[[at[r] for r in cand[have].tolist()]]
+    scores[~have], evidence[~have] = more.scores, more.evidence_rows
+    return CFScores(scores, evidence, scored.source)
+
+
 class Recommender:
     def __init__(self, retriever: Retriever, cf: CFModel, config: PipelineConfig = PipelineConfig(),
                  terms: Sequence[Term] = (), second_stage=None) -> None:
@@ -233,11 +248,13 @@ class Recommender:
             if len(history) and cfg.n_cf_candidates > 0:
                 # CF's own top-N without scoring every item (fusion/cf.py top_rows); each
                 # candidate's score is computed row by row, the same as a dense pass gives
-                extra, full = top_rows(self.cf, history, cfg.n_cf_candidates, keep)
+                extra, scored = top_rows(self.cf, history, cfg.n_cf_candidates, keep)
                 if extra is not None:
                     cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
-                    if full is not None:
-                        cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
+                    if len(scored.scores) == len(self.catalog):  # dense: every row scored
+                        cf = CFScores(scored.scores[cand], scored.evidence_rows[cand], scored.source)
+                    else:  # scores of `extra`; the text rows not among them are scored now
+                        cf = merged_scores(self.cf, history, cand, extra, scored)
             if cf is None:
                 cf = self.cf.score(history, cand)
         similarity = (self.retriever.item_vectors[cand] @ request.query_vector).astype(np.float32)
@@ -308,10 +325,15 @@ class Recommender:
         ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)
         return self._explain(ranking, str(fuser.describe().get("kind", "")))
 
+    @functools.cached_property
+    def _popular_counts(self) -> np.ndarray | None:
+        """popular_counts of the CF model's counts (an O(n_items) pass: once, not per turn)."""
+        counts = getattr(self.cf, "counts", None)
+        return None if counts is None else popular_counts(counts)
+
     def _explain(self, ranking: Ranking, kind: str) -> list[Recommendation]:
         pool, items = ranking.pool, self.catalog.items
-        counts = getattr(self.cf, "counts", None)
-        counts = None if counts is None else popular_counts(counts)
+        counts = self._popular_counts
         chosen = pool.rows[ranking.order]
         evidence = {name: ev for name in ranking.terms
                     if (ev := self.terms[name].evidence(pool.request, chosen)) is not None}

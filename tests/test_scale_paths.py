@@ -257,9 +257,9 @@ def test_stable_top_equals_a_full_stable_argsort():
         assert stable_top(scores, keep, n).tolist() == order[keep[order]][:n].tolist()
 
 
-@pytest.mark.parametrize("exact_rows", [cf_module.EXACT_TOP_ROWS, 0])  # then through the sparse pre-score
-def test_itemknn_top_equals_dense_scoring(monkeypatch, exact_rows):
-    monkeypatch.setattr(cf_module, "EXACT_TOP_ROWS", exact_rows)
+@pytest.mark.parametrize("margin", [cf_module.TOP_MARGIN, 0.0])  # 0: the check fails over to every co-rated row
+def test_itemknn_top_equals_dense_scoring(monkeypatch, margin):
+    monkeypatch.setattr(cf_module, "TOP_MARGIN", margin)
     rec = random_bot(seed=6).recommender
     model: ItemKNN = rec.cf
     n_items = len(rec.catalog)
@@ -274,7 +274,10 @@ def test_itemknn_top_equals_dense_scoring(monkeypatch, exact_rows):
         n = int(rng.choice([5, 40, 200, 1200]))  # past the co-rated rows: zeros, then negatives
         full = model.score(history, every)
         order = np.argsort(-full.scores, kind="stable")
-        assert model.top(history, n, keep).tolist() == order[keep[order]][:n].tolist(), trial
+        rows, scored = model.top(history, n, keep)
+        assert rows.tolist() == order[keep[order]][:n].tolist(), trial
+        assert np.array_equal(scored.scores, full.scores[rows]) and np.array_equal(scored.evidence_rows,
+                                                                                  full.evidence_rows[rows])
         some = rng.choice(n_items, 50, replace=False)
         part = model.score(history, some)
         assert np.array_equal(part.scores, full.scores[some]) and np.array_equal(part.evidence_rows,
