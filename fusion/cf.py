@@ -97,9 +97,9 @@ def stable_top(scores: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
 
 
 def top_rows(model: "CFModel", history: "History", n: int,
-             keep: np.ndarray) -> tuple[np.ndarray | None, "CFScores | None"]:
+             keep: np.ndarray) -> tuple[np.ndarray | None, "CFScores | None", bool]:
     """(the model's own top-`n` candidates among `keep` for a non-empty history, CF
-    scores of those rows (a `top` method) or of every row (dense)): the first n rows of
+    scores of those rows (a `top` method) or of every row (dense), whether dense): the first n rows of
     the stable descending order of `model.score(history, every row)`; rows None when its
     scores carry no evidence about the history (popularity: the same for everyone). A
     model with a `top` method (item-kNN) answers itself without scoring every row; any
@@ -107,11 +107,11 @@ def top_rows(model: "CFModel", history: "History", n: int,
     fast = getattr(model, "top", None)
     if fast is not None:
         found = fast(history, n, keep)
-        return (None, None) if found is None else found
+        return (None, None, False) if found is None else (*found, False)
     full = model.score(history, np.arange(len(keep), dtype=np.int64))
     if full.source in NO_EVIDENCE_SOURCES:
-        return None, full
-    return stable_top(full.scores, keep, n), full
+        return None, full, True
+    return stable_top(full.scores, keep, n), full, True
 
 
 def popular_counts(counts: np.ndarray) -> np.ndarray:

@@ -248,10 +248,10 @@ class Recommender:
             if len(history) and cfg.n_cf_candidates > 0:
                 # CF's own top-N without scoring every item (fusion/cf.py top_rows); each
                 # candidate's score is computed row by row, the same as a dense pass gives
-                extra, scored = top_rows(self.cf, history, cfg.n_cf_candidates, keep)
+                extra, scored, dense = top_rows(self.cf, history, cfg.n_cf_candidates, keep)
                 if extra is not None:
                     cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
-                    if len(scored.scores) == len(self.catalog):  # dense: every row scored
+                    if dense:  # every row was scored
                         cf = CFScores(scored.scores[cand], scored.evidence_rows[cand], scored.source)
                     else:  # scores of `extra`; the text rows not among them are scored now
                         cf = merged_scores(self.cf, history, cand, extra, scored)

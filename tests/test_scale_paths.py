@@ -293,7 +293,7 @@ def test_pool_equals_the_dense_pool(bot):
         liked = tuple(rng.choice(ids, rng.integers(0, 4), replace=False).tolist())
         query = Query(texts=("a dark story", "funny"), liked_ids=liked, banned_terms=q.banned_terms, years=q.years,
                       facet_filters=q.facet_filters, user_id=str(rng.choice(users)) if rng.random() < 0.3 else None,
-                      exclude_ids=tuple(rng.choice(ids, 3, replace=False).tolist()))
+                      exclude_ids=tuple(rng.choice(ids, rng.integers(0, 4), replace=False).tolist()))
         request = rec.request(query)
         pool = rec.pool(request)
         cand, cf = reference_pool(rec, request)
