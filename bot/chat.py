@@ -98,7 +98,10 @@ class Bot:
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(self.catalog)
         retriever = recommender.retriever
-        self.duplicates = NearDuplicates(self.catalog, retriever.item_vectors, retriever.index)
+        self.duplicates = NearDuplicates(self.catalog, retriever.item_vectors, retriever.index, self.linker.stems)
+        # indexes the first dislike, ban or year turn would otherwise build (seconds at 1M items)
+        self.duplicates.warm()
+        recommender.filters.warm()
         self._examples: tuple[str, ...] | None = None
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:

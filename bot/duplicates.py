@@ -30,23 +30,29 @@ PAST_STEM = "\x7f"
 
 
 class NearDuplicates:
-    def __init__(self, catalog: Catalog, vectors: np.ndarray, index=None) -> None:
+    def __init__(self, catalog: Catalog, vectors: np.ndarray, index=None, stems: list[str] | None = None) -> None:
         """`vectors` float32 (n_items, dim) unit rows; `index` a retrieval.index.FaissIndex
-        (used only when it is approximate)."""
+        (used only when it is approximate); `stems` the titles' normalise_title per row when
+        already computed (TitleLinker.stems), else computed on the first dislike."""
         self.catalog = catalog
         self.vectors = vectors
         self.index = index
         self._lock = threading.Lock()
+        self._given = stems
         self._stems: list[str] | None = None
         self._sorted: list[str] = []
         self._order = np.zeros(0, np.int64)
         self._series: dict[str, list[int]] = {}
 
+    def warm(self) -> None:
+        """Build the sorted stems and the series index now (else on the first dislike)."""
+        self._build()
+
     def _build(self) -> None:
         with self._lock:
             if self._stems is not None:
                 return
-            stems = [normalise_title(it.title) for it in self.catalog.items]
+            stems = self._given if self._given is not None else [normalise_title(it.title) for it in self.catalog.items]
             order = sorted(range(len(stems)), key=stems.__getitem__)
             series: dict[str, list[int]] = {}
             for row, it in enumerate(self.catalog.items):

@@ -227,8 +227,10 @@ class TitleLinker:
         self.catalog = catalog
         self.prior = prior if prior is not None else np.zeros(len(catalog))
         self.by_title: dict[str, list[int]] = {}
+        self.stems: list[str] = []  # normalise_title of every row (bot/duplicates.py reads them too)
         for row, item in enumerate(catalog.items):
             key = normalise_title(item.title)
+            self.stems.append(key)
             if key:
                 self.by_title.setdefault(key, []).append(row)
                 if key.startswith("the "):  # "Matrix" finds "The Matrix" too

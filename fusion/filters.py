@@ -44,6 +44,12 @@ class ItemFilters:
         self._categories: dict[str, dict[str, np.ndarray]] = {}
         self._people: dict[str, dict[str, np.ndarray]] = {}  # role ("" = any) -> name -> rows
 
+    def warm(self) -> None:
+        """Build the term index and the year array now (a server's start), not on the
+        first ban or year turn. Facet indexes stay lazy: one per facet a filter names."""
+        self.term_rows()
+        self.years()
+
     # --- indexes ---------------------------------------------------------------------
     def term_rows(self) -> dict[str, np.ndarray]:
         """term -> int64 rows of the items whose genres or title words hold it."""
