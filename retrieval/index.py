@@ -179,9 +179,7 @@ class FaissIndex:
         bits = np.packbits(mask, bitorder="little")  # FAISS reads bit i of byte i >> 3, low bit first
         selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         if self.breadth_name == "nprobe":
-            # a filter keeping a share f of the items needs ~1/f more lists for n matches
-            probe = min(self._nlist(), int(np.ceil(self._breadth() * len(self) / max(kept, 1))))
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=probe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._filtered_nprobe(queries, mask))
         elif self.breadth_name == "efSearch":
             ef = min(4096, int(np.ceil(max(self._breadth(), n) * len(self) / max(kept, 1))))
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
@@ -190,6 +188,34 @@ class FaissIndex:
         scores, rows = self.index.search(queries, n, params=params)
         del bits  # the selector reads it during search; keep it alive until here
         return scores, rows.astype(np.int64)
+
+    def _filtered_nprobe(self, queries: np.ndarray, mask: np.ndarray) -> int:
+        """IVF lists to scan under a filter: the nearest lists, in the quantizer's order,
+        until they hold as many allowed items as the unfiltered search scans. A filter
+        correlates with the lists (a year range leaves out whole neighbourhoods of similar
+        items), so scaling nprobe by the allowed share alone lost recall (0.78 at 1M for
+        "after 2000" on the scale benchmark's catalog)."""
+        nlist = self._nlist()
+        allowed = np.bincount(self._list_of()[mask], minlength=nlist)  # allowed items per list
+        _, order = self.index.quantizer.search(queries, nlist)  # every list, nearest first
+        target = self._breadth() * len(self) / nlist  # items the unfiltered search scans
+        cum = np.cumsum(allowed[order], axis=1)
+        need = [int(np.searchsorted(c, min(target, c[-1]))) + 1 for c in cum]
+        return int(min(nlist, max(need + [self._breadth()])))
+
+    def _list_of(self) -> np.ndarray:
+        """int32 (n_items,): the IVF list of every item (read once from the inverted lists)."""
+        if getattr(self, "_lists", None) is None:
+            import faiss
+
+            ivf = faiss.extract_index_ivf(self.index)
+            out = np.zeros(len(self), np.int32)
+            for lst in range(ivf.nlist):
+                size = ivf.invlists.list_size(lst)
+                if size:
+                    out[faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), size).copy()] = lst
+            self._lists = out
+        return self._lists
 
     def _exact_among(self, queries: np.ndarray, n: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(mask)

@@ -219,6 +219,14 @@ def test_filtered_ann_search_keeps_recall(exact_below):
     for share in (0.5, 0.1, 0.01):
         mask = rng.random(5000) < share
         assert index.filtered_recall(items, mask, queries=50) >= 0.9, share
+    # a filter that follows the neighbourhoods (as a year range does): whole clusters left out
+    centre = rng.integers(0, 50, 5000)
+    items = centres[centre] + 0.3 * unit(rng, 5000, 32)
+    items = (items / np.linalg.norm(items, axis=1, keepdims=True)).astype(np.float32)
+    index = FaissIndex.build(items, IndexConfig(ann_threshold=1, exact_filter_below=exact_below))
+    for share in (0.5, 0.2):
+        mask = np.isin(centre, rng.choice(50, int(50 * share), replace=False))
+        assert index.filtered_recall(items, mask, queries=50) >= 0.9, share
 
 
 def test_manifest_records_factory_and_recall(tmp_path, tiny_catalog, hashing_encoder):
