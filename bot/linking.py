@@ -133,6 +133,7 @@ class FuzzyKeys:
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
+        self._choices = np.array(keys, dtype=object)  # gathers the candidates in one call
         self.lengths = np.array([len(k) for k in keys], np.int64)
         code = np.full(128, -1, np.int64)
         for i, c in enumerate(ALPHABET):
@@ -198,9 +199,9 @@ class FuzzyKeys:
             else:
                 chosen.append(grams[i])
                 i, j = i + Q, j - 1
-        keys = np.unique(np.concatenate([self._owner[self._indptr[g]:self._indptr[g + 1]] for g in chosen]))
+        keys = np.concatenate([self._owner[self._indptr[g]:self._indptr[g + 1]] for g in chosen])
         length = self.lengths[keys]
-        return keys[(length >= shortest) & (length <= longest)]
+        return np.unique(keys[(length >= shortest) & (length <= longest)])
 
     def best(self, phrase: str, cutoff: float):
         """What `process.extractOne(phrase, self.keys, scorer=fuzz.ratio,
@@ -210,7 +211,7 @@ class FuzzyKeys:
             return process.extractOne(phrase, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff)
         if len(found) == 0:
             return None
-        hit = process.extractOne(phrase, [self.keys[i] for i in found], scorer=fuzz.ratio, score_cutoff=cutoff)
+        hit = process.extractOne(phrase, self._choices[found].tolist(), scorer=fuzz.ratio, score_cutoff=cutoff)
         return None if hit is None else (hit[0], hit[1], int(found[hit[2]]))
 
 
