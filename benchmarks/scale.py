@@ -291,28 +291,30 @@ def markdown(results: list[dict], command: str) -> str:
             if "filtered_recall_at_10" in r:
                 lines.append(f"- {r['size']:,}: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                               r["filtered_recall_at_10"].items()))
-    lines += ["", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"load average at the end {os.getloadavg()[0]:.2f}; Python {platform.python_version()}."]
+    lines += ["", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared with other "
+              f"jobs (see the load average per size); Python {platform.python_version()}."]
     return "\n".join(lines) + "\n"
 
 
 def plot(results: list[dict], path: Path) -> None:
+    """p95 against size per turn kind: wall time (left) and process CPU time (right)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     sizes = [r["size"] for r in results]
-    for kind in KINDS:
-        ax.plot(sizes, [r["turns"][kind]["p95"] for r in results], marker="o", label=kind)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.axhline(100, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("catalog size (items)")
-    ax.set_ylabel("p95 turn time (ms)")
-    ax.set_title("Per-turn cost against catalog size (1 thread per library)")
-    ax.legend(fontsize=8, ncol=2)
+    for ax, key, title in ((axes[0], "p95", "wall time"), (axes[1], "cpu_p95", "process CPU time")):
+        for kind in KINDS:
+            ax.plot(sizes, [r["turns"][kind].get(key, np.nan) for r in results], marker="o", label=kind)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axhline(100, color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("catalog size (items)")
+        ax.set_title(f"p95 {title} per turn (1 thread per library)")
+    axes[0].set_ylabel("ms")
+    axes[0].legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -327,7 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--one-size", type=int, default=None, help=argparse.SUPPRESS)  # the child process
     p.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--replot", action="store_true", help="redraw the plot and table of the saved JSON of --tag")
     args = p.parse_args(argv)
+    stem = "scale" + (f"_{args.tag}" if args.tag else "")
+    if args.replot:
+        saved = json.loads((args.out / f"{stem}.json").read_text())
+        (args.out / f"{stem}.md").write_text(markdown(saved["results"], saved["command"]))
+        plot(saved["results"], args.out / f"{stem}.png")
+        return 0
     if args.one_size is not None:
         result = run_size(args.one_size, args.turns, args.cache)
         args.child_out.write_text(json.dumps(result, indent=1))
@@ -345,7 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         result["wall_s"] = time.perf_counter() - t
         result["tag"] = args.tag
         results.append(result)
-    stem = "scale" + (f"_{args.tag}" if args.tag else "")
     command = "python -m benchmarks.scale " + " ".join(argv if argv is not None else sys.argv[1:])
     (args.out / f"{stem}.json").write_text(json.dumps({"command": command, "results": results}, indent=1))
     md = markdown(results, command)
