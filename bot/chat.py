@@ -17,7 +17,8 @@ from bot.examples import example_requests
 from bot.facetread import FacetReader, FacetReading
 from bot.intents import item_question
 from bot.justify import ReasonWriter, reason
-from bot.linking import SERIES_NOTE, TitleLinker, list_references, normalise_title
+from bot.duplicates import NearDuplicates
+from bot.linking import TitleLinker, list_references
 from bot.render import escape, left_out, render
 from bot.replies import reply_without_list
 from bot.session import Session
@@ -38,10 +39,6 @@ from retrieval.records import Query
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
 SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
-
-
-# What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".
-SEQUEL = re.compile(r"^ (?:\d{1,2}|ii|iii|iv|v|vi|part \w+|chapter \w+)\b")
 
 
 PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the first one", "them"})  # "who's in it?"
@@ -100,6 +97,11 @@ class Bot:
         years = [it.year for it in self.catalog.items if it.year is not None]
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(self.catalog)
+        retriever = recommender.retriever
+        self.duplicates = NearDuplicates(self.catalog, retriever.item_vectors, retriever.index, self.linker.stems)
+        # indexes the first dislike, ban or year turn would otherwise build (seconds at 1M items)
+        self.duplicates.warm()
+        recommender.filters.warm()
         self._examples: tuple[str, ...] | None = None
 
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
@@ -156,24 +158,9 @@ class Bot:
                        seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked))
 
     def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
-        """Items too close to a disliked one: same title stem (sequels) or near-identical text."""
-        if not item_ids:
-            return ()
-        vectors = self.recommender.retriever.item_vectors
-        rows = self.catalog.rows(item_ids)
-        sims = vectors[rows] @ vectors.T  # (d, n_items)
-        close = set(np.nonzero((sims >= self.config.near_duplicate).any(0))[0].tolist())
-        stems = [normalise_title(self.catalog.items[r].title) for r in rows]
-        # "(Twilight, #1)": the rest of a series its titles name
-        series = {n for r in rows for m in SERIES_NOTE.finditer(self.catalog.items[r].title)
-                  for n in [normalise_title(m.group(1))]}
-        for row, item in enumerate(self.catalog.items):
-            t = normalise_title(item.title)
-            if any(t == s or SEQUEL.match(t[len(s):]) for s in stems if t.startswith(s)):
-                close.add(row)
-            elif series and any(normalise_title(m.group(1)) in series for m in SERIES_NOTE.finditer(item.title)):
-                close.add(row)
-        return tuple(self.catalog.items[r].item_id for r in sorted(close - set(rows.tolist())))
+        """Items too close to a disliked one: same title stem (sequels), same series or
+        near-identical text (bot/duplicates.py: indexes built on the first dislike)."""
+        return self.duplicates.of(item_ids, self.config.near_duplicate)
 
     # --- one turn ---------------------------------------------------------------------
     def query(self, session: Session, alpha: float | None = None) -> Query:

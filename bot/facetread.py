@@ -21,9 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
-from bot.linking import fold
+from bot.linking import FuzzyKeys, fold
 from bot.understand import negated_scopes
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
 from retrieval.records import Catalog, FacetFilter
@@ -90,6 +89,7 @@ class PeopleIndex:
                     roles.setdefault(key, Counter())[role] += 1
         self.counts, self.roles, self.spelled = counts, roles, spelled
         self.keys = [k for k in counts if len(k.split()) >= 2]
+        self.fuzzy = FuzzyKeys(self.keys)  # typo-tolerant names without scoring every key
         by_surname: dict[str, list[str]] = {}
         for k in self.keys:
             by_surname.setdefault(k.split()[-1], []).append(k)
@@ -155,7 +155,7 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
                 if phrase in index.counts:
                     key = phrase
                 elif (capital or cue) and len(phrase) >= 10:
-                    best = process.extractOne(phrase, index.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN)
+                    best = index.fuzzy.best(phrase, FUZZY_MIN)
                     key = best[0] if best else None
             elif phrase in index.surnames and (capital or cue is not None) and (cue is not None or owner):
                 key = index.surnames[phrase]  # "a Nolan film", "with Hanks", "Spielberg's"

@@ -113,6 +113,108 @@ def series_of(title: str) -> list[str]:
     return list(dict.fromkeys(n for n in out if n))
 
 
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 "  # the characters of normalised titles and names
+Q = 3  # q-gram length of the fuzzy prefilter
+
+
+class FuzzyKeys:
+    """`process.extractOne(phrase, keys, scorer=fuzz.ratio, score_cutoff=cutoff)` without
+    scoring every key: the same answer from the few keys that can reach the cutoff.
+
+    A ratio of at least `cutoff` bounds the Indel distance d <= (1 - cutoff/100)(|a|+|b|),
+    hence the keys' lengths and the edit distance k <= d. Any k edits leave at least one
+    of k+1 non-overlapping 3-grams of the phrase intact in the key (pigeonhole), so the
+    keys holding one of k+1 chosen 3-grams (the rarest such set, by a small dynamic
+    programme) hold every answer. Those keys, in their original order, go to rapidfuzz,
+    so ties resolve as over the full list. Keys are strings over ALPHABET (normalised
+    titles, folded names); a phrase outside it, or too short to cut into k+1 3-grams, is
+    scored against every key.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self._choices = np.array(keys, dtype=object)  # gathers the candidates in one call
+        self.lengths = np.array([len(k) for k in keys], np.int64)
+        code = np.full(128, -1, np.int64)
+        for i, c in enumerate(ALPHABET):
+            code[ord(c)] = i
+        self._code = code
+        base = len(ALPHABET)
+        joined = np.frombuffer("".join(keys).encode("ascii", "replace"), np.uint8)
+        chars = code[joined]
+        starts = np.concatenate([[0], np.cumsum(self.lengths)])[:-1]
+        owner = np.repeat(np.arange(len(keys), dtype=np.int64), self.lengths)
+        pos = np.arange(len(joined)) - np.repeat(starts, self.lengths)  # position inside its key
+        ok = (pos + Q <= np.repeat(self.lengths, self.lengths))
+        grams = np.zeros(len(joined), np.int64)
+        for j in range(Q):
+            shifted = np.concatenate([chars[j:], np.full(min(j, len(chars)), -1, np.int64)])
+            ok &= shifted >= 0
+            grams = grams * base + np.maximum(shifted, 0)
+        grams, owner = grams[ok], owner[ok]
+        order = np.lexsort((owner, grams))
+        grams, owner = grams[order], owner[order]
+        self._n_codes = base ** Q
+        self._indptr = np.searchsorted(grams, np.arange(self._n_codes + 1))
+        self._owner = owner.astype(np.int32)  # key index per posting, grouped by 3-gram, ascending within one
+
+    def _grams(self, phrase: str) -> np.ndarray | None:
+        raw = phrase.encode("ascii", "replace")
+        if len(raw) != len(phrase):
+            return None
+        chars = self._code[np.frombuffer(raw, np.uint8)]
+        if (chars < 0).any():
+            return None
+        base = len(ALPHABET)
+        out = np.zeros(len(chars) - Q + 1, np.int64)
+        for j in range(Q):
+            out = out * base + chars[j:len(chars) - Q + 1 + j]
+        return out
+
+    def candidates(self, phrase: str, cutoff: float) -> np.ndarray | None:
+        """Sorted indexes of the keys that may score >= cutoff; None = all of them."""
+        a = len(phrase)
+        slack = 1.0 - cutoff / 100.0
+        longest = int(np.floor(a * (1 + slack) / (1 - slack) + 1e-6))
+        shortest = int(np.ceil(a * (1 - slack) / (1 + slack) - 1e-6))
+        k = int(np.floor(slack * (a + longest) + 1e-6))  # most edits an answer can be away
+        grams = self._grams(phrase) if a >= Q * (k + 1) else None
+        if grams is None:
+            return None
+        sizes = self._indptr[grams + 1] - self._indptr[grams]
+        # choose k+1 grams at positions >= Q apart with the fewest postings: best[i][j] =
+        # least total using j grams among positions >= i
+        m = len(grams)
+        inf = np.iinfo(np.int64).max // 4
+        best = np.full((m + Q + 1, k + 2), inf, np.int64)
+        best[:, 0] = 0
+        for i in range(m - 1, -1, -1):
+            for j in range(1, k + 2):
+                take = sizes[i] + best[i + Q, j - 1] if best[i + Q, j - 1] < inf else inf
+                best[i, j] = min(best[i + 1, j], take)
+        chosen, i, j = [], 0, k + 1
+        while j > 0:
+            if best[i, j] == best[i + 1, j]:
+                i += 1
+            else:
+                chosen.append(grams[i])
+                i, j = i + Q, j - 1
+        keys = np.concatenate([self._owner[self._indptr[g]:self._indptr[g + 1]] for g in chosen])
+        length = self.lengths[keys]
+        return np.unique(keys[(length >= shortest) & (length <= longest)])
+
+    def best(self, phrase: str, cutoff: float):
+        """What `process.extractOne(phrase, self.keys, scorer=fuzz.ratio,
+        score_cutoff=cutoff)` returns: (key, score, index) or None."""
+        found = self.candidates(phrase, cutoff)
+        if found is None:
+            return process.extractOne(phrase, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if len(found) == 0:
+            return None
+        hit = process.extractOne(phrase, self._choices[found].tolist(), scorer=fuzz.ratio, score_cutoff=cutoff)
+        return None if hit is None else (hit[0], hit[1], int(found[hit[2]]))
+
+
 @dataclass(frozen=True)
 class Mention:
     item_id: str
@@ -126,13 +228,16 @@ class TitleLinker:
         self.catalog = catalog
         self.prior = prior if prior is not None else np.zeros(len(catalog))
         self.by_title: dict[str, list[int]] = {}
+        self.stems: list[str] = []  # normalise_title of every row (bot/duplicates.py reads them too)
         for row, item in enumerate(catalog.items):
             key = normalise_title(item.title)
+            self.stems.append(key)
             if key:
                 self.by_title.setdefault(key, []).append(row)
                 if key.startswith("the "):  # "Matrix" finds "The Matrix" too
                     self.by_title.setdefault(key[4:], []).append(row)
         self.keys = list(self.by_title)
+        self.fuzzy = FuzzyKeys(self.keys)
         self.max_words = max(len(k.split()) for k in self.keys)
         # series names: "harry potter" -> the Harry Potter films (see series_prefixes)
         self.by_prefix: dict[str, list[int]] = {}
@@ -201,7 +306,7 @@ class TitleLinker:
                 rows = None if fuzzy else self.by_title.get(phrase)
                 if (fuzzy and n >= 2 and len(phrase) >= 10
                         and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
-                    best = process.extractOne(phrase, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN)
+                    best = self.fuzzy.best(phrase, FUZZY_MIN)
                     rows = self.by_title[best[0]] if best else None
                 if rows is None:
                     continue

@@ -22,6 +22,7 @@ nothing about taste). This module does not know about text, fusion or chat.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +74,44 @@ class CFScores:
     scores: np.ndarray  # float32 (n,), higher = better
     evidence_rows: np.ndarray  # int64 (n,), history row that contributed most, -1 if none
     source: str  # "history" or "popularity"
+
+
+# Relative margin under the N-th pre-score within which rows are re-scored exactly: the
+# pre-score (a sparse weighted sum) and the score (the dense row sums) differ in float32
+# rounding only (~1e-6 relative), far inside it.
+TOP_MARGIN = 1e-3
+
+
+def stable_top(scores: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """int64: the first `n` rows of `np.argsort(-scores, kind="stable")` that `keep`
+    (bool (n_items,)) lets through, without sorting every row: best score first, equal
+    scores in row order. O(n_items) via np.partition."""
+    idx = np.flatnonzero(keep)
+    neg = -scores[idx]
+    if n >= len(idx):
+        return idx[np.argsort(neg, kind="stable")]
+    kth = np.partition(neg, n - 1)[n - 1]
+    above = np.flatnonzero(neg < kth)
+    tie = np.flatnonzero(neg == kth)[: n - len(above)]
+    return idx[np.concatenate([above[np.argsort(neg[above], kind="stable")], tie])].astype(np.int64)
+
+
+def top_rows(model: "CFModel", history: "History", n: int,
+             keep: np.ndarray) -> tuple[np.ndarray | None, "CFScores | None", bool]:
+    """(the model's own top-`n` candidates among `keep` for a non-empty history, CF
+    scores of those rows (a `top` method) or of every row (dense), whether dense): the first n rows of
+    the stable descending order of `model.score(history, every row)`; rows None when its
+    scores carry no evidence about the history (popularity: the same for everyone). A
+    model with a `top` method (item-kNN) answers itself without scoring every row; any
+    other is scored densely, as before."""
+    fast = getattr(model, "top", None)
+    if fast is not None:
+        found = fast(history, n, keep)
+        return (None, None, False) if found is None else (*found, False)
+    full = model.score(history, np.arange(len(keep), dtype=np.int64))
+    if full.source in NO_EVIDENCE_SOURCES:
+        return None, full, True
+    return stable_top(full.scores, keep, n), full, True
 
 
 def popular_counts(counts: np.ndarray) -> np.ndarray:
@@ -222,6 +261,53 @@ class ItemKNN(_Base):
         n = len(candidate_rows)
         evidence = np.where(contrib[np.arange(n), best] > 0, history.item_rows[best], -1)
         return CFScores(scores.astype(np.float32), evidence.astype(np.int64), "history")
+
+    def top(self, history: History, n: int, keep: np.ndarray) -> tuple[np.ndarray, CFScores] | None:
+        """`top_rows` for item-kNN without the dense (n_items, h) product: (rows, their
+        CFScores). score(j) = sum_h w_h cos(j, h) = item_user[j] . taste with taste = sum_h
+        w_h item_user[h], so one sparse mat-vec pre-scores every item (O(interactions),
+        float32); only the rows within TOP_MARGIN of the n-th best pre-score are scored
+        with `score` (so each equals the dense score bit for bit) and sorted. With fewer
+        than n positive pre-scores, every row co-rated with the history is scored; rows
+        that no history item's raters rated score exactly 0 and follow in row order, then
+        the negative ones, as a stable sort has them."""
+        if len(history) == 0:
+            return None
+        sub = self.item_user[history.item_rows]  # (h, n_users)
+        norm = max(float(np.abs(history.weights).sum()), 1e-12)
+        taste = np.asarray(sub.T @ history.weights.astype(np.float32)).ravel()
+        pre = np.asarray(self.item_user @ taste).ravel() / np.float32(norm)  # (n_items,)
+        idx = np.flatnonzero(keep & (pre > 0))
+        if len(idx) >= n:
+            vals = pre[idx]
+            nth = float(-np.partition(-vals, n - 1)[n - 1])  # the n-th best pre-score
+            rows = idx[vals >= nth * (1 - TOP_MARGIN)]
+            scored = self.score(history, rows)
+            ranked = np.lexsort((rows, -scored.scores))[:n]
+            # rows left out pre-score under nth * (1 - margin); the n-th taken must score
+            # clearly above that, else rounding could have swapped them: the full way below
+            last = scored.scores[ranked[-1]]
+            if last >= nth * (1 - TOP_MARGIN / 2) and last > 0:
+                return rows[ranked], CFScores(scored.scores[ranked], scored.evidence_rows[ranked], scored.source)
+        users = np.unique(sub.indices)
+        mark = np.zeros(len(keep), bool)
+        mark[self._user_item[users].indices] = True
+        touched = np.flatnonzero(mark & keep)  # rows co-rated with a history item
+        scored = self.score(history, touched)
+        exact = scored.scores
+        pos, neg = exact > 0, exact < 0
+        nonzero = np.zeros(len(keep), bool)
+        nonzero[touched[exact != 0]] = True
+        out = touched[pos][np.lexsort((touched[pos], -exact[pos]))][:n]
+        zeros = np.flatnonzero(keep & ~nonzero)[: max(0, n - len(out))]
+        negatives = touched[neg][np.lexsort((touched[neg], -exact[neg]))]
+        rows = np.concatenate([out, zeros, negatives])[:n].astype(np.int64)
+        return rows, self.score(history, rows)
+
+    @functools.cached_property
+    def _user_item(self) -> sp.csr_matrix:
+        """(n_users, n_items) float32: item_user transposed, kept for `top`."""
+        return self.item_user.T.tocsr()
 
     def save(self, folder: Path, catalog: Catalog, interactions: Interactions) -> None:
         self._write(folder, KIND, catalog, interactions, {"model": "itemknn-cosine"})

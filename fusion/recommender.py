@@ -26,7 +26,6 @@ and renders the `Recommendation`s.
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,8 +33,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from fusion.cf import NO_EVIDENCE_SOURCES, CFModel, CFScores, History, popular_counts
+from fusion.cf import CFModel, CFScores, History, popular_counts, top_rows
 from fusion.config import PipelineConfig
+from fusion.filters import ItemFilters
 from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
 from fusion.terms import REPEAT_DECAY, SEEKER_MENTION, Request, Term
@@ -43,7 +43,6 @@ from retrieval.dialogue import context_text, mentioned_ids
 from retrieval.records import Item, Query
 from retrieval.retriever import Retriever
 
-WORD = re.compile(r"[a-z0-9]+")
 EMBEDDED_TEXTS = 4096  # query texts whose embeddings are kept (~6 MB at 384 floats)
 
 
@@ -98,6 +97,21 @@ class Ranking:
         return self.pool.rows[self.order]
 
 
+def merged_scores(cf: CFModel, history: History, cand: np.ndarray, scored_rows: np.ndarray,
+                  scored: CFScores) -> CFScores:
+    """CFScores of `cand` from those already computed for `scored_rows`, scoring the rest."""
+    at = {int(r): i for i, r in enumerate(scored_rows)}
+    rest = np.array([r for r in cand.tolist() if r not in at], np.int64)
+    more = cf.score(history, rest)
+    scores = np.empty(len(cand), np.float32)
+    evidence = np.empty(len(cand), np.int64)
+    have = np.array([r in at for r in cand.tolist()], bool)
+    scores[have] = scored.scores[[at[r] for r in cand[have].tolist()]]
+    evidence[have] = scored.evidence_rows[[at[r] for r in cand[have].tolist()]]
+    scores[~have], evidence[~have] = more.scores, more.evidence_rows
+    return CFScores(scores, evidence, scored.source)
+
+
 class Recommender:
     def __init__(self, retriever: Retriever, cf: CFModel, config: PipelineConfig = PipelineConfig(),
                  terms: Sequence[Term] = (), second_stage=None) -> None:
@@ -143,32 +157,14 @@ class Recommender:
         return tuple(i for i in mentioned_ids(query.context) if i in self.catalog)
 
     @functools.cached_property
-    def _item_terms(self) -> list[frozenset[str]]:
-        """Per item: its lower-case genres and title words (what a ban matches)."""
-        return [frozenset({g.lower() for g in it.genres} | set(WORD.findall(it.title.lower())))
-                for it in self.catalog.items]
-
-    @functools.cached_property
-    def _item_years(self) -> np.ndarray:
-        return np.array([-1 if it.year is None else it.year for it in self.catalog.items], np.int64)
+    def filters(self) -> ItemFilters:
+        """The catalog's filter indexes (term -> rows, years, facets), built on first use."""
+        return ItemFilters(self.catalog)
 
     def allowed_rows(self, query: Query) -> np.ndarray | None:
         """bool (n_items,) mask of the items the query's filters let through (banned
-        genre/title words, release years); None when it has no filter."""
-        banned = frozenset(t.lower() for t in query.banned_terms)
-        if not banned and query.years is None and not query.facet_filters:
-            return None
-        mask = np.ones(len(self.catalog), bool)
-        if banned:
-            mask &= np.array([not (terms & banned) for terms in self._item_terms])
-        if query.years is not None:
-            first, last = query.years
-            years = self._item_years  # -1 for an unknown year: below any bound, so left out
-            mask &= years >= (first if first is not None else 0)
-            mask &= years <= (last if last is not None else 10_000)
-        for f in query.facet_filters:
-            mask &= np.array([f.keeps(it.facets) for it in self.catalog.items])
-        return mask
+        genre/title words, release years, facets); None when it has no filter."""
+        return self.filters.mask(query)
 
     def query_texts(self, query: Query) -> list[str]:
         """The texts `request` embeds: the conversation and its latest turn (context
@@ -244,19 +240,21 @@ class Recommender:
             cf = self.cf.score(history, cand)
         else:
             # Over-fetch so that dropping excluded items still leaves N candidates.
-            only = None if request.allowed is None else np.flatnonzero(request.allowed)
             _, rows = self.retriever.index.search(request.query_vector[None, :],
-                                                  cfg.n_candidates + len(request.excluded) + 100, only)
+                                                  cfg.n_candidates + len(request.excluded) + 100, request.allowed)
             rows = rows[0][rows[0] >= 0]
             cand = text_rows = rows[keep[rows]][: cfg.n_candidates]
             cf = None
             if len(history) and cfg.n_cf_candidates > 0:
-                full = self.cf.score(history, np.arange(len(self.catalog), dtype=np.int64))
-                if full.source not in NO_EVIDENCE_SOURCES:
-                    order = np.argsort(-full.scores, kind="stable")
-                    extra = order[keep[order]][: cfg.n_cf_candidates]
+                # CF's own top-N without scoring every item (fusion/cf.py top_rows); each
+                # candidate's score is computed row by row, the same as a dense pass gives
+                extra, scored, dense = top_rows(self.cf, history, cfg.n_cf_candidates, keep)
+                if extra is not None:
                     cand = np.array(list(dict.fromkeys(text_rows.tolist() + extra.tolist())), np.int64)
-                    cf = CFScores(full.scores[cand], full.evidence_rows[cand], full.source)
+                    if dense:  # every row was scored
+                        cf = CFScores(scored.scores[cand], scored.evidence_rows[cand], scored.source)
+                    else:  # scores of `extra`; the text rows not among them are scored now
+                        cf = merged_scores(self.cf, history, cand, extra, scored)
             if cf is None:
                 cf = self.cf.score(history, cand)
         similarity = (self.retriever.item_vectors[cand] @ request.query_vector).astype(np.float32)
@@ -327,10 +325,15 @@ class Recommender:
         ranking = self.order(pool, query.k, fuser, self.config.mmr_lambda)
         return self._explain(ranking, str(fuser.describe().get("kind", "")))
 
+    @functools.cached_property
+    def _popular_counts(self) -> np.ndarray | None:
+        """popular_counts of the CF model's counts (an O(n_items) pass: once, not per turn)."""
+        counts = getattr(self.cf, "counts", None)
+        return None if counts is None else popular_counts(counts)
+
     def _explain(self, ranking: Ranking, kind: str) -> list[Recommendation]:
         pool, items = ranking.pool, self.catalog.items
-        counts = getattr(self.cf, "counts", None)
-        counts = None if counts is None else popular_counts(counts)
+        counts = self._popular_counts
         chosen = pool.rows[ranking.order]
         evidence = {name: ev for name in ranking.terms
                     if (ev := self.terms[name].evidence(pool.request, chosen)) is not None}

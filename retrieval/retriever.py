@@ -27,6 +27,8 @@ class Retriever:
         self.encoder = encoder
         self.item_vectors = item_vectors  # float32 (n_items, dim), unit rows
         self.index = index
+        if index.vectors is None:  # exact search over a few filtered rows reads them
+            index.vectors = item_vectors
 
     @classmethod
     def build(cls, catalog: Catalog, encoder: Encoder, config: IndexConfig = IndexConfig(),
@@ -64,6 +66,9 @@ class Retriever:
     @classmethod
     def load(cls, folder: Path, catalog: Catalog, encoder: Encoder,
              config: IndexConfig = IndexConfig()) -> "Retriever":
-        check_manifest(folder, KIND, {"catalog": catalog.fingerprint()}, expected={"encoder": encoder.describe()})
+        manifest = check_manifest(folder, KIND, {"catalog": catalog.fingerprint()},
+                                  expected={"encoder": encoder.describe()})
         vectors = np.load(folder / "item_vectors.npy", allow_pickle=False)
-        return cls(catalog, encoder, vectors, FaissIndex.load(folder / "index.faiss", config))
+        stats = {k: v for k, v in manifest.get("config", {}).get("index", {}).items()
+                 if k in ("factory", "recall_at_10", "recall_queries", "build_s")}
+        return cls(catalog, encoder, vectors, FaissIndex.load(folder / "index.faiss", config, vectors, stats))

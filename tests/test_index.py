@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from retrieval.encoder import HashingEncoder, TransformerEncoder
-from retrieval.index import FaissIndex, IndexConfig
+from retrieval.index import FaissIndex, IndexConfig, factory_for
 from retrieval.records import Catalog, Item
 from retrieval.retriever import Retriever
 
@@ -16,12 +18,20 @@ def unit(rng, n, d):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("threshold", [10**9, 1])  # exact flat index, then HNSW
-def test_index_matches_brute_force(threshold):
+KINDS = {"flat": (IndexConfig(ann_threshold=10**9), "IndexFlatIP"),
+         "ivf": (IndexConfig(ann_threshold=1), "IndexIVFFlat"),
+         "hnsw": (IndexConfig(ann_threshold=1, ann="hnsw"), "IndexHNSWFlat")}
+
+
+@pytest.mark.parametrize("name", list(KINDS))  # exact flat index, then the approximate ones
+def test_index_matches_brute_force(name):
     rng = np.random.default_rng(0)
     items, queries = unit(rng, 500, 32), unit(rng, 5, 32)
-    index = FaissIndex.build(items, IndexConfig(hnsw_threshold=threshold))
-    assert index.kind == ("IndexFlatIP" if threshold > 1 else "IndexHNSWFlat")
+    config, kind = KINDS[name]
+    threshold = config.ann_threshold
+    index = FaissIndex.build(items, config)
+    assert index.kind == kind
+    assert index.describe()["recall_at_10"] >= (1.0 if name == "flat" else config.recall_target)
     scores, rows = index.search(queries, 10)
     ref = np.argsort(-(queries @ items.T), axis=1)[:, :10]
     if threshold > 1:
@@ -161,12 +171,71 @@ def test_weights_fingerprint_follows_the_weights(tmp_path):
     assert weights_fingerprint(tmp_path) == first
 
 
-@pytest.mark.parametrize("threshold", [10**9, 1])
-def test_search_restricted_to_some_rows(threshold):
+@pytest.mark.parametrize("name", list(KINDS))
+def test_search_restricted_to_some_rows(name):
     rng = np.random.default_rng(1)
     items = unit(rng, 300, 16)
-    index = FaissIndex.build(items, IndexConfig(hnsw_threshold=threshold))
+    index = FaissIndex.build(items, KINDS[name][0])
     only = np.array([5, 17, 250])
     scores, rows = index.search(items[:1], 10, only)
     assert sorted(rows[0][:3].tolist()) == [5, 17, 250] and (rows[0][3:] == -1).all()
     assert rows[0][:3].tolist() == only[np.argsort(-(items[only] @ items[0]))].tolist()  # best first
+
+
+def test_factory_follows_catalog_size():
+    config = IndexConfig()
+    assert factory_for(10_000, config) == "Flat"
+    assert factory_for(1_000_000, config) == "IVF1024,Flat"
+    assert factory_for(1_000_000, IndexConfig(ann="hnsw")) == "HNSW32"
+    assert factory_for(10, IndexConfig(factory="HNSW16")) == "HNSW16"
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_mask_filter_equals_row_filter_and_brute_force(name):
+    """The bitmap selector (a bool mask) gives what the old IDSelectorBatch of rows gave,
+    and for the exact index exactly the brute-force top n among the allowed rows."""
+    rng = np.random.default_rng(2)
+    items = unit(rng, 2000, 16)
+    index = FaissIndex.build(items, KINDS[name][0])
+    mask = rng.random(2000) < 0.3
+    queries = unit(rng, 4, 16)
+    by_mask = index.search(queries, 20, mask)
+    by_rows = index.search(queries, 20, np.flatnonzero(mask))
+    assert by_mask[1].tolist() == by_rows[1].tolist()
+    assert mask[by_mask[1][by_mask[1] >= 0]].all()
+    if name == "flat":
+        ref = np.array([np.flatnonzero(mask)[np.argsort(-(items[mask] @ q), kind="stable")[:20]] for q in queries])
+        assert by_mask[1].tolist() == ref.tolist()
+
+
+@pytest.mark.parametrize("exact_below", [0, 10**9])  # through the IVF selector, then exactly over the rows
+def test_filtered_ann_search_keeps_recall(exact_below):
+    rng = np.random.default_rng(3)
+    centres = unit(rng, 50, 32)  # clustered, as item vectors are
+    items = centres[rng.integers(0, 50, 5000)] + 0.3 * unit(rng, 5000, 32)
+    items = (items / np.linalg.norm(items, axis=1, keepdims=True)).astype(np.float32)
+    index = FaissIndex.build(items, IndexConfig(ann_threshold=1, exact_filter_below=exact_below))
+    assert index.describe()["factory"].startswith("IVF")
+    for share in (0.5, 0.1, 0.01):
+        mask = rng.random(5000) < share
+        assert index.filtered_recall(items, mask, queries=50) >= 0.9, share
+    # a filter that follows the neighbourhoods (as a year range does): whole clusters left out
+    centre = rng.integers(0, 50, 5000)
+    items = centres[centre] + 0.3 * unit(rng, 5000, 32)
+    items = (items / np.linalg.norm(items, axis=1, keepdims=True)).astype(np.float32)
+    index = FaissIndex.build(items, IndexConfig(ann_threshold=1, exact_filter_below=exact_below))
+    for share in (0.5, 0.2):
+        mask = np.isin(centre, rng.choice(50, int(50 * share), replace=False))
+        assert index.filtered_recall(items, mask, queries=50) >= 0.9, share
+
+
+def test_manifest_records_factory_and_recall(tmp_path, tiny_catalog, hashing_encoder):
+    r = Retriever.build(tiny_catalog, hashing_encoder, IndexConfig(ann_threshold=1))
+    r.save(tmp_path)
+    described = json.loads((tmp_path / "manifest.json").read_text())["config"]["index"]
+    assert described["factory"].startswith("IVF") and 0.0 < described["recall_at_10"] <= 1.0
+    again = Retriever.load(tmp_path, tiny_catalog, hashing_encoder)
+    assert again.index.describe()["nprobe"] == described["nprobe"]
+    assert again.index.describe()["recall_at_10"] == described["recall_at_10"]
+    q = again.item_vectors[:2]
+    assert again.index.search(q, 5)[1].tolist() == r.index.search(q, 5)[1].tolist()
