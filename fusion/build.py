@@ -17,6 +17,7 @@ from typing import Mapping
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
+from fusion.logged import with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
 from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest, write_manifest
@@ -125,8 +126,11 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             stages.done("tuning", "built")
     config = tuned or config
     # 4. CF
-    stages.start("cf", f"CF model {config.cf_model} on {len(interactions):,} interactions")
-    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, interactions, refit=rebuild))
+    # A folder written by `python -m bot.learn` fits CF on the interactions plus those it
+    # learned from logged sessions (fusion/logged.py); any other folder on the interactions.
+    cf_log = _load(lambda: with_learned(folder, catalog, interactions))
+    stages.start("cf", f"CF model {config.cf_model} on {len(cf_log):,} interactions")
+    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, cf_log, refit=rebuild))
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")
