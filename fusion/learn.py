@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fusion.build import load_tuned, text_only_config
-from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
+from fusion.cf import fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.coldstart import ranking_metrics
 from fusion.config import PipelineConfig
 from fusion.cooccur import CoOccurrence

@@ -1,0 +1,418 @@
+"""Long-term feedback loops: `python -m benchmarks.longterm --rounds 20 --users 200`.
+
+Simulated traffic (benchmarks/simulator.py) and learning from its logbook (bot/learn.py
+reads it, fusion/learn.py refits) alternate for N rounds, per arm. Round r of an arm:
+
+1. learning (arms with learning, r > 1): every session the arm logged in rounds < r is
+   read back from its logbooks, consent rules and all, turned into CF interactions
+   (`log_interactions`) and the CF model the pipeline config names is refitted on the base
+   ratings plus them (`refit`): seconds, no encoder fine-tuning per round;
+2. evaluation: each user's fixed request (its liked genres, the same words every round;
+   as a known user once the CF model has learned them) through the real Bot, the top 10
+   scored against the user's held-out liked items: NDCG@10, Recall@10;
+3. traffic: one logged session per user (`turns` messages, reactions as its ratings say);
+   exposure over every list shown: catalog coverage, Gini of exposure, share of slots
+   taken by the top 1% most rated items, novelty (bits; fusion/diversity.py).
+
+Users: the cold-start benchmark's test users (fusion/coldstart.py `split_users`, seed 0):
+never seen by the encoder's fine-tuning or the tuning. CF starts from the other training
+users' ratings only. Arms share the users, seeds and base pipeline (the shipped artifacts'
+encoder, text index and tuned config) and differ in fuser, MMR and learning.
+
+Seeded and resumable: each (arm, round) writes `<state>/<arm>/round_NN.json` (and its
+logbook) when done; a rerun skips finished rounds and redoes an unfinished one. Writes
+benchmarks/results/longterm.{json,md} and longterm_<metric>.png (rounds on x, one line
+per arm, 95% bootstrap intervals over users).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.coldstart import rounded
+from benchmarks.simulator import SimConfig, SimUser, Simulator, make_users, opening
+from bot.chat import Bot
+from bot.learn import read_logbook
+from bot.logbook import Logbook
+from fusion.coldstart import ranking_metrics, split_users
+from fusion.config import PipelineConfig
+from fusion.diversity import catalog_coverage, exposure, gini, novelty, popular_share, top_share_rows
+from fusion.learn import log_interactions, new_to, refit
+from fusion.logged import append
+from fusion.recommender import Recommender
+from retrieval.records import Interactions
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ("ndcg@10", "recall@10", "coverage", "gini", "top1%_share", "novelty")
+LABELS = {"ndcg@10": "NDCG@10 (held-out likes)", "recall@10": "Recall@10 (held-out likes)",
+          "coverage": "catalog coverage of the round's lists", "gini": "Gini of exposure (higher = narrower)",
+          "top1%_share": "share of shown slots from the top-1% most rated", "novelty": "novelty (bits)"}
+N_BOOT = 200  # bootstrap resamples of users per (arm, round): enough for 2.5/97.5 percentiles
+CUTOFF = 10
+
+
+def arms(shipped: PipelineConfig) -> dict[str, tuple[PipelineConfig, bool]]:
+    """Arm name -> (pipeline config, learns from its logs). The shipped tuned pipeline
+    (adaptive α, its MMR λ) with and without learning and without MMR, and fixed α."""
+    mmr = shipped.mmr_lambda if shipped.mmr_lambda is not None else 0.8  # 0.8: a mild λ when none was tuned
+    adaptive = shipped.with_(mmr_lambda=mmr)
+    return {
+        "adaptive+mmr/learn": (adaptive, True),
+        "adaptive+mmr/static": (adaptive, False),
+        "adaptive/learn": (adaptive.with_(mmr_lambda=None), True),
+        "alpha0.3/learn": (shipped.with_(fuser=None, alpha=0.3, mmr_lambda=None), True),
+        "alpha0.7/learn": (shipped.with_(fuser=None, alpha=0.7, mmr_lambda=None), True),
+    }
+
+
+def folder_name(arm: str) -> str:
+    return arm.replace("/", "__").replace("+", "_")
+
+
+def learned_so_far(arm_dir: Path, round_no: int, catalog, base: Interactions) -> Interactions:
+    """What the arm learned from its logbooks of rounds before `round_no`, as the learning
+    command reads them (consent rules included)."""
+    sessions = []
+    for r in range(1, round_no):
+        found, _ = read_logbook(arm_dir / f"round_{r:02d}.sqlite")
+        sessions += found
+    return new_to(base, log_interactions(sessions, catalog))
+
+
+def evaluate(bot: Bot, users: list[SimUser], sim: SimConfig) -> tuple[list[float], list[float]]:
+    """Per user (Recall@10, NDCG@10) of one unlogged turn: its fixed request (seeded by the
+    user alone, no person named), as a known user when the CF model has learned them."""
+    import random
+
+    recalls, ndcgs = [], []
+    for u in users:
+        text = opening(u, bot.catalog, random.Random(f"eval/{sim.seed}/{u.user_id}"), sim, person=False)
+        key = f"participant:{u.participant_id}"
+        session = bot.new_session(f"eval-{u.user_id}", key if bot.recommender.cf.knows_user(key) else None)
+        turn = bot.respond(text, session)
+        rows = np.array([bot.catalog.row(it.recommendation.item.item_id) for it in turn.items], np.int64)
+        recall, ndcg, _ = ranking_metrics(rows, u.targets, CUTOFF)
+        recalls.append(recall)
+        ndcgs.append(ndcg)
+    return recalls, ndcgs
+
+
+def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, base_rec: Recommender,
+              base_log: Interactions, users: list[SimUser], sim: SimConfig, state: Path) -> dict:
+    arm_dir = state / folder_name(arm)
+    arm_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    catalog = base_rec.catalog
+    rec = Recommender(base_rec.retriever, base_rec.cf, config)
+    learned = 0
+    if learns and round_no > 1:
+        more = learned_so_far(arm_dir, round_no, catalog, base_log)
+        learned = len(more)
+        rec = refit(rec, append(base_log, more))
+    t_learn = time.perf_counter() - t0
+    bot = Bot(rec)
+    recalls, ndcgs = evaluate(bot, users, sim)
+    t_eval = time.perf_counter() - t0 - t_learn
+    log_path = arm_dir / f"round_{round_no:02d}.sqlite"
+    for p in arm_dir.glob(f"round_{round_no:02d}.sqlite*"):  # an unfinished earlier try
+        p.unlink()
+    lists: list[list[list[int]]] = []
+    likes = dislikes = 0
+    with Logbook(log_path) as book:
+        simulator = Simulator(bot, book, sim)
+        for u in users:
+            res = simulator.session(u, f"r{round_no:02d}-{u.user_id}", seed=round_no)
+            lists.append([list(map(int, rows)) for rows in res.lists])
+            likes += len(res.liked)
+            dislikes += len(res.disliked)
+        if hasattr(simulator.service.logbook, "flush"):
+            simulator.service.logbook.flush()
+    out = {"arm": arm, "round": round_no, "learns": learns, "learned_interactions": learned,
+           "recall": recalls, "ndcg": ndcgs, "lists": lists, "likes": likes, "dislikes": dislikes,
+           "seconds": {"learn": round(t_learn, 2), "eval": round(t_eval, 2),
+                       "traffic": round(time.perf_counter() - t0 - t_learn - t_eval, 2),
+                       "total": round(time.perf_counter() - t0, 2)}}
+    tmp = arm_dir / f"round_{round_no:02d}.json.tmp"
+    tmp.write_text(json.dumps(out))
+    tmp.replace(arm_dir / f"round_{round_no:02d}.json")  # written last: the round counts as done
+    return out
+
+
+def round_figures(result: dict, n_items: int, counts: np.ndarray, n_users_base: int, popular: np.ndarray,
+                  rng: np.random.Generator) -> dict:
+    """Each metric's mean and 95% bootstrap interval over users (exposure metrics are
+    recomputed on the resampled users' pooled lists)."""
+    per_user = [[np.asarray(rows, np.int64) for rows in lists] for lists in result["lists"]]
+    n = len(per_user)
+    rec, nd = np.asarray(result["recall"]), np.asarray(result["ndcg"])
+
+    def exposure_metrics(idx) -> tuple[float, float, float, float]:
+        flat = [rows for i in idx for rows in per_user[i] if len(rows)]
+        return (catalog_coverage(flat, n_items), gini(exposure(flat, n_items)), popular_share(flat, popular),
+                float(np.mean([novelty(r, counts, n_users_base) for r in flat])) if flat else 0.0)
+
+    full = exposure_metrics(range(n))
+    values = {"ndcg@10": nd.mean(), "recall@10": rec.mean(), "coverage": full[0], "gini": full[1],
+              "top1%_share": full[2], "novelty": full[3]}
+    boots = {m: [] for m in METRICS}
+    for _ in range(N_BOOT):
+        idx = rng.integers(0, n, n)
+        boots["ndcg@10"].append(nd[idx].mean())
+        boots["recall@10"].append(rec[idx].mean())
+        for m, v in zip(METRICS[2:], exposure_metrics(idx)):
+            boots[m].append(v)
+    return {m: {"mean": float(values[m]), "lo": float(np.percentile(boots[m], 2.5)),
+                "hi": float(np.percentile(boots[m], 97.5))} for m in METRICS}
+
+
+def paired(a: dict, b: dict, key: str, rng: np.random.Generator) -> dict:
+    """Mean per-user difference a − b of `key` ("ndcg" or "recall") with a 95% bootstrap interval."""
+    d = np.asarray(a[key]) - np.asarray(b[key])
+    boots = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(N_BOOT)]
+    return {"mean": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5))}
+
+
+def plot(report: dict, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, arm in enumerate(report["arms"]):
+        rows = report["rounds"][arm]
+        x = [r["round"] for r in rows]
+        ax.plot(x, [r[metric]["mean"] for r in rows], marker="o", ms=3, label=arm, color=f"C{i}")
+        ax.fill_between(x, [r[metric]["lo"] for r in rows], [r[metric]["hi"] for r in rows], alpha=0.12,
+                        color=f"C{i}")
+    ax.set_xlabel("round (traffic, then learning from it)")
+    ax.set_ylabel(LABELS[metric])
+    ax.set_title(f"{LABELS[metric]} over rounds ({report['users']} simulated users; 95% bootstrap CI)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(c: dict, digits: int = 3) -> str:
+    return f"{c['mean']:.{digits}f} [{c['lo']:.{digits}f}, {c['hi']:.{digits}f}]"
+
+
+def findings(report: dict) -> list[str]:
+    """Plain-words reading of the figures, each sentence built from the numbers above it."""
+    lines = []
+    rounds = report["rounds"]
+    first, last = report["round_numbers"][0], report["round_numbers"][-1]
+    for arm in report["arms"]:
+        a, b = rounds[arm][0], rounds[arm][-1]
+        lines.append(f"- **{arm}**: NDCG@10 {a['ndcg@10']['mean']:.3f} (round {first}) → {b['ndcg@10']['mean']:.3f} "
+                     f"(round {last}); Recall@10 {a['recall@10']['mean']:.3f} → {b['recall@10']['mean']:.3f}; "
+                     f"coverage {a['coverage']['mean']:.3f} → {b['coverage']['mean']:.3f}; Gini "
+                     f"{a['gini']['mean']:.3f} → {b['gini']['mean']:.3f}; top-1% share "
+                     f"{a['top1%_share']['mean']:.3f} → {b['top1%_share']['mean']:.3f}; novelty "
+                     f"{a['novelty']['mean']:.2f} → {b['novelty']['mean']:.2f} bits.")
+    for name, d in report["paired_last_round"].items():
+        lines.append(f"- {name}: {fmt(d)} (paired over users; 95% interval {sign(d)}).")
+    lines += ["", *verdicts(report)]
+    return lines
+
+
+def sign(d: dict) -> str:
+    return "above zero" if d["lo"] > 0 else "below zero" if d["hi"] < 0 else "includes zero"
+
+
+def verdicts(report: dict) -> list[str]:
+    """The plain-words answers: does learning raise accuracy round over round, does it
+    narrow exposure, which arm keeps both. Only from the figures and paired intervals."""
+    out = []
+    rounds, pairs = report["rounds"], report["paired_last_round"]
+    for arm in report["arms"]:
+        key = f"NDCG@10 {arm}: last round − round 1"
+        if key not in pairs:
+            continue
+        a, b = rounds[arm][0], rounds[arm][-1]
+        acc = {"above zero": "rises", "below zero": "falls", "includes zero": "shows no clear change"}[sign(pairs[key])]
+        narrower = b["gini"]["lo"] > a["gini"]["hi"]
+        wider = b["gini"]["hi"] < a["gini"]["lo"]
+        exp = ("narrows (Gini up, intervals apart)" if narrower else "widens (Gini down, intervals apart)" if wider
+               else "stays about as broad (Gini intervals overlap)")
+        pop = ("more" if b["top1%_share"]["mean"] > a["top1%_share"]["mean"] else "fewer")
+        out.append(f"- `{arm}`: accuracy {acc} from round 1 to the last round; exposure {exp}; the top-1% most "
+                   f"rated items take {pop} of the shown slots ({a['top1%_share']['mean']:.3f} → "
+                   f"{b['top1%_share']['mean']:.3f}).")
+        rounds[arm][-1]["_keeps_both"] = acc == "rises" and not narrower
+    keep = [a for a in report["arms"] if rounds[a][-1].pop("_keeps_both", False)]
+    out.append("- Arms whose accuracy rose without narrowing exposure: "
+               + (", ".join(f"`{a}`" for a in keep) if keep else "none in this run") + ".")
+    return out
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Long-term feedback loop (simulated MovieLens users)", "", report["protocol"], "",
+             f"Command: `{report['command']}`", "",
+             f"Wall time: {report['wall_seconds']:.0f} s for the rounds computed by this invocation "
+             f"({report['computed_rounds']} arm-rounds); {report['sum_round_seconds']:.0f} s summed over "
+             f"every arm-round on disk; load average at the start {report['load_average']}.", "",
+             "Arms: " + "; ".join(f"`{a}` = {d}" for a, d in report["arm_descriptions"].items()), "",
+             "## What feedback does (read from the figures below)", "", *findings(report), ""]
+    if report.get("conclusion"):
+        lines += [report["conclusion"], ""]
+    for m in METRICS:
+        digits = 2 if m == "novelty" else 3
+        lines += [f"## {LABELS[m]} (mean [95% bootstrap CI over users])", "",
+                  "| round | " + " | ".join(report["arms"]) + " |", "|---|" + "---|" * len(report["arms"])]
+        for i, r in enumerate(report["round_numbers"]):
+            lines.append(f"| {r} | " + " | ".join(fmt(report["rounds"][a][i][m], digits) for a in report["arms"]) + " |")
+        lines += ["", f"![{m}](longterm_{m.replace('@', '').replace('%', 'pct')}.png)", ""]
+    lines += ["## Cost per arm-round (seconds, mean over rounds)", "",
+              "| arm | learn (refit) | eval | traffic | total | learned interactions (last round) |",
+              "|---|---|---|---|---|---|"]
+    for a in report["arms"]:
+        s = report["seconds"][a]
+        lines.append(f"| {a} | {s['learn']:.1f} | {s['eval']:.1f} | {s['traffic']:.1f} | {s['total']:.1f} | "
+                     f"{report['rounds'][a][-1]['learned_interactions']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--users", type=int, default=200, help="simulated users (the cold-start test users, at most 200)")
+    p.add_argument("--turns", type=int, default=3, help="messages per simulated session")
+    p.add_argument("--accept", type=float, default=0.8, help="chance a user reacts to an item it has rated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arms", default="", help="comma-separated subset of the arms (default: all)")
+    p.add_argument("--artifacts", type=Path, default=ROOT / "artifacts" / "movielens",
+                   help="the shipped artifacts: encoder, text index and tuned config (read only)")
+    p.add_argument("--state", type=Path, default=ROOT / "artifacts" / "longterm",
+                   help="per-round state and logbooks (resumable)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--fresh", action="store_true", help="delete --state first")
+    p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (shared machine: 1)")
+    args = p.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+    import torch
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    from fusion.build import load_tuned
+    from fusion.cf import make_cf
+    from fusion.tune import N_TEST, N_VALIDATION, SEED, load_text
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.movielens import load_movielens
+
+    start = time.perf_counter()
+    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    catalog, interactions = load_movielens()
+    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
+    if not 1 <= args.users <= len(split.test):
+        p.error(f"--users must be 1..{len(split.test)}")
+    sim = SimConfig(turns=args.turns, accept=args.accept, seed=args.seed)
+    users = make_users(catalog, interactions, [u.user_id for u in split.test[:args.users]], sim)
+    finetuned = args.artifacts / "encoder"
+    encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
+    retriever = load_text(catalog, encoder, args.artifacts / "text")
+    shipped = load_tuned(args.artifacts / "fusion", catalog, interactions) or PipelineConfig()
+    all_arms = arms(shipped)
+    chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or list(all_arms)
+    unknown = [a for a in chosen if a not in all_arms]
+    if unknown:
+        p.error(f"unknown arm(s) {unknown}; arms: {', '.join(all_arms)}")
+    settings = {"users": args.users, "turns": args.turns, "accept": args.accept, "seed": args.seed,
+                "sim": asdict(sim), "shipped": shipped.to_dict()}
+    if args.fresh and args.state.exists():
+        shutil.rmtree(args.state)
+    args.state.mkdir(parents=True, exist_ok=True)
+    cfg_path = args.state / "settings.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(json.dumps(settings)):
+        p.error(f"{args.state} holds a run with other settings: pass --fresh or another --state")
+    cfg_path.write_text(json.dumps(settings, indent=1))
+    base_log = split.train
+    base_cf = make_cf(shipped.cf_model, base_log, len(catalog), **shipped.cf_params)
+    base_rec = Recommender(retriever, base_cf, shipped)
+    counts = np.bincount(base_log.item_rows, minlength=len(catalog))
+    popular = top_share_rows(counts, 0.01)
+    n_base_users = len(base_log.users())
+    print(f"{len(users)} simulated users, {len(chosen)} arms, {args.rounds} rounds; CF {shipped.cf_model} on "
+          f"{len(base_log):,} ratings of {n_base_users} other users (setup {time.perf_counter() - start:.0f} s)",
+          flush=True)
+    results: dict[str, list[dict]] = {a: [] for a in chosen}
+    computed = 0
+    for r in range(1, args.rounds + 1):
+        for a in chosen:
+            path = args.state / folder_name(a) / f"round_{r:02d}.json"
+            if path.exists():
+                res = json.loads(path.read_text())
+            else:
+                config, learns = all_arms[a]
+                res = run_round(a, config, learns, r, base_rec, base_log, users, sim, args.state)
+                computed += 1
+            results[a].append(res)
+            rng = np.random.default_rng([args.seed, r])
+            fig = round_figures(res, len(catalog), counts, n_base_users, popular, rng)
+            res["figures"] = fig
+            print(f"round {r:2d} {a:22s} NDCG@10 {fig['ndcg@10']['mean']:.4f} Recall@10 {fig['recall@10']['mean']:.4f} "
+                  f"coverage {fig['coverage']['mean']:.4f} gini {fig['gini']['mean']:.4f} "
+                  f"top1% {fig['top1%_share']['mean']:.4f} novelty {fig['novelty']['mean']:.3f} "
+                  f"(learned {res['learned_interactions']}, likes {res['likes']}, {res['seconds']['total']:.0f} s)",
+                  flush=True)
+    wall = time.perf_counter() - start
+    rng = np.random.default_rng(args.seed)
+    pairs = {}
+    if "adaptive+mmr/learn" in results and "adaptive+mmr/static" in results:
+        for key, label in (("ndcg", "NDCG@10"), ("recall", "Recall@10")):
+            pairs[f"{label} adaptive+mmr/learn − adaptive+mmr/static"] = paired(
+                results["adaptive+mmr/learn"][-1], results["adaptive+mmr/static"][-1], key, rng)
+    for a in chosen:
+        if len(results[a]) > 1:
+            pairs[f"NDCG@10 {a}: last round − round 1"] = paired(results[a][-1], results[a][0], "ndcg", rng)
+    descriptions = {a: (f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, "
+                        f"{'learns from its logs each round' if learns else 'never learns'}")
+                    for a, (c, learns) in all_arms.items() if a in chosen}
+    report = {
+        "protocol": (f"{len(users)} simulated users = the cold-start benchmark's held-out test users (seed {SEED}); "
+                     f"half of each user's liked items (rated >= 4) kept back as targets, never reacted to. "
+                     f"Per round and arm: evaluation turn (fixed genre request, top {CUTOFF} vs targets), then one "
+                     f"logged session of {args.turns} messages per user (likes >= 4 stars, dislikes <= 2, "
+                     f"acceptance {args.accept}); learning arms refit CF ({shipped.cf_model}) on the base ratings "
+                     f"of {n_base_users} other users plus everything learned from their logbooks before the round "
+                     "(no encoder fine-tuning per round). Exposure metrics over every list shown in the round's "
+                     f"traffic; popularity and novelty from the base ratings. Bootstrap: {N_BOOT} resamples of users."),
+        "command": "python -m benchmarks.longterm " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "users": len(users), "arms": chosen, "arm_descriptions": descriptions,
+        "round_numbers": list(range(1, args.rounds + 1)),
+        "rounds": {a: [{"round": res["round"], "learned_interactions": res["learned_interactions"],
+                        "likes": res["likes"], "dislikes": res["dislikes"], **res["figures"]}
+                       for res in results[a]] for a in chosen},
+        "paired_last_round": pairs,
+        "seconds": {a: {k: float(np.mean([res["seconds"][k] for res in results[a]]))
+                        for k in ("learn", "eval", "traffic", "total")} for a in chosen},
+        "wall_seconds": wall, "computed_rounds": computed,
+        "sum_round_seconds": float(sum(res["seconds"]["total"] for a in chosen for res in results[a])),
+        "load_average": load_avg, "settings": settings,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "longterm.json").write_text(json.dumps(rounded(report), indent=1))
+    (args.out / "longterm.md").write_text(markdown(report))
+    for m in METRICS:
+        plot(report, m, args.out / f"longterm_{m.replace('@', '').replace('%', 'pct')}.png")
+    for line in findings(report):
+        print(line)
+    print(f"long-term benchmark: {args.rounds} rounds x {len(chosen)} arms x {len(users)} users in {wall:.0f} s "
+          f"({computed} arm-rounds computed now) -> {args.out}/longterm.md", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
