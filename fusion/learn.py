@@ -205,11 +205,13 @@ def _write_pairs(path: Path, pairs: Sequence[Pair]) -> None:
 
 def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, encoder: Encoder,
           sessions: Sequence[LoggedSession], config: LearnConfig = LearnConfig(),
-          source: dict[str, Any] | None = None) -> LearnReport:
+          source: dict[str, Any] | None = None, finetune=None, progress: bool = False) -> LearnReport:
     """Learn from `sessions` into the new folder `out`, starting from the serving folder
     `base` (read only; its files are hashed before and after). `source` (e.g. the logbook
-    path and --since) goes into the new manifest. ValueError when `out` exists, or is
-    `base` or inside it."""
+    path and --since) goes into the new manifest. `finetune` (a retrieval/finetune.py
+    FinetuneConfig; minutes): also fine-tune the (transformer) encoder on the sessions'
+    pairs into `out/learned/encoder/` and re-embed the catalog with it (see `_finetune`).
+    ValueError when `out` exists, or is `base` or inside it."""
     start = time.perf_counter()
     base, out = Path(base), Path(out)
     if out.resolve() == base.resolve() or base.resolve() in out.resolve().parents:
@@ -229,33 +231,80 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
     pairs = log_pairs(fresh, catalog, seed=config.seed)
     baskets = session_baskets(fresh, catalog)
     old_baskets = _read_baskets(base / LEARNED_DIR)
-    # the new folder: everything but cf/, learned/ and the manifest copied as it is
-    out.mkdir(parents=True, exist_ok=True)
-    for part in sorted(base.iterdir()):
-        if part.is_dir() and part.name not in ("cf", LEARNED_DIR):
-            shutil.copytree(part, out / part.name)
-    new.cf.save(out / "cf", catalog, append(interactions, learned))
-    part = out / LEARNED_DIR
-    part.mkdir()
-    _write_pairs(part / "pairs.jsonl", pairs)
-    (part / "sessions.json").write_text(json.dumps(sorted(done | {s.session_id for s in fresh})))
-    all_baskets = old_baskets + baskets
-    np.savez(part / "baskets.npz", rows=np.array([r for b in all_baskets for r in b], np.int64),
-             offsets=np.cumsum([0] + [len(b) for b in all_baskets]).astype(np.int64))
-    CoOccurrence.fit(all_baskets, len(catalog)).save(part / "cooccur", {"catalog": catalog.fingerprint()},
-                                                      {"source": "items liked together in a logged session",
-                                                       "baskets": len(all_baskets)})
-    save_learned(out, catalog, learned, {"learn": asdict(config), "source": source or {},
-                                         "sessions": len(fresh), "held_out": len(held), "pairs": len(pairs),
-                                         "base": str(base), "base_fingerprint": before})
-    comparison = compare(old, new, held, config.cutoff)
-    write_manifest(out, KIND, fingerprints(catalog, interactions),
-                   {"base": str(base), "comparison": comparison, "learned_interactions": len(learned)})
-    after = tree_fingerprint(base)
-    if after != before:  # never expected: say so loudly rather than serve a changed folder
-        raise RuntimeError(f"{base} changed while learning (fingerprint {before[:12]}… -> {after[:12]}…)")
-    return LearnReport(out, len(fresh), len(held), len(learned), len(new_events), len(pairs), len(all_baskets),
-                       comparison, before, tree_fingerprint(out), time.perf_counter() - start)
+    # the new folder, written under a temporary name and renamed when complete (a failed
+    # run leaves nothing half-written): everything but cf/, learned/ and the manifest copied
+    final, out = out, out.parent / f".{out.name}.partial"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    try:
+        for part in sorted(base.iterdir()):
+            if part.is_dir() and part.name not in ("cf", LEARNED_DIR):
+                shutil.copytree(part, out / part.name)
+        new.cf.save(out / "cf", catalog, append(interactions, learned))
+        part = out / LEARNED_DIR
+        part.mkdir()
+        _write_pairs(part / "pairs.jsonl", pairs)
+        (part / "sessions.json").write_text(json.dumps(sorted(done | {s.session_id for s in fresh})))
+        all_baskets = old_baskets + baskets
+        np.savez(part / "baskets.npz", rows=np.array([r for b in all_baskets for r in b], np.int64),
+                 offsets=np.cumsum([0] + [len(b) for b in all_baskets]).astype(np.int64))
+        CoOccurrence.fit(all_baskets, len(catalog)).save(part / "cooccur", {"catalog": catalog.fingerprint()},
+                                                          {"source": "items liked together in a logged session",
+                                                           "baskets": len(all_baskets)})
+        save_learned(out, catalog, learned, {"learn": asdict(config), "source": source or {},
+                                             "sessions": len(fresh), "held_out": len(held), "pairs": len(pairs),
+                                             "base": str(base), "base_fingerprint": before})
+        finetuned = False
+        if finetune is not None:
+            new = _finetune(new, pairs, log_pairs(held, catalog, seed=config.seed), encoder, out, finetune, progress)
+            finetuned = True
+        comparison = compare(old, new, held, config.cutoff)
+        write_manifest(out, KIND, fingerprints(catalog, interactions),
+                       {"base": str(base), "comparison": comparison, "learned_interactions": len(learned)})
+        after = tree_fingerprint(base)
+        if after != before:  # never expected: say so loudly rather than serve a changed folder
+            raise RuntimeError(f"{base} changed while learning (fingerprint {before[:12]}… -> {after[:12]}…)")
+        fingerprint = tree_fingerprint(out)
+        if final.exists():
+            final.rmdir()  # empty (checked at the start)
+        out.rename(final)
+        return LearnReport(final, len(fresh), len(held), len(learned), len(new_events), len(pairs), len(all_baskets),
+                           comparison, before, fingerprint, time.perf_counter() - start, finetuned)
+
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _finetune(rec: Recommender, train: Sequence[Pair], valid: Sequence[Pair], encoder: Encoder, out: Path,
+              config, progress: bool) -> Recommender:
+    """Fine-tune the pipeline's encoder (its weights folder: the serving folder's encoder/,
+    or the base model) on the logged pairs into `out/learned/encoder/` (early stopping on
+    the held-out sessions' pairs, else a share of the training pairs), re-embed the catalog
+    into `out/text/`; the pipeline with the new retriever. fusion/build.py serves a folder's
+    `learned/encoder/` in place of the catalog fine-tune."""
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.finetune import finetune
+    from retrieval.pairs import split_pairs
+
+    if not hasattr(encoder, "model_dir"):
+        raise ValueError(f"the {encoder.describe().get('kind', 'given')} encoder has no weights to fine-tune")
+    if not train:
+        raise ValueError("no encoder pairs in the sessions learned from (no likes): nothing to fine-tune on")
+    if not valid:
+        # a tenth of the pairs for early stopping, at least one
+        train, valid = split_pairs(train, valid_share=max(0.1, 1.0 / max(len(train), 1)), seed=config.seed)
+        if not valid:
+            raise ValueError("too few encoder pairs to hold some out for early stopping")
+    target = out / LEARNED_DIR / "encoder"
+    catalog = rec.catalog
+    finetune(encoder.model_dir, train, valid, {it.item_id: it.text for it in catalog.items}, target, config,
+             progress=progress, extra_manifest={"catalog": catalog.fingerprint(), "pairs": "logged sessions"})
+    tuned = TransformerEncoder(target, max_length=encoder.max_length)
+    shutil.rmtree(out / "text", ignore_errors=True)
+    retriever = Retriever.build(catalog, tuned, progress=progress)
+    retriever.save(out / "text")
+    return Recommender(retriever, rec.cf, rec.config, list(rec.terms.values()), rec.second_stage)
 
 
 def _read_baskets(folder: Path) -> list[list[int]]:

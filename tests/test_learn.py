@@ -199,3 +199,26 @@ def test_interactions_arrays_are_typed(logbook: Path, tiny_catalog) -> None:
     inter = log_interactions(read(logbook)[0], tiny_catalog)
     assert inter.item_rows.dtype == np.int64 and inter.weights.dtype == np.float32
     assert inter.timestamps.min() > 1_700_000_000  # the sessions' logged start, in Unix seconds
+
+
+def test_encoder_fine_tuned_on_logged_pairs_is_what_the_new_folder_serves(
+        logbook: Path, tmp_path: Path, tiny_catalog, checkerboard, tiny_model: Path) -> None:
+    from retrieval.encoder import TransformerEncoder
+    from retrieval.finetune import FinetuneConfig
+
+    serving = tmp_path / "serving"
+    load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32), serving,
+                  PipelineConfig(n_candidates=None), progress=False)
+    before = tree_fingerprint(serving)
+    sessions, _ = read(logbook)
+    out = tmp_path / "learned"
+    report = learn(serving, out, tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32), sessions,
+                   LearnConfig(holdout_share=0.0),
+                   finetune=FinetuneConfig(max_steps=2, batch_size=4, eval_every=1, val_pool=12, mixed_precision="no"))
+    assert report.finetuned and (out / "learned" / "encoder" / "config.json").exists()
+    assert tree_fingerprint(serving) == before
+    rec, build = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32), out,
+                               PipelineConfig(n_candidates=None), progress=False, finetune=True)
+    # served with the logged-pairs encoder, its vectors reused (not re-embedded with the base model)
+    assert rec.retriever.encoder.model_dir == out / "learned" / "encoder"
+    assert "text" not in build.built and "encoder" not in build.built
