@@ -150,17 +150,22 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
 def round_figures(result: dict, n_items: int, counts: np.ndarray, n_users_base: int, popular: np.ndarray,
                   rng: np.random.Generator) -> dict:
     """Each metric's mean and 95% bootstrap interval over users (exposure metrics are
-    recomputed on the resampled users' pooled lists)."""
-    per_user = [[np.asarray(rows, np.int64) for rows in lists] for lists in result["lists"]]
+    recomputed on the resampled users' pooled lists, with fusion/diversity.py's functions;
+    novelty as the mean over lists of each list's mean)."""
+    per_user = [[np.asarray(rows, np.int64) for rows in lists if len(rows)] for lists in result["lists"]]
     n = len(per_user)
     rec, nd = np.asarray(result["recall"]), np.asarray(result["ndcg"])
+    flat = [np.concatenate(lists) if lists else np.zeros(0, np.int64) for lists in per_user]
+    nov = [np.array([novelty(r, counts, n_users_base) for r in lists]) for lists in per_user]
+    nov_sum = np.array([v.sum() for v in nov])
+    n_lists = np.array([len(v) for v in nov])
 
-    def exposure_metrics(idx) -> tuple[float, float, float, float]:
-        flat = [rows for i in idx for rows in per_user[i] if len(rows)]
-        return (catalog_coverage(flat, n_items), gini(exposure(flat, n_items)), popular_share(flat, popular),
-                float(np.mean([novelty(r, counts, n_users_base) for r in flat])) if flat else 0.0)
+    def exposure_metrics(idx: np.ndarray) -> tuple[float, float, float, float]:
+        lists = [flat[i] for i in idx]
+        return (catalog_coverage(lists, n_items), gini(exposure(lists, n_items)), popular_share(lists, popular),
+                float(nov_sum[idx].sum() / max(n_lists[idx].sum(), 1)))
 
-    full = exposure_metrics(range(n))
+    full = exposure_metrics(np.arange(n))
     values = {"ndcg@10": nd.mean(), "recall@10": rec.mean(), "coverage": full[0], "gini": full[1],
               "top1%_share": full[2], "novelty": full[3]}
     boots = {m: [] for m in METRICS}

@@ -36,9 +36,9 @@ def genre_coverage(rows: np.ndarray, catalog: Catalog) -> float:
 
 
 def catalog_coverage(lists: Sequence[np.ndarray], n_items: int) -> float:
-    seen = set()
-    for rows in lists:
-        seen.update(int(r) for r in rows)
+    if not len(lists):
+        return 0.0
+    seen = np.unique(np.concatenate([np.asarray(r, np.int64) for r in lists]))
     return len(seen) / max(n_items, 1)
 
 
