@@ -58,6 +58,7 @@ LABELS = {"ndcg@10": "NDCG@10 (held-out likes)", "recall@10": "Recall@10 (held-o
           "top1%_share": "share of shown slots from the top-1% most rated", "novelty": "novelty (bits)"}
 N_BOOT = 200  # bootstrap resamples of users per (arm, round): enough for 2.5/97.5 percentiles
 CUTOFF = 10
+STATIC = "adaptive+mmr/static"  # the reference arm: the shipped pipeline, never learning
 
 
 def arms(shipped: PipelineConfig) -> dict[str, tuple[PipelineConfig, bool]]:
@@ -147,43 +148,60 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
     return out
 
 
-def round_figures(result: dict, n_items: int, counts: np.ndarray, n_users_base: int, popular: np.ndarray,
-                  rng: np.random.Generator) -> dict:
-    """Each metric's mean and 95% bootstrap interval over users (exposure metrics are
-    recomputed on the resampled users' pooled lists, with fusion/diversity.py's functions;
-    novelty as the mean over lists of each list's mean)."""
-    per_user = [[np.asarray(rows, np.int64) for rows in lists if len(rows)] for lists in result["lists"]]
-    n = len(per_user)
-    rec, nd = np.asarray(result["recall"]), np.asarray(result["ndcg"])
-    flat = [np.concatenate(lists) if lists else np.zeros(0, np.int64) for lists in per_user]
-    nov = [np.array([novelty(r, counts, n_users_base) for r in lists]) for lists in per_user]
-    nov_sum = np.array([v.sum() for v in nov])
-    n_lists = np.array([len(v) for v in nov])
+class RoundStats:
+    """One (arm, round)'s metrics for any multiset of its users (`values(idx)`): accuracy as
+    the mean over users, exposure recomputed on their pooled lists with fusion/diversity.py's
+    functions (novelty: the mean over lists of each list's mean)."""
 
-    def exposure_metrics(idx: np.ndarray) -> tuple[float, float, float, float]:
-        lists = [flat[i] for i in idx]
-        return (catalog_coverage(lists, n_items), gini(exposure(lists, n_items)), popular_share(lists, popular),
-                float(nov_sum[idx].sum() / max(n_lists[idx].sum(), 1)))
+    def __init__(self, result: dict, n_items: int, counts: np.ndarray, n_users_base: int,
+                 popular: np.ndarray) -> None:
+        per_user = [[np.asarray(rows, np.int64) for rows in lists if len(rows)] for lists in result["lists"]]
+        self.n, self.n_items, self.popular = len(per_user), n_items, popular
+        self.recall, self.ndcg = np.asarray(result["recall"]), np.asarray(result["ndcg"])
+        self.flat = [np.concatenate(lists) if lists else np.zeros(0, np.int64) for lists in per_user]
+        nov = [np.array([novelty(r, counts, n_users_base) for r in lists]) for lists in per_user]
+        self.nov_sum = np.array([v.sum() for v in nov])
+        self.n_lists = np.array([len(v) for v in nov])
 
-    full = exposure_metrics(np.arange(n))
-    values = {"ndcg@10": nd.mean(), "recall@10": rec.mean(), "coverage": full[0], "gini": full[1],
-              "top1%_share": full[2], "novelty": full[3]}
-    boots = {m: [] for m in METRICS}
+    def values(self, idx: np.ndarray) -> dict[str, float]:
+        lists = [self.flat[i] for i in idx]
+        return {"ndcg@10": float(self.ndcg[idx].mean()), "recall@10": float(self.recall[idx].mean()),
+                "coverage": catalog_coverage(lists, self.n_items), "gini": gini(exposure(lists, self.n_items)),
+                "top1%_share": popular_share(lists, self.popular),
+                "novelty": float(self.nov_sum[idx].sum() / max(self.n_lists[idx].sum(), 1))}
+
+
+def interval(full: float, boots: list[float]) -> dict:
+    """Mean and 95% bootstrap interval, the bootstrap spread centred on the full-sample
+    value: resampling users with replacement repeats some of them, which by itself lowers
+    coverage and raises Gini (fewer distinct users' lists), so uncentred percentiles of
+    those would not even hold the full-sample value."""
+    shift = float(np.mean(boots)) - full
+    return {"mean": full, "lo": float(np.percentile(boots, 2.5)) - shift, "hi": float(np.percentile(boots, 97.5)) - shift}
+
+
+def round_figures(stats: RoundStats, rng: np.random.Generator) -> dict:
+    """Each metric's mean and 95% bootstrap interval over users."""
+    full = stats.values(np.arange(stats.n))
+    boots: dict[str, list[float]] = {m: [] for m in METRICS}
     for _ in range(N_BOOT):
-        idx = rng.integers(0, n, n)
-        boots["ndcg@10"].append(nd[idx].mean())
-        boots["recall@10"].append(rec[idx].mean())
-        for m, v in zip(METRICS[2:], exposure_metrics(idx)):
+        for m, v in stats.values(rng.integers(0, stats.n, stats.n)).items():
             boots[m].append(v)
-    return {m: {"mean": float(values[m]), "lo": float(np.percentile(boots[m], 2.5)),
-                "hi": float(np.percentile(boots[m], 97.5))} for m in METRICS}
+    return {m: interval(full[m], boots[m]) for m in METRICS}
 
 
-def paired(a: dict, b: dict, key: str, rng: np.random.Generator) -> dict:
-    """Mean per-user difference a − b of `key` ("ndcg" or "recall") with a 95% bootstrap interval."""
-    d = np.asarray(a[key]) - np.asarray(b[key])
-    boots = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(N_BOOT)]
-    return {"mean": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5))}
+def paired(a: RoundStats, b: RoundStats, rng: np.random.Generator) -> dict:
+    """Every metric's difference a − b on the same users (both rounds ran the same users),
+    with a 95% bootstrap interval over users resampled together."""
+    idx0 = np.arange(a.n)
+    full_a, full_b = a.values(idx0), b.values(idx0)
+    boots: dict[str, list[float]] = {m: [] for m in METRICS}
+    for _ in range(N_BOOT):
+        idx = rng.integers(0, a.n, a.n)
+        va, vb = a.values(idx), b.values(idx)
+        for m in METRICS:
+            boots[m].append(va[m] - vb[m])
+    return {m: interval(full_a[m] - full_b[m], boots[m]) for m in METRICS}
 
 
 def plot(report: dict, metric: str, path: Path) -> None:
@@ -226,8 +244,10 @@ def findings(report: dict) -> list[str]:
                      f"{a['gini']['mean']:.3f} → {b['gini']['mean']:.3f}; top-1% share "
                      f"{a['top1%_share']['mean']:.3f} → {b['top1%_share']['mean']:.3f}; novelty "
                      f"{a['novelty']['mean']:.2f} → {b['novelty']['mean']:.2f} bits.")
-    for name, d in report["paired_last_round"].items():
-        lines.append(f"- {name}: {fmt(d)} (paired over users; 95% interval {sign(d)}).")
+    lines += ["", "Paired differences on the same users (95% bootstrap intervals over users):", "",
+              "| comparison | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for name, d in report["paired"].items():
+        lines.append(f"| {name} | " + " | ".join(fmt(d[m], 2 if m == 'novelty' else 3) for m in METRICS) + " |")
     lines += ["", *verdicts(report)]
     return lines
 
@@ -237,41 +257,55 @@ def sign(d: dict) -> str:
 
 
 def verdicts(report: dict) -> list[str]:
-    """The plain-words answers: does learning raise accuracy round over round, does it
-    narrow exposure, which arm keeps both. Only from the figures and paired intervals."""
-    out = []
-    rounds, pairs = report["rounds"], report["paired_last_round"]
+    """The plain-words answers, from the paired intervals only: does learning raise
+    accuracy round over round (last round against round 1), does it narrow exposure toward
+    popular items (against the never-learning arm in the same round, which had the same
+    users and traffic seeds: what changes there between rounds is the traffic, not
+    learning), which arm keeps both (accuracy up, top-1% share and Gini not above the
+    never-learning arm's)."""
+    out, keep = [], []
+    pairs = report["paired"]
+    words = {"above zero": "up", "below zero": "down", "includes zero": "no clear change"}
     for arm in report["arms"]:
-        key = f"NDCG@10 {arm}: last round − round 1"
-        if key not in pairs:
+        d = pairs.get(f"{arm}: last round − round 1")
+        if d is None:
             continue
-        a, b = rounds[arm][0], rounds[arm][-1]
-        acc = {"above zero": "rises", "below zero": "falls", "includes zero": "shows no clear change"}[sign(pairs[key])]
-        narrower = b["gini"]["lo"] > a["gini"]["hi"]
-        wider = b["gini"]["hi"] < a["gini"]["lo"]
-        exp = ("narrows (Gini up, intervals apart)" if narrower else "widens (Gini down, intervals apart)" if wider
-               else "stays about as broad (Gini intervals overlap)")
-        pop = ("more" if b["top1%_share"]["mean"] > a["top1%_share"]["mean"] else "fewer")
-        out.append(f"- `{arm}`: accuracy {acc} from round 1 to the last round; exposure {exp}; the top-1% most "
-                   f"rated items take {pop} of the shown slots ({a['top1%_share']['mean']:.3f} → "
-                   f"{b['top1%_share']['mean']:.3f}).")
-        rounds[arm][-1]["_keeps_both"] = acc == "rises" and not narrower
-    keep = [a for a in report["arms"] if rounds[a][-1].pop("_keeps_both", False)]
-    out.append("- Arms whose accuracy rose without narrowing exposure: "
-               + (", ".join(f"`{a}`" for a in keep) if keep else "none in this run") + ".")
+        acc = {"above zero": "rises", "below zero": "falls", "includes zero": "shows no clear change"}[sign(d["ndcg@10"])]
+        line = f"- `{arm}`: accuracy {acc} from round 1 to the last round (NDCG@10 {fmt(d['ndcg@10'])})"
+        vs = pairs.get(f"{arm} − {STATIC} (last round)")
+        if vs is not None:
+            line += (f"; against `{STATIC}` in the last round: NDCG@10 {fmt(vs['ndcg@10'])}, top-1% share "
+                     f"{fmt(vs['top1%_share'])} ({words[sign(vs['top1%_share'])]}), Gini {fmt(vs['gini'])} "
+                     f"({words[sign(vs['gini'])]}), coverage {fmt(vs['coverage'])} ({words[sign(vs['coverage'])]}), "
+                     f"novelty {fmt(vs['novelty'], 2)} bits ({words[sign(vs['novelty'])]})")
+            if acc == "rises" and sign(vs["top1%_share"]) != "above zero" and sign(vs["gini"]) != "above zero":
+                keep.append(arm)
+        out.append(line + ".")
+    s = pairs.get(f"{STATIC}: last round − round 1")
+    if s is not None:
+        out.append(f"- Between round 1 and the last round the never-learning arm's own exposure moves too (Gini "
+                   f"{fmt(s['gini'])}, coverage {fmt(s['coverage'])}): that part comes from the traffic of the "
+                   "round, not from learning.")
+    if any(f"{a} − {STATIC} (last round)" in pairs for a in report["arms"]):
+        out.append("- Arms whose accuracy rose without their lists concentrating on popular items more than the "
+                   "never-learning arm's: " + (", ".join(f"`{a}`" for a in keep) if keep else "none in this run") + ".")
     return out
+
+
+def run_note(run: dict) -> str:
+    return (f"`{run['command']}` started {run['started']}: {run['wall_seconds']:.0f} s, {run['computed_rounds']} "
+            f"arm-rounds, load average {run['load_average']} at its start")
 
 
 def markdown(report: dict) -> str:
     lines = ["# Long-term feedback loop (simulated MovieLens users)", "", report["protocol"], "",
              f"Command: `{report['command']}`", "",
-             f"Wall time: {report['wall_seconds']:.0f} s for the rounds computed by this invocation "
-             f"({report['computed_rounds']} arm-rounds); {report['sum_round_seconds']:.0f} s summed over "
-             f"every arm-round on disk; load average at the start {report['load_average']}.", "",
+             f"Wall time: {report['wall_seconds']:.0f} s over the invocations that computed the rounds "
+             f"({'; '.join(run_note(r) for r in report['runs'])}); {report['sum_round_seconds']:.0f} s summed "
+             "over the arm-rounds themselves. Each learning round is a CF refit on the logbooks so far "
+             "(mean seconds per arm in the cost table below); no encoder fine-tuning per round.", "",
              "Arms: " + "; ".join(f"`{a}` = {d}" for a, d in report["arm_descriptions"].items()), "",
              "## What feedback does (read from the figures below)", "", *findings(report), ""]
-    if report.get("conclusion"):
-        lines += [report["conclusion"], ""]
     for m in METRICS:
         digits = 2 if m == "novelty" else 3
         lines += [f"## {LABELS[m]} (mean [95% bootstrap CI over users])", "",
@@ -318,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    command = "python -m benchmarks.longterm " + " ".join(argv if argv is not None else sys.argv[1:])
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     catalog, interactions = load_movielens()
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
@@ -364,8 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                 res = run_round(a, config, learns, r, base_rec, base_log, users, sim, args.state)
                 computed += 1
             results[a].append(res)
-            rng = np.random.default_rng([args.seed, r])
-            fig = round_figures(res, len(catalog), counts, n_base_users, popular, rng)
+            res["stats"] = RoundStats(res, len(catalog), counts, n_base_users, popular)
+            fig = round_figures(res["stats"], np.random.default_rng([args.seed, r]))
             res["figures"] = fig
             print(f"round {r:2d} {a:22s} NDCG@10 {fig['ndcg@10']['mean']:.4f} Recall@10 {fig['recall@10']['mean']:.4f} "
                   f"coverage {fig['coverage']['mean']:.4f} gini {fig['gini']['mean']:.4f} "
@@ -373,15 +409,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"(learned {res['learned_interactions']}, likes {res['likes']}, {res['seconds']['total']:.0f} s)",
                   flush=True)
     wall = time.perf_counter() - start
+    runs = json.loads((args.state / "runs.json").read_text()) if (args.state / "runs.json").exists() else []
+    if computed:  # every invocation that computed rounds, with its wall time (a resumed run has several)
+        runs.append({"started": started, "wall_seconds": round(wall, 1), "computed_rounds": computed,
+                     "load_average": load_avg, "command": command})
+        (args.state / "runs.json").write_text(json.dumps(runs, indent=1))
     rng = np.random.default_rng(args.seed)
     pairs = {}
-    if "adaptive+mmr/learn" in results and "adaptive+mmr/static" in results:
-        for key, label in (("ndcg", "NDCG@10"), ("recall", "Recall@10")):
-            pairs[f"{label} adaptive+mmr/learn − adaptive+mmr/static"] = paired(
-                results["adaptive+mmr/learn"][-1], results["adaptive+mmr/static"][-1], key, rng)
+    if STATIC in results:  # every arm against the shipped pipeline that never learns, same users and traffic seeds
+        for a in chosen:
+            if a != STATIC:
+                pairs[f"{a} − {STATIC} (last round)"] = paired(results[a][-1]["stats"], results[STATIC][-1]["stats"], rng)
     for a in chosen:
         if len(results[a]) > 1:
-            pairs[f"NDCG@10 {a}: last round − round 1"] = paired(results[a][-1], results[a][0], "ndcg", rng)
+            pairs[f"{a}: last round − round 1"] = paired(results[a][-1]["stats"], results[a][0]["stats"], rng)
     descriptions = {a: (f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, "
                         f"{'learns from its logs each round' if learns else 'never learns'}")
                     for a, (c, learns) in all_arms.items() if a in chosen}
@@ -394,16 +435,16 @@ def main(argv: list[str] | None = None) -> int:
                      f"of {n_base_users} other users plus everything learned from their logbooks before the round "
                      "(no encoder fine-tuning per round). Exposure metrics over every list shown in the round's "
                      f"traffic; popularity and novelty from the base ratings. Bootstrap: {N_BOOT} resamples of users."),
-        "command": "python -m benchmarks.longterm " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command, "runs": runs,
         "users": len(users), "arms": chosen, "arm_descriptions": descriptions,
         "round_numbers": list(range(1, args.rounds + 1)),
         "rounds": {a: [{"round": res["round"], "learned_interactions": res["learned_interactions"],
                         "likes": res["likes"], "dislikes": res["dislikes"], **res["figures"]}
                        for res in results[a]] for a in chosen},
-        "paired_last_round": pairs,
+        "paired": pairs,
         "seconds": {a: {k: float(np.mean([res["seconds"][k] for res in results[a]]))
                         for k in ("learn", "eval", "traffic", "total")} for a in chosen},
-        "wall_seconds": wall, "computed_rounds": computed,
+        "wall_seconds": float(sum(r["wall_seconds"] for r in runs)), "computed_rounds": computed,
         "sum_round_seconds": float(sum(res["seconds"]["total"] for a in chosen for res in results[a])),
         "load_average": load_avg, "settings": settings,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.longterm import round_figures, run_round, verdicts
+from benchmarks.longterm import RoundStats, paired, round_figures, run_round, verdicts
 from benchmarks.simulator import SimConfig, SimUser
 from fusion.diversity import exposure, gini, popular_share, top_share_rows
 from tests.conftest import make_checkerboard
@@ -46,21 +46,28 @@ def test_two_rounds_learn_from_the_first_and_write_state(tmp_path: Path) -> None
     assert static["learned_interactions"] == 0
     saved = json.loads((tmp_path / "x__learn" / "round_02.json").read_text())
     assert saved["recall"] == r2["recall"] and len(saved["lists"]) == 2
-    fig = round_figures(saved, len(bot.catalog), np.bincount(base.item_rows, minlength=12), 8,
-                        np.array([0]), np.random.default_rng(0))
+    stats = RoundStats(saved, len(bot.catalog), np.bincount(base.item_rows, minlength=12), 8, np.array([0]))
+    fig = round_figures(stats, np.random.default_rng(0))
     for m, c in fig.items():
         assert c["lo"] <= c["mean"] + 1e-9 and c["mean"] <= c["hi"] + 1e-9, m
     assert 0 < fig["coverage"]["mean"] <= 1
+    same = paired(stats, stats, np.random.default_rng(0))
+    assert all(d["mean"] == 0 and d["lo"] == 0 and d["hi"] == 0 for d in same.values())
 
 
 def test_verdicts_follow_the_intervals() -> None:
-    def row(ndcg, g):
-        return {"ndcg@10": {"mean": ndcg, "lo": ndcg, "hi": ndcg}, "gini": {"mean": g, "lo": g - .01, "hi": g + .01},
-                "top1%_share": {"mean": .1, "lo": .1, "hi": .1}}
-    report = {"arms": ["up", "narrow"],
-              "rounds": {"up": [row(.1, .5), row(.2, .5)], "narrow": [row(.1, .5), row(.2, .8)]},
-              "paired_last_round": {"NDCG@10 up: last round − round 1": {"mean": .1, "lo": .05, "hi": .15},
-                                    "NDCG@10 narrow: last round − round 1": {"mean": .1, "lo": .05, "hi": .15}}}
+    def d(lo, hi):
+        return {"mean": (lo + hi) / 2, "lo": lo, "hi": hi}
+    up, flat = d(.01, .05), d(-.01, .01)
+    same = {m: flat for m in ("ndcg@10", "top1%_share", "gini", "coverage", "novelty")}
+    report = {"arms": ["keeps", "popular", "adaptive+mmr/static"],
+              "paired": {"keeps: last round − round 1": {"ndcg@10": up},
+                         "popular: last round − round 1": {"ndcg@10": up},
+                         "adaptive+mmr/static: last round − round 1": {**same, "gini": up},
+                         "keeps − adaptive+mmr/static (last round)": same,
+                         "popular − adaptive+mmr/static (last round)": {**same, "top1%_share": up}}}
     text = "\n".join(verdicts(report))
-    assert "`up`: accuracy rises" in text and "`narrow`: accuracy rises" in text and "exposure narrows" in text
-    assert text.endswith("without narrowing exposure: `up`.")
+    assert "`keeps`: accuracy rises" in text and "`popular`: accuracy rises" in text
+    assert "`adaptive+mmr/static`: accuracy shows no clear change" in text
+    assert "top-1% share 0.030 [0.010, 0.050] (up)" in text and "comes from the traffic" in text
+    assert text.endswith("more than the never-learning arm's: `keeps`.")
