@@ -130,7 +130,8 @@ def read_logbook(path: Path, since: datetime | None = None) -> tuple[list[Logged
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(prog="python -m bot.learn", description=__doc__.split("\n")[0])
-    p.add_argument("--log-db", type=Path, default=Path("logs") / "sessions.sqlite", help="the logbook SQLite file")
+    p.add_argument("--log-db", type=Path, nargs="+", default=[Path("logs") / "sessions.sqlite"],
+                   help="the logbook SQLite file (several: read one after another, e.g. rotated logs)")
     p.add_argument("--artifacts", type=Path, default=Path("artifacts") / "movielens",
                    help="the serving artifact folder (read only)")
     p.add_argument("--out", type=Path, required=True, help="the new artifact folder to write (must not exist)")
@@ -154,13 +155,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--holdout must be in [0, 1)")
     if args.min_sessions < 1:
         p.error("--min-sessions must be at least 1")
+    sessions, skipped = [], Counter()
     try:
-        sessions, skipped = read_logbook(args.log_db, args.since)
+        for path in args.log_db:
+            found, why_not = read_logbook(path, args.since)
+            sessions += found
+            skipped.update(why_not)
     except LogbookError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     why = "; ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
-    print(f"{len(sessions)} usable sessions in {args.log_db}" + (f" (skipped: {why})" if why else ""), flush=True)
+    print(f"{len(sessions)} usable sessions in {', '.join(map(str, args.log_db))}"
+          + (f" (skipped: {why})" if why else ""), flush=True)
     if len(sessions) < args.min_sessions:
         print(f"error: only {len(sessions)} usable sessions"
               + (f" since {args.since.isoformat()}" if args.since else "")
@@ -189,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         encoder = TransformerEncoder(tuned if (tuned / "config.json").exists() else args.encoder)
         report = learn(args.artifacts, args.out, catalog, interactions, encoder, sessions,
                        LearnConfig(holdout_share=args.holdout, seed=args.seed),
-                       {"log_db": str(args.log_db), "since": args.since.isoformat() if args.since else None,
+                       {"log_db": [str(p) for p in args.log_db], "since": args.since.isoformat() if args.since else None,
                         "skipped": dict(skipped)},
                        finetune=_recipe(args.seed) if args.finetune_encoder else None, progress=True)
     except (DataError, StaleArtifactError, FileNotFoundError, ValueError) as e:
