@@ -281,6 +281,25 @@ def verdicts(report: dict) -> list[str]:
             if acc == "rises" and sign(vs["top1%_share"]) != "above zero" and sign(vs["gini"]) != "above zero":
                 keep.append(arm)
         out.append(line + ".")
+    learn = "adaptive+mmr/learn"
+    vs = pairs.get(f"{learn} − {STATIC} (last round)")
+    if vs is not None:
+        a, b = report["rounds"][learn], report["rounds"][STATIC]
+        more = {"above zero": "more", "below zero": "less", "includes zero": "about as much"}
+        diff = {"above zero": "higher", "below zero": "lower", "includes zero": "no clearly different"}
+        text = (f"**In short.** Over {len(a)} rounds, learning from its own logs took the shipped pipeline's "
+                f"NDCG@10 from {a[0]['ndcg@10']['mean']:.3f} to {a[-1]['ndcg@10']['mean']:.3f} (never learning: "
+                f"{b[-1]['ndcg@10']['mean']:.3f}; paired difference {sign(vs['ndcg@10'])}). Its lists then gave "
+                f"{more[sign(vs['top1%_share'])]} of their slots to the top-1% most rated items "
+                f"({a[-1]['top1%_share']['mean']:.3f} against {b[-1]['top1%_share']['mean']:.3f}), with "
+                f"{diff[sign(vs['novelty'])]} novelty ({a[-1]['novelty']['mean']:.2f} against "
+                f"{b[-1]['novelty']['mean']:.2f} bits), {diff[sign(vs['coverage'])]} catalog coverage and "
+                f"{diff[sign(vs['gini'])]} Gini of exposure.")
+        if (sign(vs["ndcg@10"]) == "above zero" and sign(vs["top1%_share"]) == "above zero"
+                and sign(vs["coverage"]) == "includes zero" and sign(vs["gini"]) == "includes zero"):
+            text += (" The gain came with lists leaning toward popular items, not with fewer distinct items "
+                     "shown overall.")
+        out.insert(0, text + "\n")
     s = pairs.get(f"{STATIC}: last round − round 1")
     if s is not None:
         out.append(f"- Between round 1 and the last round the never-learning arm's own exposure moves too (Gini "
