@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
+from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
 from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest, write_manifest
@@ -90,8 +91,15 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         return not (part / "manifest.json").exists()
 
     text_stale = rebuild or stale(text_dir)
-    # 1. fine-tuning
-    if not finetune:
+    # 1. fine-tuning (a folder written by `python -m bot.learn --finetune-encoder` serves
+    # the encoder it fine-tuned on logged sessions, whose vectors are in text/)
+    learned_encoder = folder / LEARNED_DIR / "encoder"
+    if (learned_encoder / "config.json").exists() and hasattr(encoder, "model_dir"):
+        from retrieval.encoder import TransformerEncoder
+
+        encoder = TransformerEncoder(learned_encoder, max_length=encoder.max_length)
+        stages.done("fine-tuning", "reused", f"fine-tuned on logged sessions: {learned_encoder}")
+    elif not finetune:
         stages.skip("fine-tuning", "not asked for (--no-finetune)")
     elif text_only:
         stages.skip("fine-tuning", "no interactions to learn from")
@@ -147,8 +155,11 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             stages.done("tuning", "built")
     config = tuned or config
     # 4. CF
-    stages.start("cf", f"CF model {config.cf_model} on {len(interactions):,} interactions")
-    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, interactions, refit=rebuild))
+    # A folder written by `python -m bot.learn` fits CF on the interactions plus those it
+    # learned from logged sessions (fusion/logged.py); any other folder on the interactions.
+    cf_log = _load(lambda: with_learned(folder, catalog, interactions))
+    stages.start("cf", f"CF model {config.cf_model} on {len(cf_log):,} interactions")
+    cf, fitted = _load(lambda: load_or_fit_cf(cf_dir, config, catalog, cf_log, refit=rebuild))
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")

@@ -159,3 +159,13 @@ def check_manifest(folder: Path, kind: str, fingerprints: dict[str, str],
             raise StaleArtifactError(f"{folder}: built with another {key}; {fix}")
     verify_files(folder, manifest)
     return manifest
+
+
+def tree_fingerprint(folder: Path) -> str:
+    """sha256 over every file below `folder` (relative path and content, manifests
+    included; logs and temporary files left out): any change to a served artifact, or a
+    new one built beside it, changes it. Hashes every file: seconds for a model folder."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.endswith(NOT_ARTIFACTS)):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\x00" + sha256_file(path).encode() + b"\x01")
+    return h.hexdigest()

@@ -6,8 +6,9 @@
    dialogues: "I liked A, B and C" -> another item the same user liked, and metadata
    phrases ("a comedy book from the 1990s", in the catalog's own kind of item) -> an item
    that fits them. `split_pair_users` holds whole users out for validation pairs.
-3. `log_pairs`: the bot's own logged conversations, JSON lines of
-   {"context": str, "item_id": str[, "negative_id": str]}.
+3. `log_pairs`: the bot's own logged sessions (`LoggedSession`, read from the logbook by
+   bot/learn.py): what the person had said -> each item they liked (hard negative: an item
+   the same session disliked).
 
 Every builder returns `Pair`s with external item ids; training looks the texts up in
 the catalog. Builders are deterministic for a given seed. Nothing here trains anything.
@@ -18,13 +19,12 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from retrieval.loaders import DataError, read_jsonl
-from retrieval.records import Catalog, Interactions
+from retrieval.loaders import DataError
+from retrieval.records import Catalog, Interactions, LoggedSession
 from retrieval.dialogue import Dialogue, context_text, recommender_samples
 
 
@@ -165,22 +165,26 @@ def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
 
 
 # --- 3. the bot's own logs --------------------------------------------------------------
-def log_pairs(path: Path, catalog: Catalog) -> list[Pair]:
-    """Pairs from a JSON lines log of {"context", "item_id"[, "negative_id"]} records;
-    records naming items outside the catalog are an error (the log is for another catalog)."""
+def log_pairs(sessions: Iterable[LoggedSession], catalog: Catalog, n_turns: int = 0, seed: int = 0) -> list[Pair]:
+    """One pair per liked item of each logged session (bot/learn.py reads them from the
+    logbook): the person's messages up to the turn whose list held the item (the last
+    `n_turns` of them, 0 = all) -> that item; hard negative: an item the same session
+    disliked (seeded choice), when it disliked any. Items outside the catalog are an
+    error: the log was written for another catalog."""
+    rng = random.Random(seed)
     out = []
-    for line_no, rec in read_jsonl(path, "conversation log"):
-        try:
-            context, item_id = str(rec["context"]), str(rec["item_id"])
-        except (KeyError, TypeError) as e:
-            raise DataError(f"{path}:{line_no}: expected {{\"context\", \"item_id\"}} "
-                            f"({type(e).__name__}: {e})") from None
-        if item_id not in catalog:
-            raise DataError(f"{path}:{line_no}: item id {item_id!r} is not in catalog "
-                            f"{catalog.name!r}; was the log written for another catalog?")
-        neg = rec.get("negative_id")
-        neg = str(neg) if neg is not None and str(neg) in catalog else None
-        out.append(Pair(context, item_id, neg))
+    for s in sessions:
+        for item_id, _ in (*s.liked, *s.disliked):
+            if item_id not in catalog:
+                raise DataError(f"session {s.session_id}: item id {item_id!r} is not in catalog "
+                                f"{catalog.name!r}; was the log written for another catalog?")
+        negatives = [i for i, _ in s.disliked]
+        for item_id, turn in s.liked:
+            said = [m for m in s.messages[:turn + 1] if m.strip()]
+            said = said[-n_turns:] if n_turns else said
+            if not said:
+                continue  # a like before any message: no context to learn from
+            out.append(Pair(" ".join(said), item_id, rng.choice(negatives) if negatives else None))
     return out
 
 

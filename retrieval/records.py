@@ -237,3 +237,33 @@ class Candidates:
 
     item_rows: np.ndarray  # int64, shape (n,)
     text_scores: np.ndarray  # float32, shape (n,), cosine similarity to the query
+
+
+@dataclass(frozen=True)
+class LoggedSession:
+    """One logged chat session as learning reads it (bot/learn.py builds these from the
+    logbook, after the consent rule): what the person said and how they reacted.
+
+    `messages[i]` is turn i's message. `liked` / `disliked` are (item id, turn index) in
+    the order given, each item once, as the session ended (an "unlike" takes either back).
+    `rated_lists` are (turn index, rating 1-5, the item ids shown at that turn, in rank
+    order), the latest rating of each rated turn.
+    """
+
+    session_id: str
+    messages: tuple[str, ...]
+    liked: tuple[tuple[str, int], ...] = ()
+    disliked: tuple[tuple[str, int], ...] = ()
+    rated_lists: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
+    user_id: str | None = None  # a known user bound to the session
+    participant_id: str | None = None  # a study participant
+    started: str = ""  # UTC ISO 8601 of the session's first log entry
+
+    def taste_key(self) -> str:
+        """Whose taste the session shows, as CF's user id: the known user, else the study
+        participant (their sessions together), else the session alone."""
+        if self.user_id is not None:
+            return self.user_id
+        if self.participant_id is not None:
+            return f"participant:{self.participant_id}"
+        return f"session:{self.session_id}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retrieval.loaders import DataError
+from retrieval.records import LoggedSession
 from retrieval.pairs import (Pair, dialogue_pairs, fingerprint, interaction_pairs, log_pairs,
                              metadata_pairs, pair_evidence, split_pair_users, split_pairs)
 from retrieval.records import Catalog, Interactions
@@ -59,17 +59,16 @@ def test_metadata_pairs_name_the_items_genres(tiny_catalog) -> None:
         assert any(g.lower() in p.query for g in item.genres)
 
 
-def test_log_pairs(tmp_path: Path, tiny_catalog) -> None:
-    log = tmp_path / "log.jsonl"
-    log.write_text(json.dumps({"context": "something spooky", "item_id": "m10"}) + "\n\n"
-                   + json.dumps({"context": "kids", "item_id": "m0", "negative_id": "m8"}) + "\n")
-    assert log_pairs(log, tiny_catalog) == [Pair("something spooky", "m10"), Pair("kids", "m0", "m8")]
-    log.write_text(json.dumps({"context": "x", "item_id": "nope"}) + "\n")
+def test_log_pairs(tiny_catalog) -> None:
+    # turn 0 "kids" showed m0 (liked); turn 1 "and something spooky" showed m10 (liked), m8 disliked
+    s = LoggedSession("s1", ("kids", "and something spooky"), liked=(("m0", 0), ("m10", 1)), disliked=(("m8", 1),))
+    assert log_pairs([s], tiny_catalog) == [Pair("kids", "m0", "m8"), Pair("kids and something spooky", "m10", "m8")]
+    assert log_pairs([s], tiny_catalog, n_turns=1)[1] == Pair("and something spooky", "m10", "m8")
+    # no dislike: no hard negative; a dislike alone makes no pair
+    assert log_pairs([LoggedSession("s2", ("dark",), liked=(("m7", 0),)),
+                      LoggedSession("s3", ("x",), disliked=(("m1", 0),))], tiny_catalog) == [Pair("dark", "m7")]
     with pytest.raises(DataError, match="another catalog"):
-        log_pairs(log, tiny_catalog)
-    log.write_text("{}\n")
-    with pytest.raises(DataError, match="log.jsonl:1"):
-        log_pairs(log, tiny_catalog)
+        log_pairs([LoggedSession("s4", ("x",), liked=(("nope", 0),))], tiny_catalog)
 
 
 def test_split_and_fingerprint() -> None:
