@@ -35,7 +35,7 @@ class Claim:
     """kind: genre | person (value: name, cue: role) | shared_person (value: name, cue: role,
     detail: the liked item's label) | number (value: "94 min", cue: the limit) | category
     (value, cue: facet) | years | described (value: the person's words) | like_liked (value:
-    the liked item's label) | liked_audience | rated_audience | popular | talked_together |
+    the liked item's label) | liked_audience | mentioned_audience | rated_audience | popular | talked_together |
     co_liked | recommended."""
 
     kind: str
@@ -96,8 +96,13 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
             out.append(Claim("like_liked", liked.display_label()))
     if rec.alpha < 1 and rec.cf > 0:
         if rec.cf_source == "history" and rec.evidence is not None:
-            liked = rec.evidence.item_id in session.liked_ids
-            out.append(Claim("liked_audience" if liked else "rated_audience", rec.evidence.display_label()))
+            ev = rec.evidence.item_id
+            # a pipeline that reads the whole conversation counts every item named in it
+            # (the bot's own earlier picks too): say where it came from, never "as you did"
+            mentioned = any(ev in t.item_ids for t in session.transcript)
+            kind = ("liked_audience" if ev in session.liked_ids else "mentioned_audience" if mentioned
+                    else "rated_audience")
+            out.append(Claim(kind, rec.evidence.display_label()))
         elif rec.cf_source == "conversations" and rec.evidence is not None:
             out.append(Claim("talked_together", rec.evidence.display_label()))
         elif rec.cf_source == "popularity" and rec.popularity_count >= MIN_POPULAR:
@@ -144,6 +149,8 @@ class TemplateWriter:
                 parts.append(f"close to {c.value}, which you liked")
             elif c.kind == "liked_audience":
                 parts.append(f"liked by people who loved {c.value}, which you liked")
+            elif c.kind == "mentioned_audience":
+                parts.append(f"liked by people who rated {c.value} highly, which came up in this conversation")
             elif c.kind == "rated_audience":
                 parts.append(f"liked by people who rated {c.value} highly, as you did")
             elif c.kind == "popular":

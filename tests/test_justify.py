@@ -46,13 +46,15 @@ def check(claim: Claim, rec, session, bot) -> None:
         assert any(r.text.startswith(claim.value.removesuffix(" ...")) for r in session.readings)
     elif claim.kind == "like_liked":
         assert claim.value in [bot.label(i) for i in session.liked_ids]
-    elif claim.kind in ("liked_audience", "rated_audience"):
+    elif claim.kind in ("liked_audience", "rated_audience", "mentioned_audience"):
         ev = rec.evidence
         assert ev is not None and ev.display_label() == claim.value and rec.cf > 0
         cf = bot.recommender.cf
         assert cf.similarity([bot.catalog.row(item.item_id)], [bot.catalog.row(ev.item_id)])[0, 0] > 0
         if claim.kind == "liked_audience":
             assert ev.item_id in session.liked_ids
+        elif claim.kind == "mentioned_audience":
+            assert ev.item_id not in session.liked_ids and any(ev.item_id in t.item_ids for t in session.transcript)
         else:
             assert bot.catalog.row(ev.item_id) in cf.user_history(session.user_id).item_rows
     elif claim.kind == "popular":
@@ -197,3 +199,24 @@ def test_a_ratings_pipeline_cites_the_conversations_it_learnt_from():
     assert {r.item.item_id for r, _ in cited} == {"m0"}
     assert "people who talked about Midnight Heist (1990) in past conversations" in \
         next(it.reason for it in turn.items if it.recommendation.item.item_id == "m0")
+
+
+def test_a_conversation_reading_pipeline_never_says_you_rated_what_only_came_up():
+    """In context mode every item named in the conversation (the bot's own picks too) is CF
+    evidence: the reason says it came up, not that the person rated it."""
+    from fusion.config import PipelineConfig
+
+    bot = tiny_bot(k=3, alpha=0.5)
+    bot = type(bot)(bot.recommender.with_config(PipelineConfig(query="context", alpha=0.3, n_candidates=100)),
+                    bot.config)
+    session = bot.new_session("s")
+    kinds = []
+    for m in ("a funny cartoon please", "more of that sort"):
+        turn = bot.respond(m, session)
+        session = turn.session
+        for it in turn.items:
+            for c in claims(it.recommendation, session, bot.catalog):
+                check(c, it.recommendation, session, bot)
+                kinds.append(c.kind)
+    assert "mentioned_audience" in kinds and "rated_audience" not in kinds
+    assert "which came up in this conversation" in " ".join(it.reason for it in turn.items)
