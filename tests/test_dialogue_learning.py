@@ -119,3 +119,14 @@ def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
     rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a", progress=False)
     config, report = tune_on_dialogues(rec, [Dialogue("d", (Turn(True, "hello", ()),))], progress=False)
     assert config == rec.config and report["n_cases"] == 0 and "skipped" in report
+
+
+def test_launch_reads_dialogues_into_a_folder_of_their_own(dialogue_file, capsys):
+    import launch
+
+    with pytest.raises(SystemExit):
+        launch.parse_args(["--catalog", "redial", "--dialogues", str(dialogue_file)])
+    assert "drop --dialogues" in capsys.readouterr().err
+    convs = launch.load_conversations(dialogue_file, catalog())
+    assert len(convs.fit) + len(convs.dev) == 60 and convs.tune is tune_on_dialogues and convs.tune_fingerprint
+    assert "2 of their movies linked" in capsys.readouterr().out
