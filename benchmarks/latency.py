@@ -3,7 +3,8 @@
     python -m benchmarks.latency [--turns 100] [--warmup 10] [--artifacts DIR] [--launch-args "..."]
 
 `--launch-args "--catalog redial"` with `--artifacts artifacts/redial` times the ReDial
-pipeline instead (written to latency_redial.*).
+pipeline instead (written to latency_redial.*); `--launch-args "--dialogues FILE"` the
+MovieLens bot that learnt from dialogues (latency_dialogues.*).
 
 Builds the default artifacts into a fresh folder (timed: that is what a first `make run`
 pays), then drives `Bot.respond` through multi-turn sessions: `--warmup` turns untimed,
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}"
+    name = ("latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}") + (
+        "_dialogues" if launch_args.dialogues else "")
     result["pipeline"] = bot.recommender.config.to_dict()
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     built = ", ".join(report.built) or "nothing (reused)"
