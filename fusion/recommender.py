@@ -38,7 +38,7 @@ from fusion.config import PipelineConfig
 from fusion.filters import ItemFilters
 from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
-from fusion.terms import REPEAT_DECAY, SEEKER_MENTION, Request, Term
+from fusion.terms import REPEAT_DECAY, SEEKER_MENTION, Request, Term, dot_rows
 from retrieval.dialogue import context_text, mentioned_ids
 from retrieval.records import Item, Query
 from retrieval.retriever import Retriever
@@ -257,7 +257,7 @@ class Recommender:
                         cf = merged_scores(self.cf, history, cand, extra, scored)
             if cf is None:
                 cf = self.cf.score(history, cand)
-        similarity = (self.retriever.item_vectors[cand] @ request.query_vector).astype(np.float32)
+        similarity = dot_rows(self.retriever.item_vectors, request.query_vector, cand)
         terms = {name: t.score(request, cand) for name, t in self.terms.items()}
         return Pool(cand, similarity, cf, history.n_liked(), terms, request)
 

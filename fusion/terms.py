@@ -110,14 +110,27 @@ class CoOccurTerm:
         return self.model.evidence(request.history.item_rows, request.history.weights, rows)
 
 
+def dot_rows(matrix: np.ndarray, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """float32 (len(rows),) = matrix[rows] @ vector; when the rows are most of the catalog,
+    one product over every row is cheaper than copying them out first."""
+    if len(rows) * 4 > len(matrix):
+        return (matrix @ vector).astype(np.float32)[rows]
+    return (matrix[rows] @ vector).astype(np.float32)
+
+
 class RepeatTerm(_NoEvidence):
     name, norm = "repeat", "raw"
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
         out = np.zeros(len(rows), np.float32)
-        value = dict(zip(request.mentioned_rows.tolist(), request.repeat.tolist()))
-        for j, r in enumerate(rows.tolist()):
-            out[j] = value.get(r, 0.0)
+        mentioned = np.asarray(request.mentioned_rows, np.int64)
+        if len(mentioned) == 0 or len(rows) == 0:
+            return out
+        order = np.argsort(mentioned, kind="stable")
+        ranked = mentioned[order]
+        pos = np.minimum(np.searchsorted(ranked, rows), len(ranked) - 1)
+        hit = ranked[pos] == rows
+        out[hit] = np.asarray(request.repeat, np.float32)[order][pos[hit]]
         return out
 
 
@@ -132,7 +145,7 @@ class EntityTerm(_NoEvidence):
         if len(request.mentioned_rows) == 0:
             return np.zeros(len(rows), np.float32)
         mean = self.item_vectors[request.mentioned_rows].mean(0)
-        return (self.item_vectors[rows] @ mean).astype(np.float32)
+        return dot_rows(self.item_vectors, mean, rows)
 
 
 class NeighboursTerm(_NoEvidence):
@@ -153,7 +166,7 @@ class LatestTerm(_NoEvidence):
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
         v = request.latest_vector if request.latest_vector is not None else request.query_vector
-        return (self.item_vectors[rows] @ v).astype(np.float32)
+        return dot_rows(self.item_vectors, v, rows)
 
 
 class GenreTerm(_NoEvidence):
@@ -161,9 +174,17 @@ class GenreTerm(_NoEvidence):
 
     def __init__(self, item_genres: "list[frozenset[str]]") -> None:
         self.item_genres = item_genres  # per catalog row: its lower-case genres
+        names = sorted({g for gs in item_genres for g in gs})
+        self.column = {g: j for j, g in enumerate(names)}
+        self.has = np.zeros((len(item_genres), len(names)), np.float32)  # row x genre: 1 if it has it
+        for r, gs in enumerate(item_genres):
+            self.has[r, [self.column[g] for g in gs]] = 1.0
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
         wanted = set(request.wanted_genres)
         if not wanted:
             return np.zeros(len(rows), np.float32)
-        return np.array([len(self.item_genres[r] & wanted) / len(wanted) for r in rows.tolist()], np.float32)
+        cols = [self.column[g] for g in wanted if g in self.column]  # a genre no item has counts 0
+        if not cols:
+            return np.zeros(len(rows), np.float32)
+        return (self.has[:, cols].sum(1)[rows] / np.float32(len(wanted))).astype(np.float32)

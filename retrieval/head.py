@@ -101,9 +101,18 @@ class CatalogHead:
                              f"got {item_vectors.shape}")
         x = queries + queries @ self.A + history_means(item_vectors, histories) @ self.B
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return (self.scale * x @ self._items(item_vectors).T + self.bias[None, :]).astype(np.float32)
+
+    def _items(self, item_vectors: np.ndarray) -> np.ndarray:
+        """The offset, unit item vectors, computed once per item-vector array (every chat
+        turn scores the same catalog)."""
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0] is item_vectors:
+            return cached[1]
         items = item_vectors + self.offsets
         items = items / np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
-        return (self.scale * x @ items.T + self.bias[None, :]).astype(np.float32)
+        self._cache = (item_vectors, items)
+        return items
 
     # --- training ----------------------------------------------------------------------
     @classmethod
