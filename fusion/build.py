@@ -123,9 +123,19 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     if text_stale:
         texts = catalog.texts()
         eta = estimate_encode_seconds(encoder.encode, texts) if progress else None
-        stages.start("encoding", f"encoding {len(texts):,} {catalog.kind.plural}", eta)
-        retriever = Retriever.build(catalog, encoder, progress=progress)
-        retriever.save(text_dir)
+        if _encode_with_ray(encoder, len(texts)):
+            from functools import partial
+
+            from retrieval.batch_encode import build_text_folder
+            from retrieval.encoder import TransformerEncoder
+
+            stages.start("encoding", f"encoding {len(texts):,} {catalog.kind.plural} through Ray Data", eta)
+            retriever = build_text_folder(catalog, partial(TransformerEncoder, encoder.model_dir, encoder.max_length),
+                                          text_dir, "ray")
+        else:
+            stages.start("encoding", f"encoding {len(texts):,} {catalog.kind.plural}", eta)
+            retriever = Retriever.build(catalog, encoder, progress=progress)
+            retriever.save(text_dir)
         built.append("text")
         stages.done("encoding", "built", f"{len(texts):,} items")
     else:
@@ -276,6 +286,17 @@ def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: P
     outcome = finetune_on_interactions(catalog, train_log, encoder.model_dir, out_dir, config,
                                        rebuild=rebuild, progress=progress, dialogues=dialogues)
     return TransformerEncoder(outcome.model_dir, max_length=encoder.max_length), outcome.trained, ""
+
+
+def _encode_with_ray(encoder: Encoder, n_texts: int) -> bool:
+    """A large catalog (retrieval/batch_encode.py RAY_MIN_TEXTS) with a transformer encoder
+    is encoded through Ray Data when Ray is installed (the `scale` extra); the vectors,
+    folder and manifest are the same as in process."""
+    from retrieval import batch_encode
+    from retrieval.encoder import TransformerEncoder
+
+    return (isinstance(encoder, TransformerEncoder) and n_texts >= batch_encode.RAY_MIN_TEXTS
+            and batch_encode.ray_available())
 
 
 def _other_encoder(text_dir: Path, encoder: Encoder) -> bool:

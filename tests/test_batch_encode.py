@@ -47,3 +47,32 @@ def test_ray_data_gives_the_same_vectors_folder_and_manifest(tiny_catalog, tmp_p
     assert manifest("ray")["config"] == manifest("local")["config"]
     again = Retriever.load(tmp_path / "ray", tiny_catalog, HashingEncoder(dim=64))
     assert np.array_equal(again.item_vectors, b)
+
+
+def test_the_build_encodes_a_large_catalog_through_ray_when_it_is_installed(tiny_catalog, checkerboard, tiny_model,
+                                                                             tmp_path, monkeypatch):
+    """fusion/build.py hands the encoding to Ray Data from RAY_MIN_TEXTS texts on (here 1,
+    with Ray's map_batches replaced by a recording stand-in: Ray is an optional extra), and
+    the text/ folder is the one an in-process build writes."""
+    from fusion.build import load_or_build
+    from retrieval import batch_encode
+    from retrieval.encoder import TransformerEncoder
+
+    local, _ = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model), tmp_path / "local",
+                             progress=False)
+    calls = []
+
+    def stand_in(texts, make_encoder, backend="auto", encoder=None, **options):
+        calls.append(backend)
+        return make_encoder().encode(list(texts))  # what each Ray actor does, in one process
+
+    monkeypatch.setattr(batch_encode, "RAY_MIN_TEXTS", 1)
+    monkeypatch.setattr(batch_encode, "ray_available", lambda: True)
+    monkeypatch.setattr(batch_encode, "encode_texts", stand_in)
+    ray_built, _ = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model), tmp_path / "ray",
+                                 progress=False)
+    assert calls == ["ray"]
+    assert np.allclose(ray_built.retriever.item_vectors, local.retriever.item_vectors, atol=1e-6)
+    have = {k: v for k, v in json.loads((tmp_path / "ray" / "text" / "manifest.json").read_text())["config"].items()}
+    want = {k: v for k, v in json.loads((tmp_path / "local" / "text" / "manifest.json").read_text())["config"].items()}
+    assert have == want
