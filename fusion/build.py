@@ -293,9 +293,9 @@ def _encode_with_ray(encoder: Encoder, n_texts: int) -> bool:
     is encoded through Ray Data when Ray is installed (the `scale` extra); the vectors,
     folder and manifest are the same as in process."""
     from retrieval import batch_encode
-    from retrieval.encoder import TransformerEncoder
 
-    return (isinstance(encoder, TransformerEncoder) and n_texts >= batch_encode.RAY_MIN_TEXTS
+    # a transformer encoder (weights in model_dir) can be rebuilt in each Ray actor
+    return (hasattr(encoder, "model_dir") and n_texts >= batch_encode.RAY_MIN_TEXTS
             and batch_encode.ray_available())
 
 
