@@ -150,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def table_rows(results: dict, seconds: dict) -> list[str]:
+    """Markdown rows: name, R@1, R@10, R@50, MRR@10, targets, seconds ("(same run)" when
+    a row was scored in another row's run)."""
+    return [f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | {r['mrr@10']:.3f} | "
+            f"{r['n_targets']} | {f'{seconds[name]:.0f}' if name in seconds else '(same run)'} |"
+            for name, r in results.items()]
+
+
 def dialogues_main(args, argv: list[str]) -> int:
     """The MovieLens bot with and without learning from dialogues, on the same replay."""
     import launch
@@ -203,9 +211,7 @@ def dialogues_main(args, argv: list[str]) -> int:
           "parts (encoder pairs, co-occurrence, priors, head, nearest contexts), the other 15% (dev) chose its "
           "weights by this same replay. The replayed file was touched by no choice.", "",
           "| bot | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
-                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {seconds[name]:.0f} |")
+    md += table_rows(results, seconds)
     if tuning.get("structures"):
         md += ["", f"Dev replay ({tuning.get('n_dialogues')} dialogues, {tuning.get('n_cases')} cases), best point "
                "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights):", "",
@@ -265,10 +271,7 @@ def redial_main(args, argv: list[str]) -> int:
           "shown again; its top 3 join the transcript as its turn). The offline row reads the same dialogues "
           "with the human recommender's turns in the context, as the ReDial benchmark does.", "",
           "| protocol | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        took = f"{seconds[name]:.0f}" if name in seconds else "(same run)"
-        md.append(f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | "
-                  f"{r['mrr@10']:.3f} | {r['n_targets']} | {took} |")
+    md += table_rows(results, seconds)
     (RESULTS / "conversations_redial.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
     return 0

@@ -23,6 +23,8 @@ from fusion.config import PipelineConfig
 from fusion.metrics import RankingMetrics
 
 LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
+
+
 @dataclass(frozen=True)
 class Case:
     """One recommender turn: the bot's session after the seeker's messages so far."""
@@ -81,14 +83,20 @@ def score(bot, cases: list, fusers: Mapping[str, object], k: int = LIST_LENGTH,
     for case in cases:
         pool = rec.candidates(case_query(bot, case, k))
         for name, fuser in fusers.items():
-            listed = [] if len(pool.rows) == 0 else \
-                [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser or rec.fuser, rec.config.mmr_lambda).rows]
-            position = {item_id: i + 1 for i, item_id in enumerate(listed)}
-            if count_shown:
-                position = {**position, **dict(case.shown)}
-            out[name].add_ranks([position.get(t, k + 1) for t in case.targets])
+            out[name].add_ranks(target_ranks(rec, pool, case.targets, k, fuser or rec.fuser,
+                                             dict(case.shown) if count_shown else None))
     return out
 
+
+def target_ranks(rec, pool, targets: Sequence[str], k: int, fuser, shown: Mapping[str, int] | None = None) -> list[int]:
+    """The rank of each target in `rec`'s top-k of `pool` under `fuser` (k+1 for a miss);
+    `shown` (item id -> rank) overrides the list's ranks for items shown before."""
+    listed = [] if len(pool.rows) == 0 else \
+        [rec.catalog.items[r].item_id for r in rec.order(pool, k, fuser, rec.config.mmr_lambda).rows]
+    position = {item_id: i + 1 for i, item_id in enumerate(listed)}
+    if shown:
+        position = {**position, **shown}
+    return [position.get(t, k + 1) for t in targets]
 
 
 def case_query(bot, case: Case, k: int = LIST_LENGTH):
@@ -167,10 +175,7 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True) -> tupl
             scored = rec.with_config(point_config(rec.config, point))
             metrics = RankingMetrics()
             for pool, targets in pools:
-                listed = [] if len(pool.rows) == 0 else [scored.catalog.items[r].item_id for r in scored.order(
-                    pool, LIST_LENGTH, scored.fuser, scored.config.mmr_lambda).rows]
-                position = {item_id: i + 1 for i, item_id in enumerate(listed)}
-                metrics.add_ranks([position.get(t, LIST_LENGTH + 1) for t in targets])
+                metrics.add_ranks(target_ranks(scored, pool, targets, LIST_LENGTH, scored.fuser))
             return metrics.result()
 
         point, value, trace = coordinate_search(DIALOGUE_GRID, DIALOGUE_START, lambda p: objective(dev_result(p)),

@@ -172,8 +172,7 @@ class LatestTerm(_NoEvidence):
 class GenreTerm(_NoEvidence):
     name, norm = "genres", "raw"
 
-    def __init__(self, item_genres: "list[frozenset[str]]") -> None:
-        self.item_genres = item_genres  # per catalog row: its lower-case genres
+    def __init__(self, item_genres: "list[frozenset[str]]") -> None:  # per catalog row: its lower-case genres
         names = sorted({g for gs in item_genres for g in gs})
         self.column = {g: j for j, g in enumerate(names)}
         self.has = np.zeros((len(item_genres), len(names)), np.float32)  # row x genre: 1 if it has it
