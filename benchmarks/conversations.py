@@ -31,6 +31,9 @@ full context is worth over what a person actually sees in the chat.
 
 With the MovieLens bot: not comparable with `benchmarks.redial` (another catalog, only
 linked targets count). Writes benchmarks/results/conversations[_redial].{json,md}.
+`--tune-defaults TRAIN`: the ratings-only bot's replay defaults (fusion/config.py
+REPLAY_DEFAULTS) chosen on the dev split of TRAIN, never on the replayed valid file
+(conversations_defaults.*); the default report shows the bot with and without them.
 `--plain-texts --artifacts DIR`: the MovieLens bot with item texts of title, year and genres
 only (no facets), built into DIR (conversations_plain_texts.*).
 """
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="also build the MovieLens bot that learns from these dialogues (launch.py --dialogues "
                         "FILE, e.g. ../shared/data/redial/train.jsonl) and report it beside the ratings-only bot "
                         "(writes conversations_dialogues.*)")
+    p.add_argument("--tune-defaults", type=Path, default=None, metavar="TRAIN",
+                   help="choose the ratings-only replay defaults (fusion/config.py REPLAY_DEFAULTS) on the dev "
+                        "split of these dialogues (e.g. ../shared/data/redial/train.jsonl), replayed through the "
+                        "MovieLens bot; writes conversations_defaults.* and says whether the shipped ones match")
     p.add_argument("--plain-texts", action="store_true",
                    help="MovieLens item texts without facets (title, year, genres), built into --artifacts: "
                         "what the facet texts cost or bring (writes conversations_plain_texts.*)")
@@ -87,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return redial_main(args, argv)
     if args.train_dialogues is not None:
         return dialogues_main(args, argv)
+    if args.tune_defaults is not None:
+        return defaults_main(args, argv)
     import launch
 
     data_dir = default_data_dir()
@@ -112,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(shipped, AdaptiveFuser):
         fusers.update({f"shipped, α0={a}": replace(shipped, alpha0=a) for a in FIRST_TURN_ALPHAS if a != shipped.alpha0})
     results = {name: m.result() for name, m in score(bot, cases, fusers).items()}
+    base = ratings_tuned(bot, args.artifacts)
+    if base is not None and base != bot.recommender.config:
+        before = Bot(bot.recommender.with_config(base), bot.config)
+        results["the ratings-tuned config alone (no replay defaults)"] = score(
+            before, cases, {"shipped": None})["shipped"].result()
     for name, changes in BOT_VARIANTS.items():
         variant = Bot(bot.recommender, replace(bot.config, **changes))
         results[f"shipped, {name}"] = score(variant, cases, {"shipped": None})["shipped"].result()
@@ -156,6 +170,80 @@ def table_rows(results: dict, seconds: dict) -> list[str]:
     return [f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} | {r['mrr@10']:.3f} | "
             f"{r['n_targets']} | {f'{seconds[name]:.0f}' if name in seconds else '(same run)'} |"
             for name, r in results.items()]
+
+
+def ratings_tuned(bot, artifacts: Path | None):
+    """The config the bot's build tuned on its ratings (before the replay defaults went over
+    it), None when it tuned none."""
+    import launch
+    from fusion.build import load_tuned
+
+    catalog, interactions = launch.load_data(launch.parse_args([]))
+    folder = artifacts or launch.ROOT / "artifacts" / bot.catalog.name
+    return load_tuned(folder / "fusion", catalog, interactions)
+
+
+def config_delta(base, chosen) -> dict:
+    """The fields `chosen` sets over `base`, as fusion/config.py REPLAY_DEFAULTS writes them."""
+    a, b = base.to_dict(), chosen.to_dict()
+    delta = {k: v for k, v in b.items() if k not in ("weights", "alpha") and v != a[k]}
+    if b["fuser"] is None and b["alpha"] != a["alpha"] or "fuser" in delta:
+        delta["alpha"] = b["alpha"]
+    weights = {k: v for k, v in b["weights"].items() if v and a["weights"].get(k) != v}
+    if weights:
+        delta["weights"] = weights
+    return delta
+
+
+def defaults_main(args, argv: list[str]) -> int:
+    """Choose the ratings-only replay defaults on the dev split of the training dialogues."""
+    import launch
+    from bot.replay import RATINGS_SEARCH, describe_structure, tune_on_dialogues
+    from fusion.config import REPLAY_DEFAULTS
+    from retrieval.dialogue import split_dialogues
+    from retrieval.loaders import DataError
+    from retrieval.redial import load_linked_dialogues
+
+    bot, _ = launch.make_bot(launch.parse_args([] if args.artifacts is None else ["--artifacts", str(args.artifacts)]))
+    base = ratings_tuned(bot, args.artifacts)
+    if base is None:
+        print("error: the bot's build tuned no config on its ratings: nothing to choose the defaults over",
+              file=sys.stderr)
+        return 2
+    try:
+        linked = load_linked_dialogues(args.tune_defaults, bot.catalog)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    _, dev = split_dialogues(linked.dialogues)
+    print(f"dev split of {args.tune_defaults.name}: {len(dev)} dialogues; {linked.describe()}", flush=True)
+    chosen, report = tune_on_dialogues(bot.recommender.with_config(base), dev, search=RATINGS_SEARCH)
+    delta = config_delta(base, chosen)
+    report.update(dialogues=str(args.tune_defaults), linked=linked.describe(), base=base.to_dict(),
+                  chosen_delta=delta, shipped=dict(REPLAY_DEFAULTS), matches=delta == dict(REPLAY_DEFAULTS))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conversations_defaults.json").write_text(json.dumps(report, indent=2, default=str))
+    md = ["# Replay defaults of the ratings-only bot, chosen on dev dialogues", "",
+          f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}` ({report['seconds']:.0f} s). "
+          f"The dev split of `{args.tune_defaults.name}` ({report['n_dialogues']} dialogues, {report['n_cases']} "
+          "recommender turns naming a linked new movie; the other 85% are never read here) replayed through the "
+          "MovieLens bot seeker message by seeker message, as `bot/replay.py` does for the dialogue build. Start: "
+          "the config the build tuned on the ratings, the request terms and the \"popular\" prior unweighted. "
+          "Objective: the mean of R@10 and R@50 on the dev cases. Words first (bot/replay.py RATINGS_SEARCH): "
+          "the pool stays the text top-N, the text weight at least 0.4 or the ratings-tuned fuser's, and only the "
+          "per-turn reading is searched.", "",
+          "| structure | start R@10 | start R@50 | best R@10 | best R@50 | best point |", "|---|---|---|---|---|---|"]
+    for row in report["structures"]:
+        md.append(f"| {describe_structure(row)} | {row['start_dev']['recall@10']:.3f} | "
+                  f"{row['start_dev']['recall@50']:.3f} | {row['dev']['recall@10']:.3f} | "
+                  f"{row['dev']['recall@50']:.3f} | `{json.dumps(row['best'])}` |")
+    md += ["", f"Chosen (the best structure's point, as config fields over the ratings-tuned config): "
+               f"`{json.dumps(delta, sort_keys=True)}`.", "",
+           f"Shipped in fusion/config.py REPLAY_DEFAULTS: `{json.dumps(dict(REPLAY_DEFAULTS), sort_keys=True)}` "
+           f"({'the same' if report['matches'] else 'DIFFERENT: copy the chosen fields there'})."]
+    (RESULTS / "conversations_defaults.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md), flush=True)
+    return 0
 
 
 def dialogues_main(args, argv: list[str]) -> int:

@@ -6,7 +6,8 @@
   category (rated PG), its release year when they limited the years;
 - a person it shares with an item they liked ("also directed by Michael Mann, like Heat");
 - the liked or rated item whose audience gave the CF score, or its number of ratings when
-  popularity was the CF fallback (only from MIN_POPULAR ratings up);
+  popularity was the CF fallback or the weighted "popular" prior (only from MIN_POPULAR
+  ratings up);
 - for a pipeline that learnt from conversations: the item it was talked about with, liked
   together with, and how often recommenders named it;
 - when nothing else applies, that it is close to the person's own description (quoted)
@@ -113,6 +114,9 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
     if (rec.terms.get("dialogues", 0) > 0 and "dialogues" in rec.term_evidence
             and not any(c.kind == "talked_together" for c in out)):
         out.append(Claim("talked_together", rec.term_evidence["dialogues"].display_label()))
+    if (rec.terms.get("popular", 0) > 0 and rec.term_counts.get("popular", 0) >= MIN_POPULAR
+            and not any(c.kind == "popular" for c in out)):
+        out.append(Claim("popular", str(rec.term_counts["popular"])))
     if rec.terms.get("popularity", 0) > 0 and rec.term_counts.get("popularity", 0) > 0:
         out.append(Claim("recommended", str(rec.term_counts["popularity"])))
     return out

@@ -123,14 +123,48 @@ DIALOGUE_START = {"fuser": "tuned", "w:popularity": 0.0, "w:dialogues": 0.0, "w:
                   "entity_weight": 0.0}
 
 
-def tuner_fingerprint() -> str:
-    """What the tuner searches (structures, grid, start, objective): a build retunes when it changes."""
-    import hashlib
-    import json
+@dataclass(frozen=True)
+class Search:
+    """What a dev replay searches: the structures (config fields that change the pool,
+    e.g. (query, n_candidates)), then, in each, a coordinate search over `grid` from `start`."""
 
-    spec = {"structures": STRUCTURES, "grid": DIALOGUE_GRID, "start": DIALOGUE_START, "list": LIST_LENGTH,
-            "objective": "mean of recall@10 and recall@50", "rounds": 2}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    structures: tuple[Mapping, ...]
+    grid: Mapping[str, tuple]
+    start: Mapping[str, object]
+    rounds: int = 2
+
+    def fingerprint(self) -> str:
+        """What the tuner searches: a build retunes when it changes."""
+        import hashlib
+        import json
+
+        # a structure of (query, n_candidates) only is written as that pair
+        structures = [[s["query"], s["n_candidates"]] if set(s) == {"query", "n_candidates"} else dict(s)
+                      for s in self.structures]
+        spec = {"structures": structures, "grid": self.grid, "start": self.start, "list": LIST_LENGTH,
+                "objective": "mean of recall@10 and recall@50", "rounds": self.rounds}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+# The weights of what conversations taught (a build with --dialogues; fusion/build.py).
+DIALOGUE_SEARCH = Search(tuple({"query": q, "n_candidates": n} for q, n in STRUCTURES), DIALOGUE_GRID, DIALOGUE_START)
+# The weights of the terms every ratings-only pipeline has (fusion/terms.py request_terms
+# and the "popular" prior), chosen once on ReDial dev dialogues moved onto MovieLens and
+# shipped as fusion/config.py REPLAY_DEFAULTS (benchmarks/conversations.py --tune-defaults).
+# Words first: the pool stays FAISS's text top-N (popular items joining it as candidates
+# scored higher on dev, but put Pulp Fiction first for "a funny movie about dogs"), the
+# text weight stays at least 0.4 or the ratings-tuned fuser's, and only the "turns"
+# reading ("context" re-encodes the whole conversation every turn).
+RATINGS_SEARCH = Search(
+    ({"query": "turns", "n_candidates": 200},),
+    {"fuser": ("tuned", 0.8, 0.6, 0.4), "w:popular": (0.0, 0.05, 0.1, 0.2, 0.3),
+     "w:latest": (0.0, 0.1, 0.3, 0.6), "w:genres": (0.0, 0.1, 0.3, 0.6), "entity_weight": (0.0, 0.3, 0.6)},
+    {"fuser": "tuned", "w:popular": 0.0, "w:latest": 0.0, "w:genres": 0.0, "entity_weight": 0.0})
+
+
+def tuner_fingerprint() -> str:
+    """The dialogue tuner's fingerprint (launch.py gives it to the build)."""
+    return DIALOGUE_SEARCH.fingerprint()
 
 
 def point_config(base: PipelineConfig, point: Mapping) -> PipelineConfig:
@@ -148,11 +182,13 @@ def objective(result: Mapping[str, float]) -> float:
     return (result["recall@10"] + result["recall@50"]) / 2
 
 
-def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True) -> tuple[PipelineConfig, dict]:
-    """The config of `recommender` (whose terms include `conversation_terms`) that ranks
-    best what the human recommenders named in the `dev` dialogues (on its catalog's item
-    ids), replayed through the bot seeker message by seeker message; the report holds every
-    structure's best point and dev figures, the ratings-only start among them."""
+def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
+                      search: Search = DIALOGUE_SEARCH) -> tuple[PipelineConfig, dict]:
+    """The config of `recommender` (whose terms include those `search` weighs, e.g.
+    `conversation_terms`) that ranks best what the human recommenders named in the `dev`
+    dialogues (on its catalog's item ids), replayed through the bot seeker message by
+    seeker message; the report holds every structure's best point and dev figures, the
+    start among them."""
     from bot.chat import Bot
     from fusion.tune import coordinate_search
 
@@ -160,14 +196,14 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True) -> tupl
     identity = {it.item_id: it.item_id for it in recommender.catalog.items}
     cases = replay(Bot(recommender), dev, identity)
     base = recommender.config
-    report: dict = {"n_dialogues": len(dev), "n_cases": len(cases), "grid": DIALOGUE_GRID, "start": DIALOGUE_START,
-                    "structures": []}
+    report: dict = {"n_dialogues": len(dev), "n_cases": len(cases), "grid": dict(search.grid),
+                    "start": dict(search.start), "structures": []}
     if not cases:
         report["skipped"] = "no recommender turn of the dev dialogues names a catalog item"
         return base, report
     best: tuple[float, PipelineConfig] | None = None
-    for query, n_candidates in STRUCTURES:
-        rec = recommender.with_config(base.with_(query=query, n_candidates=n_candidates))
+    for structure in search.structures:
+        rec = recommender.with_config(base.with_(**structure))
         bot = Bot(rec)
         pools = [(rec.candidates(case_query(bot, c)), c.targets) for c in cases]
 
@@ -178,16 +214,21 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True) -> tupl
                 metrics.add_ranks(target_ranks(scored, pool, targets, LIST_LENGTH, scored.fuser))
             return metrics.result()
 
-        point, value, trace = coordinate_search(DIALOGUE_GRID, DIALOGUE_START, lambda p: objective(dev_result(p)),
-                                                rounds=2)
-        row = {"query": query, "n_candidates": n_candidates, "best": point, "objective": round(value, 5),
-               "start_objective": round(trace[0][1], 5), "dev": dev_result(point), "configs_tried": len(trace)}
+        point, value, trace = coordinate_search(search.grid, search.start, lambda p: objective(dev_result(p)),
+                                                rounds=search.rounds)
+        row = {**structure, "best": point, "objective": round(value, 5), "start_objective": round(trace[0][1], 5),
+               "dev": dev_result(point), "start_dev": dev_result(dict(search.start)), "configs_tried": len(trace)}
         report["structures"].append(row)
         if progress:
-            print(f"  dev replay, {query} / {n_candidates or 'all'} candidates: objective "
+            print(f"  dev replay, {describe_structure(structure)}: objective "
                   f"{trace[0][1]:.3f} -> {value:.3f} at {point}", flush=True)
         if best is None or value > best[0] + 1e-9:
             best = (value, point_config(rec.config, point))
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["chosen"] = best[1].to_dict()
     return best[1], report
+
+
+def describe_structure(structure: Mapping) -> str:
+    """E.g. "turns / 200 candidates"."""
+    return f"{structure.get('query')} / {structure.get('n_candidates') or 'all'} candidates"

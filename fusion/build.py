@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
+
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
 from fusion.logged import LEARNED_DIR, with_learned
@@ -177,6 +179,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     terms: list = []
     conversation_report: dict = {}
     if conversations is None:
+        terms, config = _ratings_only(retriever, cf, config, tuned is not None)
         stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
     else:
         stages.start("conversations", f"learning from conversations: {conversations.source}")
@@ -197,6 +200,25 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
                     "conversations": {k: v for k, v in conversation_report.items() if k != "built"}})
     return Recommender(retriever, cf, config, terms), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
                                                                   text_only)
+
+
+def _ratings_only(retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool):
+    """(terms, config) of a pipeline without dialogues: the request terms and, when CF has
+    counts, the "popular" prior; weighted by the replay defaults when the ratings were
+    large enough to tune on (the defaults were chosen over such a config), else unweighted."""
+    from fusion.config import with_replay_defaults
+    from fusion.terms import popular_term, request_terms
+
+    terms = request_terms(retriever.catalog, retriever.item_vectors)
+    if np.asarray(cf.counts).any():
+        terms.append(popular_term(cf.counts))
+    names = {t.name for t in terms}
+    if not tuned:
+        return terms, config
+    chosen = with_replay_defaults(config)
+    if set(chosen.weights) - names:  # e.g. no counts: no "popular"
+        return terms, config
+    return terms, chosen
 
 
 TUNED = "tuned"  # <folder>/conversations/tuned/: the config tuned on the dev dialogues

@@ -80,6 +80,23 @@ class PipelineConfig:
         return replace(self, **changes)
 
 
+# A ratings-only pipeline (a build without dialogues) weighs its request terms and the
+# "popular" prior (fusion/terms.py request_terms, popular_term) as these fields say, over
+# the config tuned on its own ratings. Chosen on ReDial dev dialogues (15% of train.jsonl,
+# moved onto MovieLens) replayed through the bot (bot/replay.py RATINGS_SEARCH):
+# `python -m benchmarks.conversations --tune-defaults` reruns the search and says whether
+# it still picks these (benchmarks/results/conversations_defaults.md).
+REPLAY_DEFAULTS: dict[str, Any] = {"entity_weight": 0.3, "weights": {"genres": 0.3, "popular": 0.3}}
+
+
+def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:
+    """`config` with the ratings-only replay defaults over it (its other term weights kept)."""
+    changes = dict(REPLAY_DEFAULTS)
+    if "weights" in changes:
+        changes["weights"] = {**config.weights, **changes["weights"]}
+    return config.with_(**changes)
+
+
 def save_config(folder: Path, config: PipelineConfig, fingerprints: dict[str, str],
                 validation: Mapping[str, Any] | None = None, **extra: Any) -> None:
     """Write the config, the figures that chose it and `extra` entries (e.g. where the

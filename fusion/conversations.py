@@ -33,8 +33,7 @@ from fusion.cooccur import CoOccurrence, CoOccurrenceCF
 from fusion.neighbours import ContextNeighbours
 from fusion.recommender import Recommender
 from fusion.second_stage import K_NEIGHBOURS, SecondStage, first_stage_fingerprint
-from fusion.terms import (CoOccurTerm, EntityTerm, GenreTerm, HeadTerm, LatestTerm, NeighboursTerm, PriorTerm,
-                          RepeatTerm)
+from fusion.terms import CoOccurTerm, HeadTerm, NeighboursTerm, PriorTerm, request_terms
 from retrieval.artifacts import check_manifest
 from retrieval.dialogue import Dialogue, context_text, recommender_samples
 from retrieval.encoder import Encoder
@@ -194,9 +193,9 @@ def conversation_terms(folder: Path, catalog: Catalog, vectors: np.ndarray,
     with np.load(folder / "cf" / "priors.npz", allow_pickle=False) as z:
         mentions, mention_counts = z["mentions"], z["mention_counts"]
     terms = [PriorTerm("popularity", model.popularity, model.counts), PriorTerm("mentions", mentions, mention_counts),
-             HeadTerm(CatalogHead.load(folder / "head", fps), vectors), RepeatTerm(), EntityTerm(vectors),
-             NeighboursTerm(ContextNeighbours.load(folder / "neighbours", fps), K_NEIGHBOURS), LatestTerm(vectors),
-             GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])]
+             HeadTerm(CatalogHead.load(folder / "head", fps), vectors),
+             NeighboursTerm(ContextNeighbours.load(folder / "neighbours", fps), K_NEIGHBOURS),
+             *request_terms(catalog, vectors)]
     if cooccur_term:
         terms.append(CoOccurTerm("dialogues", model))
     return terms

@@ -187,3 +187,20 @@ class GenreTerm(_NoEvidence):
         if not cols:
             return np.zeros(len(rows), np.float32)
         return (self.has[:, cols].sum(1)[rows] / np.float32(len(wanted))).astype(np.float32)
+
+
+def request_terms(catalog, item_vectors: np.ndarray) -> list:
+    """The terms that read only the request, so any catalog has them: items named again
+    (repeat), closeness to the items mentioned (entity) and to the latest turn (latest),
+    the share of the asked-for genres (genres)."""
+    return [RepeatTerm(), EntityTerm(item_vectors), LatestTerm(item_vectors),
+            GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])]
+
+
+def popular_term(counts: np.ndarray) -> PriorTerm:
+    """The "popular" prior: each item's interaction count, log-damped into [0, 1] as CF's
+    own popularity fallback does (fusion/cf.py popularity_scores); counts under
+    MIN_POPULARITY_COUNT are 0, so a reason never calls a rarely rated item popular."""
+    from fusion.cf import popular_counts, popularity_scores
+
+    return PriorTerm("popular", popularity_scores(counts), popular_counts(counts))

@@ -220,3 +220,32 @@ def test_a_conversation_reading_pipeline_never_says_you_rated_what_only_came_up(
                 kinds.append(c.kind)
     assert "mentioned_audience" in kinds and "rated_audience" not in kinds
     assert "which came up in this conversation" in " ".join(it.reason for it in turn.items)
+
+
+def test_the_popular_prior_cites_its_ratings_count():
+    """A ratings-only pipeline weighing the "popular" prior (fusion/terms.py popular_term):
+    an item it lifted says how many ratings it has, exactly the CF counts, and only from
+    MIN_POPULAR up."""
+    from bot.chat import Bot, BotConfig
+    from fusion.terms import popular_term, request_terms
+
+    base = tiny_bot(k=5, alpha=0.5, extra=POPULAR * 3)
+    rec = base.recommender
+    counts = rec.cf.counts
+    assert counts.max() >= MIN_POPULAR > counts.min()  # some items may be called popular, some not
+    # text alone in the fuser (α = 1): the CF popularity fallback cannot be what is cited
+    config = rec.config.with_(alpha=1.0, weights={"popular": 1.0}, n_candidates=None)
+    bot = Bot(type(rec)(rec.retriever, rec.cf, config, [*request_terms(rec.catalog, rec.retriever.item_vectors),
+                                                         popular_term(counts)]), BotConfig(k=5))
+    turn = bot.respond("mysterious lights over the harbour", bot.new_session("s"))
+    cited = 0
+    for it in turn.items:
+        row = bot.catalog.row(it.recommendation.item.item_id)
+        popular = [c for c in claims(it.recommendation, turn.session, bot.catalog) if c.kind == "popular"]
+        if counts[row] >= MIN_POPULAR:
+            assert [int(c.value) for c in popular] == [int(counts[row])]
+            assert f"popular: {counts[row]} ratings in the data" in it.reason
+            cited += 1
+        else:
+            assert not popular
+    assert cited
