@@ -107,11 +107,12 @@ def evaluate(bot: Bot, users: list[SimUser], sim: SimConfig) -> tuple[list[float
     return recalls, ndcgs
 
 
-def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, base_rec: Recommender,
+def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, base_bot: Bot,
               base_log: Interactions, users: list[SimUser], sim: SimConfig, state: Path) -> dict:
     arm_dir = state / folder_name(arm)
     arm_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    base_rec = base_bot.recommender
     catalog = base_rec.catalog
     rec = Recommender(base_rec.retriever, base_rec.cf, config)
     learned = 0
@@ -120,7 +121,7 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
         learned = len(more)
         rec = refit(rec, append(base_log, more))
     t_learn = time.perf_counter() - t0
-    bot = Bot(rec)
+    bot = base_bot.with_recommender(rec)  # the catalog's readers shared by every arm-round
     recalls, ndcgs = evaluate(bot, users, sim)
     t_eval = time.perf_counter() - t0 - t_learn
     log_path = arm_dir / f"round_{round_no:02d}.sqlite"
@@ -128,7 +129,7 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
         p.unlink()
     lists: list[list[list[int]]] = []
     likes = dislikes = 0
-    with Logbook(log_path) as book:
+    with Logbook(log_path, durable=False) as book:  # redone whole when the round is redone
         simulator = Simulator(bot, book, sim)
         for u in users:
             res = simulator.session(u, f"r{round_no:02d}-{u.user_id}", seed=round_no)
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     from fusion.build import load_tuned
     from fusion.cf import make_cf
     from fusion.tune import N_TEST, N_VALIDATION, SEED, load_text
-    from retrieval.encoder import TransformerEncoder
+    from retrieval.encoder import MemoEncoder, TransformerEncoder
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
@@ -383,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     finetuned = args.artifacts / "encoder"
     encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
     retriever = load_text(catalog, encoder, args.artifacts / "text")
+    # every arm reads the same evaluation requests, openings and follow-ups: encode each once
+    retriever.encoder = MemoEncoder(retriever.encoder)
     shipped = load_tuned(args.artifacts / "fusion", catalog, interactions) or PipelineConfig()
     all_arms = arms(shipped)
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or list(all_arms)
@@ -400,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg_path.write_text(json.dumps(settings, indent=1))
     base_log = split.train
     base_cf = make_cf(shipped.cf_model, base_log, len(catalog), **shipped.cf_params)
-    base_rec = Recommender(retriever, base_cf, shipped)
+    base_bot = Bot(Recommender(retriever, base_cf, shipped))
     counts = np.bincount(base_log.item_rows, minlength=len(catalog))
     popular = top_share_rows(counts, 0.01)
     n_base_users = len(base_log.users())
@@ -416,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                 res = json.loads(path.read_text())
             else:
                 config, learns = all_arms[a]
-                res = run_round(a, config, learns, r, base_rec, base_log, users, sim, args.state)
+                res = run_round(a, config, learns, r, base_bot, base_log, users, sim, args.state)
                 computed += 1
             results[a].append(res)
             res["stats"] = RoundStats(res, len(catalog), counts, n_base_users, popular)

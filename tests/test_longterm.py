@@ -36,13 +36,13 @@ def test_two_rounds_learn_from_the_first_and_write_state(tmp_path: Path) -> None
     rec = bot.recommender
     base = make_checkerboard(bot.catalog)
     sim = SimConfig(turns=2, accept=1.0)
-    r1 = run_round("x/learn", rec.config, True, 1, rec, base, users(), sim, tmp_path)
+    r1 = run_round("x/learn", rec.config, True, 1, bot, base, users(), sim, tmp_path)
     assert r1["learned_interactions"] == 0 and r1["likes"] > 0
     assert (tmp_path / "x__learn" / "round_01.json").exists() and (tmp_path / "x__learn" / "round_01.sqlite").exists()
-    r2 = run_round("x/learn", rec.config, True, 2, rec, base, users(), sim, tmp_path)
+    r2 = run_round("x/learn", rec.config, True, 2, bot, base, users(), sim, tmp_path)
     # round 2 refits on everything round 1 logged: each user's likes and dislikes, as participants
     assert r2["learned_interactions"] == r1["likes"] + r1["dislikes"]
-    static = run_round("x/static", rec.config, False, 2, rec, base, users(), sim, tmp_path)
+    static = run_round("x/static", rec.config, False, 2, bot, base, users(), sim, tmp_path)
     assert static["learned_interactions"] == 0
     saved = json.loads((tmp_path / "x__learn" / "round_02.json").read_text())
     assert saved["recall"] == r2["recall"] and len(saved["lists"]) == 2
