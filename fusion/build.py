@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
+from fusion.logbook_term import load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
@@ -173,15 +174,17 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")
-    # 5. conversations
-    terms: list = []
+    # 5. conversations (and, in a folder written by `python -m bot.learn`, the items its
+    # logged sessions liked together: the "logbook" term, weighted by its pipeline config)
+    logbook = _load(lambda: load_logbook_term(folder, catalog))
+    terms: list = [logbook] if logbook is not None else []
     conversation_report: dict = {}
     if conversations is None:
         stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
     else:
         stages.start("conversations", f"learning from conversations: {conversations.source}")
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
-                                                            cf, config, folder / "conversations", progress)
+                                                            cf, config, folder / "conversations", progress, terms)
         built += conversation_report["built"]
         stages.done("conversations", "built" if conversation_report["built"] else "reused",
                     conversation_report.get("summary", ""))
@@ -203,7 +206,8 @@ TUNED = "tuned"  # <folder>/conversations/tuned/: the config tuned on the dev di
 
 
 def _conversations(conversations: Conversations, catalog: Catalog, interactions: Interactions, encoder: Encoder,
-                   retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool):
+                   retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool,
+                   extra_terms: Sequence = ()):
     """(config, terms, report) of a pipeline that also learns from `conversations`: its
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
     reused when parts, dev dialogues and starting config are the same)."""
@@ -215,7 +219,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
 
     parts = fit_conversation_parts(conversations.fit, catalog, encoder, retriever.item_vectors, folder,
                                    progress=progress)
-    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True)
+    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True) + list(extra_terms)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
            "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()}

@@ -9,7 +9,9 @@ From `LoggedSession`s (bot/learn.py reads them from the logbook, consent respect
   keyed by whose taste it is (`LoggedSession.taste_key`: known user, study participant or
   the session alone). A (user, item) the base log already rates keeps its base rating.
 - co-occurrence baskets (`session_baskets`): the items one session liked together, fitted
-  as a `CoOccurrence` (fusion/cooccur.py);
+  as a `CoOccurrence` (fusion/cooccur.py) and served as the "logbook" term, its weight
+  chosen on the held-out sessions (fusion/logbook_term.py) and written into the new
+  folder's pipeline config (`fusion/`);
 - encoder pairs: retrieval/pairs.py `log_pairs` (context -> liked item, disliked item as
   the hard negative), written beside them for fine-tuning.
 
@@ -39,7 +41,10 @@ from fusion.cf import fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.coldstart import ranking_metrics
 from fusion.config import PipelineConfig
 from fusion.cooccur import CoOccurrence
+from fusion.logbook_term import (COOCCUR_DIR, LOGBOOK, WeightChoice, choose_weight, load_logbook_term,
+                                 next_like_cases, with_logbook)
 from fusion.logged import LEARNED_DIR, append, load_learned, save_learned
+from fusion.terms import CoOccurTerm
 from fusion.recommender import Recommender
 from retrieval.artifacts import tree_fingerprint, write_manifest
 from retrieval.encoder import Encoder
@@ -142,7 +147,8 @@ def load_pipeline(folder: Path, catalog: Catalog, interactions: Interactions, en
         cf = load_cf(folder / "cf", catalog, log)
     else:
         cf = make_cf(config.cf_model, log, len(catalog), **config.cf_params)
-    return Recommender(retriever, cf, config)
+    logbook = load_logbook_term(folder, catalog)  # a folder learned before: its co-occurrence term
+    return Recommender(retriever, cf, config, [logbook] if logbook is not None else [])
 
 
 def refit(recommender: Recommender, log: Interactions) -> Recommender:
@@ -194,6 +200,7 @@ class LearnReport:
     seconds: float
     finetuned: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    logbook: WeightChoice | None = None  # the "logbook" co-occurrence term's weight and the figures behind it
 
 
 def _write_pairs(path: Path, pairs: Sequence[Pair]) -> None:
@@ -231,6 +238,13 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
     pairs = log_pairs(fresh, catalog, seed=config.seed)
     baskets = session_baskets(fresh, catalog)
     old_baskets = _read_baskets(base / LEARNED_DIR)
+    all_baskets = old_baskets + baskets
+    cooccur = CoOccurrence.fit(all_baskets, len(catalog))
+    # the "logbook" term's weight, chosen on the held-out sessions' later likes (0 allowed)
+    term = CoOccurTerm(LOGBOOK, cooccur)
+    choice = choose_weight(new, term, next_like_cases(held, catalog, new.cf.knows_user, config.cutoff),
+                           cutoff=config.cutoff)
+    new = with_logbook(new, term, choice.weight)
     # the new folder, written under a temporary name and renamed when complete (a failed
     # run leaves nothing half-written): everything but cf/, learned/ and the manifest copied
     final, out = out, out.parent / f".{out.name}.partial"
@@ -245,12 +259,11 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
         part.mkdir()
         _write_pairs(part / "pairs.jsonl", pairs)
         (part / "sessions.json").write_text(json.dumps(sorted(done | {s.session_id for s in fresh})))
-        all_baskets = old_baskets + baskets
         np.savez(part / "baskets.npz", rows=np.array([r for b in all_baskets for r in b], np.int64),
                  offsets=np.cumsum([0] + [len(b) for b in all_baskets]).astype(np.int64))
-        CoOccurrence.fit(all_baskets, len(catalog)).save(part / "cooccur", {"catalog": catalog.fingerprint()},
-                                                          {"source": "items liked together in a logged session",
-                                                           "baskets": len(all_baskets)})
+        cooccur.save(part / COOCCUR_DIR, {"catalog": catalog.fingerprint()},
+                     {"source": "items liked together in a logged session", "baskets": len(all_baskets)})
+        _save_pipeline(base, out, new.config, catalog, interactions, choice)
         save_learned(out, catalog, learned, {"learn": asdict(config), "source": source or {},
                                              "sessions": len(fresh), "held_out": len(held), "pairs": len(pairs),
                                              "base": str(base), "base_fingerprint": before})
@@ -260,7 +273,8 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
             finetuned = True
         comparison = compare(old, new, held, config.cutoff)
         write_manifest(out, KIND, fingerprints(catalog, interactions),
-                       {"base": str(base), "comparison": comparison, "learned_interactions": len(learned)})
+                       {"base": str(base), "comparison": comparison, "learned_interactions": len(learned),
+                        LOGBOOK: choice.to_dict()})
         after = tree_fingerprint(base)
         if after != before:  # never expected: say so loudly rather than serve a changed folder
             raise RuntimeError(f"{base} changed while learning (fingerprint {before[:12]}… -> {after[:12]}…)")
@@ -269,7 +283,7 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
             final.rmdir()  # empty (checked at the start)
         out.rename(final)
         return LearnReport(final, len(fresh), len(held), len(learned), len(new_events), len(pairs), len(all_baskets),
-                           comparison, before, fingerprint, time.perf_counter() - start, finetuned)
+                           comparison, before, fingerprint, time.perf_counter() - start, finetuned, logbook=choice)
 
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -307,6 +321,22 @@ def _finetune(rec: Recommender, train: Sequence[Pair], valid: Sequence[Pair], en
     return Recommender(retriever, rec.cf, rec.config, list(rec.terms.values()), rec.second_stage)
 
 
+def _save_pipeline(base: Path, out: Path, config: PipelineConfig, catalog: Catalog, interactions: Interactions,
+                   choice: WeightChoice) -> None:
+    """The new folder's pipeline config (`out/fusion/`, what fusion/build.py serves): the
+    base folder's, its fingerprints, validation figures and extras kept, with the
+    "logbook" weight and the figures that chose it."""
+    from fusion.config import save_config
+    from retrieval.artifacts import read_manifest
+
+    fps, entry = fingerprints(catalog, interactions), {}
+    if (base / "fusion" / "manifest.json").exists():
+        manifest = read_manifest(base / "fusion")
+        fps, entry = manifest.get("fingerprints") or fps, manifest.get("config") or {}
+    extras = {k: v for k, v in entry.items() if k not in ("pipeline", "validation", LOGBOOK)}
+    save_config(out / "fusion", config, fps, entry.get("validation"), **extras, **{LOGBOOK: choice.to_dict()})
+
+
 def _read_baskets(folder: Path) -> list[list[int]]:
     path = folder / "baskets.npz"
     if not path.exists():
@@ -328,6 +358,9 @@ def report_lines(r: LearnReport) -> list[str]:
             f"{k} {c['before'][k]:.3f} -> {c['after'][k]:.3f}" for k in keys))
     else:
         lines.append("no held-out session with likes: nothing to compare (more sessions, or --holdout > 0)")
+    if r.logbook is not None:
+        lines.append(r.logbook.line() + " (chosen on the same held-out sessions the comparison reads: the 'after' "
+                     "figures include that choice)")
     lines.append(f"artifacts fingerprint {r.fingerprint_before[:12]}… (serving, unchanged) -> "
                  f"{r.fingerprint_after[:12]}… (new)")
     return lines
