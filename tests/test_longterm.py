@@ -40,8 +40,14 @@ def test_two_rounds_learn_from_the_first_and_write_state(tmp_path: Path) -> None
     assert r1["learned_interactions"] == 0 and r1["likes"] > 0
     assert (tmp_path / "x__learn" / "round_01.json").exists() and (tmp_path / "x__learn" / "round_01.sqlite").exists()
     r2 = run_round("x/learn", rec.config, True, 2, bot, base, users(), sim, tmp_path)
+    assert r2["logbook"] is not None and r2["logbook"]["weight"] == 0.0  # nothing before round 1 to hold it against
     # round 2 refits on everything round 1 logged: each user's likes and dislikes, as participants
     assert r2["learned_interactions"] == r1["likes"] + r1["dislikes"]
+    r3 = run_round("x/learn", rec.config, True, 3, bot, base, users(), sim, tmp_path)
+    # round 3 holds round 2's later likes against round 1's co-occurrence to weigh the term
+    assert r3["logbook"]["cases"] > 0 and r3["logbook"]["weight"] in (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+    no_term = run_round("x/learn", rec.config, True, 4, bot, base, users(), sim, tmp_path, logbook_term=False)
+    assert no_term["logbook"] is None and no_term["learned_interactions"] > 0  # CF refit alone
     static = run_round("x/static", rec.config, False, 2, bot, base, users(), sim, tmp_path)
     assert static["learned_interactions"] == 0
     saved = json.loads((tmp_path / "x__learn" / "round_02.json").read_text())
