@@ -4,7 +4,8 @@
         --out artifacts/movielens-learned [--since 2026-12-01] [--min-sessions 20]
 
 Reads the logbook (bot/logbook.py), keeps the sessions that may be learned from, and hands
-them to fusion/learn.py, which refits CF and the co-occurrence into `--out`, writes the
+them to fusion/learn.py, which refits CF and the co-occurrence into `--out` (served as the
+"logbook" term, its weight chosen on the held-out sessions and printed), writes the
 encoder pairs beside them, and compares old and new pipeline on held-out sessions. Serve
 the result with `python launch.py --artifacts <out>` (a restart).
 
