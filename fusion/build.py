@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
-from fusion.logbook_term import load_logbook_term
+from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
@@ -177,6 +177,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     # 5. conversations (and, in a folder written by `python -m bot.learn`, the items its
     # logged sessions liked together: the "logbook" term, weighted by its pipeline config)
     logbook = _load(lambda: load_logbook_term(folder, catalog))
+    if logbook is not None and text_only:  # no tuned config is read: the weight the learn step chose
+        config = config.with_(weights={**dict(config.weights), LOGBOOK: chosen_weight(folder)})
     terms: list = [logbook] if logbook is not None else []
     conversation_report: dict = {}
     if conversations is None:

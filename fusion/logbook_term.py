@@ -48,6 +48,18 @@ def load_logbook_term(folder: Path, catalog: Catalog) -> CoOccurTerm | None:
     return CoOccurTerm(LOGBOOK, CoOccurrence.load(part, {"catalog": catalog.fingerprint()}))
 
 
+def chosen_weight(folder: Path) -> float:
+    """The weight `python -m bot.learn` chose for the term, as recorded beside the pipeline
+    config in `<folder>/fusion/` (0 when none was): for a text-only catalog, whose build
+    reads no tuned config."""
+    from retrieval.artifacts import read_manifest
+
+    part = Path(folder) / "fusion"
+    if not (part / "manifest.json").exists():
+        return 0.0
+    return float((read_manifest(part).get("config", {}).get(LOGBOOK) or {}).get("weight", 0.0))
+
+
 def with_logbook(rec: Recommender, term: CoOccurTerm, weight: float) -> Recommender:
     """`rec` with `term` (replacing an earlier "logbook" term) weighted `weight`."""
     terms = [t for name, t in rec.terms.items() if name != LOGBOOK] + [term]

@@ -126,3 +126,17 @@ def test_the_weight_stays_0_when_held_out_likes_do_not_reward_it(serving: Path, 
     q = next_like_cases(held, tiny_catalog)[0].query
     assert [r.item.item_id for r in with_logbook(rec, term, 0.0).recommend(q)] == \
         [r.item.item_id for r in rec.recommend(q)]
+
+
+def test_a_text_only_catalog_serves_the_chosen_weight_too(tmp_path: Path, tiny_catalog) -> None:
+    from retrieval.records import Interactions
+
+    none = Interactions.empty()
+    load_or_build(tiny_catalog, none, HashingEncoder(dim=256), tmp_path / "serving",
+                  PipelineConfig(n_candidates=None), progress=False)
+    report = learn(tmp_path / "serving", tmp_path / "learned", tiny_catalog, none, HashingEncoder(dim=256),
+                   sessions(write_log(tmp_path / "log.sqlite", n=4)), LearnConfig(holdout_share=0.25, seed=0))
+    assert report.logbook is not None and report.logbook.weight > 0
+    rec, build = load_or_build(tiny_catalog, none, HashingEncoder(dim=256), tmp_path / "learned",
+                               PipelineConfig(n_candidates=None), progress=False)
+    assert build.text_only and rec.config.weights[LOGBOOK] == report.logbook.weight
