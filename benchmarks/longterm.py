@@ -63,20 +63,28 @@ N_BOOT = 200  # bootstrap resamples of users per (arm, round): enough for 2.5/97
 CUTOFF = 10
 MAX_CASES = 100  # held-out likes the "logbook" weight is chosen on per learning round (a second or two)
 STATIC = "adaptive+mmr/static"  # the reference arm: the shipped pipeline, never learning
+LEARN = "adaptive+mmr/learn"  # the shipped pipeline learning as python -m bot.learn does
+CF_ONLY = "adaptive+mmr/learn-cf"  # the same, its CF refitted but no logbook term
 
 
-def arms(shipped: PipelineConfig) -> dict[str, tuple[PipelineConfig, bool]]:
-    """Arm name -> (pipeline config, learns from its logs). The shipped tuned pipeline
-    (adaptive α, its MMR λ) with and without learning and without MMR, and fixed α."""
+def arms(shipped: PipelineConfig, logbook_term: bool = True) -> dict[str, tuple[PipelineConfig, bool, bool]]:
+    """Arm name -> (pipeline config, learns from its logs, serves the logbook term when it
+    learns). The shipped tuned pipeline (adaptive α, its MMR λ) with and without learning
+    and without MMR, and fixed α; with `logbook_term`, the learning arms learn as `python
+    -m bot.learn` does (CF refit and the logbook term), and CF_ONLY refits CF alone, so
+    the term's share of what learning does can be read apart."""
     mmr = shipped.mmr_lambda if shipped.mmr_lambda is not None else 0.8  # 0.8: a mild λ when none was tuned
     adaptive = shipped.with_(mmr_lambda=mmr)
-    return {
-        "adaptive+mmr/learn": (adaptive, True),
-        "adaptive+mmr/static": (adaptive, False),
-        "adaptive/learn": (adaptive.with_(mmr_lambda=None), True),
-        "alpha0.3/learn": (shipped.with_(fuser=None, alpha=0.3, mmr_lambda=None), True),
-        "alpha0.7/learn": (shipped.with_(fuser=None, alpha=0.7, mmr_lambda=None), True),
+    out = {
+        LEARN: (adaptive, True, logbook_term),
+        STATIC: (adaptive, False, False),
+        "adaptive/learn": (adaptive.with_(mmr_lambda=None), True, logbook_term),
+        "alpha0.3/learn": (shipped.with_(fuser=None, alpha=0.3, mmr_lambda=None), True, logbook_term),
+        "alpha0.7/learn": (shipped.with_(fuser=None, alpha=0.7, mmr_lambda=None), True, logbook_term),
     }
+    if logbook_term:
+        out[CF_ONLY] = (adaptive, True, False)
+    return out
 
 
 def folder_name(arm: str) -> str:
@@ -308,7 +316,7 @@ def verdicts(report: dict) -> list[str]:
             if acc == "rises" and sign(vs["top1%_share"]) != "above zero" and sign(vs["gini"]) != "above zero":
                 keep.append(arm)
         out.append(line + ".")
-    learn = "adaptive+mmr/learn"
+    learn = LEARN
     vs = pairs.get(f"{learn} − {STATIC} (last round)")
     if vs is not None:
         a, b = report["rounds"][learn], report["rounds"][STATIC]
@@ -327,6 +335,14 @@ def verdicts(report: dict) -> list[str]:
             text += (" The gain came with lists leaning toward popular items, not with fewer distinct items "
                      "shown overall.")
         out.insert(0, text + "\n")
+    t = pairs.get(f"{LEARN} − {CF_ONLY} (last round)")
+    if t is not None:
+        a, b = report["rounds"][LEARN][-1], report["rounds"][CF_ONLY][-1]
+        out.append(f"- The logbook term's share (`{LEARN}` against `{CF_ONLY}`, the same CF refit without it, last "
+                   f"round): NDCG@10 {a['ndcg@10']['mean']:.3f} against {b['ndcg@10']['mean']:.3f}, paired difference "
+                   f"{fmt(t['ndcg@10'])} ({words[sign(t['ndcg@10'])]}); top-1% share {fmt(t['top1%_share'])} "
+                   f"({words[sign(t['top1%_share'])]}); novelty {fmt(t['novelty'], 2)} bits "
+                   f"({words[sign(t['novelty'])]}).")
     s = pairs.get(f"{STATIC}: last round − round 1")
     if s is not None:
         out.append(f"- Between round 1 and the last round the never-learning arm's own exposure moves too (Gini "
@@ -424,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     # every arm reads the same evaluation requests, openings and follow-ups: encode each once
     retriever.encoder = MemoEncoder(retriever.encoder)
     shipped = load_tuned(args.artifacts / "fusion", catalog, interactions) or PipelineConfig()
-    all_arms = arms(shipped)
+    all_arms = arms(shipped, not args.no_logbook_term)
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or list(all_arms)
     unknown = [a for a in chosen if a not in all_arms]
     if unknown:
@@ -456,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             if path.exists():
                 res = json.loads(path.read_text())
             else:
-                config, learns = all_arms[a]
-                res = run_round(a, config, learns, r, base_bot, base_log, users, sim, args.state, logbook_term)
+                config, learns, term = all_arms[a]
+                res = run_round(a, config, learns, r, base_bot, base_log, users, sim, args.state, term)
                 computed += 1
             results[a].append(res)
             res["stats"] = RoundStats(res, len(catalog), counts, n_base_users, popular)
@@ -481,15 +497,21 @@ def main(argv: list[str] | None = None) -> int:
         for a in chosen:
             if a != STATIC:
                 pairs[f"{a} − {STATIC} (last round)"] = paired(results[a][-1]["stats"], results[STATIC][-1]["stats"], rng)
+    if LEARN in results and CF_ONLY in results:  # what the logbook term adds to the CF refit, same users
+        pairs[f"{LEARN} − {CF_ONLY} (last round)"] = paired(results[LEARN][-1]["stats"], results[CF_ONLY][-1]["stats"],
+                                                             rng)
     for a in chosen:
         if len(results[a]) > 1:
             pairs[f"{a}: last round − round 1"] = paired(results[a][-1]["stats"], results[a][0]["stats"], rng)
-    learning = ("learns from its logs each round (CF refit" + (", plus the logbook's co-occurrence term, its weight "
-                                                                "chosen on the last round's sessions)" if logbook_term
-                                                                else ")"))
-    descriptions = {a: (f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, "
-                        f"{learning if learns else 'never learns'}")
-                    for a, (c, learns) in all_arms.items() if a in chosen}
+    def learning(learns: bool, term: bool) -> str:
+        if not learns:
+            return "never learns"
+        return "learns from its logs each round (CF refit" + (
+            ", plus the logbook's co-occurrence term, its weight chosen on the last round's sessions)" if term
+            else " only)")
+
+    descriptions = {a: f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, {learning(learns, term)}"
+                    for a, (c, learns, term) in all_arms.items() if a in chosen}
     report = {
         "protocol": (f"{len(users)} simulated users = the cold-start benchmark's held-out test users (seed {SEED}); "
                      f"half of each user's liked items (rated >= 4) kept back as targets, never reacted to. "

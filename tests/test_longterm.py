@@ -77,3 +77,22 @@ def test_verdicts_follow_the_intervals() -> None:
     assert "`adaptive+mmr/static`: accuracy shows no clear change" in text
     assert "top-1% share 0.030 [0.010, 0.050] (up)" in text and "comes from the traffic" in text
     assert text.endswith("more than the never-learning arm's: `keeps`.")
+
+
+def test_the_logbook_terms_share_is_read_from_its_own_pair() -> None:
+    from benchmarks.longterm import CF_ONLY, LEARN, arms
+    from fusion.config import PipelineConfig
+
+    def d(lo, hi):
+        return {"mean": (lo + hi) / 2, "lo": lo, "hi": hi}
+    flat, down = d(-.01, .01), d(-.05, -.01)
+    same = {m: flat for m in ("ndcg@10", "top1%_share", "gini", "coverage", "novelty")}
+    last = {m: d(0.0, 0.2) for m in ("ndcg@10", "top1%_share", "novelty")}
+    report = {"arms": [LEARN, CF_ONLY], "rounds": {LEARN: [last], CF_ONLY: [last]},
+              "paired": {f"{LEARN} − {CF_ONLY} (last round)": {**same, "ndcg@10": down}}}
+    text = "\n".join(verdicts(report))
+    assert f"The logbook term's share (`{LEARN}` against `{CF_ONLY}`" in text
+    assert "paired difference -0.030 [-0.050, -0.010] (down)" in text
+    # the CF-only arm exists only when the learning arms serve the term
+    assert arms(PipelineConfig())[CF_ONLY][1:] == (True, False) and arms(PipelineConfig())[LEARN][1:] == (True, True)
+    assert CF_ONLY not in arms(PipelineConfig(), logbook_term=False)
