@@ -46,10 +46,13 @@ from bot.logbook import Logbook
 from fusion.coldstart import ranking_metrics, split_users
 from fusion.config import PipelineConfig
 from fusion.diversity import catalog_coverage, exposure, gini, novelty, popular_share, top_share_rows
-from fusion.learn import log_interactions, new_to, refit
+from fusion.cooccur import CoOccurrence
+from fusion.learn import log_interactions, new_to, refit, session_baskets
+from fusion.logbook_term import LOGBOOK, WeightChoice, choose_weight, next_like_cases, with_logbook
 from fusion.logged import append
 from fusion.recommender import Recommender
-from retrieval.records import Interactions
+from fusion.terms import CoOccurTerm
+from retrieval.records import Interactions, LoggedSession
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("ndcg@10", "recall@10", "coverage", "gini", "top1%_share", "novelty")
@@ -58,35 +61,61 @@ LABELS = {"ndcg@10": "NDCG@10 (held-out likes)", "recall@10": "Recall@10 (held-o
           "top1%_share": "share of shown slots from the top-1% most rated", "novelty": "novelty (bits)"}
 N_BOOT = 200  # bootstrap resamples of users per (arm, round): enough for 2.5/97.5 percentiles
 CUTOFF = 10
+MAX_CASES = 100  # held-out likes the "logbook" weight is chosen on per learning round (a second or two)
 STATIC = "adaptive+mmr/static"  # the reference arm: the shipped pipeline, never learning
+LEARN = "adaptive+mmr/learn"  # the shipped pipeline learning as python -m bot.learn does
+CF_ONLY = "adaptive+mmr/learn-cf"  # the same, its CF refitted but no logbook term
 
 
-def arms(shipped: PipelineConfig) -> dict[str, tuple[PipelineConfig, bool]]:
-    """Arm name -> (pipeline config, learns from its logs). The shipped tuned pipeline
-    (adaptive α, its MMR λ) with and without learning and without MMR, and fixed α."""
+def arms(shipped: PipelineConfig, logbook_term: bool = True) -> dict[str, tuple[PipelineConfig, bool, bool]]:
+    """Arm name -> (pipeline config, learns from its logs, serves the logbook term when it
+    learns). The shipped tuned pipeline (adaptive α, its MMR λ) with and without learning
+    and without MMR, and fixed α; with `logbook_term`, the learning arms learn as `python
+    -m bot.learn` does (CF refit and the logbook term), and CF_ONLY refits CF alone, so
+    the term's share of what learning does can be read apart."""
     mmr = shipped.mmr_lambda if shipped.mmr_lambda is not None else 0.8  # 0.8: a mild λ when none was tuned
     adaptive = shipped.with_(mmr_lambda=mmr)
-    return {
-        "adaptive+mmr/learn": (adaptive, True),
-        "adaptive+mmr/static": (adaptive, False),
-        "adaptive/learn": (adaptive.with_(mmr_lambda=None), True),
-        "alpha0.3/learn": (shipped.with_(fuser=None, alpha=0.3, mmr_lambda=None), True),
-        "alpha0.7/learn": (shipped.with_(fuser=None, alpha=0.7, mmr_lambda=None), True),
+    out = {
+        LEARN: (adaptive, True, logbook_term),
+        STATIC: (adaptive, False, False),
+        "adaptive/learn": (adaptive.with_(mmr_lambda=None), True, logbook_term),
+        "alpha0.3/learn": (shipped.with_(fuser=None, alpha=0.3, mmr_lambda=None), True, logbook_term),
+        "alpha0.7/learn": (shipped.with_(fuser=None, alpha=0.7, mmr_lambda=None), True, logbook_term),
     }
+    if logbook_term:
+        out[CF_ONLY] = (adaptive, True, False)
+    return out
 
 
 def folder_name(arm: str) -> str:
     return arm.replace("/", "__").replace("+", "_")
 
 
-def learned_so_far(arm_dir: Path, round_no: int, catalog, base: Interactions) -> Interactions:
-    """What the arm learned from its logbooks of rounds before `round_no`, as the learning
-    command reads them (consent rules included)."""
-    sessions = []
-    for r in range(1, round_no):
-        found, _ = read_logbook(arm_dir / f"round_{r:02d}.sqlite")
-        sessions += found
-    return new_to(base, log_interactions(sessions, catalog))
+def logged_so_far(arm_dir: Path, round_no: int) -> list[list[LoggedSession]]:
+    """The sessions of each of the arm's rounds before `round_no`, as the learning command
+    reads them from its logbooks (consent rules included)."""
+    return [read_logbook(arm_dir / f"round_{r:02d}.sqlite")[0] for r in range(1, round_no)]
+
+
+def with_logbook_term(rec: Recommender, by_round: list[list[LoggedSession]], round_no: int
+                      ) -> tuple[Recommender, WeightChoice]:
+    """`rec` with the "logbook" term as `python -m bot.learn` serves it: the co-occurrence
+    of the items each earlier session liked together, its weight chosen on held-out
+    likes (fusion/logbook_term.py). Held out: the last round's sessions, against the
+    co-occurrence of the rounds before it; at most MAX_CASES of their likes (seeded by the
+    round). Their people are ranked as new visitors: `rec`'s CF has learned that round
+    too, and their rated history would hold the very like being ranked."""
+    catalog = rec.catalog
+    held, earlier = by_round[-1], [s for found in by_round[:-1] for s in found]
+    cases = next_like_cases(held, catalog)
+    if len(cases) > MAX_CASES:
+        keep = np.random.default_rng(round_no).choice(len(cases), MAX_CASES, replace=False)
+        cases = [cases[i] for i in sorted(keep.tolist())]
+    trial = CoOccurTerm(LOGBOOK, CoOccurrence.fit(session_baskets(earlier, catalog), len(catalog)))
+    choice = choose_weight(rec, trial, cases, cutoff=CUTOFF)
+    every = [s for found in by_round for s in found]
+    term = CoOccurTerm(LOGBOOK, CoOccurrence.fit(session_baskets(every, catalog), len(catalog)))
+    return with_logbook(rec, term, choice.weight), choice
 
 
 def evaluate(bot: Bot, users: list[SimUser], sim: SimConfig) -> tuple[list[float], list[float]]:
@@ -107,20 +136,25 @@ def evaluate(bot: Bot, users: list[SimUser], sim: SimConfig) -> tuple[list[float
     return recalls, ndcgs
 
 
-def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, base_rec: Recommender,
-              base_log: Interactions, users: list[SimUser], sim: SimConfig, state: Path) -> dict:
+def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, base_bot: Bot,
+              base_log: Interactions, users: list[SimUser], sim: SimConfig, state: Path,
+              logbook_term: bool = True) -> dict:
     arm_dir = state / folder_name(arm)
     arm_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    base_rec = base_bot.recommender
     catalog = base_rec.catalog
     rec = Recommender(base_rec.retriever, base_rec.cf, config)
-    learned = 0
+    learned, logbook = 0, None
     if learns and round_no > 1:
-        more = learned_so_far(arm_dir, round_no, catalog, base_log)
+        by_round = logged_so_far(arm_dir, round_no)
+        more = new_to(base_log, log_interactions([s for found in by_round for s in found], catalog))
         learned = len(more)
         rec = refit(rec, append(base_log, more))
+        if logbook_term:
+            rec, logbook = with_logbook_term(rec, by_round, round_no)
     t_learn = time.perf_counter() - t0
-    bot = Bot(rec)
+    bot = base_bot.with_recommender(rec)  # the catalog's readers shared by every arm-round
     recalls, ndcgs = evaluate(bot, users, sim)
     t_eval = time.perf_counter() - t0 - t_learn
     log_path = arm_dir / f"round_{round_no:02d}.sqlite"
@@ -128,7 +162,7 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
         p.unlink()
     lists: list[list[list[int]]] = []
     likes = dislikes = 0
-    with Logbook(log_path) as book:
+    with Logbook(log_path, durable=False) as book:  # redone whole when the round is redone
         simulator = Simulator(bot, book, sim)
         for u in users:
             res = simulator.session(u, f"r{round_no:02d}-{u.user_id}", seed=round_no)
@@ -138,6 +172,7 @@ def run_round(arm: str, config: PipelineConfig, learns: bool, round_no: int, bas
         if hasattr(simulator.service.logbook, "flush"):
             simulator.service.logbook.flush()
     out = {"arm": arm, "round": round_no, "learns": learns, "learned_interactions": learned,
+           "logbook": None if logbook is None else logbook.to_dict(),
            "recall": recalls, "ndcg": ndcgs, "lists": lists, "likes": likes, "dislikes": dislikes,
            "seconds": {"learn": round(t_learn, 2), "eval": round(t_eval, 2),
                        "traffic": round(time.perf_counter() - t0 - t_learn - t_eval, 2),
@@ -281,7 +316,7 @@ def verdicts(report: dict) -> list[str]:
             if acc == "rises" and sign(vs["top1%_share"]) != "above zero" and sign(vs["gini"]) != "above zero":
                 keep.append(arm)
         out.append(line + ".")
-    learn = "adaptive+mmr/learn"
+    learn = LEARN
     vs = pairs.get(f"{learn} − {STATIC} (last round)")
     if vs is not None:
         a, b = report["rounds"][learn], report["rounds"][STATIC]
@@ -300,6 +335,14 @@ def verdicts(report: dict) -> list[str]:
             text += (" The gain came with lists leaning toward popular items, not with fewer distinct items "
                      "shown overall.")
         out.insert(0, text + "\n")
+    t = pairs.get(f"{LEARN} − {CF_ONLY} (last round)")
+    if t is not None:
+        a, b = report["rounds"][LEARN][-1], report["rounds"][CF_ONLY][-1]
+        out.append(f"- The logbook term's share (`{LEARN}` against `{CF_ONLY}`, the same CF refit without it, last "
+                   f"round): NDCG@10 {a['ndcg@10']['mean']:.3f} against {b['ndcg@10']['mean']:.3f}, paired difference "
+                   f"{fmt(t['ndcg@10'])} ({words[sign(t['ndcg@10'])]}); top-1% share {fmt(t['top1%_share'])} "
+                   f"({words[sign(t['top1%_share'])]}); novelty {fmt(t['novelty'], 2)} bits "
+                   f"({words[sign(t['novelty'])]}).")
     s = pairs.get(f"{STATIC}: last round − round 1")
     if s is not None:
         out.append(f"- Between round 1 and the last round the never-learning arm's own exposure moves too (Gini "
@@ -309,6 +352,11 @@ def verdicts(report: dict) -> list[str]:
         out.append("- Arms whose accuracy rose without their lists concentrating on popular items more than the "
                    "never-learning arm's: " + (", ".join(f"`{a}`" for a in keep) if keep else "none in this run") + ".")
     return out
+
+
+def weight_note(res: dict) -> str:
+    """", logbook weight 0.1" for a round that chose one."""
+    return "" if not res.get("logbook") else f", logbook weight {res['logbook']['weight']:g}"
 
 
 def run_note(run: dict) -> str:
@@ -321,8 +369,9 @@ def markdown(report: dict) -> str:
              f"Command: `{report['command']}`", "",
              f"Wall time: {report['wall_seconds']:.0f} s over the invocations that computed the rounds "
              f"({'; '.join(run_note(r) for r in report['runs'])}); {report['sum_round_seconds']:.0f} s summed "
-             "over the arm-rounds themselves. Each learning round is a CF refit on the logbooks so far "
-             "(mean seconds per arm in the cost table below); no encoder fine-tuning per round.", "",
+             "over the arm-rounds themselves. Each learning round is a CF refit on the logbooks so far"
+             + (" and the logbook term's co-occurrence and weight" if report["settings"].get("logbook_term") else "")
+             + " (mean seconds per arm in the cost table below); no encoder fine-tuning per round.", "",
              "Arms: " + "; ".join(f"`{a}` = {d}" for a, d in report["arm_descriptions"].items()), "",
              "## What feedback does (read from the figures below)", "", *findings(report), ""]
     for m in METRICS:
@@ -333,12 +382,15 @@ def markdown(report: dict) -> str:
             lines.append(f"| {r} | " + " | ".join(fmt(report["rounds"][a][i][m], digits) for a in report["arms"]) + " |")
         lines += ["", f"![{m}](longterm_{m.replace('@', '').replace('%', 'pct')}.png)", ""]
     lines += ["## Cost per arm-round (seconds, mean over rounds)", "",
-              "| arm | learn (refit) | eval | traffic | total | learned interactions (last round) |",
-              "|---|---|---|---|---|---|"]
+              "| arm | learn (refit) | eval | traffic | total | learned interactions (last round) | "
+              "logbook term weight per round |",
+              "|---|---|---|---|---|---|---|"]
     for a in report["arms"]:
         s = report["seconds"][a]
+        weights = [r.get("logbook_weight") for r in report["rounds"][a]]
+        chosen = ", ".join(f"{w:g}" for w in weights if w is not None) or "—"
         lines.append(f"| {a} | {s['learn']:.1f} | {s['eval']:.1f} | {s['traffic']:.1f} | {s['total']:.1f} | "
-                     f"{report['rounds'][a][-1]['learned_interactions']} |")
+                     f"{report['rounds'][a][-1]['learned_interactions']} | {chosen} |")
     return "\n".join(lines) + "\n"
 
 
@@ -358,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--fresh", action="store_true", help="delete --state first")
     p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (shared machine: 1)")
+    p.add_argument("--no-logbook-term", action="store_true",
+                   help="learning arms refit CF only, without the logbook's co-occurrence term (bot.learn serves it)")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_limits
     import torch
@@ -367,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     from fusion.build import load_tuned
     from fusion.cf import make_cf
     from fusion.tune import N_TEST, N_VALIDATION, SEED, load_text
-    from retrieval.encoder import TransformerEncoder
+    from retrieval.encoder import MemoEncoder, TransformerEncoder
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
@@ -383,14 +437,17 @@ def main(argv: list[str] | None = None) -> int:
     finetuned = args.artifacts / "encoder"
     encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
     retriever = load_text(catalog, encoder, args.artifacts / "text")
+    # every arm reads the same evaluation requests, openings and follow-ups: encode each once
+    retriever.encoder = MemoEncoder(retriever.encoder)
     shipped = load_tuned(args.artifacts / "fusion", catalog, interactions) or PipelineConfig()
-    all_arms = arms(shipped)
+    all_arms = arms(shipped, not args.no_logbook_term)
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or list(all_arms)
     unknown = [a for a in chosen if a not in all_arms]
     if unknown:
         p.error(f"unknown arm(s) {unknown}; arms: {', '.join(all_arms)}")
+    logbook_term = not args.no_logbook_term
     settings = {"users": args.users, "turns": args.turns, "accept": args.accept, "seed": args.seed,
-                "sim": asdict(sim), "shipped": shipped.to_dict()}
+                "sim": asdict(sim), "shipped": shipped.to_dict(), "logbook_term": logbook_term}
     if args.fresh and args.state.exists():
         shutil.rmtree(args.state)
     args.state.mkdir(parents=True, exist_ok=True)
@@ -400,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg_path.write_text(json.dumps(settings, indent=1))
     base_log = split.train
     base_cf = make_cf(shipped.cf_model, base_log, len(catalog), **shipped.cf_params)
-    base_rec = Recommender(retriever, base_cf, shipped)
+    base_bot = Bot(Recommender(retriever, base_cf, shipped))
     counts = np.bincount(base_log.item_rows, minlength=len(catalog))
     popular = top_share_rows(counts, 0.01)
     n_base_users = len(base_log.users())
@@ -415,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             if path.exists():
                 res = json.loads(path.read_text())
             else:
-                config, learns = all_arms[a]
-                res = run_round(a, config, learns, r, base_rec, base_log, users, sim, args.state)
+                config, learns, term = all_arms[a]
+                res = run_round(a, config, learns, r, base_bot, base_log, users, sim, args.state, term)
                 computed += 1
             results[a].append(res)
             res["stats"] = RoundStats(res, len(catalog), counts, n_base_users, popular)
@@ -425,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r:2d} {a:22s} NDCG@10 {fig['ndcg@10']['mean']:.4f} Recall@10 {fig['recall@10']['mean']:.4f} "
                   f"coverage {fig['coverage']['mean']:.4f} gini {fig['gini']['mean']:.4f} "
                   f"top1% {fig['top1%_share']['mean']:.4f} novelty {fig['novelty']['mean']:.3f} "
-                  f"(learned {res['learned_interactions']}, likes {res['likes']}, {res['seconds']['total']:.0f} s)",
+                  f"(learned {res['learned_interactions']}{weight_note(res)}, likes {res['likes']}, "
+                  f"{res['seconds']['total']:.0f} s)",
                   flush=True)
     wall = time.perf_counter() - start
     runs = json.loads((args.state / "runs.json").read_text()) if (args.state / "runs.json").exists() else []
@@ -439,12 +497,21 @@ def main(argv: list[str] | None = None) -> int:
         for a in chosen:
             if a != STATIC:
                 pairs[f"{a} − {STATIC} (last round)"] = paired(results[a][-1]["stats"], results[STATIC][-1]["stats"], rng)
+    if LEARN in results and CF_ONLY in results:  # what the logbook term adds to the CF refit, same users
+        pairs[f"{LEARN} − {CF_ONLY} (last round)"] = paired(results[LEARN][-1]["stats"], results[CF_ONLY][-1]["stats"],
+                                                             rng)
     for a in chosen:
         if len(results[a]) > 1:
             pairs[f"{a}: last round − round 1"] = paired(results[a][-1]["stats"], results[a][0]["stats"], rng)
-    descriptions = {a: (f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, "
-                        f"{'learns from its logs each round' if learns else 'never learns'}")
-                    for a, (c, learns) in all_arms.items() if a in chosen}
+    def learning(learns: bool, term: bool) -> str:
+        if not learns:
+            return "never learns"
+        return "learns from its logs each round (CF refit" + (
+            ", plus the logbook's co-occurrence term, its weight chosen on the last round's sessions)" if term
+            else " only)")
+
+    descriptions = {a: f"fuser {c.make_fuser().describe()}, MMR λ {c.mmr_lambda}, {learning(learns, term)}"
+                    for a, (c, learns, term) in all_arms.items() if a in chosen}
     report = {
         "protocol": (f"{len(users)} simulated users = the cold-start benchmark's held-out test users (seed {SEED}); "
                      f"half of each user's liked items (rated >= 4) kept back as targets, never reacted to. "
@@ -452,12 +519,17 @@ def main(argv: list[str] | None = None) -> int:
                      f"logged session of {args.turns} messages per user (likes >= 4 stars, dislikes <= 2, "
                      f"acceptance {args.accept}); learning arms refit CF ({shipped.cf_model}) on the base ratings "
                      f"of {n_base_users} other users plus everything learned from their logbooks before the round "
-                     "(no encoder fine-tuning per round). Exposure metrics over every list shown in the round's "
+                     + ("and serve the items those logbooks' sessions liked together as the \"logbook\" term "
+                        "(fusion/logbook_term.py, as python -m bot.learn does), its weight chosen each round on up to "
+                        f"{MAX_CASES} later likes of the previous round's sessions against the co-occurrence of the "
+                        "rounds before it " if logbook_term else "")
+                     + "(no encoder fine-tuning per round). Exposure metrics over every list shown in the round's "
                      f"traffic; popularity and novelty from the base ratings. Bootstrap: {N_BOOT} resamples of users."),
         "command": command, "runs": runs,
         "users": len(users), "arms": chosen, "arm_descriptions": descriptions,
         "round_numbers": list(range(1, args.rounds + 1)),
         "rounds": {a: [{"round": res["round"], "learned_interactions": res["learned_interactions"],
+                        "logbook_weight": (res.get("logbook") or {}).get("weight"),
                         "likes": res["likes"], "dislikes": res["dislikes"], **res["figures"]}
                        for res in results[a]] for a in chosen},
         "paired": pairs,

@@ -104,6 +104,27 @@ class Bot:
         recommender.filters.warm()
         self._examples: tuple[str, ...] | None = None
 
+    def with_recommender(self, recommender: Recommender) -> "Bot":
+        """This bot over another pipeline of the same catalog and text index (e.g. its CF
+        refitted): the catalog's readers and indexes (facets, filters, near duplicates)
+        are shared instead of rebuilt (about a second on MovieLens); the title linker is
+        rebuilt only when the CF model's counts (its tie-breaker) differ. Another catalog
+        or retriever: a new Bot, built from scratch."""
+        if recommender.retriever is not self.recommender.retriever:
+            return Bot(recommender, self.config, self.writer)
+        import copy
+
+        other = copy.copy(self)
+        other.recommender = recommender
+        if "filters" not in recommender.__dict__:  # functools.cached_property: catalog-only indexes
+            recommender.__dict__["filters"] = self.recommender.filters
+        old = getattr(self.recommender.cf, "counts", None)
+        new = getattr(recommender.cf, "counts", None)
+        if (old is None) != (new is None) or (new is not None and not np.array_equal(old, new)):
+            other.linker = TitleLinker(self.catalog, None if new is None else np.asarray(new))
+        other._examples = None
+        return other
+
     def new_session(self, session_id: str, user_id: str | None = None) -> Session:
         if user_id is not None and not self.recommender.cf.knows_user(user_id):
             raise BadInput(f"unknown user id {user_id!r}: leave it empty to start as a new visitor")

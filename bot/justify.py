@@ -9,7 +9,8 @@
   popularity was the CF fallback or the weighted "popular" prior (only from MIN_POPULAR
   ratings up);
 - for a pipeline that learnt from conversations: the item it was talked about with, liked
-  together with, and how often recommenders named it;
+  together with, and how often recommenders named it; for one that learnt from its own
+  logbook (`python -m bot.learn`): the liked item it was liked with in earlier chats;
 - when nothing else applies, that it is close to the person's own description (quoted)
   or to the item they liked: no raw similarity numbers.
 A `ReasonWriter` turns claims into words; the default is a plain template. A richer writer
@@ -29,6 +30,9 @@ from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, format_n
 from retrieval.records import Catalog, Item
 
 QUOTE_WORDS = 8  # words of the person's description quoted in a reason
+# term (fusion/terms.py) whose evidence is an item -> the claim that cites it: items rated
+# highly together, talked about in one dialogue, liked in one of the bot's own logged chats
+EVIDENCE_CLAIMS = (("ratings", "co_liked"), ("dialogues", "talked_together"), ("logbook", "liked_in_chats"))
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Claim:
     detail: the liked item's label) | number (value: "94 min", cue: the limit) | category
     (value, cue: facet) | years | described (value: the person's words) | like_liked (value:
     the liked item's label) | liked_audience | mentioned_audience | rated_audience | popular | talked_together |
-    co_liked | recommended."""
+    co_liked | liked_in_chats | recommended."""
 
     kind: str
     value: str
@@ -108,12 +112,12 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
             out.append(Claim("talked_together", rec.evidence.display_label()))
         elif rec.cf_source == "popularity" and rec.popularity_count >= MIN_POPULAR:
             out.append(Claim("popular", str(rec.popularity_count)))
-    # Terms of a pipeline that learnt from conversations (fusion/terms.py), when weighted.
-    if rec.terms.get("ratings", 0) > 0 and "ratings" in rec.term_evidence:
-        out.append(Claim("co_liked", rec.term_evidence["ratings"].display_label()))
-    if (rec.terms.get("dialogues", 0) > 0 and "dialogues" in rec.term_evidence
-            and not any(c.kind == "talked_together" for c in out)):
-        out.append(Claim("talked_together", rec.term_evidence["dialogues"].display_label()))
+    # Terms of a pipeline that learnt from conversations or its own logbook (fusion/terms.py),
+    # when weighted: the item each one's evidence names, once per kind of claim.
+    for term, kind in EVIDENCE_CLAIMS:
+        if (rec.terms.get(term, 0) > 0 and term in rec.term_evidence
+                and not any(c.kind == kind for c in out)):
+            out.append(Claim(kind, rec.term_evidence[term].display_label()))
     if (rec.terms.get("popular", 0) > 0 and rec.term_counts.get("popular", 0) >= MIN_POPULAR
             and not any(c.kind == "popular" for c in out)):
         out.append(Claim("popular", str(rec.term_counts["popular"])))
@@ -163,6 +167,8 @@ class TemplateWriter:
                 parts.append(f"people who talked about {c.value} in past conversations also talked about it")
             elif c.kind == "co_liked":
                 parts.append(f"also liked by people who rated {c.value} highly")
+            elif c.kind == "liked_in_chats":
+                parts.append(f"people who liked {c.value} in earlier chats here also liked it")
             elif c.kind == "recommended":
                 times = "once" if c.value == "1" else f"{c.value} times"
                 parts.append(f"recommended {times} in past conversations")

@@ -4,7 +4,8 @@
         --out artifacts/movielens-learned [--since 2026-12-01] [--min-sessions 20]
 
 Reads the logbook (bot/logbook.py), keeps the sessions that may be learned from, and hands
-them to fusion/learn.py, which refits CF and the co-occurrence into `--out`, writes the
+them to fusion/learn.py, which refits CF and the co-occurrence into `--out` (served as the
+"logbook" term, its weight chosen on the held-out sessions and printed), writes the
 encoder pairs beside them, and compares old and new pipeline on held-out sessions. Serve
 the result with `python launch.py --artifacts <out>` (a restart).
 
@@ -149,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--finetune-encoder", action="store_true",
                    help="also fine-tune the encoder on the sessions' (context -> liked item) pairs, disliked "
                         "items as hard negatives, and re-embed the catalog (minutes; CF and co-occurrence: seconds)")
+    p.add_argument("--logbook-term", action="store_true",
+                   help="serve the items liked together in logged chats as the 'logbook' term at the weight the "
+                        "held-out sessions choose (off by default: in the long-term simulation it lowered accuracy, "
+                        "benchmarks/results/longterm.md)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if not 0.0 <= args.holdout < 1.0:
@@ -194,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tuned = args.artifacts / "encoder"
         encoder = TransformerEncoder(tuned if (tuned / "config.json").exists() else args.encoder)
         report = learn(args.artifacts, args.out, catalog, interactions, encoder, sessions,
-                       LearnConfig(holdout_share=args.holdout, seed=args.seed),
+                       LearnConfig(holdout_share=args.holdout, seed=args.seed, logbook_term=args.logbook_term),
                        {"log_db": [str(p) for p in args.log_db], "since": args.since.isoformat() if args.since else None,
                         "skipped": dict(skipped)},
                        finetune=_recipe(args.seed) if args.finetune_encoder else None, progress=True)

@@ -114,11 +114,14 @@ class Logbook:
     and between processes (SQLite's file locks, waiting up to BUSY_TIMEOUT_S).
 
     `clock` is injectable so tests can pin timestamps; `create=False` refuses to make a
-    new file (for exports and summaries of a file that should exist).
+    new file (for exports and summaries of a file that should exist); `durable=False`
+    skips the fsync of each commit (SQLite synchronous=OFF) for a scratch log that a
+    crash may cut short, e.g. a simulation's (benchmarks/longterm.py redoes such a round).
     """
 
     def __init__(self, path: Path | str, create: bool = True,
-                 clock: Callable[[], datetime] = utc_now, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+                 clock: Callable[[], datetime] = utc_now, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 durable: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise LogbookError(f"no logbook at {self.path}: check the --db path "
@@ -134,6 +137,8 @@ class Logbook:
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self.journal_mode: str = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if not durable:  # a scratch log (a simulation's): no fsync per commit, a crash may lose the last ones
+                self._db.execute("PRAGMA synchronous = OFF")
             self._open_schema()
         except sqlite3.DatabaseError as e:  # e.g. "file is not a database"
             self._db.close()

@@ -19,6 +19,7 @@ import numpy as np
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.config import PipelineConfig, load_config
+from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
@@ -175,16 +176,20 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")
-    # 5. conversations
-    terms: list = []
+    # 5. conversations (and, in a folder written by `python -m bot.learn`, the items its
+    # logged sessions liked together: the "logbook" term, weighted by its pipeline config)
+    logbook = _load(lambda: load_logbook_term(folder, catalog))
+    if logbook is not None and text_only:  # no tuned config is read: the weight the learn step chose
+        config = config.with_(weights={**dict(config.weights), LOGBOOK: chosen_weight(folder)})
+    terms: list = [logbook] if logbook is not None else []
     conversation_report: dict = {}
     if conversations is None:
-        terms, config = _ratings_only(retriever, cf, config, tuned is not None)
+        terms, config = ratings_only(retriever, cf, config, tuned is not None, terms)
         stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
     else:
         stages.start("conversations", f"learning from conversations: {conversations.source}")
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
-                                                            cf, config, folder / "conversations", progress)
+                                                            cf, config, folder / "conversations", progress, terms)
         built += conversation_report["built"]
         stages.done("conversations", "built" if conversation_report["built"] else "reused",
                     conversation_report.get("summary", ""))
@@ -202,30 +207,29 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
                                                                   text_only)
 
 
-def _ratings_only(retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool):
-    """(terms, config) of a pipeline without dialogues: the request terms and, when CF has
-    counts, the "popular" prior; weighted by the replay defaults when the ratings were
-    large enough to tune on (the defaults were chosen over such a config), else unweighted."""
-    from fusion.config import with_replay_defaults
+def ratings_only(retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool,
+                 terms: Sequence = ()) -> tuple[list, PipelineConfig]:
+    """(terms, config) of a pipeline without dialogues: `terms` plus the request terms and,
+    when CF has counts, the "popular" prior; weighted by the replay defaults when the
+    ratings were large enough to tune on (the defaults were chosen over such a config),
+    else unweighted."""
+    from fusion.config import REPLAY_DEFAULTS, with_replay_defaults
     from fusion.terms import popular_term, request_terms
 
-    terms = request_terms(retriever.catalog, retriever.item_vectors)
+    out = [*terms, *request_terms(retriever.catalog, retriever.item_vectors)]
     if np.asarray(cf.counts).any():
-        terms.append(popular_term(cf.counts))
-    names = {t.name for t in terms}
-    if not tuned:
-        return terms, config
-    chosen = with_replay_defaults(config)
-    if set(chosen.weights) - names:  # e.g. no counts: no "popular"
-        return terms, config
-    return terms, chosen
+        out.append(popular_term(cf.counts))
+    if not tuned or set(REPLAY_DEFAULTS.get("weights", {})) - {t.name for t in out}:  # e.g. no counts: no "popular"
+        return out, config
+    return out, with_replay_defaults(config)
 
 
 TUNED = "tuned"  # <folder>/conversations/tuned/: the config tuned on the dev dialogues
 
 
 def _conversations(conversations: Conversations, catalog: Catalog, interactions: Interactions, encoder: Encoder,
-                   retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool):
+                   retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool,
+                   extra_terms: Sequence = ()):
     """(config, terms, report) of a pipeline that also learns from `conversations`: its
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
     reused when parts, dev dialogues and starting config are the same)."""
@@ -237,7 +241,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
 
     parts = fit_conversation_parts(conversations.fit, catalog, encoder, retriever.item_vectors, folder,
                                    progress=progress)
-    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True)
+    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True) + list(extra_terms)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
            "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()}

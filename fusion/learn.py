@@ -9,7 +9,9 @@ From `LoggedSession`s (bot/learn.py reads them from the logbook, consent respect
   keyed by whose taste it is (`LoggedSession.taste_key`: known user, study participant or
   the session alone). A (user, item) the base log already rates keeps its base rating.
 - co-occurrence baskets (`session_baskets`): the items one session liked together, fitted
-  as a `CoOccurrence` (fusion/cooccur.py);
+  as a `CoOccurrence` (fusion/cooccur.py) and served as the "logbook" term, its weight
+  chosen on the held-out sessions (fusion/logbook_term.py) and written into the new
+  folder's pipeline config (`fusion/`);
 - encoder pairs: retrieval/pairs.py `log_pairs` (context -> liked item, disliked item as
   the hard negative), written beside them for fine-tuning.
 
@@ -27,19 +29,22 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from fusion.build import load_tuned, text_only_config
+from fusion.build import load_tuned, ratings_only, text_only_config
 from fusion.cf import fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.coldstart import ranking_metrics
 from fusion.config import PipelineConfig
 from fusion.cooccur import CoOccurrence
+from fusion.logbook_term import (COOCCUR_DIR, LOGBOOK, WeightChoice, choose_weight, load_logbook_term,
+                                 next_like_cases, with_logbook)
 from fusion.logged import LEARNED_DIR, append, load_learned, save_learned
+from fusion.terms import CoOccurTerm, popular_term
 from fusion.recommender import Recommender
 from retrieval.artifacts import tree_fingerprint, write_manifest
 from retrieval.encoder import Encoder
@@ -60,6 +65,10 @@ class LearnConfig:
     holdout_share: float = 0.2  # sessions with likes held out for the before/after comparison
     seed: int = 0
     cutoff: int = 10  # Recall@10 / NDCG@10 in the comparison
+    # Serve the "logbook" term at the weight the held-out sessions choose. Off by default:
+    # over 20 simulated rounds it lowered NDCG@10 below the CF refit alone
+    # (benchmarks/results/longterm.md, adaptive+mmr/learn against adaptive+mmr/learn-cf).
+    logbook_term: bool = False
 
 
 def _epoch(iso: str) -> int:
@@ -135,22 +144,26 @@ def load_pipeline(folder: Path, catalog: Catalog, interactions: Interactions, en
     `load_or_build` records each load in the folder's manifest): its text index, tuned
     config and CF model (fitted in memory when the stored one is not the config's)."""
     retriever = Retriever.load(folder / "text", catalog, encoder)
-    config = load_tuned(folder / "fusion", catalog, interactions) if len(interactions) else None
-    config = config or (text_only_config(PipelineConfig()) if len(interactions) == 0 else PipelineConfig())
+    tuned = load_tuned(folder / "fusion", catalog, interactions) if len(interactions) else None
+    config = tuned or (text_only_config(PipelineConfig()) if len(interactions) == 0 else PipelineConfig())
     log = append(interactions, load_learned(folder, catalog) or Interactions.empty())
     if stored_model_matches(folder / "cf", config.cf_model, dict(config.cf_params)):
         cf = load_cf(folder / "cf", catalog, log)
     else:
         cf = make_cf(config.cf_model, log, len(catalog), **config.cf_params)
-    return Recommender(retriever, cf, config)
+    logbook = load_logbook_term(folder, catalog)  # a folder learned before: its co-occurrence term
+    # the same terms and replay defaults as the build serves (a learned folder has no dialogues)
+    terms, config = ratings_only(retriever, cf, config, tuned is not None, [logbook] if logbook is not None else [])
+    return Recommender(retriever, cf, config, terms)
 
 
 def refit(recommender: Recommender, log: Interactions) -> Recommender:
     """The same pipeline with its CF model (the one its config names) refitted on `log`:
     one learning step, seconds on MovieLens."""
     cf = make_cf(recommender.config.cf_model, log, len(recommender.catalog), **recommender.config.cf_params)
-    return Recommender(recommender.retriever, cf, recommender.config, list(recommender.terms.values()),
-                       recommender.second_stage)
+    # the "popular" prior follows the counts it was made from
+    terms = [popular_term(cf.counts) if t.name == "popular" else t for t in recommender.terms.values()]
+    return Recommender(recommender.retriever, cf, recommender.config, terms, recommender.second_stage)
 
 
 def compare(old: Recommender, new: Recommender, held: Sequence[LoggedSession], cutoff: int = 10) -> dict[str, Any]:
@@ -194,6 +207,7 @@ class LearnReport:
     seconds: float
     finetuned: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    logbook: WeightChoice | None = None  # the "logbook" co-occurrence term's weight and the figures behind it
 
 
 def _write_pairs(path: Path, pairs: Sequence[Pair]) -> None:
@@ -231,6 +245,15 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
     pairs = log_pairs(fresh, catalog, seed=config.seed)
     baskets = session_baskets(fresh, catalog)
     old_baskets = _read_baskets(base / LEARNED_DIR)
+    all_baskets = old_baskets + baskets
+    cooccur = CoOccurrence.fit(all_baskets, len(catalog))
+    # the "logbook" term's weight, chosen on the held-out sessions' later likes (0 allowed)
+    term = CoOccurTerm(LOGBOOK, cooccur)
+    choice = choose_weight(new, term, next_like_cases(held, catalog, new.cf.knows_user, config.cutoff),
+                           cutoff=config.cutoff)
+    if not config.logbook_term:
+        choice = replace(choice, weight=0.0, found=choice.weight)
+    new = with_logbook(new, term, choice.weight)
     # the new folder, written under a temporary name and renamed when complete (a failed
     # run leaves nothing half-written): everything but cf/, learned/ and the manifest copied
     final, out = out, out.parent / f".{out.name}.partial"
@@ -245,12 +268,11 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
         part.mkdir()
         _write_pairs(part / "pairs.jsonl", pairs)
         (part / "sessions.json").write_text(json.dumps(sorted(done | {s.session_id for s in fresh})))
-        all_baskets = old_baskets + baskets
         np.savez(part / "baskets.npz", rows=np.array([r for b in all_baskets for r in b], np.int64),
                  offsets=np.cumsum([0] + [len(b) for b in all_baskets]).astype(np.int64))
-        CoOccurrence.fit(all_baskets, len(catalog)).save(part / "cooccur", {"catalog": catalog.fingerprint()},
-                                                          {"source": "items liked together in a logged session",
-                                                           "baskets": len(all_baskets)})
+        cooccur.save(part / COOCCUR_DIR, {"catalog": catalog.fingerprint()},
+                     {"source": "items liked together in a logged session", "baskets": len(all_baskets)})
+        _save_pipeline(base, out, new.config, catalog, interactions, choice)
         save_learned(out, catalog, learned, {"learn": asdict(config), "source": source or {},
                                              "sessions": len(fresh), "held_out": len(held), "pairs": len(pairs),
                                              "base": str(base), "base_fingerprint": before})
@@ -260,7 +282,8 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
             finetuned = True
         comparison = compare(old, new, held, config.cutoff)
         write_manifest(out, KIND, fingerprints(catalog, interactions),
-                       {"base": str(base), "comparison": comparison, "learned_interactions": len(learned)})
+                       {"base": str(base), "comparison": comparison, "learned_interactions": len(learned),
+                        LOGBOOK: choice.to_dict()})
         after = tree_fingerprint(base)
         if after != before:  # never expected: say so loudly rather than serve a changed folder
             raise RuntimeError(f"{base} changed while learning (fingerprint {before[:12]}… -> {after[:12]}…)")
@@ -269,7 +292,7 @@ def learn(base: Path, out: Path, catalog: Catalog, interactions: Interactions, e
             final.rmdir()  # empty (checked at the start)
         out.rename(final)
         return LearnReport(final, len(fresh), len(held), len(learned), len(new_events), len(pairs), len(all_baskets),
-                           comparison, before, fingerprint, time.perf_counter() - start, finetuned)
+                           comparison, before, fingerprint, time.perf_counter() - start, finetuned, logbook=choice)
 
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -307,6 +330,22 @@ def _finetune(rec: Recommender, train: Sequence[Pair], valid: Sequence[Pair], en
     return Recommender(retriever, rec.cf, rec.config, list(rec.terms.values()), rec.second_stage)
 
 
+def _save_pipeline(base: Path, out: Path, config: PipelineConfig, catalog: Catalog, interactions: Interactions,
+                   choice: WeightChoice) -> None:
+    """The new folder's pipeline config (`out/fusion/`, what fusion/build.py serves): the
+    base folder's, its fingerprints, validation figures and extras kept, with the
+    "logbook" weight and the figures that chose it."""
+    from fusion.config import save_config
+    from retrieval.artifacts import read_manifest
+
+    fps, entry = fingerprints(catalog, interactions), {}
+    if (base / "fusion" / "manifest.json").exists():
+        manifest = read_manifest(base / "fusion")
+        fps, entry = manifest.get("fingerprints") or fps, manifest.get("config") or {}
+    extras = {k: v for k, v in entry.items() if k not in ("pipeline", "validation", LOGBOOK)}
+    save_config(out / "fusion", config, fps, entry.get("validation"), **extras, **{LOGBOOK: choice.to_dict()})
+
+
 def _read_baskets(folder: Path) -> list[list[int]]:
     path = folder / "baskets.npz"
     if not path.exists():
@@ -328,6 +367,9 @@ def report_lines(r: LearnReport) -> list[str]:
             f"{k} {c['before'][k]:.3f} -> {c['after'][k]:.3f}" for k in keys))
     else:
         lines.append("no held-out session with likes: nothing to compare (more sessions, or --holdout > 0)")
+    if r.logbook is not None:
+        lines.append(r.logbook.line() + " (chosen on the same held-out sessions the comparison reads: the 'after' "
+                     "figures include that choice)")
     lines.append(f"artifacts fingerprint {r.fingerprint_before[:12]}… (serving, unchanged) -> "
                  f"{r.fingerprint_after[:12]}… (new)")
     return lines

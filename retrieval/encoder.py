@@ -162,3 +162,37 @@ class HashingEncoder:
 
     def describe(self) -> dict:
         return {"kind": "hashing", "dim": self.dim}
+
+
+class MemoEncoder:
+    """Another encoder with a memory of every text it encoded: the same text is never
+    encoded twice. For one process that runs many pipelines over the same words (the
+    long-term benchmark's arms share users, openings and follow-ups); a `Recommender`'s own
+    cache is per pipeline and bounded. Unbounded: meant for a run's query texts, not a
+    server's. Texts not yet seen are encoded together in one call, as the wrapped encoder
+    would have been called without the memory."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.dim = encoder.dim
+        self._seen: dict[str, np.ndarray] = {}
+        self.encoded = 0  # texts the wrapped encoder was asked for
+        self.reused = 0  # texts answered from memory
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if todo:
+            self._seen.update(zip(todo, self.encoder.encode(todo, batch_size=batch_size, progress=progress)))
+        self.encoded += len(todo)
+        self.reused += len(texts) - len(todo)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self._seen[t] for t in texts]).astype(np.float32, copy=False)
+
+    def describe(self) -> dict:
+        return self.encoder.describe()  # the same vectors as the wrapped encoder's
+
+    def __getattr__(self, name: str):  # model_dir, max_length, ...: the wrapped encoder's
+        if name == "encoder":
+            raise AttributeError(name)
+        return getattr(self.encoder, name)

@@ -1,5 +1,5 @@
 """The ratings-only pipeline's request terms and "popular" prior, and the replay defaults
-a build applies (fusion/build.py _ratings_only, fusion/config.py)."""
+a build applies (fusion/build.py ratings_only, fusion/config.py)."""
 
 from __future__ import annotations
 
@@ -46,19 +46,23 @@ def test_replay_defaults_go_over_the_tuned_config(monkeypatch):
 
 def test_a_build_weighs_the_terms_only_over_a_tuned_config(monkeypatch):
     import fusion.config as config_module
-    from fusion.build import _ratings_only
+    from fusion.build import ratings_only
 
     monkeypatch.setattr(config_module, "REPLAY_DEFAULTS", {"weights": {"popular": 0.3, "genres": 0.3}})
     rec = tiny_bot(extra=EXTRA).recommender
-    terms, config = _ratings_only(rec.retriever, rec.cf, rec.config, tuned=False)
+    terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=False)
     assert {t.name for t in terms} == {"repeat", "entity", "latest", "genres", "popular"}
     assert config == rec.config  # too few ratings to tune: nothing chosen over them
-    terms, config = _ratings_only(rec.retriever, rec.cf, rec.config, tuned=True)
+    terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=True)
     assert config.weights == {"popular": 0.3, "genres": 0.3}
     # a CF without counts (a text-only catalog) has no "popular" prior: the defaults stay off
     no_counts = type("NoCounts", (), {"counts": np.zeros(len(rec.catalog), np.int64)})()
-    terms, config = _ratings_only(rec.retriever, no_counts, rec.config, tuned=True)
+    terms, config = ratings_only(rec.retriever, no_counts, rec.config, tuned=True)
     assert "popular" not in {t.name for t in terms} and config == rec.config
+    # terms the folder already serves (e.g. the logbook's) are kept, their weights too
+    logbook = type("Logbook", (), {"name": "logbook"})()
+    terms, config = ratings_only(rec.retriever, rec.cf, rec.config.with_(weights={"logbook": 0.2}), True, [logbook])
+    assert terms[0] is logbook and config.weights == {"logbook": 0.2, "popular": 0.3, "genres": 0.3}
 
 
 def test_the_shipped_defaults_are_the_ones_the_dev_replay_chose():
