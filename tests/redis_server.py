@@ -2,7 +2,8 @@
 
 `redis_url(tmp_path)` starts one (Debian's `redis-server` package; `.ci/run` installs it)
 and yields its URL; the test skips, saying why, when the binary or the `redis` client is
-missing. The server is stopped (by its own pid) when the test ends.
+missing. The server is stopped (by its own pid) when the test ends. `spawn_redis` is the
+same without pytest (benchmarks/serve.py starts its Redis with it).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 START_TIMEOUT_S = 10.0  # redis-server answers PING within milliseconds; 10 s covers a loaded CI box
 
 
@@ -28,6 +27,8 @@ def free_port() -> int:
 
 def skip_without_redis() -> str:
     """The redis-server binary's path; skips the test when it or the client is missing."""
+    import pytest
+
     pytest.importorskip("redis", reason="the redis client is not installed: pip install '.[scale]'")
     binary = shutil.which("redis-server")
     if binary is None:
@@ -37,9 +38,16 @@ def skip_without_redis() -> str:
 
 @contextmanager
 def redis_url(folder: Path) -> Iterator[str]:
+    """A redis-server for one test (skipped without one): its URL."""
+    with spawn_redis(folder, skip_without_redis()) as url:
+        yield url
+
+
+@contextmanager
+def spawn_redis(folder: Path, binary: str = "redis-server") -> Iterator[str]:
+    """Start `binary` on a free loopback port, data in `folder` (nothing saved to disk); its URL."""
     import redis
 
-    binary = skip_without_redis()
     port = free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                              "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
