@@ -126,7 +126,7 @@ class RemoteService:
         if "bad_input" in out:
             raise BadInput(out["bad_input"])
         if "busy" in out:
-            raise Busy(out["retry_after"], "every pipeline replica is busy")
+            raise Busy(out["retry_after"], "the pipeline replica is busy")
         return out["ok"]
 
     def start(self, session_id: str, user_id: str | None = None, participant_id: str | None = None) -> Session:
@@ -202,6 +202,53 @@ class Ingress:
         from bot.server import build_app
 
         return ServedBy(build_app(self.service, self.sessions, credentials=self.credentials, ui=False))
+
+
+@serve.deployment(name="IndexShard")
+class IndexShard:
+    """One shard of a sharded index (retrieval/shards.py) as its own deployment: rows
+    [start, end) of the unit vectors saved at `vectors_path` (.npy, memory-mapped, so the
+    process reads only its slice), indexed by FaissIndex's rule for the shard's size."""
+
+    def __init__(self, vectors_path: str, start: int, end: int) -> None:
+        import numpy as np
+
+        from retrieval.index import FaissIndex
+
+        self.index = FaissIndex.build(np.load(vectors_path, mmap_mode="r", allow_pickle=False)[start:end])
+
+    def search(self, queries, n: int, only=None):
+        return self.index.search(queries, n, only)
+
+
+class RemoteShard:
+    """A `retrieval.shards.Shard` answered by an IndexShard deployment."""
+
+    def __init__(self, handle, size: int) -> None:
+        self.handle, self.size = handle, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def search(self, queries, n: int, only=None):
+        return self.handle.search.remote(queries, n, only).result(timeout_s=TURN_TIMEOUT_S)
+
+
+def deploy_shards(vectors_path: str, n_shards: int, replica_cpus: float = 1.0):
+    """A ShardedIndex whose shards are `n_shards` IndexShard applications on the cluster
+    (one Serve application per shard, no HTTP route): what a catalog past one machine's
+    memory searches through. Call `ray.init` first; the vectors file must be readable at
+    `vectors_path` on every node."""
+    import numpy as np
+
+    from retrieval.shards import ShardedIndex, shard_bounds
+
+    bounds = shard_bounds(len(np.load(vectors_path, mmap_mode="r", allow_pickle=False)), n_shards)
+    shards = []
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        app = IndexShard.options(ray_actor_options={"num_cpus": replica_cpus}).bind(vectors_path, int(a), int(b))
+        shards.append(RemoteShard(serve.run(app, name=f"{APP_NAME}-shard{i}", route_prefix=None), int(b - a)))
+    return ShardedIndex(shards, bounds)
 
 
 @dataclass(frozen=True)

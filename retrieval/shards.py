@@ -14,9 +14,9 @@ ID selector reaches its sub-indexes with their local ids, so a global filter wou
 re-mapping per shard anyway, and it cannot hold a shard that lives in another process.
 
 A shard is anything with `search(queries, n, only) -> (scores, rows)` and `len()`
-(`Shard`): a local FaissIndex here; in a cluster, a stub that calls one Ray Serve
-deployment per shard (each replica holding its slice of the vectors), which is why the
-merge asks for nothing else. Shards are searched one after another in this process.
+(`Shard`): a local FaissIndex here; in a cluster, a handle to one Ray Serve deployment
+per shard (bot/serve_ray.py `deploy_shards`, each holding its slice of the vectors),
+which is why the merge asks for nothing else. Shards are asked one after another.
 
 What this module does NOT know: items, text, or which process a shard lives in.
 """

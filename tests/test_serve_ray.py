@@ -146,6 +146,70 @@ def test_two_replicas_share_sessions_and_a_killed_replica_loses_no_acknowledged_
             serve_ray.shutdown()
 
 
+class FakeHandle:
+    """A DeploymentHandle stand-in: calls a Pipeline object in this process (no Ray runtime),
+    or raises `lost` as a handle does when its replica died."""
+
+    def __init__(self, pipeline, lost: Exception | None = None) -> None:
+        self.pipeline, self.lost = pipeline, lost
+
+    def __getattr__(self, method: str):
+        handle = self
+
+        class Call:
+            def remote(self, *args):
+                class Response:
+                    def result(self, timeout_s=None):
+                        if handle.lost is not None:
+                            raise handle.lost
+                        return getattr(handle.pipeline, method)(*args)
+                return Response()
+        return Call()
+
+
+def test_the_ingress_app_over_a_pipeline_answers_as_the_local_api():
+    """bot/api.py's routes over RemoteService: turns, feedback, rating, reset, the replica
+    header, a 400 from the replica, and a lost replica as 503 + Retry-After that stores nothing."""
+    pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install '.[scale]'")
+    from fastapi.testclient import TestClient
+    from ray.exceptions import ActorDiedError
+
+    from bot import serve_ray
+    from bot.server import build_app
+    from bot.service import ChatService
+    from bot.sessions import Sessions
+    from bot.store import MemoryStateStore
+
+    pipeline = serve_ray.Pipeline.func_or_class.__new__(serve_ray.Pipeline.func_or_class)
+    pipeline.service, pipeline.replica = ChatService(tiny_bot(k=3)), "r1"  # what __init__ sets in a replica
+    handle, store = FakeHandle(pipeline), MemoryStateStore()
+    app = serve_ray.ServedBy(build_app(serve_ray.RemoteService(handle), Sessions(store, capacity=0), ui=False))
+    client = TestClient(app)
+    r = client.post("/api/chat", json={"message": "funny cartoons for kids"})
+    assert r.status_code == 200 and r.headers[serve_ray.REPLICA_HEADER] == "r1" and len(r.json()["items"]) == 3
+    sid, auth = r.json()["session_id"], {"X-Session-Token": r.json()["token"]}
+    first = r.json()["items"][0]["item_id"]
+    assert client.post("/api/feedback", json={"session_id": sid, "item_id": first, "kind": "like"},
+                       headers=auth).json()["understood"]["liked"] == [first]
+    r = client.post("/api/chat", json={"session_id": sid, "message": "show me more"}, headers=auth)
+    assert r.status_code == 200 and first not in [i["item_id"] for i in r.json()["items"]]
+    assert client.post("/api/rate", json={"session_id": sid, "rating": 4}, headers=auth).status_code == 200
+    r = client.post("/api/feedback", json={"session_id": sid, "item_id": "nope", "kind": "like"}, headers=auth)
+    assert r.status_code == 400 and "nope" in r.json()["error"]  # BadInput raised in the replica
+    assert store.load(sid).session.turns == ("funny cartoons for kids", "show me more")
+
+    handle.lost = ActorDiedError()
+    r = client.post("/api/chat", json={"session_id": sid, "message": "something darker"}, headers=auth)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert "a pipeline replica was lost (ActorDiedError)" in r.json()["error"]
+    assert store.load(sid).session.turns == ("funny cartoons for kids", "show me more")  # nothing half-stored
+    assert client.get("/api/health").status_code == 503  # no replica answers: not ready
+    handle.lost = None
+    assert client.get("/api/health").json()["serving"] == "ray"
+    r = client.post("/api/reset", json={"session_id": sid}, headers=auth)
+    assert r.status_code == 200 and store.load(sid).session.turns == ()
+
+
 def test_serve_ray_flags_say_what_is_missing(capsys):
     from launch import parse_args
 
@@ -173,3 +237,34 @@ def test_serve_ray_without_ray_is_one_line_naming_the_extra(monkeypatch, capsys)
     assert launch.main(["--serve", "ray", "--redis-url", "redis://127.0.0.1:1/0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: --serve ray needs Ray Serve and the redis client: pip install '.[scale]'"
+
+
+@pytest.mark.slow
+def test_three_index_shards_on_serve_equal_the_unsharded_top_k(tmp_path):
+    """One Serve deployment per shard (bot/serve_ray.py deploy_shards), merged by score."""
+    pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install '.[scale]'")
+    import numpy as np
+    import ray
+
+    from bot import serve_ray
+    from retrieval.index import FaissIndex
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(301, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:5] + rng.normal(0, 0.1, (5, 32)).astype(np.float32)
+    np.save(tmp_path / "vectors.npy", vectors)
+    allowed = rng.random(301) < 0.3
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    try:
+        sharded = serve_ray.deploy_shards(str(tmp_path / "vectors.npy"), 3, replica_cpus=0.5)
+        whole = FaissIndex.build(vectors)
+        for only in (None, allowed):
+            s0, r0 = whole.search(queries, 10, only)
+            s1, r1 = sharded.search(queries, 10, only)
+            assert np.array_equal(r1, r0)
+            np.testing.assert_allclose(s1, s0, rtol=1e-6, atol=1e-6)
+        assert [len(s) for s in sharded.shards] == [101, 100, 100]
+    finally:
+        serve_ray.shutdown()
