@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SCALE_STAMP := $(VENV)/.installed-scale
 
 .PHONY: run test bench venv clean
 
@@ -14,12 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[demo,test]'
 	touch $(STAMP)
 
+# The tests also install the scale extra (Ray Data + Serve, the redis client), so the
+# batch-encoding, Redis store and Ray Serve tests run instead of skipping; `make run` does not need it.
+$(SCALE_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[scale]'
+	touch $(SCALE_STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python launch.py $(ARGS)
 
-test: $(STAMP)
+test: $(SCALE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -70,6 +70,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="turns that may wait for a free slot; beyond, 503 + Retry-After")
     p.add_argument("--state-db", type=Path, default=ROOT / "logs" / "state.sqlite",
                    help="SQLite file holding each API session's state (survives restarts)")
+    p.add_argument("--redis-url", default=os.environ.get("CONVREC_REDIS_URL"),
+                   help="keep API session state in Redis (redis://HOST:6379/0) instead of --state-db, so "
+                        "servers on several machines share it (needs the scale extra; default: $CONVREC_REDIS_URL)")
+    p.add_argument("--serve", choices=("local", "ray"), default="local",
+                   help="local: one process here (default); ray: the API on Ray Serve, the pipeline in "
+                        "--replicas replicas on the Ray cluster at $RAY_ADDRESS (or a local one), state in "
+                        "--redis-url; no Gradio chat (pip install '.[scale]')")
+    p.add_argument("--replicas", type=int, default=None,
+                   help="with --serve ray: pipeline replicas, each with its own copy of the bot (default 2)")
+    p.add_argument("--replica-cpus", type=float, default=1.0,
+                   help="with --serve ray: Ray CPUs reserved per replica (its torch / FAISS threads)")
     p.add_argument("--verify", action="store_true",
                    help="check the sha256 of every artifact file, large ones too, before serving")
     args = p.parse_args(argv)
@@ -94,6 +105,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--concurrency must be at least 1 and --queue at least 0")
     if args.study is not None and args.no_log:
         p.error("--study needs the session log: drop --no-log")
+    if args.serve == "ray":
+        if args.redis_url is None:
+            p.error("--serve ray keeps session state in Redis, shared by every replica: pass "
+                    "--redis-url redis://HOST:6379/0 (a redis-server every node can reach)")
+        if args.study is not None:
+            p.error("--study is not supported with --serve ray yet: serve the study with --serve local")
+        args.replicas = 2 if args.replicas is None else args.replicas
+        if args.replicas < 1 or args.replica_cpus <= 0:
+            p.error("--replicas must be at least 1 and --replica-cpus above 0")
+    elif args.replicas is not None:
+        p.error("--replicas goes with --serve ray")
     return args
 
 
@@ -213,6 +235,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate_main(argv[1:])
     args = parse_args(argv)
+    if args.serve == "ray":
+        import importlib
+
+        try:
+            importlib.import_module("ray.serve")  # checked before the bot is built
+        except ImportError:
+            print("error: --serve ray needs Ray Serve and the redis client: pip install '.[scale]'",
+                  file=sys.stderr)
+            return 2
     from retrieval.artifacts import StaleArtifactError
     from retrieval.loaders import DataError
 
@@ -223,7 +254,57 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.build_only:
         return 0
+    if args.serve == "ray":
+        del bot  # the replicas load their own copies from the artifacts just checked
+        return serve_on_ray(args, argv)
     return serve(bot, args)
+
+
+def replica_bot(argv: list[str]):
+    """The Bot one Ray Serve replica serves: launch.py's own, from artifacts already built."""
+    args = parse_args(argv)
+    args.rebuild = False
+    return make_bot(args)[0]
+
+
+def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
+    """Deploy on the Ray cluster at $RAY_ADDRESS (a local one started here without it) and
+    serve until Ctrl-C. Every node needs this repository at the same path and the
+    artifacts there (replicas import `launch` and load them)."""
+    import functools
+    import time
+
+    import ray
+
+    import launch  # by its module name, so replicas import it rather than unpickle __main__
+    from bot import serve_ray
+    from bot.redis_store import RedisStateStore
+    from bot.store import StateStoreError
+
+    try:
+        RedisStateStore(args.redis_url).close()  # fail here, in one line, not in every replica
+    except StateStoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not args.no_log:
+        args.log_db.parent.mkdir(parents=True, exist_ok=True)  # on this node; others: the same path
+    ray.init(runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    config = serve_ray.ServeConfig(replicas=args.replicas, replica_cpus=args.replica_cpus,
+                                   concurrency=args.concurrency, queue=args.queue, host=args.host,
+                                   port=args.port, pythonpath=str(ROOT))
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    serve_ray.deploy(functools.partial(launch.replica_bot, argv), args.redis_url, config,
+                     None if args.no_log else str(args.log_db), auth)
+    print(f"API on http://{args.host}:{args.port}/api/chat  ·  {args.replicas} pipeline replicas on Ray "
+          f"({ray.get_runtime_context().gcs_address})  ·  state: {args.redis_url}  ·  Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        serve_ray.shutdown()
+    return 0
 
 
 def serve(bot, args: argparse.Namespace) -> int:
@@ -245,7 +326,12 @@ def serve(bot, args: argparse.Namespace) -> int:
             folder.mkdir(parents=True, exist_ok=True)
         logbook = None if args.no_log else Logbook(args.log_db, busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
         service = ChatService(bot, logbook, study, TurnGate(args.concurrency, args.queue))
-        sessions = Sessions(SqliteStateStore(args.state_db))
+        if args.redis_url:
+            from bot.redis_store import RedisStateStore
+
+            sessions = Sessions(RedisStateStore(args.redis_url))
+        else:
+            sessions = Sessions(SqliteStateStore(args.state_db))
     except (StudyConfigError, LogbookError, StateStoreError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,18 @@ from bot.session import Session, session_from_json, session_to_json
 from bot.sessions import Sessions
 from bot.store import MemoryStateStore, SqliteStateStore, StateConflict, StoredSession
 from tests.helpers import tiny_bot
+from tests.redis_server import redis_url
+
+
+@pytest.fixture
+def redis_store(tmp_path):
+    """A RedisStateStore on a redis-server of this test's own (skips without one)."""
+    from bot.redis_store import RedisStateStore
+
+    with redis_url(tmp_path) as url:
+        store = RedisStateStore(url)
+        yield store
+        store.close()
 
 
 def rich_session() -> Session:
@@ -32,9 +45,15 @@ def test_other_formats_are_refused():
         session_from_json({"format": 99})
 
 
-@pytest.mark.parametrize("make", [MemoryStateStore, "sqlite"])
-def test_store_create_load_save_and_conflicts(make, tmp_path):
-    store = SqliteStateStore(tmp_path / "state.sqlite") if make == "sqlite" else make()
+def make_store(kind: str, tmp_path, request) -> object:
+    if kind == "sqlite":
+        return SqliteStateStore(tmp_path / "state.sqlite")
+    return request.getfixturevalue("redis_store") if kind == "redis" else MemoryStateStore()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_store_create_load_save_and_conflicts(kind, tmp_path, request):
+    store = make_store(kind, tmp_path, request)
     s = rich_session()
     store.create(StoredSession(Session("s1"), "h" * 64, 0))
     with pytest.raises(StateConflict):
@@ -95,3 +114,53 @@ def test_sessions_untouched_past_the_ttl_are_dropped_at_open(tmp_path):
     again = SqliteStateStore(path, ttl_s=3_600)
     assert again.load("old") is None and again.load("new") is not None
     assert SqliteStateStore(path, ttl_s=None).count() == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_state_outlives_the_server_object(kind, tmp_path, request):
+    """A second Sessions over the same store (a restarted server, or another replica)
+    continues the session; a stale copy of it is refused."""
+    store = make_store(kind, tmp_path, request)
+    sessions, other = Sessions(store), Sessions(store)
+    sid = sessions.new_id()
+    token = sessions.issue(Session(sid, "u5"))
+    state = replace(rich_session(), session_id=sid)
+    stale = other.claim(sid, token)
+    sessions.save(sessions.claim(sid, token), state)
+    assert other.claim(sid, token).session != state  # its cached copy: still the old one
+    with pytest.raises(StateConflict):
+        other.save(stale, state)  # two replicas never overwrite each other's turns
+    assert Sessions(store).claim(sid, token).session == state
+
+
+def test_redis_sessions_expire_after_their_ttl(redis_store):
+    from bot.redis_store import RedisStateStore
+
+    short = RedisStateStore(redis_store.url, ttl_s=1, prefix="short:")
+    short.create(StoredSession(Session("old"), "h" * 64, 0))
+    assert short.load("old") is not None and short.count() == 1
+    redis_store._db.pexpire(short._key("old"), 50)  # rather than sleep a whole second
+    deadline = time.monotonic() + 5
+    while short.load("old") is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert short.load("old") is None
+    assert redis_store._db.ttl(short._key("old")) == -2  # gone, not merely hidden
+
+
+def test_a_redis_that_went_away_is_503_with_what_to_do(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from bot.api import create_app
+    from bot.redis_store import RedisStateStore
+    from bot.service import ChatService
+    from bot.store import StateStoreError
+
+    with redis_url(tmp_path) as url:
+        store = RedisStateStore(url)
+        client = TestClient(create_app(ChatService(tiny_bot(k=3)), Sessions(store)))
+        assert client.post("/api/chat", json={"message": "funny cartoon for kids"}).status_code == 200
+    r = client.post("/api/chat", json={"message": "funny cartoon for kids"})  # the server is stopped
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert f"Redis at {url}" in r.json()["error"]
+    with pytest.raises(StateStoreError, match="start redis-server there, or pass another --redis-url"):
+        RedisStateStore(url)
