@@ -84,6 +84,18 @@ def checkerboard(tiny_catalog: Catalog) -> Interactions:
 
 
 @pytest.fixture
+def serving(tmp_path: Path, tiny_catalog, checkerboard) -> Path:
+    """An artifact folder built for the tiny catalog (every item a candidate), as a server uses."""
+    from fusion.build import load_or_build
+    from fusion.config import PipelineConfig
+
+    folder = tmp_path / "serving"
+    load_or_build(tiny_catalog, checkerboard, HashingEncoder(dim=256), folder,
+                  PipelineConfig(n_candidates=None), progress=False)
+    return folder
+
+
+@pytest.fixture
 def hashing_encoder() -> HashingEncoder:
     return HashingEncoder(dim=256)
 

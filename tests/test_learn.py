@@ -123,14 +123,6 @@ def test_pairs_interactions_and_baskets(logbook: Path, tiny_catalog) -> None:
     assert session_baskets(sessions, tiny_catalog) == [[6, 7]]
 
 
-@pytest.fixture
-def serving(tmp_path: Path, tiny_catalog, checkerboard) -> Path:
-    folder = tmp_path / "serving"
-    load_or_build(tiny_catalog, checkerboard, HashingEncoder(dim=256), folder,
-                  PipelineConfig(n_candidates=None), progress=False)
-    return folder
-
-
 def test_one_learning_round_writes_a_new_folder_and_leaves_the_serving_one(
         logbook: Path, serving: Path, tmp_path: Path, tiny_catalog, checkerboard) -> None:
     sessions, _ = read(logbook)

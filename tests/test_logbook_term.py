@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from bot.chat import Bot, BotConfig
 from bot.justify import claims
@@ -43,14 +42,6 @@ def write_log(path: Path, n: int) -> Path:
 def sessions(path: Path) -> list[LoggedSession]:
     with Logbook(path, create=False) as book:
         return logged_sessions(book.sessions())[0]
-
-
-@pytest.fixture
-def serving(tmp_path: Path, tiny_catalog, checkerboard) -> Path:
-    folder = tmp_path / "serving"
-    load_or_build(tiny_catalog, checkerboard, HashingEncoder(dim=256), folder,
-                  PipelineConfig(n_candidates=None), progress=False)
-    return folder
 
 
 def rank_after_liking(bot: Bot, liked: str, item_id: str) -> tuple[int, str]:
