@@ -287,6 +287,10 @@ DEFAULT_VOCABULARY = GenreVocabulary.of(MOVIELENS_GENRES)
 # Words that may sit next to a genre word in a phrase that rules the genre out ("no horror
 # movies", "nothing too scary", "not a comedy please").
 GENRE_NEIGHBOURS = FILLER | frozenset("too very overly really any more of kind sort type genre genres stuff".split())
+# Words of a reference to the last list ("not the first one", "not #2"): the bot acts on it
+# (bot/linking.py list_references), so it is never a phrase the bot "can't rule out".
+LIST_REFERENCE_WORDS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth last one ones "
+                                 "number".split()) | frozenset(str(n) for n in range(1, 21))
 
 
 def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str]) -> tuple[dict, list, str]:
@@ -312,7 +316,7 @@ def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str])
         for w in governed:
             if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
                 narrow.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
-    content = [w for w in words if w not in ok]
+    content = [w for w in words if w not in ok and w not in LIST_REFERENCE_WORDS]
     unused = " ".join(words).strip() if content and not banned and not narrow else ""
     return banned, narrow, unused
 

@@ -132,6 +132,12 @@ def test_a_negated_non_genre_alone_is_said_back(movies):
     assert later["understood"]["left_out_genres"] == []
 
 
+def test_a_negated_list_reference_is_acted_on_not_said_back(movies):
+    first, second = chat_over_http(movies, ["a crime thriller", "not the first one"])
+    assert second["understood"]["disliked"] == [first["items"][0]["item_id"]]
+    assert "can't rule out" not in second["reply"]
+
+
 def test_a_negated_non_genre_bans_no_genre(movies):
     a = chat_over_http(movies, ["a war movie, but not world war 2"])[0]
     assert a["understood"]["left_out_genres"] == []
