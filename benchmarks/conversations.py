@@ -143,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "mmr_lambda": bot.recommender.config.mmr_lambda,
         "seconds": round(seconds, 1), "results": results,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "conversations_plain_texts" if args.plain_texts else "conversations"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
     md = ["# The bot on ReDial conversations", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}` replayed through the bot ({bot.catalog.name}, {len(bot.catalog)} items); "
@@ -159,9 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['mrr@10']:.3f} | {r['n_targets']} |")
     md += ["", "Not comparable with the ReDial benchmark (other catalog, linked targets only, the bot "
            "hears only the seeker)."]
+    write_report(stem, report, md)
+    return 0
+
+
+def write_report(stem: str, report: dict, md: list[str]) -> None:
+    """benchmarks/results/<stem>.json and .md, and the Markdown printed."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2, default=str))
     (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md), flush=True)
-    return 0
 
 
 def table_rows(results: dict, seconds: dict) -> list[str]:
@@ -221,8 +226,6 @@ def defaults_main(args, argv: list[str]) -> int:
     delta = config_delta(base, chosen)
     report.update(dialogues=str(args.tune_defaults), linked=linked.describe(), base=base.to_dict(),
                   chosen_delta=delta, shipped=dict(REPLAY_DEFAULTS), matches=delta == dict(REPLAY_DEFAULTS))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conversations_defaults.json").write_text(json.dumps(report, indent=2, default=str))
     md = ["# Replay defaults of the ratings-only bot, chosen on dev dialogues", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}` ({report['seconds']:.0f} s). "
           f"The dev split of `{args.tune_defaults.name}` ({report['n_dialogues']} dialogues, {report['n_cases']} "
@@ -241,8 +244,7 @@ def defaults_main(args, argv: list[str]) -> int:
                f"`{json.dumps(delta, sort_keys=True)}`.", "",
            f"Shipped in fusion/config.py REPLAY_DEFAULTS: `{json.dumps(dict(REPLAY_DEFAULTS), sort_keys=True)}` "
            f"({'the same' if report['matches'] else 'DIFFERENT: copy the chosen fields there'})."]
-    (RESULTS / "conversations_defaults.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md), flush=True)
+    write_report("conversations_defaults", report, md)
     return 0
 
 
@@ -288,8 +290,6 @@ def dialogues_main(args, argv: list[str]) -> int:
               "learnt_pipeline": config.to_dict(), "source": build.get("source"),
               "dev_tuning": {k: tuning.get(k) for k in ("n_dialogues", "n_cases", "structures", "seconds")},
               "results": results, "seconds": seconds}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conversations_dialogues.json").write_text(json.dumps(report, indent=2))
     md = ["# The MovieLens bot, with and without learning from dialogues", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}` replayed through each bot (MovieLens, {len(learnt.catalog)} items; the bot "
@@ -307,8 +307,7 @@ def dialogues_main(args, argv: list[str]) -> int:
         for row in tuning["structures"]:
             md.append(f"| {row['query']} | {row['n_candidates'] or 'all'} | {row['start_objective']:.3f} | "
                       f"{row['objective']:.3f} | `{json.dumps(row['best'])}` |")
-    (RESULTS / "conversations_dialogues.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md), flush=True)
+    write_report("conversations_dialogues", report, md)
     return 0
 
 
@@ -347,8 +346,6 @@ def redial_main(args, argv: list[str]) -> int:
     seconds[name] = round(time.perf_counter() - start, 1)
     report = {"dialogues": str(dialogues_path), "n_dialogues": len(dialogues), "catalog": "redial",
               "pipeline": bot.recommender.config.to_dict(), "results": results, "seconds": seconds}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conversations_redial.json").write_text(json.dumps(report, indent=2))
     md = ["# The ReDial bot on ReDial conversations", "",
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}`. {len(dialogues)} dialogues of "
           f"`{dialogues_path.name}`, each ranked by the pipeline `launch.py --catalog redial` serves "
@@ -360,8 +357,7 @@ def redial_main(args, argv: list[str]) -> int:
           "with the human recommender's turns in the context, as the ReDial benchmark does.", "",
           "| protocol | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
     md += table_rows(results, seconds)
-    (RESULTS / "conversations_redial.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md), flush=True)
+    write_report("conversations_redial", report, md)
     return 0
 
 
