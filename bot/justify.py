@@ -100,7 +100,9 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
         elif session.liked_ids and (liked := liked_item(session.liked_ids[-1])) is not None:
             out.append(Claim("like_liked", liked.display_label()))
     if rec.alpha < 1 and rec.cf > 0:
-        if rec.cf_source == "history" and rec.evidence is not None:
+        if rec.cf_source == "history" and rec.evidence is not None and rec.evidence.item_id in session.disliked_ids:
+            pass  # a disliked item's audience is no reason to offer anything: say nothing of taste
+        elif rec.cf_source == "history" and rec.evidence is not None:
             ev = rec.evidence.item_id
             # a pipeline that reads the whole conversation counts every item named in it
             # (the bot's own earlier picks too): say where it came from, never "as you did"

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.justify import MIN_POPULAR, Claim, claims
+from bot.justify import MIN_POPULAR, Claim, TemplateWriter, claims
 from tests.helpers import tiny_bot
 
 # u8 and u9 also rated m0/m1/m6, so popularity differs between items for a new visitor.
@@ -249,3 +249,19 @@ def test_the_popular_prior_cites_its_ratings_count():
         else:
             assert not popular
     assert cited
+
+
+def test_a_disliked_item_is_never_cited_as_the_audience_behind_a_pick():
+    """EASE can give a disliked item a positive contribution (a negative coefficient times a
+    negative weight); the reason must not then say its audience liked the pick."""
+    from fusion.recommender import Recommendation
+
+    bot = tiny_bot(k=5, alpha=0.5)
+    session = replace(bot.new_session("s"), disliked_ids=("m6",))
+    disliked = bot.catalog.items[bot.catalog.row("m6")]
+    item = bot.catalog.items[bot.catalog.row("m7")]
+    rec = Recommendation(item=item, rank=1, score=1.0, text=0.5, cf=0.9, alpha=0.5, similarity=0.3,
+                         cf_source="history", evidence=disliked, popularity_count=0)
+    kinds = [c.kind for c in claims(rec, session, bot.catalog)]
+    assert not {"liked_audience", "mentioned_audience", "rated_audience"} & set(kinds)
+    assert disliked.display_label() not in TemplateWriter().write(claims(rec, session, bot.catalog), rec)
