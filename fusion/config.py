@@ -80,13 +80,15 @@ class PipelineConfig:
         return replace(self, **changes)
 
 
-# A ratings-only pipeline (a build without dialogues) weighs its request terms and the
-# "popular" prior (fusion/terms.py request_terms, popular_term) as these fields say, over
+# A ratings-only pipeline (a build without dialogues) weighs its request terms, the latest
+# turn and the "popular" prior (fusion/terms.py request_terms, popular_term) as these fields say, over
 # the config tuned on its own ratings. Chosen on ReDial dev dialogues (15% of train.jsonl,
 # moved onto MovieLens) replayed through the bot (bot/replay.py RATINGS_SEARCH):
 # `python -m benchmarks.conversations --tune-defaults` reruns the search and says whether
 # it still picks these (benchmarks/results/conversations_defaults.md).
-REPLAY_DEFAULTS: dict[str, Any] = {"entity_weight": 0.3, "weights": {"genres": 0.3, "popular": 0.3}}
+# A fixed text weight α replaces the ratings-tuned fuser where the search picks one.
+REPLAY_DEFAULTS: dict[str, Any] = {"alpha": 0.4, "entity_weight": 0.6, "fuser": None,
+                                   "weights": {"genres": 0.3, "latest": 0.3, "popular": 0.2}}
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:

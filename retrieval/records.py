@@ -203,10 +203,12 @@ class Query:
     """What the bot asks retrieval+fusion for in one turn.
 
     `texts` are the user's descriptions, oldest first, with `text_weights` (how much each
-    turn counts; the bot's BotConfig decides). `banned_terms` are lower-case words whose presence in an item's genres
-    or title removes it ("no cartoons" -> "animation"). `years` (first, last), inclusive,
-    None on an open side, keeps only items released in that range ("after 2000" ->
-    (2001, None)); items without a year are left out when it is set.
+    turn counts; the bot's BotConfig decides); `anchor_ids` the items the person named or
+    pointed at, whose catalog vectors join them (`anchor_weights`, equal when not given).
+    `banned_terms` are lower-case words whose presence in an item's genres or title
+    removes it ("no cartoons" -> "animation"). `years` (first, last), inclusive, None on
+    an open side, keeps only items released in that range ("after 2000" -> (2001, None));
+    items without a year are left out when it is set.
     """
 
     texts: tuple[str, ...]
@@ -223,12 +225,22 @@ class Query:
     # a pipeline in context mode embeds, and where it finds the items mentioned so far
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
     facet_filters: tuple[FacetFilter, ...] = ()  # all must keep an item (people, categories, numbers)
+    # items whose catalog vectors join the texts in the query ("more like Heat"), with their
+    # weights beside `text_weights`: the item as the index holds it, nothing to encode
+    anchor_ids: tuple[str, ...] = ()
+    anchor_weights: tuple[float, ...] = ()
 
     def weights(self) -> np.ndarray:
         """Per-text weights (float32, shape (len(texts),)); equal when not given."""
         if self.text_weights:
             return np.asarray(self.text_weights, dtype=np.float32)
         return np.ones(len(self.texts), dtype=np.float32)
+
+    def anchor_weight_array(self) -> np.ndarray:
+        """Per-anchor weights (float32, shape (len(anchor_ids),)); equal when not given."""
+        if self.anchor_weights:
+            return np.asarray(self.anchor_weights, dtype=np.float32)
+        return np.ones(len(self.anchor_ids), dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -264,3 +264,23 @@ def test_noted_line_names_a_few_and_counts_the_rest():
     assert len(t2.session.liked_ids) == 4
     noted = next(line for line in t2.reply.splitlines() if line.startswith("Noted:"))
     assert noted.count("you like") == 3 and noted.endswith("and 1 more (see the summary).")
+
+
+def test_a_named_title_anchors_the_query_without_encoding_it():
+    """'more like X' puts X's catalog vector in the query (Query.anchor_ids), not a text
+    of its title to encode: only the person's own words are encoded."""
+    bot = tiny_bot(k=3)
+    s = bot.listen("funny cartoon for kids", bot.new_session("s"))
+    s = bot.listen("I loved Dark Alley", s)
+    query = bot.query(s)
+    assert query.anchor_ids == ("m7",) and len(query.anchor_weights) == 1
+    assert len(query.texts) == 1 and query.texts[0].startswith("funny cartoon for kids. Genres:")
+    calls = []
+    encoder = bot.recommender.retriever.encoder
+    real = encoder.encode
+    encoder.encode = lambda texts, *a, **k: (calls.append(list(texts)), real(texts, *a, **k))[1]
+    try:
+        turn = bot.respond("more like Dark Alley", bot.new_session("t"))
+    finally:
+        encoder.encode = real
+    assert calls == [] and ids(turn) and "m7" not in ids(turn)

@@ -189,3 +189,28 @@ def test_query_texts_are_embedded_once_per_recommender(recommender):
     np.testing.assert_allclose(first.query_vector, recommender.retriever.query_vector(["cartoon kittens"]), atol=1e-6)
     want = recommender.retriever.query_vector(["cartoon kittens", "now darker"], np.array([0.3, 1.0], np.float32))
     np.testing.assert_allclose(second.query_vector, want, atol=1e-6)
+
+
+def test_named_items_join_the_query_by_their_index_vectors(recommender):
+    """An anchor (a liked, named item) is its vector in the index, weighted beside the
+    texts: nothing is encoded for it; an id outside the catalog is left out, and a query
+    with neither text nor anchor is refused."""
+    calls = []
+    encoder = recommender.retriever.encoder
+    real = encoder.encode
+    encoder.encode = lambda texts, *a, **k: (calls.append(list(texts)), real(texts, *a, **k))[1]
+    items = recommender.catalog.items
+    vectors = recommender.retriever.item_vectors
+    try:
+        alone = recommender.request(Query(texts=(), anchor_ids=(items[2].item_id, "not-an-item")))
+        mixed = recommender.request(Query(texts=("cartoon kittens",), text_weights=(0.5,),
+                                          anchor_ids=(items[1].item_id, items[4].item_id), anchor_weights=(1.0, 0.25)))
+    finally:
+        encoder.encode = real
+    assert calls == [["cartoon kittens"]]
+    np.testing.assert_allclose(alone.query_vector, vectors[2], atol=1e-6)
+    text = recommender.retriever.query_vector(["cartoon kittens"])
+    want = 0.5 * text + 1.0 * vectors[1] + 0.25 * vectors[4]
+    np.testing.assert_allclose(mixed.query_vector, want / np.linalg.norm(want), atol=1e-6)
+    with pytest.raises(ValueError, match="a text or an item"):
+        recommender.request(Query(texts=(), anchor_ids=("not-an-item",)))
