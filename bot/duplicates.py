@@ -19,7 +19,8 @@ import threading
 
 import numpy as np
 
-from bot.linking import SERIES_NOTE, normalise_title
+from bot.linking import SERIES_NOTE
+from retrieval.titles import normalise_title
 from retrieval.records import Catalog
 
 # What follows a title in its sequels: "toy story" -> "toy story 2", "alien 3", "rocky iv".

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.linking import FuzzyKeys, fold
+from bot.linking import FuzzyKeys
 from bot.understand import negated_scopes
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
 from retrieval.records import Catalog, FacetFilter
+from retrieval.titles import fold
 
 NAME_WORD = re.compile(r"[a-z0-9]+")
 FUZZY_MIN = 90  # rapidfuzz ratio: one typo in a full name of 10+ letters

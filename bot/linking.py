@@ -16,17 +16,14 @@ nothing of sessions or scoring.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from retrieval.records import Catalog
+from retrieval.titles import WORDS, fold, normalise_title, title_form
 
-ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|les|la|le|il|das|der|die|el)$")
-PAREN = re.compile(r"\s*\([^)]*\)")
-WORDS = re.compile(r"[a-z0-9]+")
 YEAR = re.compile(r"^(19|20)\d\d$")
 # Words that never start or end a fuzzy title match ("Redemtion and" is not a title).
 EDGE_STOP = frozenset("and or but was were is are a an of with like loved liked love hated "
@@ -58,24 +55,6 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
-def fold(text: str) -> str:
-    """Lower case ASCII with '&' read as 'and': the form titles and messages are compared in."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
-
-
-def _title_form(title: str) -> str:
-    """'Matrix, The (1999)' -> 'the matrix': folded, parentheses dropped, article in front;
-    punctuation kept (series_prefixes reads its colons)."""
-    t = PAREN.sub("", fold(title)).strip()
-    m = ARTICLE_SUFFIX.match(t)
-    return f"{m.group(2)} {m.group(1)}" if m else t
-
-
-def normalise_title(title: str) -> str:
-    """'Matrix, The (1999)' -> 'the matrix'; accents and punctuation dropped."""
-    return " ".join(WORDS.findall(_title_form(title)))
-
-
 SEQUEL_START = re.compile(r"^(?:\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|x|part|chapter|episode|vol|volume)$")
 
 
@@ -84,7 +63,7 @@ def series_prefixes(title: str) -> list[str]:
     colon follows. 'Harry Potter and the Goblet of Fire' -> 'harry potter'; 'Rocky III' ->
     'rocky'; 'Lord of the Rings: The Two Towers, The' -> 'the lord of the rings' and
     'lord of the rings'; 'Rocky Horror Picture Show' -> none (no sequel marker)."""
-    tokens = re.findall(r"[a-z0-9]+|:", _title_form(title))
+    tokens = re.findall(r"[a-z0-9]+|:", title_form(title))
     words = [w for w in tokens if w != ":"]
     out: list[str] = []
     seen = 0

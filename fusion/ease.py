@@ -5,7 +5,7 @@ P = (XᵀX + λI)⁻¹,  B = −P / diag(P) (column-wise),  B_ii = 0,
 where X is the 0/1 user-item matrix. A history h with weights w scores item c as
 Σ_h w_h B[h, c]; each term is that history item's contribution, so evidence is exact.
 
-The Gram inverse is dense (m × m): on all 9,066 MovieLens items it would be ~330 MB in
+The Gram inverse is dense (m × m): on all 9,061 MovieLens items it would be ~330 MB in
 float32 and a ~9k³ inversion. Items rated fewer than `min_count` times are left out of the
 regression (their column of B would be learned from 1–2 users and is mostly noise): they
 get CF score 0 and never serve as evidence. With min_count=3 that keeps 4,801 items (~90 MB).

@@ -5,31 +5,17 @@ interactions, MovieLens has 100k ratings; linking their movies turns MovieLens r
 into CF for ReDial items. The key is strict on purpose (same normalised title AND same
 year), so a link is almost never wrong; what it misses simply gets no borrowed CF.
 
-Normalisation: lower case; a trailing ", The" / ", A" / ", An" (MovieLens style) or a
-leading article dropped; parenthesised alternative titles dropped; punctuation folded to
-spaces; "&" read as "and".
+Normalisation: retrieval/titles.py `title_key`, the form the chat's title linker reads
+titles in too (accents and punctuation folded, alternative titles in parentheses dropped,
+"Matrix, The" and "The Matrix" alike).
 
 Knows nothing of files, encoders or CF: catalogs in, a row mapping (or borrowed genres) out.
 """
 
 from __future__ import annotations
 
-import re
-
 from retrieval.records import Catalog, Interactions
-
-_TRAILING_ARTICLE = re.compile(r",\s*(the|a|an)$")
-_LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+")
-_PARENS = re.compile(r"\s*\([^)]*\)\s*")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def title_key(title: str, year: int | None) -> tuple[str, int | None]:
-    t = title.lower().replace("&", " and ").strip()
-    t = _PARENS.sub(" ", t).strip()
-    t = _TRAILING_ARTICLE.sub("", t)
-    t = _LEADING_ARTICLE.sub("", t)
-    return _NON_ALNUM.sub(" ", t).strip(), year
+from retrieval.titles import title_key
 
 
 def link_rows(source: Catalog, target: Catalog) -> dict[int, int]:

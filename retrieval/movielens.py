@@ -71,8 +71,10 @@ def read_frame(data_file: str, sha256: str) -> pd.DataFrame:
 
 
 def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
-    """Catalog of 9,066 movies and 100,004 ratings by 671 users. Item text = title, year,
-    genres, then the facets (at most MAX_NAMES_IN_TEXT names per role; the facets keep all).
+    """Catalog of 9,061 movies and 99,997 ratings by 671 users (the file's 5 movies without a
+    title, and their 7 ratings, are left out: a person could neither be shown nor name
+    them). Item text = title, year, genres, then the facets (at most MAX_NAMES_IN_TEXT
+    names per role; the facets keep all).
     `facets=False` gives the bare catalog (title, year, genres), which is what
     retrieval.data.build_people links to ReDial."""
     import pandas as pd
@@ -81,10 +83,11 @@ def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
     movies = df.drop_duplicates("movieId").sort_values("movieId")
     base = []
     for movie_id, title, year, genres in zip(movies.movieId, movies.title, movies.year, movies.genres):
+        if not (isinstance(title, str) and title.strip()):
+            continue  # nothing to show a person or to link what they type to (see docstring)
         y = None if pd.isna(year) else int(year)
         g = tuple(x for x in str(genres).split("|") if x and x != "(no genres listed)")
-        t = str(title) if isinstance(title, str) and title.strip() else f"Untitled MovieLens movie {movie_id}"
-        base.append((str(movie_id), t, y, g))
+        base.append((str(movie_id), title.strip(), y, g))
     by_id: dict[str, Facets] = {}
     if facets:
         imdb = imdb_facts(read_frame(IMDB_FILE, IMDB_SHA256))
@@ -94,6 +97,7 @@ def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
         f = by_id.get(movie_id, Facets())
         items.append(Item(movie_id, t, item_text(t, y, g, f.sentences(max_names=MAX_NAMES_IN_TEXT)), y, g, facets=f))
     catalog = Catalog("movielens", tuple(items), kind=MOVIE)
+    df = df[df.movieId.astype(str).isin({movie_id for movie_id, *_ in base})]
     interactions = Interactions(
         df.userId.astype(str).to_numpy(dtype=object),
         catalog.rows(df.movieId.astype(str).tolist()),

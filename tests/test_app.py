@@ -76,7 +76,7 @@ def chat_over_http(url: str, messages, user_id: str | None = None) -> list[dict]
 def app_url(tmp_path_factory):
     pytest.importorskip("pandas", reason="the embedded catalog needs the demo extra")
     artifacts = tmp_path_factory.mktemp("artifacts")
-    # first run encodes 9,066 movies: ~40 s on 2 idle cores
+    # first run encodes 9,061 movies: ~40 s on 2 idle cores
     with running(["--artifacts", str(artifacts), "--no-finetune"], artifacts, 600) as url:
         yield url
 

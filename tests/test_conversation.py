@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from bot.chat import BadInput
-from bot.linking import TitleLinker, list_references, normalise_title
+from bot.linking import TitleLinker, list_references
 from tests.conftest import make_catalog
+from retrieval.titles import normalise_title
 from tests.helpers import tiny_bot
 
 
@@ -19,6 +20,9 @@ def ids(turn):
 def test_normalise_title():
     assert normalise_title("Matrix, The (1999)") == "the matrix"
     assert normalise_title("Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "amelie"
+    # non-ASCII signs split words as their ASCII twins do
+    assert normalise_title("WALL·E") == normalise_title("WALL-E") == "wall e"
+    assert normalise_title("Don’t Look Now") == normalise_title("Don't Look Now") == "don t look now"
 
 
 def test_linker_typos_case_year_and_plain_words():

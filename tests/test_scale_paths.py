@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 import fusion.cf as cf_module
 from bot.chat import Bot, BotConfig
-from bot.linking import SERIES_NOTE, FuzzyKeys, normalise_title
+from bot.linking import SERIES_NOTE, FuzzyKeys
 from fusion.cf import CFScores, History, ItemKNN, stable_top
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender
@@ -26,6 +26,7 @@ from retrieval.facets import MOVIE, Facets
 from retrieval.loaders import item_text
 from retrieval.records import Catalog, FacetFilter, Interactions, Item, Query
 from retrieval.retriever import Retriever
+from retrieval.titles import normalise_title
 from tests.helpers import tiny_bot
 from tests.tiny_server import fixture_bot
 
