@@ -5,9 +5,14 @@ for tuning (fusion/tune.py), CF fitted on the remaining users. For each test use
 k in {0, 1, 3, 5, 10}: the first k liked items (by time) are revealed as session likes, the
 request names the 3 most frequent genres of the user's held-out likes, and the Recommender
 ranks its pool (text top-200 ∪ CF top-200 when there is a history; revealed items
-excluded). Methods: text only, CF only, fixed-α fusion, adaptive fusion (the tuned α(n),
-the issue's rule that is text only at k = 0, and the best rule whose CF weight grows with
-k), adaptive fusion + MMR, and adaptive fusion over a text-only pool.
+excluded). Method rows compare fusion rules over a plain Recommender (text and CF, no
+other term), re-tuned on the validation users: text only, CF only, fixed-α fusion,
+adaptive fusion (the tuned α(n), the issue's rule that is text only at k = 0, and the best
+rule whose CF weight grows with k), adaptive fusion + MMR, and adaptive fusion over a
+text-only pool. The shipped row ranks with the pipeline `make run` serves from the
+artifacts (`shipped_recommender`: fusion/build.py `ratings_pipeline`, the build's own
+code path: the tuned config under the replay defaults, the request terms with the
+request's genres wanted, the "popular" prior), its CF fitted on the training users.
 Figures: mean Recall@10 / NDCG@10 / MRR@10 with 95% bootstrap intervals over users, paired
 differences, an MMR λ sweep with diversity metrics, and CF-only figures per CF model.
 
@@ -26,19 +31,44 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.cf import make_cf
+from fusion.build import built_pipeline, load_tuned, ratings_pipeline
+from fusion.cf import CFModel, make_cf
 from fusion.coldstart import KS, by_k, episodes, evaluate, split_users
 from fusion.diversity import catalog_coverage, genre_coverage, intra_list_similarity, novelty
 from fusion.fuse import Fuser, WeightedFuser
-from fusion.build import load_tuned
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender
 from fusion.tune import MODELS, N_TEST, N_VALIDATION, SEED, load_text, tune
+from retrieval.artifacts import jsonable
+from retrieval.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = "the shipped pipeline (bot)"
 METRICS = ("recall@10", "ndcg@10", "mrr@10")
 N_BOOT = 1000  # bootstrap resamples of users: enough for stable 2.5/97.5 percentiles
 MMR_SWEEP = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0)
+
+
+def shipped_recommender(folder: Path, retriever: Retriever, cf: CFModel, tuned: PipelineConfig) -> Recommender:
+    """The pipeline `make run` serves from the artifact folder `folder` (launch.py
+    `make_bot` -> fusion/build.py `load_or_build`, no dialogues), over `cf`: the `tuned`
+    config under the replay defaults with the request terms, the "popular" prior of
+    `cf.counts` and the folder's logbook term, assembled by the build's own
+    `ratings_pipeline`. `cf` is the tuned config's model fitted on the benchmark's training
+    users, so neither it nor the popular prior has seen a test user's ratings."""
+    terms, config = ratings_pipeline(folder, retriever, cf, tuned, tuned=True)
+    return Recommender(retriever, cf, config, terms)
+
+
+def build_manifest_note(folder: Path, config: PipelineConfig) -> str:
+    """Whether the last build of `folder` recorded `config` as the pipeline it served."""
+    built = built_pipeline(folder)
+    if built is None:
+        return f"{folder} has no build manifest yet: `make run` builds it with this config"
+    if built == jsonable(config.to_dict()):
+        return f"the same config {folder}/manifest.json records as the pipeline its last build served"
+    return (f"{folder}/manifest.json records another pipeline for its last build (older code or other "
+            "options); `make run` with this code serves the one above")
 
 
 def bootstrap(values: np.ndarray, idx: np.ndarray) -> tuple[float, float, float]:
@@ -148,7 +178,10 @@ def markdown(report: dict) -> str:
     r = report["methods"]
     lines = ["# Cold-start benchmark (MovieLens, held-out users)", "",
              f"{report['protocol']}", "",
-             f"Tuned on validation users: {json.dumps(report['tuned_strategy'])}", ""]
+             f"Tuned on validation users: {json.dumps(report['tuned_strategy'])}", "",
+             f"Row '{report['shipped']['row']}': {report['shipped']['served_by']}; "
+             f"{report['shipped']['build_manifest']}. Terms: {', '.join(report['shipped']['terms'])}. Config:", "",
+             f"`{json.dumps(report['shipped']['config'], sort_keys=True)}`", ""]
     for metric in METRICS:
         lines += [f"## {metric} (mean [95% bootstrap CI] over {report['n_test_users']} users)", "",
                   "| method | " + " | ".join(f"k={k}" for k in KS) + " |",
@@ -222,33 +255,40 @@ def main(argv: list[str] | None = None) -> int:
         per_ep, _ = evaluate(rec, eps, WeightedFuser(0.0))
         cf_models[name] = method_figures(per_ep, eps, idx)["ndcg@10"]
     rec, eps = pools[strategy.cf_model]
-    mmr_lambda = strategy.mmr_lambda if strategy.mmr_lambda is not None else 0.8
-    cf_only = f"CF only ({strategy.cf_model})"
-    methods: dict[str, tuple[Fuser, float | None]] = {
-        "text only": (WeightedFuser(1.0), None),
-        cf_only: (WeightedFuser(0.0), None),
-        "fixed-α fusion": (tuned.best["fixed"], None),
-        "adaptive, issue's rule (text only at k=0)": (tuned.best["adaptive_text_only_at_0"], None),
-        "adaptive, CF weight grows with k": (tuned.best["adaptive_cf_grows"], None),
-        "adaptive fusion (tuned α(n))": (tuned.best["adaptive"], None),
-        f"adaptive + MMR λ={mmr_lambda}": (tuned.best["adaptive"], mmr_lambda),
-    }
-    methods["the shipped pipeline (bot)" if shipped is not None else "tuned strategy (bot)"] = (
-        strategy.make_fuser(), strategy.mmr_lambda)
-    results, per_method = {}, {}
-    for m, (fuser, lam) in methods.items():
-        per_ep, lists = evaluate(rec, eps, fuser, lam)
-        per_method[m] = (per_ep, lists)
-        results[m] = {"fuser": fuser.describe(), "mmr_lambda": lam, **method_figures(per_ep, eps, idx)}
+    # The shipped row: the served pipeline, with its own pools (its terms score them; the
+    # method rows' plain Recommender has none). Same CF as the method rows when the
+    # config asks for the model with its default parameters (what the tuner writes).
+    fitted = pools.get(strategy.cf_model)
+    shipped_cf = fitted[0].cf if fitted and not strategy.cf_params else make_cf(
+        strategy.cf_model, split.train, len(catalog), **strategy.cf_params)
+    served = shipped_recommender(args.artifacts, retriever, shipped_cf, strategy)
+    eps_served = episodes(served, split.test, qv, served.config.like_weight,
+                          progress=lambda x: tqdm(x, desc="test pools (shipped pipeline)", unit="user"))
     # The same tuned fuser when the pool is text candidates only (the first slice's pool):
     # how much of the result comes from letting CF's own top-N into the pool.
     text_pool = Recommender(retriever, rec.cf, config.with_(n_cf_candidates=0))
     eps_tp = episodes(text_pool, split.test, qv, config.like_weight)
-    m_tp = "adaptive fusion, text-only pool"
-    per_method[m_tp] = evaluate(text_pool, eps_tp, tuned.best["adaptive"])
-    results[m_tp] = {"fuser": tuned.best["adaptive"].describe(), "mmr_lambda": None,
-                     **method_figures(per_method[m_tp][0], eps_tp, idx)}
-    methods[m_tp] = (tuned.best["adaptive"], None)
+    mmr_lambda = strategy.mmr_lambda if strategy.mmr_lambda is not None else 0.8
+    cf_only = f"CF only ({strategy.cf_model})"
+    # name -> (recommender, its pools, fuser, MMR λ); every pool list is in (user, k) order
+    shipped_row = SHIPPED if shipped is not None else "tuned strategy (bot)"
+    methods: dict[str, tuple[Recommender, list, Fuser, float | None]] = {
+        "text only": (rec, eps, WeightedFuser(1.0), None),
+        cf_only: (rec, eps, WeightedFuser(0.0), None),
+        "fixed-α fusion": (rec, eps, tuned.best["fixed"], None),
+        "adaptive, issue's rule (text only at k=0)": (rec, eps, tuned.best["adaptive_text_only_at_0"], None),
+        "adaptive, CF weight grows with k": (rec, eps, tuned.best["adaptive_cf_grows"], None),
+        "adaptive fusion (tuned α(n))": (rec, eps, tuned.best["adaptive"], None),
+        f"adaptive + MMR λ={mmr_lambda}": (rec, eps, tuned.best["adaptive"], mmr_lambda),
+        # as Recommender.recommend ranks: its own fuser and MMR λ
+        shipped_row: (served, eps_served, served.fuser, served.config.mmr_lambda),
+        "adaptive fusion, text-only pool": (text_pool, eps_tp, tuned.best["adaptive"], None),
+    }
+    results, per_method = {}, {}
+    for m, (r, e, fuser, lam) in methods.items():
+        per_ep, lists = evaluate(r, e, fuser, lam)
+        per_method[m] = (per_ep, lists)
+        results[m] = {"fuser": fuser.describe(), "mmr_lambda": lam, **method_figures(per_ep, e, idx)}
     ndcg = {m: by_k(eps, v[0][:, 1]) for m, v in per_method.items()}
     adaptive = "adaptive fusion (tuned α(n))"
     paired = {}
@@ -283,8 +323,19 @@ def main(argv: list[str] | None = None) -> int:
                      "revealed; targets = likes after the 10th; request = 3 most frequent target genres. "
                      f"Ranked: text top-{config.n_candidates} ∪ CF top-{config.n_cf_candidates} (CF part only "
                      "with a history), revealed items excluded. Bootstrap: "
-                     f"{N_BOOT} resamples of users."),
+                     f"{N_BOOT} resamples of users. The method rows compare fusion rules over a plain "
+                     "Recommender (text and CF, no other term) re-tuned on the validation users; the "
+                     f"'{shipped_row}' row ranks with the served pipeline (config below): its terms score "
+                     "its own pools and the request's genres are wanted, as the bot sets them on hearing "
+                     "genre names; revealed likes count as like-button likes (history, not mentions)."),
         "n_test_users": len(split.test), "tuned_strategy": {**strategy.to_dict(), "validation": tuned.validation},
+        "shipped": {"row": shipped_row,
+                    "config": served.config.to_dict(), "terms": list(served.terms),
+                    "served_by": ("the pipeline `make run` serves from these artifacts" if shipped is not None else
+                                  "no tuned config in these artifacts: this tuning as `make run` serves a tuned one")
+                                 + " (launch.py make_bot -> fusion/build.py ratings_pipeline), its CF fitted on the "
+                                   "training users: the popular prior counts their ratings only",
+                    "build_manifest": build_manifest_note(args.artifacts, served.config)},
         "method_order": list(methods), "methods": results, "paired_ndcg": paired,
         "mmr_sweep": sweep, "cf_models": cf_models, "diagnostics": diagnostics,
         "seconds": round(time.perf_counter() - start, 1),

@@ -178,15 +178,12 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     stages.done("cf", "built" if fitted else "reused")
     # 5. conversations (and, in a folder written by `python -m bot.learn`, the items its
     # logged sessions liked together: the "logbook" term, weighted by its pipeline config)
-    logbook = _load(lambda: load_logbook_term(folder, catalog))
-    if logbook is not None and text_only:  # no tuned config is read: the weight the learn step chose
-        config = config.with_(weights={**dict(config.weights), LOGBOOK: chosen_weight(folder)})
-    terms: list = [logbook] if logbook is not None else []
     conversation_report: dict = {}
     if conversations is None:
-        terms, config = ratings_only(retriever, cf, config, tuned is not None, terms)
+        terms, config = ratings_pipeline(folder, retriever, cf, config, tuned is not None, text_only)
         stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
     else:
+        terms, config = _logbook(folder, catalog, config, text_only)
         stages.start("conversations", f"learning from conversations: {conversations.source}")
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
                                                             cf, config, folder / "conversations", progress, terms)
@@ -205,6 +202,38 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
                     "conversations": {k: v for k, v in conversation_report.items() if k != "built"}})
     return Recommender(retriever, cf, config, terms), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
                                                                   text_only)
+
+
+def ratings_pipeline(folder: Path, retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool,
+                     text_only: bool = False) -> tuple[list, PipelineConfig]:
+    """(terms, config) that a build of `folder` without dialogues serves over `cf`: the
+    folder's "logbook" term (`_logbook`), then `ratings_only`. `load_or_build` (so
+    `make run`) and the cold-start benchmark's shipped row (there with CF fitted on its
+    training users) both assemble the pipeline here, so the benchmark scores what the
+    chat serves."""
+    terms, config = _logbook(folder, retriever.catalog, config, text_only)
+    return ratings_only(retriever, cf, config, tuned, terms)
+
+
+def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: bool) -> tuple[list, PipelineConfig]:
+    """([the "logbook" term] when `python -m bot.learn` wrote one into `folder`, else [],
+    config): a text-only build reads no tuned config, so there the weight the learn step
+    chose joins the config here."""
+    logbook = _load(lambda: load_logbook_term(folder, catalog))
+    if logbook is None:
+        return [], config
+    if text_only:
+        config = config.with_(weights={**dict(config.weights), LOGBOOK: chosen_weight(folder)})
+    return [logbook], config
+
+
+def built_pipeline(folder: Path) -> dict | None:
+    """The pipeline config the last build of `folder` served, as its manifest records it
+    (compare with `jsonable(config.to_dict())`); None when it was never built. A dict, not
+    a PipelineConfig: a build by older code may record keys this one no longer knows."""
+    if not (folder / "manifest.json").exists():
+        return None
+    return read_manifest(folder).get("config", {}).get("pipeline")
 
 
 def ratings_only(retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool,

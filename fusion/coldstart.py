@@ -4,7 +4,9 @@
 For a held-out user, "liked" = rated >= LIKE_RATING, sorted by time. Episode (user, k):
 the first k liked items are the session's history (each weighted like a chat like), the
 request text is built from the genres of the user's *held-out* liked items (those after
-the first K_MAX, the same targets for every k, so results are comparable across k), and
+the first K_MAX, the same targets for every k, so results are comparable across k) and
+asks for those genres (`Request.wanted_genres`, as the bot sets them on hearing genre
+names; only a Recommender with the "genres" term reads them), and
 the catalog is ranked by the Recommender's own pool/order (text top-N ∪ CF top-N, see
 fusion/recommender.py); revealed items are excluded. Metrics: Recall@10 (hits over
 min(10, |targets|)), NDCG@10 (binary gains), MRR@10.
@@ -40,6 +42,7 @@ class HeldOutUser:
     liked_rows: np.ndarray  # int64, liked items in time order
     targets: np.ndarray  # int64, liked_rows[K_MAX:]
     request: str  # text built from the targets' genres
+    wanted_genres: tuple[str, ...]  # lower-case: the genres the request names
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,18 @@ class Split:
     train: Interactions  # ratings of every other user
 
 
+def request_genres(catalog: Catalog, rows: np.ndarray) -> tuple[str, ...]:
+    """The N_GENRES most frequent genres of `rows` in the catalog's spelling, most frequent
+    first (ties by name)."""
+    counts = Counter(g for r in rows for g in catalog.items[int(r)].genres)
+    return tuple(g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_GENRES])
+
+
 def request_text(catalog: Catalog, rows: np.ndarray) -> str:
     """'Something to watch. Genres: A, B, C.' (the verb is the catalog's: "read" for books)
     with the targets' most frequent genres, in the catalog's item-text form (as the bot
     appends wanted genres to a message)."""
-    counts = Counter(g for r in rows for g in catalog.items[int(r)].genres)
-    top = [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_GENRES]]
+    top = request_genres(catalog, rows)
     ask = f"Something to {catalog.kind.verb}."
     return f"{ask} Genres: {', '.join(top)}." if top else ask
 
@@ -85,7 +94,9 @@ def split_users(catalog: Catalog, interactions: Interactions, n_test: int, n_val
 
     def held(u: str) -> HeldOutUser:
         rows = np.array(list(dict.fromkeys(r for _, r in sorted(by_user[u]))), np.int64)
-        return HeldOutUser(u, rows, rows[K_MAX:], request_text(catalog, rows[K_MAX:]))
+        targets = rows[K_MAX:]
+        return HeldOutUser(u, rows, targets, request_text(catalog, targets),
+                           tuple(g.lower() for g in request_genres(catalog, targets)))
 
     out = set(chosen)
     keep = np.array([u not in out for u in interactions.user_ids])
@@ -124,7 +135,7 @@ def episodes(recommender: Recommender, users: Sequence[HeldOutUser], query_vecto
             revealed = user.liked_rows[:k]
             history = History(revealed, np.full(k, like_weight, np.float32))
             request = Request(query_vectors[i], history if k else History.empty(),
-                              excluded=frozenset(revealed.tolist()))
+                              excluded=frozenset(revealed.tolist()), wanted_genres=user.wanted_genres)
             out.append(Episode(user, k, recommender.pool(request)))
     return out
 

@@ -84,6 +84,7 @@ def test_episodes_reveal_k_likes_and_exclude_them(hashing_encoder):
     assert [e.k for e in eps] == list(KS) * 2
     for e in eps:
         assert e.pool.n_liked == e.k and not set(e.user.liked_rows[:e.k]) & set(e.pool.rows.tolist())
+        assert not e.pool.terms  # a plain Recommender: the wanted genres change nothing in its pools
     m, lists = evaluate(rec, eps, WeightedFuser(0.5))
     assert m.shape == (len(eps), 3) and all(len(x) <= 10 for x in lists)
     assert set(by_k(eps, m[:, 1])) == set(KS)
@@ -122,3 +123,111 @@ def test_fine_tuning_never_sees_the_held_out_users():
     assert len(held) == N_TEST + N_VALIDATION and not kept & held and len(kept) == 120
     small = _log(30, 20)
     assert training_users(catalog, small) is small
+
+
+def _comedy_targets() -> tuple[Catalog, Interactions]:
+    """30 movies, rows 0, 3, 6, ... comedies, the others thrillers or dramas; each of 12
+    users likes 10 non-comedies first, then 6 comedies: every held-out user's request asks
+    for comedy alone, and their targets are comedies (the known answer)."""
+    from retrieval.facets import MOVIE
+
+    genres = ("Comedy", "Thriller", "Drama")
+    catalog = Catalog("thirty", tuple(Item(f"m{r}", f"Movie {r}", item_text(f"Movie {r}", 2000, (genres[r % 3],)),
+                                           2000, (genres[r % 3],)) for r in range(30)), kind=MOVIE)
+    rng = np.random.default_rng(0)
+    comedies = np.arange(0, 30, 3)
+    others = np.setdiff1d(np.arange(30), comedies)
+    users, rows, ts = [], [], []
+    for u in range(12):
+        picks = [*rng.choice(others, 10, replace=False), *rng.choice(comedies, 6, replace=False)]
+        users += [f"u{u}"] * 16
+        rows += picks
+        ts += [100 * u + j for j in range(16)]
+    return catalog, Interactions(np.array(users, dtype=object), np.array(rows, np.int64),
+                                 np.full(len(rows), 5.0, np.float32), np.array(ts, np.int64))
+
+
+# the config `python -m fusion.tune` would have saved: the replay defaults go over it
+TUNED = PipelineConfig(cf_model="itemknn", fuser={"kind": "adaptive", "alpha_inf": 0.3, "n0": 1.0,
+                                                  "norm": "minmax", "alpha0": 1.0})
+
+
+def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recommender]:
+    """`_comedy_targets` with TUNED saved in `folder`, built and loaded as `make run` does
+    (launch.make_bot; the data and the encoder swapped for the tiny ones): its recommender."""
+    import launch
+    import retrieval.encoder
+    import retrieval.movielens
+    from fusion.cf import fingerprints
+    from fusion.config import save_config
+
+    catalog, log = _comedy_targets()
+    save_config(folder / "fusion", TUNED, fingerprints(catalog, log))
+    monkeypatch.setattr(launch, "load_data", lambda args: (catalog, log))
+    monkeypatch.setattr(retrieval.movielens, "load_movielens", lambda: (catalog, log))
+    monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None: encoder)
+    bot, _ = launch.make_bot(launch.parse_args(["--artifacts", str(folder), "--no-finetune", "--no-tune"]))
+    return catalog, log, bot.recommender
+
+
+def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monkeypatch, hashing_encoder):
+    """benchmarks/coldstart.py's shipped row: the config and terms launch.make_bot serves
+    from the same artifacts (CF and the popular prior on the training users only), the
+    request's genres wanted in its pools, and the terms change its ranking."""
+    from benchmarks.coldstart import build_manifest_note, shipped_recommender
+    from fusion.build import built_pipeline, load_tuned
+    from fusion.cf import make_cf
+    from fusion.config import with_replay_defaults
+    from fusion.terms import popular_term
+    from retrieval.artifacts import jsonable
+
+    folder = tmp_path / "art"
+    catalog, log, served = _served(folder, monkeypatch, hashing_encoder)
+    split = split_users(catalog, log, 3, 2)
+    cf = make_cf("itemknn", split.train, len(catalog))
+    shipped = shipped_recommender(folder, served.retriever, cf, load_tuned(folder / "fusion", catalog, log))
+    assert shipped.config == served.config == with_replay_defaults(TUNED)
+    assert shipped.config.fuser is None and shipped.config.weights  # the replay defaults, not the tuned fuser
+    assert [(n, type(t)) for n, t in shipped.terms.items()] == [(n, type(t)) for n, t in served.terms.items()]
+    assert set(shipped.terms) == {"repeat", "entity", "latest", "genres", "popular"}
+    assert built_pipeline(folder) == jsonable(shipped.config.to_dict())  # what the build manifest records
+    assert build_manifest_note(folder, shipped.config).startswith("the same config")
+    # the popular prior counts the training users' ratings, never the held-out ones'
+    assert (shipped.terms["popular"].values == popular_term(cf.counts).values).all()
+    assert not (shipped.terms["popular"].values == served.terms["popular"].values).all()
+
+    assert all(u.wanted_genres == ("comedy",) and u.request == "Something to watch. Genres: Comedy."
+               for u in split.test)
+    qv = hashing_encoder.encode([u.request for u in split.test])
+    eps = episodes(shipped, split.test, qv, shipped.config.like_weight)
+    comedy = np.array([it.genres == ("Comedy",) for it in catalog.items])
+    for e in eps:  # the genres term heard the request: 1 for a comedy, 0 for any other
+        assert (e.pool.terms["genres"] == comedy[e.pool.rows]).all()
+    _, lists = evaluate(shipped, eps, shipped.fuser, shipped.config.mmr_lambda)
+    assert all(comedy[top].all() for top in lists)  # every top 10: the 10 comedies
+    # the same fuser over text and CF alone lets a thriller or drama in without a history
+    plain = Recommender(served.retriever, cf, shipped.config.with_(weights={}, entity_weight=0.0))
+    _, plain_lists = evaluate(plain, episodes(plain, split.test, qv, 1.5), shipped.fuser)
+    assert not all(comedy[top].all() for top, e in zip(plain_lists, eps) if e.k == 0)
+
+
+def test_the_benchmark_reports_the_served_config_of_its_shipped_row(tmp_path, monkeypatch, hashing_encoder):
+    """`python -m benchmarks.coldstart` end to end on the 30-movie data (3 test and 2
+    validation users, a few seconds): the shipped row is scored and the report says which
+    config it ran, the one the build served."""
+    import json
+
+    import benchmarks.coldstart as bench
+
+    folder = tmp_path / "art"
+    _, _, served = _served(folder, monkeypatch, hashing_encoder)
+    for name, value in (("N_TEST", 3), ("N_VALIDATION", 2), ("N_BOOT", 20)):
+        monkeypatch.setattr(bench, name, value)
+    assert bench.main(["--artifacts", str(folder), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "coldstart.json").read_text())
+    assert bench.SHIPPED in report["method_order"] and report["shipped"]["row"] == bench.SHIPPED
+    assert report["shipped"]["config"] == json.loads(json.dumps(served.config.to_dict()))
+    assert report["shipped"]["build_manifest"].startswith("the same config")
+    assert report["methods"][bench.SHIPPED]["fuser"] == {"kind": "weighted", "alpha": 0.4, "norm": "minmax"}
+    md = (tmp_path / "out" / "coldstart.md").read_text()
+    assert json.dumps(report["shipped"]["config"], sort_keys=True) in md
