@@ -88,7 +88,7 @@ class PipelineConfig:
 # it still picks these (benchmarks/results/conversations_defaults.md).
 # A fixed text weight α replaces the ratings-tuned fuser where the search picks one.
 REPLAY_DEFAULTS: dict[str, Any] = {"alpha": 0.4, "entity_weight": 0.6, "fuser": None,
-                                   "weights": {"genres": 0.3, "latest": 0.3, "popular": 0.2}}
+                                   "weights": {"genres": 0.6, "latest": 0.3, "popular": 0.2}}
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:
