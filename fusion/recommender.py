@@ -199,12 +199,12 @@ class Recommender:
         if self.config.query == "context":
             qvec, latest = vec[texts[0]], vec[texts[1]]
         else:
-            rows = [self.catalog.row(i) for i in query.anchor_ids if i in self.catalog]
-            weights = query.anchor_weight_array()[[i for i, a in enumerate(query.anchor_ids) if a in self.catalog]]
-            if not texts and not rows:
+            anchors = [(self.catalog.row(a), w) for a, w in zip(query.anchor_ids, query.anchor_weight_array())
+                       if a in self.catalog]
+            if not texts and not anchors:
                 raise ValueError("a query needs a text or an item of the catalog to start from")
-            qvec = self.retriever.combine([vec[t] for t in texts] + list(self.retriever.item_vectors[rows]),
-                                          np.concatenate([query.weights(), weights]))
+            qvec = self.retriever.combine([vec[t] for t in texts] + [self.retriever.item_vectors[r] for r, _ in anchors],
+                                          np.concatenate([query.weights(), np.array([w for _, w in anchors], np.float32)]))
         mentioned, repeat = self._mentions(query)
         excluded = frozenset(self.catalog.row(i) for i in query.exclude_ids + query.liked_ids + query.disliked_ids
                              if i in self.catalog)

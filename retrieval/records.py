@@ -232,15 +232,16 @@ class Query:
 
     def weights(self) -> np.ndarray:
         """Per-text weights (float32, shape (len(texts),)); equal when not given."""
-        if self.text_weights:
-            return np.asarray(self.text_weights, dtype=np.float32)
-        return np.ones(len(self.texts), dtype=np.float32)
+        return _weights_or_equal(self.text_weights, len(self.texts))
 
     def anchor_weight_array(self) -> np.ndarray:
         """Per-anchor weights (float32, shape (len(anchor_ids),)); equal when not given."""
-        if self.anchor_weights:
-            return np.asarray(self.anchor_weights, dtype=np.float32)
-        return np.ones(len(self.anchor_ids), dtype=np.float32)
+        return _weights_or_equal(self.anchor_weights, len(self.anchor_ids))
+
+
+def _weights_or_equal(given: tuple[float, ...], n: int) -> np.ndarray:
+    """`given` as float32, or n ones when none are given."""
+    return np.asarray(given, dtype=np.float32) if given else np.ones(n, dtype=np.float32)
 
 
 @dataclass(frozen=True)
