@@ -14,9 +14,10 @@ Knows nothing of files or of how the dialogues were linked.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from bot.session import Session
 from fusion.config import PipelineConfig
@@ -182,13 +183,25 @@ def objective(result: Mapping[str, float]) -> float:
     return (result["recall@10"] + result["recall@50"]) / 2
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A figure the dev replay's choice must keep: `score(config)` of every point tried is
+    at least `keep` times the start's, else the point is refused (e.g. the cold-start
+    NDCG of validation users, fusion/coldstart.py validation_ndcg: words must not cost
+    what likes bring)."""
+
+    name: str
+    score: Callable[[PipelineConfig], float]
+    keep: float = 0.98
+
+
 def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
-                      search: Search = DIALOGUE_SEARCH) -> tuple[PipelineConfig, dict]:
+                      search: Search = DIALOGUE_SEARCH, guard: Guard | None = None) -> tuple[PipelineConfig, dict]:
     """The config of `recommender` (whose terms include those `search` weighs, e.g.
     `conversation_terms`) that ranks best what the human recommenders named in the `dev`
     dialogues (on its catalog's item ids), replayed through the bot seeker message by
-    seeker message; the report holds every structure's best point and dev figures, the
-    start among them."""
+    seeker message, among the points `guard` lets through; the report holds every
+    structure's best point and dev figures, the start among them."""
     from bot.chat import Bot
     from fusion.tune import coordinate_search
 
@@ -214,10 +227,24 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
                 metrics.add_ranks(target_ranks(scored, pool, targets, LIST_LENGTH, scored.fuser))
             return metrics.result()
 
-        point, value, trace = coordinate_search(search.grid, search.start, lambda p: objective(dev_result(p)),
-                                                rounds=search.rounds)
+        guarded: dict[str, float] = {}
+        floor = None if guard is None else guard.keep * guard.score(point_config(rec.config, dict(search.start)))
+
+        def value_of(point: dict, rec=rec, floor=floor) -> float:
+            if floor is not None:
+                g = guarded[json.dumps(point, sort_keys=True)] = guard.score(point_config(rec.config, point))
+                if g < floor - 1e-9:
+                    return float("-inf")
+            return objective(dev_result(point))
+
+        point, value, trace = coordinate_search(search.grid, search.start, value_of, rounds=search.rounds)
         row = {**structure, "best": point, "objective": round(value, 5), "start_objective": round(trace[0][1], 5),
                "dev": dev_result(point), "start_dev": dev_result(dict(search.start)), "configs_tried": len(trace)}
+        if guard is not None:
+            row["guard"] = {"name": guard.name, "keep": guard.keep, "floor": round(floor, 5),
+                            "start": round(guarded[json.dumps(dict(search.start), sort_keys=True)], 5),
+                            "best": round(guarded[json.dumps(point, sort_keys=True)], 5),
+                            "refused": sum(1 for _, v in trace if v == float("-inf"))}
         report["structures"].append(row)
         if progress:
             print(f"  dev replay, {describe_structure(structure)}: objective "

@@ -23,7 +23,7 @@ from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
-from retrieval.artifacts import StaleArtifactError, jsonable, read_manifest, write_manifest
+from retrieval.artifacts import OutdatedArtifactError, StaleArtifactError, jsonable, read_manifest, write_manifest
 from retrieval.encoder import Encoder
 from retrieval.dialogue import Dialogue
 from retrieval.records import Catalog, Interactions
@@ -122,8 +122,16 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             # vectors of a retrained encoder, or of another one (e.g. built with --no-finetune)
             text_stale = text_stale or trained
     text_stale = text_stale or _other_encoder(text_dir, encoder)
-    # 2. encoding + index
-    if text_stale:
+    # 2. encoding + index (vectors built for another catalog or encoder are rebuilt)
+    retriever = None
+    if not text_stale:
+        stages.start("encoding", f"reusing the vectors of {len(catalog):,} {catalog.kind.plural} in {text_dir}")
+        retriever, outdated = _unless_outdated(lambda: Retriever.load(text_dir, catalog, encoder))
+        if retriever is not None:
+            stages.done("encoding", "reused")
+        elif progress:
+            print(f"  rebuilding: {outdated}", flush=True)
+    if retriever is None:
         texts = catalog.texts()
         eta = estimate_encode_seconds(encoder.encode, texts) if progress else None
         if _encode_with_ray(encoder, len(texts)):
@@ -141,13 +149,12 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             retriever.save(text_dir)
         built.append("text")
         stages.done("encoding", "built", f"{len(texts):,} items")
-    else:
-        stages.start("encoding", f"reusing the vectors of {len(catalog):,} {catalog.kind.plural} in {text_dir}")
-        retriever = _load(lambda: Retriever.load(text_dir, catalog, encoder))
-        stages.done("encoding", "reused")
     # 3. tuning: CF model, fuser and MMR λ come from the tuned config (`python -m
     # fusion.tune` writes <folder>/fusion/manifest.json); without one, `config`.
-    tuned = None if text_only else load_tuned(folder / "fusion", catalog, interactions)
+    tuned, outdated = (None, "") if text_only else _unless_outdated(
+        lambda: load_tuned(folder / "fusion", catalog, interactions))
+    if outdated and progress:
+        print(f"  not reused: {outdated}", flush=True)
     if text_only:
         stages.skip("tuning", "no interactions to tune on: text only, alpha = 1")
     elif tuned is not None and (not tune or "text" not in built):
@@ -310,7 +317,9 @@ def load_or_fit_cf(folder: Path, config: PipelineConfig, catalog: Catalog, inter
     """(CF model, whether it was fitted now): the stored model when it is the one the
     config names (same params, same data), else fit it and save it into `folder`."""
     if not refit and stored_model_matches(folder, config.cf_model, dict(config.cf_params)):
-        return load_cf(folder, catalog, interactions), False
+        model, _ = _unless_outdated(lambda: load_cf(folder, catalog, interactions))
+        if model is not None:  # else fitted for other interactions: refit
+            return model, False
     model = make_cf(config.cf_model, interactions, len(catalog), **config.cf_params)
     model.save(folder, catalog, interactions)
     return model, True
@@ -360,6 +369,15 @@ def _other_encoder(text_dir: Path, encoder: Encoder) -> bool:
         return False
     have = read_manifest(text_dir).get("config", {}).get("encoder")
     return have != jsonable(encoder.describe())
+
+
+def _unless_outdated(fn):
+    """(what `fn` loads, "") or, for a folder built for other data, code or config, (None,
+    why): the build then makes it anew. A damaged folder still raises (see `_load`)."""
+    try:
+        return _load(fn), ""
+    except OutdatedArtifactError as e:
+        return None, str(e).split("; ")[0]
 
 
 def _load(fn):

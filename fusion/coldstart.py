@@ -156,3 +156,19 @@ def by_k(eps: Sequence[Episode], values: np.ndarray) -> dict[int, np.ndarray]:
     """Split per-episode values (rows aligned with eps) by k; rows stay in user order."""
     ks = np.array([ep.k for ep in eps])
     return {k: values[ks == k] for k in KS}
+
+
+def validation_ndcg(recommender: Recommender, users: Sequence[HeldOutUser], query_vectors: np.ndarray
+                    ) -> Callable[[object], float]:
+    """config -> mean NDCG@10 over `users` and every k (the tuner's metric) of
+    `recommender` under that config, its own fuser and MMR λ. The pools are built once,
+    with `recommender`'s config: the configs scored must share its candidates (weights,
+    fuser, entity weight and MMR may differ). A guard for choices made on other data (the
+    replay defaults, bot/replay.py) that must not cost what likes bring."""
+    eps = episodes(recommender, users, query_vectors, recommender.config.like_weight)
+
+    def score(config) -> float:
+        rec = recommender.with_config(config)
+        return float(evaluate(rec, eps, rec.fuser, config.mmr_lambda)[0][:, 1].mean())
+
+    return score

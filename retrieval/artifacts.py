@@ -31,6 +31,11 @@ class StaleArtifactError(RuntimeError):
     """An artifact folder that does not match the data or code it is loaded for."""
 
 
+class OutdatedArtifactError(StaleArtifactError):
+    """A sound folder built for other data or by an older format: a build rebuilds it
+    (fusion/build.py), where damaged or unreadable files stay a refusal to be looked at."""
+
+
 def jsonable(d: dict[str, Any]) -> dict[str, Any]:
     """`d` as it reads back from a manifest (tuples become lists, keys strings), so a
     config can be compared with the one stored."""
@@ -139,24 +144,25 @@ def check_manifest(folder: Path, kind: str, fingerprints: dict[str, str],
                    expected: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the manifest if it was built by this format for these data (and config) and
     its files under CHEAP_BYTES are as built, else raise StaleArtifactError saying why and
-    how to rebuild. `expected`: entries of the manifest's config that must hold these
+    how to rebuild (OutdatedArtifactError when it is sound but built for other data, code
+    or config: a build rebuilds that part). `expected`: entries of the manifest's config that must hold these
     values (the rest of it may differ)."""
     manifest = read_manifest(folder)
     fix = FIX
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("kind") != kind:
-        raise StaleArtifactError(f"{folder}: built as {manifest.get('kind')!r} format "
-                                 f"{manifest.get('format_version')}, expected {kind!r} format "
-                                 f"{FORMAT_VERSION}; {fix}")
+        raise OutdatedArtifactError(f"{folder}: built as {manifest.get('kind')!r} format "
+                                    f"{manifest.get('format_version')}, expected {kind!r} format "
+                                    f"{FORMAT_VERSION}; {fix}")
     for name, want in fingerprints.items():
         have = manifest.get("fingerprints", {}).get(name)
         if have != want:
-            raise StaleArtifactError(f"{folder}: built for another {name} "
-                                     f"(fingerprint {str(have)[:12]}…, now {want[:12]}…); {fix}")
+            raise OutdatedArtifactError(f"{folder}: built for another {name} "
+                                        f"(fingerprint {str(have)[:12]}…, now {want[:12]}…); {fix}")
     if config is not None and manifest.get("config") != jsonable(config):
-        raise StaleArtifactError(f"{folder}: built with another configuration; {fix}")
+        raise OutdatedArtifactError(f"{folder}: built with another configuration; {fix}")
     for key, want in (expected or {}).items():
         if manifest.get("config", {}).get(key) != jsonable(want):
-            raise StaleArtifactError(f"{folder}: built with another {key}; {fix}")
+            raise OutdatedArtifactError(f"{folder}: built with another {key}; {fix}")
     verify_files(folder, manifest)
     return manifest
 

@@ -90,6 +90,25 @@ def test_episodes_reveal_k_likes_and_exclude_them(hashing_encoder):
     assert set(by_k(eps, m[:, 1])) == set(KS)
 
 
+def test_validation_ndcg_scores_configs_over_the_same_pools(hashing_encoder):
+    """The guard of the replay defaults: one set of pools, each config ranked with its own
+    fuser; the figure is evaluate's mean NDCG@10 over users and k."""
+    from fusion.coldstart import validation_ndcg
+
+    catalog, log = _catalog(), _log(10, 20)
+    split = split_users(catalog, log, 2, 3)
+    rec = Recommender(Retriever.build(catalog, hashing_encoder), ItemKNN.fit(split.train, 20),
+                      PipelineConfig(n_candidates=20, n_cf_candidates=20))
+    qv = hashing_encoder.encode([u.request for u in split.validation])
+    score = validation_ndcg(rec, split.validation, qv)
+    eps = episodes(rec, split.validation, qv, 1.5)
+    for alpha in (0.0, 1.0):
+        config = rec.config.with_(alpha=alpha)
+        want = evaluate(rec.with_config(config), eps, WeightedFuser(alpha))[0][:, 1].mean()
+        assert score(config) == pytest.approx(want)
+    assert score(rec.config.with_(alpha=0.0)) != score(rec.config.with_(alpha=1.0))
+
+
 @pytest.mark.slow
 def test_real_movielens_users_end_to_end():
     """A handful of real held-out users: CF beats chance and fusion runs (< 1 min)."""
@@ -173,7 +192,9 @@ def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recomm
 def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monkeypatch, hashing_encoder):
     """benchmarks/coldstart.py's shipped row: the config and terms launch.make_bot serves
     from the same artifacts (CF and the popular prior on the training users only), the
-    request's genres wanted in its pools, and the terms change its ranking."""
+    request's genres wanted in its pools, and the terms change its ranking (replay defaults
+    with a strong genres weight, whatever the shipped ones are)."""
+    import fusion.config as config_module
     from benchmarks.coldstart import build_manifest_note, shipped_recommender
     from fusion.build import built_pipeline, load_tuned
     from fusion.cf import make_cf
@@ -181,6 +202,8 @@ def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monke
     from fusion.terms import popular_term
     from retrieval.artifacts import jsonable
 
+    monkeypatch.setattr(config_module, "REPLAY_DEFAULTS", {"alpha": 0.4, "entity_weight": 0.6, "fuser": None,
+                                                           "weights": {"genres": 0.6, "latest": 0.3, "popular": 0.2}})
     folder = tmp_path / "art"
     catalog, log, served = _served(folder, monkeypatch, hashing_encoder)
     split = split_users(catalog, log, 3, 2)

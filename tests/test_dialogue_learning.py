@@ -116,6 +116,26 @@ def test_the_build_learns_what_only_conversations_know_and_reuses_it(tmp_path, d
     assert report3.built == ("conversation tuning",)
 
 
+def test_a_guard_refuses_the_points_that_cost_its_figure(tmp_path, dialogue_file):
+    """The search only moves to points whose guard figure keeps `keep` of the start's:
+    here a figure that any term weight lowers, so the dev replay's favourite weights are
+    refused and counted, and the choice keeps the start's (empty) weights."""
+    from bot.replay import Guard
+
+    cat = catalog()
+    convs = conversations(dialogue_file)
+    rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                           progress=False, conversations=convs)
+    start = rec.with_config(rec.config.with_(weights={}))
+    free, _ = tune_on_dialogues(start, convs.dev, progress=False)
+    assert any(free.weights.values())  # unguarded, the replay weighs what conversations taught
+    guard = Guard("no term weight", lambda c: -sum(c.weights.values()), keep=1.0)
+    config, report = tune_on_dialogues(start, convs.dev, progress=False, guard=guard)
+    assert not any(config.weights.values())
+    rows = report["structures"]
+    assert all(r["guard"]["refused"] > 0 and r["guard"]["best"] >= r["guard"]["floor"] for r in rows)
+
+
 def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
     cat = catalog()
     rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a", progress=False)

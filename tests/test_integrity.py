@@ -25,6 +25,27 @@ def load(folder, tiny_catalog, checkerboard, hashing_encoder):
     return load_or_build(tiny_catalog, checkerboard, hashing_encoder, folder, progress=False)
 
 
+def test_a_build_for_another_catalog_is_rebuilt_not_refused(built, tiny_catalog, checkerboard, hashing_encoder,
+                                                            capsys):
+    """After the catalog changes (an upgrade that drops or renames items), the next build
+    makes the vectors, the tuned config and CF anew and says why, instead of stopping with
+    "delete the folder"; a damaged folder is still refused (test above)."""
+    from dataclasses import replace
+
+    from retrieval.records import Catalog
+
+    first = tiny_catalog.items[0]
+    renamed = Catalog(tiny_catalog.name, (replace(first, title=first.title + " Redux",
+                                                  text=first.text.replace(first.title, first.title + " Redux")),
+                                          *tiny_catalog.items[1:]), kind=tiny_catalog.kind)
+    with pytest.raises(StaleArtifactError, match="built for another catalog"):
+        Retriever.load(built / "text", renamed, hashing_encoder)
+    rec, report = load_or_build(renamed, checkerboard, hashing_encoder, built, progress=True)
+    assert "rebuilding:" in capsys.readouterr().out and {"text", "cf"} <= set(report.built)
+    assert rec.catalog is renamed and Retriever.load(built / "text", renamed, hashing_encoder) is not None
+    assert load_or_build(renamed, checkerboard, hashing_encoder, built, progress=False)[1].built == ()
+
+
 def test_manifests_record_every_file(built):
     files = read_manifest(built / "text")["files"]
     assert set(files) == {"item_vectors.npy", "index.faiss"}
