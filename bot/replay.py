@@ -152,15 +152,16 @@ DIALOGUE_SEARCH = Search(tuple({"query": q, "n_candidates": n} for q, n in STRUC
 # The weights of the terms every ratings-only pipeline has (fusion/terms.py request_terms
 # and the "popular" prior), chosen once on ReDial dev dialogues moved onto MovieLens and
 # shipped as fusion/config.py REPLAY_DEFAULTS (benchmarks/conversations.py --tune-defaults).
-# Words first: the pool stays FAISS's text top-N (popular items joining it as candidates
+# Words first: the pool stays FAISS's text top-N, at most 1,000 (every item as a candidate
 # scored higher on dev, but put Pulp Fiction first for "a funny movie about dogs"), the
 # text weight stays at least 0.4 or the ratings-tuned fuser's, and only the "turns"
 # reading ("context" re-encodes the whole conversation every turn).
 RATINGS_SEARCH = Search(
-    ({"query": "turns", "n_candidates": 200},),
+    tuple({"query": "turns", "n_candidates": n} for n in (200, 500, 1000)),
     {"fuser": ("tuned", 0.8, 0.6, 0.4), "w:popular": (0.0, 0.05, 0.1, 0.2, 0.3),
-     "w:latest": (0.0, 0.1, 0.3, 0.6), "w:genres": (0.0, 0.1, 0.3, 0.6), "entity_weight": (0.0, 0.3, 0.6)},
-    {"fuser": "tuned", "w:popular": 0.0, "w:latest": 0.0, "w:genres": 0.0, "entity_weight": 0.0})
+     "w:latest": (0.0, 0.1, 0.3, 0.6), "w:genres": (0.0, 0.1, 0.3, 0.6), "entity_weight": (0.0, 0.3, 0.6),
+     "w:alike": (0.0, 0.1, 0.2, 0.4, 0.8)},
+    {"fuser": "tuned", "w:popular": 0.0, "w:latest": 0.0, "w:genres": 0.0, "entity_weight": 0.0, "w:alike": 0.0})
 
 
 def tuner_fingerprint() -> str:

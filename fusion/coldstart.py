@@ -161,14 +161,17 @@ def by_k(eps: Sequence[Episode], values: np.ndarray) -> dict[int, np.ndarray]:
 def validation_ndcg(recommender: Recommender, users: Sequence[HeldOutUser], query_vectors: np.ndarray
                     ) -> Callable[[object], float]:
     """config -> mean NDCG@10 over `users` and every k (the tuner's metric) of
-    `recommender` under that config, its own fuser and MMR λ. The pools are built once,
-    with `recommender`'s config: the configs scored must share its candidates (weights,
-    fuser, entity weight and MMR may differ). A guard for choices made on other data (the
-    replay defaults, bot/replay.py) that must not cost what likes bring."""
-    eps = episodes(recommender, users, query_vectors, recommender.config.like_weight)
+    `recommender` under that config, its own fuser and MMR λ. Pools are built once per
+    candidate structure (what sets the pool: query mode, text and CF candidates, like
+    weight) and shared by every config with that structure. A guard for choices made on
+    other data (the replay defaults, bot/replay.py) that must not cost what likes bring."""
+    pools: dict[tuple, list[Episode]] = {}
 
     def score(config) -> float:
         rec = recommender.with_config(config)
-        return float(evaluate(rec, eps, rec.fuser, config.mmr_lambda)[0][:, 1].mean())
+        key = (config.query, config.n_candidates, config.n_cf_candidates, config.like_weight)
+        if key not in pools:
+            pools[key] = episodes(rec, users, query_vectors, config.like_weight)
+        return float(evaluate(rec, pools[key], rec.fuser, config.mmr_lambda)[0][:, 1].mean())
 
     return score

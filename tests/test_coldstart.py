@@ -107,6 +107,11 @@ def test_validation_ndcg_scores_configs_over_the_same_pools(hashing_encoder):
         want = evaluate(rec.with_config(config), eps, WeightedFuser(alpha))[0][:, 1].mean()
         assert score(config) == pytest.approx(want)
     assert score(rec.config.with_(alpha=0.0)) != score(rec.config.with_(alpha=1.0))
+    # another candidate structure gets pools of its own: with 2 text candidates, k = 0 lists hold 2 items
+    few = rec.config.with_(n_candidates=2, alpha=1.0)
+    small = episodes(rec.with_config(few), split.validation, qv, 1.5)
+    assert score(few) == pytest.approx(evaluate(rec.with_config(few), small, WeightedFuser(1.0))[0][:, 1].mean())
+    assert all(len(e.pool.rows) == 2 for e in small if e.k == 0)
 
 
 @pytest.mark.slow
@@ -212,7 +217,7 @@ def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monke
     assert shipped.config == served.config == with_replay_defaults(TUNED)
     assert shipped.config.fuser is None and shipped.config.weights  # the replay defaults, not the tuned fuser
     assert [(n, type(t)) for n, t in shipped.terms.items()] == [(n, type(t)) for n, t in served.terms.items()]
-    assert set(shipped.terms) == {"repeat", "entity", "latest", "genres", "popular"}
+    assert set(shipped.terms) == {"repeat", "entity", "latest", "genres", "alike", "popular"}
     assert built_pipeline(folder) == jsonable(shipped.config.to_dict())  # what the build manifest records
     assert build_manifest_note(folder, shipped.config).startswith("the same config")
     # the popular prior counts the training users' ratings, never the held-out ones'
@@ -251,6 +256,6 @@ def test_the_benchmark_reports_the_served_config_of_its_shipped_row(tmp_path, mo
     assert bench.SHIPPED in report["method_order"] and report["shipped"]["row"] == bench.SHIPPED
     assert report["shipped"]["config"] == json.loads(json.dumps(served.config.to_dict()))
     assert report["shipped"]["build_manifest"].startswith("the same config")
-    assert report["methods"][bench.SHIPPED]["fuser"] == {"kind": "weighted", "alpha": 0.4, "norm": "minmax"}
+    assert report["methods"][bench.SHIPPED]["fuser"] == served.fuser.describe()  # the served fuser
     md = (tmp_path / "out" / "coldstart.md").read_text()
     assert json.dumps(report["shipped"]["config"], sort_keys=True) in md

@@ -29,7 +29,7 @@ def test_the_popular_prior_is_the_cf_popularity_of_the_most_rated_items():
 def test_the_request_terms_need_no_data_beyond_the_catalog():
     rec = tiny_bot().recommender
     assert [t.name for t in request_terms(rec.catalog, rec.retriever.item_vectors)] == [
-        "repeat", "entity", "latest", "genres"]
+        "repeat", "entity", "latest", "genres", "alike"]
 
 
 def test_replay_defaults_go_over_the_tuned_config(monkeypatch):
@@ -51,7 +51,7 @@ def test_a_build_weighs_the_terms_only_over_a_tuned_config(monkeypatch):
     monkeypatch.setattr(config_module, "REPLAY_DEFAULTS", {"weights": {"popular": 0.3, "genres": 0.3}})
     rec = tiny_bot(extra=EXTRA).recommender
     terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=False)
-    assert {t.name for t in terms} == {"repeat", "entity", "latest", "genres", "popular"}
+    assert {t.name for t in terms} == {"repeat", "entity", "latest", "genres", "alike", "popular"}
     assert config == rec.config  # too few ratings to tune: nothing chosen over them
     terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=True)
     assert config.weights == {"popular": 0.3, "genres": 0.3}
