@@ -60,8 +60,16 @@ UNSUPPORTED = [
      "review scores"),
     (re.compile(r"\bsubtitle[sd]?\b|\bdubbed\b", re.I), "subtitles"),
     (re.compile(r"\b(?:in|on) (?:4k|hd|blu-?ray|dvd|imax)\b", re.I), "format"),
-    (re.compile(r"\bmood\b", re.I), "mood"),
+    # moods no catalog facet holds ("I'm in the mood for a comedy" asks for a genre: not a mood)
+    (re.compile(r"\b(?:uplifting|feel[- ]good|heart-?warming|cheerful|cheer (?:me|us) up|cosy|cozy|relaxing|"
+                r"depressing|sad|melancholic|bittersweet|moody|rainy day|mood(?!\s+for\b))\b", re.I), "mood"),
 ]
+# "in French", "a Japanese film", "foreign-language movies": asked of a catalog without a
+# language facet, said back plainly instead of matching the word in titles.
+LANGUAGE_ASK = re.compile(
+    rf"\b(?:in|language:?)\s+(?:{'|'.join(LANGUAGES)})\b|\b(?:{'|'.join(LANGUAGES)})[- ]"
+    r"(?:language|speaking|film|films|movie|movies|cinema)\b|\bforeign(?:[- ]language)?\s+(?:film|films|movie|movies)\b",
+    re.I)
 
 
 @dataclass(frozen=True)
@@ -292,9 +300,12 @@ class FacetReader:
             filters.append(f)
             spans.append((a, b))
         unusable = list(dict.fromkeys(lacking))
-        for pattern, what in UNSUPPORTED:
-            m = pattern.search(message)
-            if m:
+        unsupported = list(UNSUPPORTED)
+        if not any(c in self.categories for c in ("language", "languages")):
+            unsupported.append((LANGUAGE_ASK, "language"))
+        for pattern, what in unsupported:
+            for m in pattern.finditer(message):
                 unusable.append(what)
                 spans.append((m.start(), m.end()))
+        unusable = list(dict.fromkeys(unusable))
         return FacetReading(tuple(dict.fromkeys(filters)), tuple(dict.fromkeys(people)), tuple(unusable), tuple(spans))

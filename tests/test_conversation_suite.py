@@ -183,6 +183,18 @@ def test_what_cannot_be_used_is_said(movies):
     assert "I can't filter by where it is streaming yet" in a["reply"] and a["items"]
 
 
+def test_a_language_or_a_mood_the_catalog_cannot_filter_by_is_said(movies):
+    """The movie fixture has no language facet (the books do: test_pages_and_language);
+    moods are no facet anywhere, and their words are not matched in titles ("rainy day"
+    once listed Rain Man first). "In the mood for a comedy" asks for a genre, not a mood."""
+    a = chat_over_http(movies, ["a drama in French"])[0]
+    assert "I can't filter by language yet" in a["reply"] and a["items"]
+    b = chat_over_http(movies, ["something uplifting for a rainy day"])[0]
+    assert "I can't filter by mood yet" in b["reply"]
+    c = chat_over_http(movies, ["I'm in the mood for a comedy"])[0]
+    assert "mood" not in c["reply"] and c["items"] and "Comedy" in c["items"][0]["reason"]
+
+
 def test_another_language_gets_told_which_one_is_read(movies):
     a = chat_over_http(movies, ["quiero una película de terror para esta noche"])[0]
     assert a["items"] == [] and "I read English only" in a["reply"] and "Spanish" in a["reply"]
