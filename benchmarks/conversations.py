@@ -189,28 +189,15 @@ def ratings_tuned(bot, artifacts: Path | None):
 
 
 def coldstart_guard(recommender, base):
-    """The cold-start figure the replay defaults must keep (bot/replay.py Guard): mean
-    NDCG@10 over the tuner's validation users and k = 0..10 revealed likes
-    (fusion/coldstart.py) of the served pipeline's terms under each config tried, its CF
-    fitted without those users, as the cold-start benchmark scores the shipped row (on
-    other, test, users). Replay defaults chosen on words alone once put the bot below CF
-    only at every k there."""
+    """fusion/tune.py ratings_guard over the ratings-only pipeline's terms (the request
+    terms and the "popular" prior of the CF fitted without the held-out users)."""
     import launch
-    from bot.replay import Guard
     from fusion.build import ratings_only
-    from fusion.cf import make_cf
-    from fusion.coldstart import split_users, validation_ndcg
-    from fusion.recommender import Recommender
-    from fusion.tune import N_TEST, N_VALIDATION, SEED
+    from fusion.tune import ratings_guard
 
     catalog, interactions = launch.load_data(launch.parse_args([]))
-    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
-    cf = make_cf(base.cf_model, split.train, len(catalog), **base.cf_params)
-    terms, _ = ratings_only(recommender.retriever, cf, base, tuned=True)
-    served = Recommender(recommender.retriever, cf, base, terms)
-    qv = recommender.retriever.encoder.encode([u.request for u in split.validation])
-    return Guard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = 0, 1, 3, 5, 10)",
-                 validation_ndcg(served, split.validation, qv))
+    return ratings_guard(catalog, interactions, recommender.retriever, base,
+                         lambda cf: ratings_only(recommender.retriever, cf, base, tuned=True)[0])
 
 
 def config_delta(base, chosen) -> dict:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from bot.session import Session
 from fusion.config import PipelineConfig
+from fusion.tune import GUARD_KEEP, Guard
 from fusion.metrics import RankingMetrics
 
 LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
@@ -113,14 +114,14 @@ def case_query(bot, case: Case, k: int = LIST_LENGTH):
 STRUCTURES = (("turns", 200), ("turns", None), ("context", 200), ("context", None))
 # Knobs: "fuser" ("tuned": the ratings-tuned fuser; a number: fixed α), "w:<term>" the
 # weight of a term of fusion/conversations.py `conversation_terms`, or a config field.
-DIALOGUE_GRID = {"fuser": ("tuned", 0.8, 0.6, 0.4, 0.2, 0.0),
+DIALOGUE_GRID = {"fuser": ("tuned", 0.8, 0.6, 0.4, 0.2, 0.0), "w:alike": (0.0, 0.2, 0.4, 0.8),
                  "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0),
                  "w:dialogues": (0.0, 0.1, 0.3, 0.6, 1.0, 2.0),
                  "w:head": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
                  "w:neighbours": (0.0, 0.3, 1.0),
                  "entity_weight": (0.0, 0.3, 0.6)}
 # The start is the ratings-only pipeline: the search keeps what the dev replay rewards.
-DIALOGUE_START = {"fuser": "tuned", "w:popularity": 0.0, "w:dialogues": 0.0, "w:head": 0.0, "w:neighbours": 0.0,
+DIALOGUE_START = {"fuser": "tuned", "w:alike": 0.0, "w:popularity": 0.0, "w:dialogues": 0.0, "w:head": 0.0, "w:neighbours": 0.0,
                   "entity_weight": 0.0}
 
 
@@ -143,7 +144,8 @@ class Search:
         structures = [[s["query"], s["n_candidates"]] if set(s) == {"query", "n_candidates"} else dict(s)
                       for s in self.structures]
         spec = {"structures": structures, "grid": self.grid, "start": self.start, "list": LIST_LENGTH,
-                "objective": "mean of recall@10 and recall@50", "rounds": self.rounds}
+                "objective": "mean of recall@10 and recall@50", "rounds": self.rounds,
+                "guard": f"cold-start NDCG@10 of validation users, kept at {GUARD_KEEP}"}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -182,18 +184,6 @@ def point_config(base: PipelineConfig, point: Mapping) -> PipelineConfig:
 def objective(result: Mapping[str, float]) -> float:
     """What the tuner maximises: the mean of Recall@10 and Recall@50."""
     return (result["recall@10"] + result["recall@50"]) / 2
-
-
-@dataclass(frozen=True)
-class Guard:
-    """A figure the dev replay's choice must keep: `score(config)` of every point tried is
-    at least `keep` times the start's, else the point is refused (e.g. the cold-start
-    NDCG of validation users, fusion/coldstart.py validation_ndcg: words must not cost
-    what likes bring)."""
-
-    name: str
-    score: Callable[[PipelineConfig], float]
-    keep: float = 0.98
 
 
 def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,

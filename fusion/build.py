@@ -289,8 +289,12 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     except StaleArtifactError:  # none yet, or tuned for other parts, dev dialogues or start
         tuned = None
     if tuned is None and conversations.tune is not None:
+        from fusion.tune import ratings_guard
+
+        # words learnt from conversations must not cost what likes bring (fusion/tune.py)
+        guard = ratings_guard(catalog, interactions, retriever, config, lambda _cf: terms)
         tuned, report["tuning"] = conversations.tune(Recommender(retriever, cf, config, terms), conversations.dev,
-                                                     progress=progress)
+                                                     progress=progress, guard=guard)
         save_config(folder / TUNED, tuned, fps, report["tuning"])
         built.append("conversation tuning")
     elif tuned is None:

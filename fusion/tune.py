@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from fusion.cf import make_cf
-from fusion.coldstart import K_MAX, KS, MIN_TARGETS, Split, by_k, eligible_users, episodes, evaluate, split_users
+from fusion.coldstart import (K_MAX, KS, MIN_TARGETS, Split, by_k, eligible_users, episodes, evaluate, split_users,
+                             validation_ndcg)
 from fusion.fuse import AdaptiveFuser, Fuser, RRFFuser, WeightedFuser, fuser_from_dict
 from fusion.cf import fingerprints
 from fusion.config import PipelineConfig, save_config
@@ -174,6 +175,38 @@ def training_users(catalog: Catalog, interactions):
     if not can_tune(interactions):
         return interactions
     return split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED).train
+
+
+GUARD_KEEP = 0.98  # a choice made on other data keeps 98% of the cold-start figure (as MMR's rule)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A figure a choice made on other data must keep (bot/replay.py tune_on_dialogues):
+    `score(config)` of every point tried is at least `keep` times the start's, else the
+    point is refused."""
+
+    name: str
+    score: Callable[[PipelineConfig], float]
+    keep: float = GUARD_KEEP
+
+
+def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: PipelineConfig,
+                  terms: Callable[[Any], Sequence]) -> Guard | None:
+    """The cold-start guard of the dev-replay tuners: mean NDCG@10 over the validation
+    users and k = 0..10 revealed likes (fusion/coldstart.py validation_ndcg) of the
+    pipeline under each config tried, its CF (`config`'s model) fitted without the held-out
+    users and `terms(cf)` its terms; the cold-start benchmark's test users are never read.
+    Words alone once chose weights that put the bot below CF only at every k. None when the
+    interactions are too few to hold users out."""
+    if not can_tune(interactions):
+        return None
+    split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
+    cf = make_cf(config.cf_model, split.train, len(catalog), **config.cf_params)
+    served = Recommender(retriever, cf, config, list(terms(cf)))
+    qv = retriever.encoder.encode([u.request for u in split.validation])
+    return Guard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = "
+                 f"{', '.join(map(str, KS))})", validation_ndcg(served, split.validation, qv))
 
 
 def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,

@@ -149,6 +149,27 @@ def test_fine_tuning_never_sees_the_held_out_users():
     assert training_users(catalog, small) is small
 
 
+def test_the_ratings_guard_never_reads_a_held_out_users_ratings(hashing_encoder):
+    """The dev-replay tuners' guard (fusion/tune.py ratings_guard): CF refitted without the
+    test and validation users, the terms built over that CF, scored on the validation
+    users; no guard for a log too small to hold users out."""
+    from fusion.tune import GUARD_KEEP, N_TEST, N_VALIDATION, SEED, ratings_guard
+
+    catalog = _catalog()
+    log = _log(N_TEST + N_VALIDATION + 120, 20)
+    retriever = Retriever.build(catalog, hashing_encoder)
+    config = PipelineConfig(cf_model="itemknn", n_candidates=20, n_cf_candidates=20)
+    fitted = []
+    guard = ratings_guard(catalog, log, retriever, config, lambda cf: fitted.append(cf) or [])
+    split = split_users(catalog, log, N_TEST, N_VALIDATION, SEED)
+    held = [u.user_id for u in split.test + split.validation]
+    assert len(fitted) == 1 and not any(fitted[0].knows_user(u) for u in held)
+    assert all(fitted[0].knows_user(u) for u in set(split.train.user_ids.tolist()))
+    assert guard.keep == GUARD_KEEP and "150 validation users" in guard.name
+    assert 0.0 < guard.score(config) <= 1.0
+    assert ratings_guard(catalog, _log(30, 20), retriever, config, lambda cf: []) is None
+
+
 def _comedy_targets() -> tuple[Catalog, Interactions]:
     """30 movies, rows 0, 3, 6, ... comedies, the others thrillers or dramas; each of 12
     users likes 10 non-comedies first, then 6 comedies: every held-out user's request asks
