@@ -320,11 +320,17 @@ def dialogues_main(args, argv: list[str]) -> int:
     md += table_rows(results, seconds)
     if tuning.get("structures"):
         md += ["", f"Dev replay ({tuning.get('n_dialogues')} dialogues, {tuning.get('n_cases')} cases), best point "
-               "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights):", "",
-               "| query | candidates | start | best | best point |", "|---|---|---|---|---|"]
+               "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights). Guard "
+               "(fusion/tune.py ratings_guard): a point that costs more than 2% of the start's cold-start NDCG@10 "
+               "on the ratings tuner's validation users (k = 0..10 likes) is refused:", "",
+               "| query | candidates | start | best | cold-start NDCG@10 start -> best (floor) | points refused "
+               "| best point |", "|---|---|---|---|---|---|---|"]
         for row in tuning["structures"]:
+            g = row.get("guard")
+            guarded = (f"{g['start']:.4f} -> {g['best']:.4f} ({g['floor']:.4f}) | {g['refused']} of "
+                       f"{row['configs_tried']}") if g else "no guard | –"
             md.append(f"| {row['query']} | {row['n_candidates'] or 'all'} | {row['start_objective']:.3f} | "
-                      f"{row['objective']:.3f} | `{json.dumps(row['best'])}` |")
+                      f"{row['objective']:.3f} | {guarded} | `{json.dumps(row['best'])}` |")
     write_report("conversations_dialogues", report, md)
     return 0
 
