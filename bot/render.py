@@ -38,6 +38,11 @@ def left_out(session: Session) -> str:
     return ", ".join(session.banned_genres + ((f"titles with {words}",) if words else ()))
 
 
+def picks(n: int, new: bool = False) -> str:
+    """'Here are 3 picks' / 'Here is 1 new pick'."""
+    return f"Here {'are' if n != 1 else 'is'} {n} {'new ' if new else ''}pick{'s' if n != 1 else ''}"
+
+
 def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     lines = []
     last = session.readings[-1] if session.readings else None
@@ -66,8 +71,8 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     if not items:
         lines.append("I found nothing new that fits everything you said. Try loosening a constraint.")
         return "\n".join(lines)
-    lines.append(f"Here are {len(items)} picks:" if len(session.turns) <= 1
-                 else f"Here are {len(items)} new picks, taking all you said into account:")
+    lines.append(f"{picks(len(items))}:" if len(session.turns) <= 1
+                 else f"{picks(len(items), new=True)}, taking all you said into account:")
     for it in items:
         item = it.recommendation.item
         genres = ", ".join(item.genres)

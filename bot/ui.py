@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from bot.cards import card_html, greeting, reply_lead
 from bot.chat import BadInput
 from bot.gate import Busy
-from bot.render import escape
+from bot.render import escape, picks
 from bot.service import ChatService
 from bot.session import Session
 
@@ -147,7 +147,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                                           cause={"item_id": item_id, "kind": kind})
             session = turn.session
             noted = f"Noted: you like {label}." if kind == "like" else f"Noted: not {label}."
-            reply = (f"{noted} Here are {len(items)} new picks, taking it into account:" if items else
+            reply = (f"{noted} {picks(len(items), new=True)}, taking it into account:" if items else
                      f"{noted} I found nothing new that fits everything you said. Try loosening a constraint.")
         except (BadInput, Busy) as e:
             reply = str(e)

@@ -98,3 +98,11 @@ def test_refresh_keeps_the_study_arm(tmp_path):
     turn, _ = service.turn(session, "dark crime thriller", alpha=0.0)
     again, items = service.refresh(service.feedback(turn.session, turn.session.last_ids[0], "dislike"), alpha=0.0)
     assert items and all(i["parts"]["cf"] == 0 for i in items)  # the arm's α = 1.0 wins over 0.0
+
+
+def test_the_reply_counts_its_picks_in_words():
+    """'Here are 1 new picks' read wrong when one item was left after the filters."""
+    from bot.render import picks
+
+    assert picks(1) == "Here is 1 pick" and picks(1, new=True) == "Here is 1 new pick"
+    assert picks(3) == "Here are 3 picks" and picks(10, new=True) == "Here are 10 new picks"
