@@ -218,14 +218,19 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
                 metrics.add_ranks(target_ranks(scored, pool, targets, LIST_LENGTH, scored.fuser))
             return metrics.result()
 
-        guarded: dict[str, float] = {}
-        floor = None if guard is None else guard.keep * guard.score(point_config(rec.config, dict(search.start)))
+        guarded: dict[str, float] = {}  # point (as JSON) -> its guard figure, each scored once
 
-        def value_of(point: dict, rec=rec, floor=floor) -> float:
-            if floor is not None:
-                g = guarded[json.dumps(point, sort_keys=True)] = guard.score(point_config(rec.config, point))
-                if g < floor - 1e-9:
-                    return float("-inf")
+        def guard_of(point: dict, rec=rec, guarded=guarded) -> float:
+            key = json.dumps(point, sort_keys=True)
+            if key not in guarded:
+                guarded[key] = guard.score(point_config(rec.config, point))
+            return guarded[key]
+
+        floor = None if guard is None else guard.keep * guard_of(dict(search.start))
+
+        def value_of(point: dict, floor=floor, guard_of=guard_of) -> float:
+            if floor is not None and guard_of(point) < floor - 1e-9:
+                return float("-inf")
             return objective(dev_result(point))
 
         point, value, trace = coordinate_search(search.grid, search.start, value_of, rounds=search.rounds)
@@ -233,8 +238,7 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
                "dev": dev_result(point), "start_dev": dev_result(dict(search.start)), "configs_tried": len(trace)}
         if guard is not None:
             row["guard"] = {"name": guard.name, "keep": guard.keep, "floor": round(floor, 5),
-                            "start": round(guarded[json.dumps(dict(search.start), sort_keys=True)], 5),
-                            "best": round(guarded[json.dumps(point, sort_keys=True)], 5),
+                            "start": round(guard_of(dict(search.start)), 5), "best": round(guard_of(point), 5),
                             "refused": sum(1 for _, v in trace if v == float("-inf"))}
         report["structures"].append(row)
         if progress:
