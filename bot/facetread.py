@@ -286,6 +286,9 @@ class FacetReader:
         self.quantiles = {n: (float(np.percentile(v, SHORT_Q)), float(np.percentile(v, LONG_Q))) for n, v in values.items()}
         self.categories = {n: frozenset(v) for n, v in categories.items()}
         self.kind_words = catalog.kind.words()
+        # what it cannot filter by: a language too, where the catalog has no language facet
+        self.unsupported = list(UNSUPPORTED) + ([] if any(c in self.categories for c in ("language", "languages"))
+                                                else [(LANGUAGE_ASK, "language")])
 
     def read(self, message: str) -> FacetReading:
         filters: list[FacetFilter] = []
@@ -300,10 +303,7 @@ class FacetReader:
             filters.append(f)
             spans.append((a, b))
         unusable = list(dict.fromkeys(lacking))
-        unsupported = list(UNSUPPORTED)
-        if not any(c in self.categories for c in ("language", "languages")):
-            unsupported.append((LANGUAGE_ASK, "language"))
-        for pattern, what in unsupported:
+        for pattern, what in self.unsupported:
             for m in pattern.finditer(message):
                 unusable.append(what)
                 spans.append((m.start(), m.end()))

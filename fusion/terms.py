@@ -201,9 +201,9 @@ class AlikeTerm(_NoEvidence):
 
     name, norm = "alike", "raw"
 
-    def __init__(self, item_genres: "list[frozenset[str]]", item_people: "list[frozenset[str]]") -> None:
-        self.genres = _membership(item_genres)
-        self.genre_counts = np.asarray(self.genres.sum(1)).ravel().astype(np.float32)
+    def __init__(self, genres: GenreTerm, item_people: "list[frozenset[str]]") -> None:
+        self.genres = genres.has  # the genres term's row x genre matrix, not a second copy
+        self.genre_counts = self.genres.sum(1).astype(np.float32)
         self.people = _membership(item_people)
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
@@ -212,7 +212,7 @@ class AlikeTerm(_NoEvidence):
         if len(liked) == 0 or len(rows) == 0:
             return np.zeros(len(rows), np.float32)
         liked = np.unique(liked)
-        shared = (self.genres[rows] @ self.genres[liked].T).toarray()  # (n, liked) genres in common
+        shared = self.genres[rows] @ self.genres[liked].T  # (n, liked) genres in common
         union = self.genre_counts[rows][:, None] + self.genre_counts[liked][None, :] - shared
         jaccard = np.divide(shared, union, out=np.zeros_like(shared, dtype=np.float32), where=union > 0)
         person = (self.people[rows] @ self.people[liked].T).toarray() > 0
@@ -220,7 +220,8 @@ class AlikeTerm(_NoEvidence):
 
 
 def _membership(sets: "list[frozenset[str]]"):
-    """CSR float32 (n_items, n_names): 1 where the item has the name."""
+    """CSR float32 (n_items, n_names): 1 where the item has the name (people: thousands of
+    names, a few per item)."""
     from scipy import sparse
 
     column: dict[str, int] = {}
@@ -237,8 +238,8 @@ def request_terms(catalog, item_vectors: np.ndarray) -> list:
     """The terms that read only the request, so any catalog has them: items named again
     (repeat), closeness to the items mentioned (entity) and to the latest turn (latest),
     the share of the asked-for genres (genres), content shared with the liked items (alike)."""
-    genres = [frozenset(g.lower() for g in it.genres) for it in catalog.items]
-    return [RepeatTerm(), EntityTerm(item_vectors), LatestTerm(item_vectors), GenreTerm(genres),
+    genres = GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])
+    return [RepeatTerm(), EntityTerm(item_vectors), LatestTerm(item_vectors), genres,
             AlikeTerm(genres, [frozenset(n.casefold() for n in it.facets.names()) for it in catalog.items])]
 
 

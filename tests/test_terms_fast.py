@@ -35,7 +35,7 @@ def test_alike_scores_what_a_candidate_shares_with_the_liked_items():
               frozenset({"comedy"}), frozenset()]
     people = [frozenset({"michael mann", "al pacino"}), frozenset({"al pacino"}), frozenset(), frozenset(),
               frozenset({"michael mann"})]
-    term = AlikeTerm(genres, people)
+    term = AlikeTerm(GenreTerm(genres), people)
     rows = np.arange(5, dtype=np.int64)
     heat = Request(np.zeros(3, np.float32), History(np.array([0]), np.array([1.5], np.float32)))
     assert np.allclose(term.score(heat, rows), [1.0, 1.0, 1 / 6, 0.0, 0.5])
@@ -51,4 +51,4 @@ def test_alike_scores_what_a_candidate_shares_with_the_liked_items():
         req = Request(np.zeros(3, np.float32), History(liked, np.ones(len(liked), np.float32)))
         loop = [np.mean([(len(gs[r] & gs[l]) / len(gs[r] | gs[l]) if gs[r] | gs[l] else 0.0) / 2
                          + (0.5 if ps[r] & ps[l] else 0.0) for l in liked]) for r in range(n)]
-        assert np.allclose(AlikeTerm(gs, ps).score(req, np.arange(n)), loop, atol=1e-6)
+        assert np.allclose(AlikeTerm(GenreTerm(gs), ps).score(req, np.arange(n)), loop, atol=1e-6)
