@@ -46,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="artifact folder (default: artifacts/<catalog name>)")
     p.add_argument("--encoder", type=Path, default=None,
                    help="local Hugging Face model folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--query-precision", choices=("int8", "float32"), default="int8",
+                   help="how the chat's words are embedded: int8 weights (default; about half the CPU time of a "
+                        "turn, at the dev-split quality of float32) or float32. Items keep float32 vectors, "
+                        "training is float32; --catalog redial serves what its system folder names")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--alpha", type=float, default=0.7,
@@ -222,7 +226,7 @@ def make_bot(args: argparse.Namespace):
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune,
-                                        conversations=conversations)
+                                        conversations=conversations, int8_queries=args.query_precision == "int8")
     print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
 

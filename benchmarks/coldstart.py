@@ -38,7 +38,7 @@ from fusion.diversity import catalog_coverage, genre_coverage, intra_list_simila
 from fusion.fuse import Fuser, WeightedFuser
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender
-from fusion.tune import MODELS, N_TEST, N_VALIDATION, SEED, load_text, tune
+from fusion.tune import MODELS, N_TEST, N_VALIDATION, SEED, tune
 from retrieval.artifacts import jsonable
 from retrieval.retriever import Retriever
 
@@ -228,16 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from tqdm.auto import tqdm
 
-    from retrieval.encoder import TransformerEncoder
+    from fusion.build import served_retriever
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
     catalog, interactions = load_movielens()
     # The shipped pipeline: the encoder and the tuned config `make run` built (the first-run
     # fine-tune never saw these test users); the method rows are re-tuned on validation users.
-    finetuned = args.artifacts / "encoder"
-    encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
-    retriever = load_text(catalog, encoder, args.artifacts / "text")
+    retriever = served_retriever(catalog, args.artifacts)  # requests heard as the chat hears them
+    encoder = retriever.query_encoder
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
     shipped = load_tuned(args.artifacts / "fusion", catalog, interactions)
     config = shipped or PipelineConfig()

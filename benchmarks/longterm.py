@@ -418,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
-    from fusion.build import load_tuned
+    from fusion.build import load_tuned, served_retriever
     from fusion.cf import make_cf
-    from fusion.tune import N_TEST, N_VALIDATION, SEED, load_text
-    from retrieval.encoder import MemoEncoder, TransformerEncoder
+    from fusion.tune import N_TEST, N_VALIDATION, SEED
+    from retrieval.encoder import MemoEncoder
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
@@ -434,11 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--users must be 1..{len(split.test)}")
     sim = SimConfig(turns=args.turns, accept=args.accept, seed=args.seed)
     users = make_users(catalog, interactions, [u.user_id for u in split.test[:args.users]], sim)
-    finetuned = args.artifacts / "encoder"
-    encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
-    retriever = load_text(catalog, encoder, args.artifacts / "text")
+    retriever = served_retriever(catalog, args.artifacts)  # the bot's encoder, items and query precision
     # every arm reads the same evaluation requests, openings and follow-ups: encode each once
-    retriever.encoder = MemoEncoder(retriever.encoder)
+    retriever.query_encoder = MemoEncoder(retriever.query_encoder)
     shipped = load_tuned(args.artifacts / "fusion", catalog, interactions) or PipelineConfig()
     all_arms = arms(shipped, not args.no_logbook_term)
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or list(all_arms)

@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from fusion.learn import LearnConfig, learn, report_lines
     from retrieval.artifacts import StaleArtifactError
-    from retrieval.encoder import TransformerEncoder
+    from fusion.build import served_encoder
     from retrieval.loaders import DataError
 
     try:
@@ -196,8 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             catalog = read_catalog(args.catalog).catalog
             interactions = (load_interactions(args.interactions, catalog) if args.interactions
                             else Interactions.empty())
-        tuned = args.artifacts / "encoder"
-        encoder = TransformerEncoder(tuned if (tuned / "config.json").exists() else args.encoder)
+        encoder = served_encoder(args.artifacts, args.encoder)
         report = learn(args.artifacts, args.out, catalog, interactions, encoder, sessions,
                        LearnConfig(holdout_share=args.holdout, seed=args.seed, logbook_term=args.logbook_term),
                        {"log_db": [str(p) for p in args.log_db], "since": args.since.isoformat() if args.since else None,

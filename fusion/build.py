@@ -67,7 +67,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
                   config: PipelineConfig = PipelineConfig(), rebuild: bool = False,
                   progress: bool = True, finetune: bool = False,
                   tune: bool = False, finetune_config=None,
-                  conversations: Conversations | None = None) -> tuple[Recommender, BuildReport]:
+                  conversations: Conversations | None = None,
+                  int8_queries: bool = False) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
     log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py, whose
     `finetune_config` recipe defaults to CATALOG_RECIPE) and embed the catalog with the
@@ -75,7 +76,10 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     minimums. `tune`: when no tuned config exists (or the text part was rebuilt), tune CF
     model, fuser and MMR λ on validation users (fusion/tune.py) and save the config in
     `<folder>/fusion/`; skipped below fusion/tune.py's minimums; `config` applies when
-    there is none. Empty `interactions`: text only (`text_only_config`), nothing to
+    there is none. `int8_queries`: what people say is embedded by an int8 copy of the
+    (transformer) encoder (retrieval/encoder.py quantize_int8: about half the CPU time of
+    a turn), the items keep their float32 vectors; tuning embeds its requests the same
+    way. Empty `interactions`: text only (`text_only_config`), nothing to
     fine-tune or tune on. `conversations`: the fine-tune also reads their pairs, and
     what they teach (co-occurrence, recommendation priors, head, nearest contexts;
     fusion/conversations.py) is fitted into `<folder>/conversations/` and weighted as
@@ -149,6 +153,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             retriever.save(text_dir)
         built.append("text")
         stages.done("encoding", "built", f"{len(texts):,} items")
+    if int8_queries and hasattr(encoder, "with_precision"):
+        retriever = retriever.with_query_encoder(encoder.with_precision(True))
     # 3. tuning: CF model, fuser and MMR λ come from the tuned config (`python -m
     # fusion.tune` writes <folder>/fusion/manifest.json); without one, `config`.
     tuned, outdated = (None, "") if text_only else _unless_outdated(
@@ -206,6 +212,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     wall, cpu = stages.seconds()
     write_manifest(folder, KIND, fingerprints(catalog, interactions),
                    {**stages.to_dict(), "built": built, "text_only": text_only, "pipeline": config.to_dict(),
+                    "queries": retriever.query_encoder.describe(),
                     "conversations": {k: v for k, v in conversation_report.items() if k != "built"}})
     return Recommender(retriever, cf, config, terms), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
                                                                   text_only)
@@ -232,6 +239,47 @@ def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: 
     if text_only:
         config = config.with_(weights={**dict(config.weights), LOGBOOK: chosen_weight(folder)})
     return [logbook], config
+
+
+def served_retriever(catalog: Catalog, folder: Path, model_dir: Path | None = None) -> Retriever:
+    """The text part of the pipeline `folder` serves, for the tools that load a built
+    folder beside the bot (the cold-start and long-term benchmarks, `python -m
+    fusion.tune`): the encoder its text manifest names, over `<folder>/encoder/` when the
+    build fine-tuned one (else `model_dir`, the base model when None), its item vectors
+    (encoded now when they do not match), and queries embedded at the precision its last
+    build served them (`int8_queries`), so requests are heard as the chat hears them."""
+    from fusion.tune import load_text
+
+    return with_served_queries(folder, load_text(catalog, served_encoder(folder, model_dir), folder / "text"))
+
+
+def with_served_queries(folder: Path, retriever: Retriever) -> Retriever:
+    """`retriever` embedding queries at the precision `folder`'s last build served them
+    (`load_or_build(int8_queries=)`, recorded in its manifest); never built: as the items."""
+    try:
+        queries = read_manifest(folder).get("config", {}).get("queries", {})
+    except StaleArtifactError:
+        queries = {}
+    if queries.get("precision") == "int8" and hasattr(retriever.encoder, "with_precision"):
+        return retriever.with_query_encoder(retriever.encoder.with_precision(True))
+    return retriever
+
+
+def served_encoder(folder: Path, model_dir: Path | None = None):
+    """The encoder `folder`'s item vectors were built with, as its text manifest describes
+    it (max_length, precision), over `<folder>/encoder/` when the build fine-tuned one,
+    else `model_dir` (the base model when None). Before any build: the float32 model."""
+    from retrieval.encoder import TransformerEncoder
+
+    tuned = folder / "encoder"
+    weights = tuned if (tuned / "config.json").exists() else model_dir
+    try:
+        description = read_manifest(folder / "text").get("config", {}).get("encoder", {})
+    except StaleArtifactError:
+        description = {}
+    if description.get("kind", "transformer") != "transformer":
+        description = {}
+    return TransformerEncoder.described(description, weights)
 
 
 def built_pipeline(folder: Path) -> dict | None:

@@ -90,8 +90,8 @@ class PipelineConfig:
 # validation users (bot/replay.py Guard): words alone once chose genres 0.6, which put the
 # bot below CF only at every number of likes in the cold-start benchmark.
 # A fixed text weight α replaces the ratings-tuned fuser where the search picks one.
-REPLAY_DEFAULTS: dict[str, Any] = {"entity_weight": 0.6, "n_candidates": 1000,
-                                   "weights": {"alike": 0.4, "genres": 0.3, "popular": 0.3}}
+REPLAY_DEFAULTS: dict[str, Any] = {"n_candidates": 1000,
+                                   "weights": {"alike": 0.4, "genres": 0.3, "latest": 0.1, "popular": 0.3}}
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fusion.build import load_tuned, ratings_only, text_only_config
+from fusion.build import load_tuned, ratings_only, text_only_config, with_served_queries
 from fusion.cf import fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.coldstart import ranking_metrics
 from fusion.config import PipelineConfig
@@ -143,7 +143,7 @@ def load_pipeline(folder: Path, catalog: Catalog, interactions: Interactions, en
     """The pipeline an artifact folder serves, loaded without writing to it (fusion/build.py's
     `load_or_build` records each load in the folder's manifest): its text index, tuned
     config and CF model (fitted in memory when the stored one is not the config's)."""
-    retriever = Retriever.load(folder / "text", catalog, encoder)
+    retriever = with_served_queries(folder, Retriever.load(folder / "text", catalog, encoder))
     tuned = load_tuned(folder / "fusion", catalog, interactions) if len(interactions) else None
     config = tuned or (text_only_config(PipelineConfig()) if len(interactions) == 0 else PipelineConfig())
     log = append(interactions, load_learned(folder, catalog) or Interactions.empty())
@@ -327,6 +327,8 @@ def _finetune(rec: Recommender, train: Sequence[Pair], valid: Sequence[Pair], en
     shutil.rmtree(out / "text", ignore_errors=True)
     retriever = Retriever.build(catalog, tuned, progress=progress)
     retriever.save(out / "text")
+    if getattr(rec.retriever.query_encoder, "int8", False):  # queries heard as the served folder hears them
+        retriever = retriever.with_query_encoder(tuned.with_precision(True))
     return Recommender(retriever, rec.cf, rec.config, list(rec.terms.values()), rec.second_stage)
 
 

@@ -177,7 +177,7 @@ class Recommender:
         """text -> embedding of every text `request` will embed for `queries`, encoded in
         batches (what a benchmark passes to `request` as `vectors`)."""
         texts = list(dict.fromkeys(t for q in queries for t in self.query_texts(q)))
-        return dict(zip(texts, self.retriever.encoder.encode(texts, progress=progress))) if texts else {}
+        return dict(zip(texts, self.retriever.query_encoder.encode(texts, progress=progress))) if texts else {}
 
     def request(self, query: Query, vectors: Mapping[str, np.ndarray] | None = None) -> Request:
         """The query as vectors and rows; `vectors` (text -> embedding) saves encoding
@@ -186,7 +186,7 @@ class Recommender:
         known = vectors or {}
         with self._lock:  # turns run in parallel threads; encoding happens outside the lock
             todo = [t for t in dict.fromkeys(texts) if t not in known and t not in self._embedded]
-        fresh = dict(zip(todo, self.retriever.encoder.encode(todo))) if todo else {}
+        fresh = dict(zip(todo, self.retriever.query_encoder.encode(todo))) if todo else {}
         with self._lock:
             self._embedded.update(fresh)
             for t in texts:

@@ -204,7 +204,7 @@ def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: 
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
     cf = make_cf(config.cf_model, split.train, len(catalog), **config.cf_params)
     served = Recommender(retriever, cf, config, list(terms(cf)))
-    qv = retriever.encoder.encode([u.request for u in split.validation])
+    qv = retriever.query_encoder.encode([u.request for u in split.validation])
     return Guard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = "
                  f"{', '.join(map(str, KS))})", validation_ndcg(served, split.validation, qv))
 
@@ -214,7 +214,7 @@ def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: 
     """Tune on this catalog's validation users with the bot's own retriever (its encoder
     embeds the requests) and write the pipeline config to `folder` (e.g. <artifacts>/fusion)."""
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
-    qv = retriever.encoder.encode([u.request for u in split.validation])
+    qv = retriever.query_encoder.encode([u.request for u in split.validation])
     result = tune(retriever, split, qv, models, config)
     save_config(folder, result.config, fingerprints(catalog, interactions), result.validation)
     return result
@@ -229,14 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=",".join(MODELS), help="CF models to try, comma-separated")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from retrieval.encoder import TransformerEncoder
+    from fusion.build import served_retriever
     from retrieval.movielens import load_movielens
 
     start = time.perf_counter()
     catalog, interactions = load_movielens()
-    finetuned = args.artifacts / "encoder"  # the bot's encoder when the build fine-tuned one
-    encoder = TransformerEncoder(finetuned if (finetuned / "config.json").exists() else None)
-    retriever = load_text(catalog, encoder, args.artifacts / "text")
+    retriever = served_retriever(catalog, args.artifacts)  # the bot's encoder, items and query precision
     r = tune_and_save(catalog, interactions, retriever, args.artifacts / "fusion",
                       [m.strip() for m in args.models.split(",") if m.strip()])
     s, v = r.config, r.validation

@@ -20,11 +20,17 @@ KIND = "text-index"
 
 
 class Retriever:
-    def __init__(self, catalog: Catalog, encoder: Encoder, item_vectors: np.ndarray, index: FaissIndex) -> None:
+    """`encoder` embedded the items (and names them in the manifest); `query_encoder`
+    (default: the same) embeds what people say. The two may differ only in how they run
+    the same weights, e.g. float32 items and an int8 copy for the chat's turns."""
+
+    def __init__(self, catalog: Catalog, encoder: Encoder, item_vectors: np.ndarray, index: FaissIndex,
+                 query_encoder: Encoder | None = None) -> None:
         if item_vectors.shape[0] != len(catalog) or len(index) != len(catalog):
             raise ValueError("item vectors / index do not match the catalog size")
         self.catalog = catalog
         self.encoder = encoder
+        self.query_encoder = query_encoder or encoder
         self.item_vectors = item_vectors  # float32 (n_items, dim), unit rows
         self.index = index
         if index.vectors is None:  # exact search over a few filtered rows reads them
@@ -36,11 +42,15 @@ class Retriever:
         vectors = encoder.encode(catalog.texts(), progress=progress)
         return cls(catalog, encoder, vectors, FaissIndex.build(vectors, config))
 
+    def with_query_encoder(self, query_encoder: Encoder) -> "Retriever":
+        """The same items, vectors and index; queries embedded by `query_encoder`."""
+        return Retriever(self.catalog, self.encoder, self.item_vectors, self.index, query_encoder)
+
     def query_vector(self, texts: Sequence[str], weights: np.ndarray | None = None) -> np.ndarray:
         """(dim,) float32 unit vector: weighted mean of the texts' embeddings."""
         if not texts:
             raise ValueError("a query needs at least one text")
-        return self.combine(self.encoder.encode(list(texts)), weights)
+        return self.combine(self.query_encoder.encode(list(texts)), weights)
 
     @staticmethod
     def combine(embeddings: "np.ndarray | Sequence[np.ndarray]", weights: np.ndarray | None = None) -> np.ndarray:

@@ -117,15 +117,16 @@ def test_validation_ndcg_scores_configs_over_the_same_pools(hashing_encoder):
 @pytest.mark.slow
 def test_real_movielens_users_end_to_end():
     """A handful of real held-out users: CF beats chance and fusion runs (< 1 min)."""
+    from pathlib import Path
+
+    from fusion.build import served_encoder
     from fusion.tune import N_TEST, N_VALIDATION, SEED, load_text
-    from retrieval.encoder import TransformerEncoder
     from retrieval.movielens import load_movielens
 
     catalog, interactions = load_movielens()
-    encoder = TransformerEncoder()
-    from pathlib import Path
-
-    retriever = load_text(catalog, encoder, Path(__file__).resolve().parent.parent / "artifacts/movielens/text")
+    artifacts = Path(__file__).resolve().parent.parent / "artifacts/movielens"
+    encoder = served_encoder(artifacts)  # the chat's encoder when `make run` built it, else the base one
+    retriever = load_text(catalog, encoder, artifacts / "text")
     split = split_users(catalog, interactions, N_TEST, N_VALIDATION, SEED)
     users = split.test[:20]
     rec = Recommender(retriever, ItemKNN.fit(split.train, len(catalog)))
@@ -200,6 +201,7 @@ TUNED = PipelineConfig(cf_model="itemknn", fuser={"kind": "adaptive", "alpha_inf
 def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recommender]:
     """`_comedy_targets` with TUNED saved in `folder`, built and loaded as `make run` does
     (launch.make_bot; the data and the encoder swapped for the tiny ones): its recommender."""
+    import fusion.build
     import launch
     import retrieval.encoder
     import retrieval.movielens
@@ -210,7 +212,8 @@ def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recomm
     save_config(folder / "fusion", TUNED, fingerprints(catalog, log))
     monkeypatch.setattr(launch, "load_data", lambda args: (catalog, log))
     monkeypatch.setattr(retrieval.movielens, "load_movielens", lambda: (catalog, log))
-    monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None: encoder)
+    monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None, **_: encoder)
+    monkeypatch.setattr(fusion.build, "served_encoder", lambda folder, model_dir=None: encoder)  # the benchmark's
     bot, _ = launch.make_bot(launch.parse_args(["--artifacts", str(folder), "--no-finetune", "--no-tune"]))
     return catalog, log, bot.recommender
 

@@ -97,6 +97,26 @@ def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_c
     _, third = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
                              tmp_path / "art", progress=False, finetune=True)
     assert "text" in third.built and "encoder" not in third.built
+    # int8 queries (launch.py's default): the fine-tuned weights embed what people say in
+    # int8, the items keep their float32 vectors (nothing re-encoded), and tools loading the
+    # folder (cold-start benchmark, fusion.tune, bot.learn) hear requests the same way
+    from fusion.build import served_retriever
+
+    int8, fourth = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                                 tmp_path / "art", progress=False, finetune=True, int8_queries=True)
+    assert "text" not in fourth.built and "encoder" not in fourth.built
+    queries, items = int8.retriever.query_encoder, int8.retriever.encoder
+    assert queries.int8 and not items.int8 and queries.model_dir == items.model_dir == tmp_path / "art" / "encoder"
+    np.testing.assert_array_equal(int8.retriever.item_vectors, Retriever.load(
+        tmp_path / "art" / "text", tiny_catalog, TransformerEncoder(tmp_path / "art" / "encoder", 32)).item_vectors)
+    loaded = served_retriever(tiny_catalog, tmp_path / "art")
+    assert loaded.query_encoder.int8 and not loaded.encoder.int8
+    query = tiny_catalog.items[0].text
+    np.testing.assert_allclose(loaded.query_vector([query]), int8.retriever.query_vector([query]), atol=1e-6)
+    assert not np.allclose(int8.retriever.query_vector([query]), rec.retriever.query_vector([query]), atol=1e-6)
+    _, fifth = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                             tmp_path / "art", progress=False, finetune=True)
+    assert not served_retriever(tiny_catalog, tmp_path / "art").query_encoder.int8  # the last build's choice
 
 
 def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog) -> None:

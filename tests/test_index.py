@@ -142,6 +142,35 @@ def test_encoder_identity_ignores_where_the_folder_is(tiny_bert_dir, tmp_path, m
     Retriever.load(tmp_path / "text", retriever.catalog, TransformerEncoder(moved, max_length=16))  # no StaleArtifactError
 
 
+def test_int8_encoder_is_close_to_float32_and_has_its_own_identity(tiny_bert_dir, tmp_path):
+    """int8 query vectors are unit rows near the float32 ones of the same texts; an index
+    is never served under the other precision's name (the manifest names it); a
+    retriever with an int8 query encoder keeps the float32 items."""
+    from retrieval.artifacts import StaleArtifactError
+
+    full = TransformerEncoder(tiny_bert_dir, max_length=16)
+    int8 = full.with_precision(True)
+    assert int8.int8 and not full.int8 and full.with_precision(False) is full
+    texts = ["cartoon kittens", "dark alley crime", "funny kids movie"]
+    a, b = full.encode(texts), int8.encode(texts)
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(a, b, atol=1e-6)  # the int8 weights really serve
+    # one text at a time: its vector does not depend on what else was in the call
+    np.testing.assert_allclose(int8.encode(texts[1:2])[0], b[1], atol=1e-6)
+    assert (a * b).sum(1).min() > 0.9
+    assert int8.describe() == {**full.describe(), "precision": "int8"}
+    assert TransformerEncoder.described(int8.describe(), tiny_bert_dir).int8
+    catalog = Catalog("c", (Item("a", "A", "cartoon kittens"), Item("b", "B", "dark alley crime")))
+    retriever = Retriever.build(catalog, full)
+    retriever.save(tmp_path / "text")
+    with pytest.raises(StaleArtifactError):
+        Retriever.load(tmp_path / "text", catalog, int8)
+    heard = retriever.with_query_encoder(int8)
+    assert heard.item_vectors is retriever.item_vectors and heard.encoder is full
+    np.testing.assert_allclose(heard.query_vector(["dark alley crime"]), b[1], atol=1e-6)
+    assert heard.search(["dark alley crime"], 1).item_rows.tolist() == [1]
+
+
 def test_transformer_encoder_rejects_non_model_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model folder"):
         TransformerEncoder(tmp_path)

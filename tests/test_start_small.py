@@ -102,7 +102,7 @@ def test_launch_starts_text_only_and_says_so(tmp_path, monkeypatch, capsys):
     from launch import make_bot, parse_args
     from retrieval.encoder import HashingEncoder
 
-    monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None: HashingEncoder(64))
+    monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None, **_: HashingEncoder(64))
     books = tmp_path / "books.csv"
     books.write_text("item_id,title,genres,year\nb1,The Long Winter,Fantasy,1990\nb2,Sea Stories,Adventure,2001\n")
     args = parse_args(["--catalog", str(books), "--artifacts", str(tmp_path / "art")])
