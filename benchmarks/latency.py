@@ -4,7 +4,8 @@
 
 `--launch-args "--catalog redial"` with `--artifacts artifacts/redial` times the ReDial
 pipeline instead (written to latency_redial.*); `--launch-args "--dialogues FILE"` the
-MovieLens bot that learnt from dialogues (latency_dialogues.*).
+MovieLens bot that learnt from dialogues (latency_dialogues.*); `--launch-args
+"--query-precision float32"` the bot with float32 queries (latency_float32.*).
 
 Builds the default artifacts into a fresh folder (timed: that is what a first `make run`
 pays), then drives `Bot.respond` through multi-turn sessions: `--warmup` turns untimed,
@@ -86,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
+    queries = bot.recommender.retriever.query_encoder.describe().get("precision", "float32")
+    result["queries"] = queries
+    # --query-precision float32 beside the int8 default: its own file, for the comparison
     name = ("latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}") + (
-        "_dialogues" if launch_args.dialogues else "")
+        "_dialogues" if launch_args.dialogues else "") + (
+        "_float32" if queries == "float32" and launch_args.query_precision == "float32" else "")
     result["pipeline"] = bot.recommender.config.to_dict()
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     built = ", ".join(report.built) or "nothing (reused)"
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         + (", second stage on)" if bot.recommender.config.rerank else ")"), "",
         "Command: `" + " ".join(["python -m benchmarks.latency", *argv]) + f"` on {os.cpu_count()} CPUs.", "",
         "| measure | value |", "|---|---|",
+        f"| queries embedded in | {queries} |",
         f"| turns timed (after {args.warmup} warm-up) | {len(ms)} |",
         f"| p50 turn | {result['turn_ms']['p50']:.1f} ms |",
         f"| p95 turn | {result['turn_ms']['p95']:.1f} ms |",

@@ -111,9 +111,10 @@ class TransformerEncoder:
     The device comes from accelerate (CUDA when present, else CPU); `max_length` caps
     tokens per text (item texts and chat turns are short; 128 keeps CPU latency low).
     `int8`: run the model with int8 weights (`quantize_int8`) on the CPU, whatever
-    accelerate offers: the served pipeline's choice (launch.py --encoder-precision), for
-    which its item vectors are encoded too. Training never reads this object's model: it
-    loads the float32 weights from `model_dir`.
+    accelerate offers, one text at a time: how the chat embeds what people say (launch.py
+    --query-precision; the items keep float32 vectors, retrieval/retriever.py
+    `with_query_encoder`). Training never reads this object's model: it loads the float32
+    weights from `model_dir`.
     """
 
     def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, int8: bool = False) -> None:
