@@ -45,8 +45,9 @@ PUBLISHED = {  # data README: standard protocol (official split), new items (Kos
 # The searched knobs: PipelineConfig fields, or "w:<term>" for a term's weight.
 GRID = {"alpha": (1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.0), "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
         "entity_weight": (0.0, 0.3, 0.6), "w:head": (0.0, 0.5, 1.0, 2.0, 4.0), "w:repeat": (0.0, 0.3, 1.0, 3.0),
-        "w:ratings": (0.0, 0.1, 0.2, 0.4)}
-START = {"alpha": 0.7, "w:popularity": 0.3, "entity_weight": 0.3, "w:head": 1.0, "w:repeat": 0.0, "w:ratings": 0.0}
+        "w:ratings": (0.0, 0.1, 0.2, 0.4), "w:alike": (0.0, 0.2, 0.4, 0.8)}
+START = {"alpha": 0.7, "w:popularity": 0.3, "entity_weight": 0.3, "w:head": 1.0, "w:repeat": 0.0, "w:ratings": 0.0,
+         "w:alike": 0.0}
 # Every mention weighs the same: which mentioned movies the seeker liked comes from a
 # questionnaire filled in AFTER the dialogue, which a live system does not have.
 BASE_CONFIG = dict(query="context", n_candidates=None, like_weight=1.0, mention_weight=1.0, mmr_lambda=None)
