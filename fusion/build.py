@@ -153,8 +153,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             retriever.save(text_dir)
         built.append("text")
         stages.done("encoding", "built", f"{len(texts):,} items")
-    if int8_queries and hasattr(encoder, "with_precision"):
-        retriever = retriever.with_query_encoder(encoder.with_precision(True))
+    if int8_queries:
+        retriever = with_int8_queries(retriever)
     # 3. tuning: CF model, fuser and MMR λ come from the tuned config (`python -m
     # fusion.tune` writes <folder>/fusion/manifest.json); without one, `config`.
     tuned, outdated = (None, "") if text_only else _unless_outdated(
@@ -260,9 +260,15 @@ def with_served_queries(folder: Path, retriever: Retriever) -> Retriever:
         queries = read_manifest(folder).get("config", {}).get("queries", {})
     except StaleArtifactError:
         queries = {}
-    if queries.get("precision") == "int8" and hasattr(retriever.encoder, "with_precision"):
-        return retriever.with_query_encoder(retriever.encoder.with_precision(True))
-    return retriever
+    return with_int8_queries(retriever) if queries.get("precision") == "int8" else retriever
+
+
+def with_int8_queries(retriever: Retriever) -> Retriever:
+    """`retriever` with queries embedded by an int8 copy of its (transformer) item encoder;
+    as it is when the encoder has no weights to quantize (a fake)."""
+    if not hasattr(retriever.encoder, "with_precision"):
+        return retriever
+    return retriever.with_query_encoder(retriever.encoder.with_precision(True))
 
 
 def served_encoder(folder: Path, model_dir: Path | None = None):

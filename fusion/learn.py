@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fusion.build import load_tuned, ratings_only, text_only_config, with_served_queries
+from fusion.build import load_tuned, ratings_only, text_only_config, with_int8_queries, with_served_queries
 from fusion.cf import fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.coldstart import ranking_metrics
 from fusion.config import PipelineConfig
@@ -328,7 +328,7 @@ def _finetune(rec: Recommender, train: Sequence[Pair], valid: Sequence[Pair], en
     retriever = Retriever.build(catalog, tuned, progress=progress)
     retriever.save(out / "text")
     if getattr(rec.retriever.query_encoder, "int8", False):  # queries heard as the served folder hears them
-        retriever = retriever.with_query_encoder(tuned.with_precision(True))
+        retriever = with_int8_queries(retriever)
     return Recommender(retriever, rec.cf, rec.config, list(rec.terms.values()), rec.second_stage)
 
 
