@@ -51,6 +51,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.replay import replay, score  # noqa: E402
+from fusion.tune import GUARD_KEEP  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIXED_ALPHAS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
@@ -321,8 +322,8 @@ def dialogues_main(args, argv: list[str]) -> int:
     if tuning.get("structures"):
         md += ["", f"Dev replay ({tuning.get('n_dialogues')} dialogues, {tuning.get('n_cases')} cases), best point "
                "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights). Guard "
-               "(fusion/tune.py ratings_guard): a point that costs more than 2% of the start's cold-start NDCG@10 "
-               "on the ratings tuner's validation users (k = 0..10 likes) is refused:", "",
+               f"(fusion/tune.py ratings_guard): a point that keeps less than {GUARD_KEEP:.0%} of the start's "
+               "cold-start NDCG@10 on the ratings tuner's validation users (k = 0..10 likes) is refused:", "",
                "| query | candidates | start | best | cold-start NDCG@10 start -> best (floor) | points refused "
                "| best point |", "|---|---|---|---|---|---|---|"]
         for row in tuning["structures"]:
