@@ -61,3 +61,41 @@ def test_new_items_rule() -> None:
 def test_empty_result() -> None:
     r = RankingMetrics().result()
     assert r["n_targets"] == 0 and r["recall@10"] == 0.0
+
+
+def test_intervals_resample_whole_groups() -> None:
+    # One dialogue whose two targets are both hits, one whose target is a miss. A bootstrap
+    # over dialogues can only draw 0, 1 or 2 copies of the first: R@10 takes the values
+    # 0, 2/3, 1 (never 1/2, which resampling targets one at a time would give).
+    m = RankingMetrics()
+    m.add_ranks([1, 3], group="hit")
+    m.add_ranks([80], group="miss")
+    lo, hi = m.intervals(("recall@10",), n_boot=400, seed=1)["recall@10"]
+    assert lo == 0.0 and hi == 1.0
+    seen = {round(v, 6) for v in _boot_values(m, 400)}
+    assert seen <= {0.0, round(2 / 3, 6), 1.0}
+
+
+def _boot_values(m: RankingMetrics, n_boot: int) -> list[float]:
+    """Single bootstrap draws of recall@10 (an interval of one draw is that draw), one per seed."""
+    return [m.intervals(("recall@10",), n_boot=1, seed=s)["recall@10"][0] for s in range(n_boot)]
+
+
+def test_intervals_hold_the_estimate_and_narrow_with_data() -> None:
+    rng = np.random.default_rng(0)
+
+    def metrics(n: int) -> RankingMetrics:
+        m = RankingMetrics()
+        for i in range(n):  # each sample its own group: hit with probability 0.3
+            m.add_ranks([1 if rng.random() < 0.3 else 100])
+        return m
+
+    small, large = metrics(100), metrics(2000)
+    for m in (small, large):
+        lo, hi = m.intervals()["recall@10"]
+        assert lo <= m.result()["recall@10"] <= hi
+    width = {k: m.intervals()["recall@10"][1] - m.intervals()["recall@10"][0] for k, m in (("s", small), ("l", large))}
+    assert width["l"] < width["s"] / 3  # sqrt(20) ≈ 4.5 times narrower in theory
+    assert RankingMetrics().intervals() == {"recall@10": (0.0, 0.0), "recall@50": (0.0, 0.0)}
+    with pytest.raises(ValueError, match="unknown metric"):
+        small.intervals(("recall@ten",))

@@ -42,3 +42,24 @@ def test_dev_split_is_stable_and_about_its_share():
     assert [is_dev(i) for i in ids[:50]] == [is_dev(i) for i in ids[:50]]
     fit, dev = split_dialogues([Dialogue(i, ()) for i in ids[:100]])
     assert len(fit) + len(dev) == 100 and not {d.dialogue_id for d in fit} & {d.dialogue_id for d in dev}
+
+
+def test_report_states_each_goal_against_the_served_row_and_its_interval():
+    from benchmarks.redial.report import goals
+
+    def proto(r10, r50, i10, i50):
+        return {"recall@10": r10, "recall@50": r50}, {"recall@10": i10, "recall@50": i50}
+
+    std, std_i = proto(0.295, 0.512, (0.26, 0.33), (0.47, 0.55))
+    new, new_i = proto(0.229, 0.456, (0.20, 0.26), (0.462, 0.50))
+    report = {"served_row": "served", "goals": {"standard": (0.28, 0.50), "new_items": (0.23, 0.46)},
+              "rows": {"other": {}, "served": {"standard": std, "new_items": new,
+                                               "intervals": {"standard": std_i, "new_items": new_i}}}}
+    table = [line for line in goals(report) if line.startswith("| standard") or line.startswith("| new_items")]
+    assert table == [
+        "| standard | recall@10 | 0.28 | 0.295 | 0.260 – 0.330 | yes |",
+        "| standard | recall@50 | 0.50 | 0.512 | 0.470 – 0.550 | yes |",
+        "| new_items | recall@10 | 0.23 | 0.229 | 0.200 – 0.260 | no (the goal lies inside the interval) |",
+        "| new_items | recall@50 | 0.46 | 0.456 | 0.462 – 0.500 | no |",
+    ]
+    assert goals({"rows": {}}) == []  # a report written before goals were recorded

@@ -42,6 +42,8 @@ PUBLISHED = {  # data README: standard protocol (official split), new items (Kos
                  "MESE": (.056, .256, .455), "ReFICR": (.061, .305, .532), "GPT-4 zero-shot": (.045, .194, None)},
     "new_items": {"UniCRS": (.024, .180, .335), "ReFICR": (.018, .213, .465), "ECR": (.026, .181, .337)},
 }
+# Issue 13's goals on valid (R@10, R@50), checked against the served row in the report.
+GOALS = {"standard": (0.28, 0.50), "new_items": (0.23, 0.46)}
 # The searched knobs: PipelineConfig fields, or "w:<term>" for a term's weight.
 GRID = {"alpha": (1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.0), "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
         "entity_weight": (0.0, 0.3, 0.6), "w:head": (0.0, 0.5, 1.0, 2.0, 4.0), "w:repeat": (0.0, 0.3, 1.0, 3.0),
@@ -52,6 +54,9 @@ START = {"alpha": 0.7, "w:popularity": 0.3, "entity_weight": 0.3, "w:head": 1.0,
 # questionnaire filled in AFTER the dialogue, which a live system does not have.
 BASE_CONFIG = dict(query="context", n_candidates=None, like_weight=1.0, mention_weight=1.0, mmr_lambda=None)
 CURVE_KS = list(range(1, 101))
+# The first stage's terms the report drops one at a time (when the tuned weight is not 0).
+ABLATED = {"repeat": "the repeat term", "head": "the head", "ratings": "MovieLens ratings CF",
+           "alike": "the alike term", "neighbours": "the nearest contexts"}
 
 
 def recipe():
@@ -166,7 +171,9 @@ def report(data_dir: Path, artifacts: Path, built: dict, tuned: dict) -> dict:
 
     def add(label: str, rec, scored) -> None:
         res, acc = evaluate(rec, scored)
-        rows[label] = {"config": rec.config.to_dict(), **res}
+        # 95% intervals resample valid's dialogues, each with all its samples
+        rows[label] = {"config": rec.config.to_dict(), **res,
+                       "intervals": {p: {k: list(v) for k, v in acc[p].intervals().items()} for p in acc}}
         curves[label] = {p: acc[p].recall_curve(CURVE_KS) for p in acc}
 
     short = {"base": "zero-shot base", ENCODER: "fine-tuned (top2)"}
@@ -185,21 +192,22 @@ def report(data_dir: Path, artifacts: Path, built: dict, tuned: dict) -> dict:
             continue
         first = config.with_(rerank=False)
         w = dict(first.weights)
-        for label, cfg in {"first stage without the repeat term": first.with_(weights={**w, "repeat": 0.0}),
-                           "first stage without the head": first.with_(weights={**w, "head": 0.0}),
-                           "first stage without MovieLens ratings CF": first.with_(weights={**w, "ratings": 0.0}),
-                           "CF + popularity only": first.with_(alpha=0.0, entity_weight=0.0,
-                                                               weights={"popularity": w.get("popularity", 0.0)})
-                           }.items():
+        ablations = {f"first stage without {words}": first.with_(weights={**w, term: 0.0})
+                     for term, words in ABLATED.items() if w.get(term, 0.0) > 0}
+        ablations["CF + popularity only"] = first.with_(alpha=0.0, entity_weight=0.0,
+                                                       weights={"popularity": w.get("popularity", 0.0)})
+        for label, cfg in ablations.items():
             add(label, rec.with_config(cfg), scored)
+        served_row = f"{short[name]} + head + CF (first stage, tuned on dev)"
         if served.second_stage is not None and served.second_stage.reranker is not None:
-            add("first stage + second stage" + (" (served)" if config.rerank else " (not kept on dev)"),
-                rec.with_config(first.with_(rerank=True)), scored)
+            label = "first stage + second stage" + (" (served)" if config.rerank else " (not kept on dev)")
+            add(label, rec.with_config(first.with_(rerank=True)), scored)
+            served_row = label if config.rerank else served_row
     cli = evaluate_redial(data_dir / "valid.jsonl", data_dir, artifacts)
     enc = json.loads((artifacts / ENCODER / "manifest.json").read_text())["config"]
     out = {"dataset": "ReDial valid.jsonl, untouched by any choice (tuned on dev, a 15% split of train.jsonl)",
            "n_valid_samples": len(samples), "n_fit_dialogues": len(built["fit"]), "n_dev_dialogues": len(built["dev"]),
-           "rows": rows, "chosen_encoder": chosen, "config": config.to_dict(),
+           "rows": rows, "served_row": served_row, "goals": GOALS, "chosen_encoder": chosen, "config": config.to_dict(),
            "validation": {k: v for k, v in tuned["validation"].items() if k != "search"},
            "cli_check": {k: cli[k] for k in ("standard", "new_items", "seconds")},
            "finetune": {k: enc[k] for k in ("seconds", "steps", "best_step", "history", "n_trainable_params",

@@ -71,11 +71,11 @@ def evaluate(rec: Recommender, scored: Scored) -> tuple[dict, dict[str, RankingM
     out, acc = {}, {}
     for protocol in PROTOCOLS:
         m = RankingMetrics()
-        for pool, positions in zip(scored.pools[protocol], scored.targets[protocol]):
+        for sample, pool, positions in zip(scored.samples, scored.pools[protocol], scored.targets[protocol]):
             if not positions:
                 continue
             _, _, scores, _ = rec.scores(pool)
-            m.add_ranks([miss if j is None else target_rank(scores, j) for j in positions])
+            m.add_ranks([miss if j is None else target_rank(scores, j) for j in positions], sample.dialogue_id)
         out[protocol], acc[protocol] = m.result(), m
     return out, acc
 

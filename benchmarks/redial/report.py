@@ -30,6 +30,7 @@ def markdown(report: dict) -> str:
         for name, (r1, r10, r50) in report["published"][proto].items():
             lines.append(f"| *{name} (published, test)* | {_fmt(r1)} | {_fmt(r10)} | {_fmt(r50)} | – | – | – |")
         lines.append("")
+    lines += goals(report)
     v, f = report["validation"], report["finetune"]
     lines += ["## The served pipeline", "", f"Encoder: `{report['chosen_encoder']}`. Config:", "",
               f"`{json.dumps(report['config'])}`", "",
@@ -49,6 +50,24 @@ def markdown(report: dict) -> str:
                   f"component are refitted without it) in {s2.get('seconds', 0):.0f} s of training after pooling.", ""]
     lines += ["![Recall@k](redial_recall_at_k.png)", ""]
     return "\n".join(lines)
+
+
+def goals(report: dict) -> list[str]:
+    """The served row against the goals, with 95% intervals over valid's dialogues."""
+    if "goals" not in report:
+        return []
+    served = report["served_row"]
+    lines = ["## Goals", "", f"The served pipeline (row \"{served}\") on valid.jsonl, with 95% bootstrap intervals "
+             "that resample its dialogues (each with all its samples; 1,000 draws):", "",
+             "| protocol | metric | goal | valid | 95% interval | reached |", "|---|---|---|---|---|---|"]
+    row = report["rows"][served]
+    for proto, cutoffs in report["goals"].items():
+        for metric, goal in zip(("recall@10", "recall@50"), cutoffs):
+            value, (lo, hi) = row[proto][metric], row["intervals"][proto][metric]
+            verdict = "yes" if value >= goal else ("no (the goal lies inside the interval)" if lo <= goal <= hi
+                                                   else "no")
+            lines.append(f"| {proto} | {metric} | {goal:.2f} | {value:.3f} | {lo:.3f} – {hi:.3f} | {verdict} |")
+    return lines + [""]
 
 
 def plot(report: dict, path: Path, ks: list[int]) -> None:
