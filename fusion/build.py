@@ -322,7 +322,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
                    extra_terms: Sequence = ()):
     """(config, terms, report) of a pipeline that also learns from `conversations`: its
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
-    reused when parts, dev dialogues and starting config are the same)."""
+    reused when parts, dev dialogues, starting config and query encoder are the same)."""
     import hashlib
     import json
 
@@ -334,13 +334,16 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True) + list(extra_terms)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
-           "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()}
+           "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest(),
+           # weights chosen while requests were heard at another precision are chosen again
+           "queries": hashlib.sha256(json.dumps(retriever.query_encoder.describe(), sort_keys=True,
+                                                default=str).encode()).hexdigest()}
     built = [f"conversations ({', '.join(parts['built'])})"] if parts["built"] else []
     report: dict = {"source": conversations.source, "n_fit": len(conversations.fit), "n_dev": len(conversations.dev)}
     try:
         tuned, manifest = load_config(folder / TUNED, fps)
         report["tuning"] = manifest.get("validation") or {}
-    except StaleArtifactError:  # none yet, or tuned for other parts, dev dialogues or start
+    except StaleArtifactError:  # none yet, or tuned for other parts, dev dialogues, start or queries
         tuned = None
     if tuned is None and conversations.tune is not None:
         from fusion.tune import ratings_guard

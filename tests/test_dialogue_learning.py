@@ -116,6 +116,30 @@ def test_the_build_learns_what_only_conversations_know_and_reuses_it(tmp_path, d
     assert report3.built == ("conversation tuning",)
 
 
+class _Int8Hashing(HashingEncoder):
+    """Stands for an int8 copy of the item encoder: the same vectors, another identity."""
+
+    def describe(self) -> dict:
+        return {**super().describe(), "precision": "int8"}
+
+
+def test_weights_tuned_for_float32_queries_are_tuned_again_for_int8(tmp_path, dialogue_file, monkeypatch):
+    import fusion.build
+
+    cat, convs = catalog(), conversations(dialogue_file)
+    _, first = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a", progress=False,
+                             conversations=convs)
+    assert "conversation tuning" in first.built
+    monkeypatch.setattr(fusion.build, "with_int8_queries", lambda r: r.with_query_encoder(_Int8Hashing(dim=256)))
+    rec, second = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                                progress=False, conversations=convs, int8_queries=True)
+    assert second.built == ("conversation tuning",)  # parts reused, weights chosen again
+    assert rec.retriever.query_encoder.describe()["precision"] == "int8"
+    _, third = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                             progress=False, conversations=convs, int8_queries=True)
+    assert third.built == ()
+
+
 def test_a_guard_refuses_the_points_that_cost_its_figure(tmp_path, dialogue_file):
     """The search only moves to points whose guard figure keeps `keep` of the start's:
     here a figure that any term weight lowers, so the dev replay's favourite weights are
