@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KS = (1, 10, 50)
 NAMES = ("recall@1", "recall@10", "recall@50", "mrr@10", "ndcg@10")
 
 
