@@ -327,7 +327,8 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     import json
 
     from fusion.config import save_config
-    from fusion.conversations import conversation_terms, dialogues_fingerprint, fit_conversation_parts
+    from fusion.conversations import (conversation_terms, dialogues_fingerprint, encoder_fingerprint,
+                                      fit_conversation_parts)
 
     parts = fit_conversation_parts(conversations.fit, catalog, encoder, retriever.item_vectors, folder,
                                    progress=progress)
@@ -336,8 +337,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
            "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest(),
            # weights chosen while requests were heard at another precision are chosen again
-           "queries": hashlib.sha256(json.dumps(retriever.query_encoder.describe(), sort_keys=True,
-                                                default=str).encode()).hexdigest()}
+           "queries": encoder_fingerprint(retriever.query_encoder)}
     built = [f"conversations ({', '.join(parts['built'])})"] if parts["built"] else []
     report: dict = {"source": conversations.source, "n_fit": len(conversations.fit), "n_dev": len(conversations.dev)}
     try:

@@ -42,6 +42,12 @@ from retrieval.head import CatalogHead, HeadConfig, HeadExamples
 from retrieval.records import Catalog
 from retrieval.retriever import Retriever
 
+def encoder_fingerprint(encoder: Encoder) -> str:
+    """The identity of an encoder as its `describe()` gives it (weights, length, precision):
+    what a part fitted on its vectors, or weights tuned on its queries, depend on."""
+    return hashlib.sha256(str(sorted(encoder.describe().items())).encode()).hexdigest()
+
+
 def dialogues_fingerprint(dialogues: Sequence[Dialogue]) -> str:
     h = hashlib.sha256()
     for d in dialogues:
@@ -122,7 +128,7 @@ def fit_conversation_parts(dialogues: Sequence[Dialogue], catalog: Catalog, enco
     ratings/; parts whose manifest matches are reused. Returns a summary."""
     start, built = time.perf_counter(), []
     fps = {"catalog": catalog.fingerprint(), "dialogues": dialogues_fingerprint(dialogues),
-           "encoder": hashlib.sha256(str(sorted(encoder.describe().items())).encode()).hexdigest()}
+           "encoder": encoder_fingerprint(encoder)}
     if not _fresh(folder / "cf", "cf-cooccur", fps):
         prior, counts = mention_prior(dialogues, catalog)
         (folder / "cf").mkdir(parents=True, exist_ok=True)
