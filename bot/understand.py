@@ -272,6 +272,7 @@ want would like could can should let lets be is are that this it its what else o
 more less much very bit little fine from released made came out love loved liked enjoy enjoyed
 adore adored hate hated dislike disliked saw seen watched
 hello hi hey bye goodbye good great nice cool awesome sure lol haha yep nope glad sounds sound
+perfect excellent amazing wonderful brilliant lovely fantastic superb thx cheers
 heard hear think thought check checked while ago yet already recommend recommendation
 recommendations suggest suggestion suggestions help helped hope day night have has had do does
 did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am

@@ -157,8 +157,9 @@ def test_small_talk_gets_examples_and_no_list(movies, message, expect):
     assert a["items"] == [] and expect in a["reply"]
 
 
-def test_thanks_after_a_list_is_not_a_request(movies):
-    first, thanks = chat_over_http(movies, ["a Nolan film", "thanks, great"])
+@pytest.mark.parametrize("thanks", ["thanks, great", "perfect, thank you", "amazing, thx!", "lovely, cheers"])
+def test_thanks_after_a_list_is_not_a_request(movies, thanks):
+    first, thanks = chat_over_http(movies, ["a Nolan film", thanks])
     assert first["items"] and thanks["items"] == [] and "You're welcome" in thanks["reply"]
 
 
