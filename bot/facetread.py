@@ -60,9 +60,9 @@ UNSUPPORTED = [
      "review scores"),
     (re.compile(r"\bsubtitle[sd]?\b|\bdubbed\b", re.I), "subtitles"),
     (re.compile(r"\b(?:in|on) (?:4k|hd|blu-?ray|dvd|imax)\b", re.I), "format"),
-    # moods no catalog facet holds ("I'm in the mood for a comedy" asks for a genre: not a mood)
-    (re.compile(r"\b(?:uplifting|feel[- ]good|heart-?warming|cheerful|cheer (?:me|us) up|cosy|cozy|relaxing|"
-                r"depressing|sad|melancholic|bittersweet|moody|rainy day|mood(?!\s+for\b))\b", re.I), "mood"),
+    # moods no genre stands for (bot/vocabulary.py reads "feel-good", "sad"... as genres on
+    # screen); "I'm in the mood for a comedy" asks for a genre: not a mood
+    (re.compile(r"\b(?:moody|mood(?!\s+for\b))\b", re.I), "mood"),
 ]
 # "in French", "a Japanese film", "foreign-language movies": asked of a catalog without a
 # language facet, said back plainly instead of matching the word in titles.

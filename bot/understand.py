@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.records import FacetFilter
-from bot.vocabulary import MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
+from bot.vocabulary import MOODS, MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
 
 # Words that rule a genre out without a negation ("for adults" is not a children's film).
 IMPLIED_BANS: dict[str, tuple[str, ...]] = {
@@ -302,6 +302,7 @@ def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str])
     ok = GENRE_NEIGHBOURS | extra_filler | vocabulary.words()
     banned: dict[str, tuple[str, ...]] = {}
     narrow: list[str] = []
+    moods: list[str] = []
     for genre, cues in vocabulary.find(scope).items():
         governed = []
         for cue in cues:
@@ -315,9 +316,11 @@ def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str])
         if broad:
             banned[genre] = broad
         for w in governed:
-            if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
+            if w in NARROW and " " not in w and w not in MOODS:  # "aliens" also rules out "Alien"
                 narrow.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
-    content = [w for w in words if w not in ok and w not in LIST_REFERENCE_WORDS]
+            moods += [w] if w in MOODS else []
+    # "nothing too sad" rules out neither dramas nor titles with "sad": said back as unused
+    content = [w for w in words if w not in ok and w not in LIST_REFERENCE_WORDS] + moods
     unused = " ".join(words).strip() if content and not banned and not narrow else ""
     return banned, narrow, unused
 

@@ -3,9 +3,9 @@
 Cues are built from the catalog's own genre names, normalised ("Sci-Fi", "Science Fiction"
 and "science-fiction" are one genre; "Children's" is "children"), plus a small shared
 synonym table ("funny" -> comedy, "scary" -> horror) that applies only where the catalog
-has the target genre. Mood words that only mean a genre on screen ("family" -> Children,
-"dark" -> Thriller/Crime, "pixar" -> Animation) apply only to catalogs of movies, so a
-bookshop's "family saga" is not a children's book. Knows nothing of sessions or scoring.
+has the target genre. Words that only mean a genre on screen ("family" -> Children,
+"dark" -> Thriller/Crime, "pixar" -> Animation) and moods ("feel-good" -> Comedy, "sad" ->
+Drama) apply only to catalogs of movies, so a bookshop's "family saga" is not a children's book. Knows nothing of sessions or scoring.
 """
 
 from __future__ import annotations
@@ -62,6 +62,15 @@ SCREEN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "crime": ("dark", "darker"),
     "action": ("explosions", "fights"),
 }
+# Moods: on screen, a feel-good evening is mostly a comedy and a sad film a drama; the
+# reason says which word was read as which genre ("Comedy ('uplifting'), as you asked").
+MOOD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "comedy": ("feel-good", "feel good", "feelgood", "uplifting", "heartwarming", "heart-warming",
+               "heart warming", "cheerful", "cheer me up", "cheer us up", "cozy", "cosy", "relaxing", "rainy day"),
+    "drama": ("sad", "tearjerker", "tearjerkers", "tear-jerker", "tear jerker", "heartbreaking", "depressing",
+              "melancholic", "bittersweet"),
+}
+MOODS = frozenset(w for ws in MOOD_SYNONYMS.values() for w in ws)
 
 SCREEN_KINDS = frozenset({"movie", "film", "show", "series", "episode", "video"})  # kinds the screen words fit
 
@@ -71,7 +80,7 @@ NARROW = frozenset("""space alien aliens robot robots futuristic magic wizard wi
 gritty tense heist detective mafia gangster gangsters soldiers battle military quest epic explosions
 fights shootout singing cowboy cowboys emotional moving serious dramatic slasher silly laugh laughs
 lighthearted family pixar anime whodunit whodunnit teen teens teenage historical classic poem""".split()) | {
-    "fairy tale", "love story", "martial arts", "true story", "true stories"}
+    "fairy tale", "love story", "martial arts", "true story", "true stories"} | MOODS
 
 
 def canonical(genre: str) -> str:
@@ -95,7 +104,7 @@ class GenreVocabulary:
             canon = canonical(genre)
             words = [genre, genre.replace("-", " "), canon, *SYNONYMS.get(canon, ())]
             if kind.noun in SCREEN_KINDS:
-                words += SCREEN_SYNONYMS.get(canon, ())
+                words += SCREEN_SYNONYMS.get(canon, ()) + MOOD_SYNONYMS.get(canon, ())
             cues[genre] = tuple(dict.fromkeys(w for w in words if w))
         return cls(cues)
 

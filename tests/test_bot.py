@@ -8,6 +8,7 @@ from bot.chat import BadInput
 from bot.render import escape
 from bot.understand import Years, read_turn, resolve_relative
 from bot.vocabulary import GenreVocabulary
+from retrieval.facets import BOOK
 from tests.helpers import tiny_bot
 
 
@@ -74,6 +75,25 @@ def test_narrow_cues_rule_out_title_words_not_genres():
     assert r.banned_genres == () and r.banned_words == ("aliens", "alien")
     assert read_turn("no cartoons").banned_genres == ("animation",)
     assert read_turn("a space movie").wanted_genres == ("sci-fi",)  # asking still asks for the genre
+
+
+@pytest.mark.parametrize("message, genre", [
+    ("a feel-good movie to watch with my parents", "comedy"), ("something uplifting", "comedy"),
+    ("I need something to cheer me up", "comedy"), ("a cozy film for a rainy day", "comedy"),
+    ("a sad movie", "drama"), ("a real tearjerker", "drama")])
+def test_moods_ask_for_the_genre_they_mean_on_screen(message, genre):
+    assert read_turn(message).wanted_genres == (genre,)
+
+
+def test_ruling_out_a_mood_rules_out_no_genre_and_no_title_word_and_is_said():
+    r = read_turn("nothing too sad, a comedy")
+    assert r.wanted_genres == ("comedy",) and r.banned_genres == () and r.banned_words == ()
+    assert r.unused == ("too sad",)
+
+
+def test_moods_are_no_genre_words_for_books():
+    books = GenreVocabulary.of({"Comedy", "Drama"}, BOOK)
+    assert read_turn("an uplifting novel", books).wanted_genres == ()
 
 
 def test_read_turn_only_reports_catalog_genres():

@@ -185,15 +185,19 @@ def test_what_cannot_be_used_is_said(movies):
 
 
 def test_a_language_or_a_mood_the_catalog_cannot_filter_by_is_said(movies):
-    """The movie fixture has no language facet (the books do: test_pages_and_language);
-    moods are no facet anywhere, and their words are not matched in titles ("rainy day"
-    once listed Rain Man first). "In the mood for a comedy" asks for a genre, not a mood."""
+    """The movie fixture has no language facet (the books do: test_pages_and_language).
+    Everyday moods are read as the genre they mean on screen, and the reason says so
+    ("something uplifting" once got no list at all); a mood no genre stands for is said.
+    "In the mood for a comedy" asks for a genre, not a mood."""
     a = chat_over_http(movies, ["a drama in French"])[0]
     assert "I can't filter by language yet" in a["reply"] and a["items"]
     b = chat_over_http(movies, ["something uplifting for a rainy day"])[0]
-    assert "I can't filter by mood yet" in b["reply"]
+    assert "mood" not in b["reply"] and b["items"] and "Comedy ('uplifting')" in b["items"][0]["reason"]
+    assert all("Comedy" in i["genres"] for i in b["items"][:3])
     c = chat_over_http(movies, ["I'm in the mood for a comedy"])[0]
     assert "mood" not in c["reply"] and c["items"] and "Comedy" in c["items"][0]["reason"]
+    d = chat_over_http(movies, ["something moody"])[0]
+    assert "I can't filter by mood yet" in d["reply"]
 
 
 def test_another_language_gets_told_which_one_is_read(movies):
