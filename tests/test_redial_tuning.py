@@ -63,3 +63,9 @@ def test_report_states_each_goal_against_the_served_row_and_its_interval():
         "| new_items | recall@50 | 0.46 | 0.456 | 0.462 – 0.500 | no |",
     ]
     assert goals({"rows": {}}) == []  # a report written before goals were recorded
+
+
+def test_report_names_the_layers_the_recipe_trained():
+    from benchmarks.redial.report import layers
+
+    assert layers("top:3") == "Top 3 layers" and layers("top:2") == "Top 2 layers" and layers("all") == "All layers"

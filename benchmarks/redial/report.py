@@ -10,6 +10,11 @@ def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def layers(trainable: str) -> str:
+    """A fine-tune's `trainable` in words: 'top:3' -> 'Top 3 layers'."""
+    return f"Top {trainable.split(':', 1)[1]} layers" if trainable.startswith("top:") else "All layers"
+
+
 def markdown(report: dict) -> str:
     lines = ["# ReDial benchmark (valid.jsonl)", "",
              "Produced by `python -m benchmarks.redial`. Every recommender turn that names a catalog movie is a "
@@ -39,7 +44,7 @@ def markdown(report: dict) -> str:
               f"`launch.py evaluate redial --artifacts artifacts/redial` on valid.jsonl took "
               f"{report['cli_check']['seconds']:.0f} s ({report['machine']['cpus']} CPUs).", "",
               "## Fine-tuning", "",
-              f"Top 2 layers ({f['n_trainable_params']:,} parameters) on {f['n_train_pairs']:,} pairs from the fit "
+              f"{layers(f.get('trainable', 'all'))} ({f['n_trainable_params']:,} parameters) on {f['n_train_pairs']:,} pairs from the fit "
               f"dialogues: {f['steps']} steps in {f['seconds']:.0f} s, best step {f['best_step']}; early-stopping "
               "Recall@10 by step: " + ", ".join(f"{s}: {x:.3f}" for s, x in f["history"]) + ".", ""]
     s2 = v.get("second_stage") or {}
