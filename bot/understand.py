@@ -182,6 +182,12 @@ NEWER = re.compile(r"\b(?:more recent|newer|recent|latest|modern|new releases?)\
 SETTING = re.compile(r"\b(?:set|takes? place|taking place|happens?|happening)\s+(?:in|during|around|before|after)\s+"
                      r"(?:the\s+)?(?:early\s+|mid\s+|late\s+)?(?:\d{4}s?|'?\d0s|\w+ties|\d{1,2}(?:st|nd|rd|th) century)\b",
                      re.IGNORECASE)
+# A negated age is a limit the other way round: "nothing too old", "no old movies" ->
+# OLD_BEFORE or later; "not too recent", "nothing too new" -> before the recent span. Only
+# right after the negation ("not the new one", "not sure it is that old" are no limits),
+# and "new" only with "too"-like words ("it will be entirely new" is not either).
+NEGATED_AGE = re.compile(r"\b(?:no|not|nothing|none)\s+(?:(?:too|overly|super|very)\s+(old|new|recent)|(old|recent))\b"
+                         r"(?!\s+(?:kids?|children|teens?|audiences?|viewers|people|folks|crowd|enough))", re.I)
 OLD_BEFORE = 1980  # "old movies" with nothing to compare to: released before 1980
 RECENT_SPAN = 10  # "recent": the catalog's last ten years
 
@@ -237,9 +243,16 @@ def read_years(message: str, newest_year: int | None = None) -> tuple[Years | No
         # blank the year phrases, keeping offsets for the next patterns
         rest = pattern.sub(lambda m: " " * len(m.group(0)) if year_phrase(m) else m.group(0), rest)
     comparatives = set()
+    for m in NEGATED_AGE.finditer(rest):
+        old = (m.group(1) or m.group(2)).lower() == "old"
+        found.append((m.start(), Years(OLD_BEFORE, None) if old else
+                      Years(None, newest_year - RECENT_SPAN) if newest_year is not None else None))
+    rest = NEGATED_AGE.sub(lambda m: " " * len(m.group(0)), rest)
     for pattern, word in ((OLDER, "older"), (NEWER, "newer")):
-        if pattern.search(rest):
-            comparatives.add(word)
+        for m in pattern.finditer(rest):
+            # "nothing older" (than what was shown) asks for the other side
+            comparatives.add(({"older": "newer", "newer": "older"}[word])
+                             if any(a <= m.start() < b for a, b in negated) else word)
         rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
     # "older ones like X, and newer ones like Y" is a taste, not a limit: both cancel out
     relative = comparatives.pop() if len(comparatives) == 1 else ""

@@ -30,6 +30,10 @@ def test_read_turn_wanted_and_negated():
     ("nothing after 2010", (None, 2010)), ("pre-1970 noir", (None, 1969)),
     ("released in 1999", (1999, 1999)), ("recent sci-fi", (2007, None)), ("any year is fine", (None, None)),
     ("something more recent, after 2000", (2001, None)),  # the number beats the comparative
+    # negated ages are limits the other way round (each once gave the opposite or nothing)
+    ("no old movies please", (1980, None)), ("a comedy, nothing too old", (1980, None)),
+    ("not too recent", (None, 2006)), ("nothing too new please", (None, 2006)),
+    ("nothing too old though, after 2000", (2001, None)),  # the number, said last, wins
 ])
 def test_read_turn_years(message, years):
     r = read_turn(message, newest_year=2016)
@@ -41,10 +45,16 @@ def test_read_turn_years(message, years):
     ("a film for older kids", ""), ("a funny movie", ""), ("a date movie for a couple in their 30s", ""),
     ("something older", "older"), ("anything newer?", "newer"),
     ("I like older ones like Groundhog Day, or also newer ones", ""),  # both: a taste, no limit
+    ("nothing older please", "newer"), ("nothing newer", "older"),  # than what was shown
 ])
 def test_read_turn_no_years(message, relative):
     r = read_turn(message, newest_year=2016)
     assert r.years is None and r.relative_years == relative
+
+
+def test_a_negated_age_is_no_phrase_the_bot_cannot_rule_out():
+    r = read_turn("a comedy, nothing too old", newest_year=2016)
+    assert r.unused == () and r.wanted_genres == ("comedy",)
 
 
 def test_resolve_relative_and_years_contains():
