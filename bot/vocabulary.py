@@ -5,7 +5,8 @@ and "science-fiction" are one genre; "Children's" is "children"), plus a small s
 synonym table ("funny" -> comedy, "scary" -> horror) that applies only where the catalog
 has the target genre. Words that only mean a genre on screen ("family" -> Children,
 "dark" -> Thriller/Crime, "pixar" -> Animation) and moods ("feel-good" -> Comedy, "sad" ->
-Drama) apply only to catalogs of movies, so a bookshop's "family saga" is not a children's book. Knows nothing of sessions or scoring.
+Drama) apply only to catalogs of movies, so a bookshop's "family saga" is not a children's
+book. Knows nothing of sessions or scoring.
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ def markdown(report: dict) -> str:
               f"`launch.py evaluate redial --artifacts artifacts/redial` on valid.jsonl took "
               f"{report['cli_check']['seconds']:.0f} s ({report['machine']['cpus']} CPUs).", "",
               "## Fine-tuning", "",
-              f"{layers(f.get('trainable', 'all'))} ({f['n_trainable_params']:,} parameters) on {f['n_train_pairs']:,} pairs from the fit "
-              f"dialogues: {f['steps']} steps in {f['seconds']:.0f} s, best step {f['best_step']}; early-stopping "
+              f"{layers(f.get('trainable', 'all'))} ({f['n_trainable_params']:,} parameters) on "
+              f"{f['n_train_pairs']:,} pairs from the fit dialogues: {f['steps']} steps in {f['seconds']:.0f} s, "
+              f"best step {f['best_step']}; early-stopping "
               "Recall@10 by step: " + ", ".join(f"{s}: {x:.3f}" for s, x in f["history"]) + ".", ""]
     s2 = v.get("second_stage") or {}
     if s2:
