@@ -72,13 +72,18 @@ class FinetuneResult:
     seconds: float
 
 
+def top_layers(trainable: str) -> int | None:
+    """K of a "top:K" `trainable`; None for "all" (or anything else)."""
+    return int(trainable.split(":", 1)[1]) if trainable.startswith("top:") else None
+
+
 def set_trainable(model, trainable: str) -> int:
     """Freeze all but the chosen part; returns the number of trainable parameters."""
+    k = top_layers(trainable)
     if trainable == "all":
         for p in model.parameters():
             p.requires_grad_(True)
-    elif trainable.startswith("top:"):
-        k = int(trainable.split(":", 1)[1])
+    elif k is not None:
         layers = model.encoder.layer  # BERT-style encoders (MiniLM is one)
         if not 1 <= k <= len(layers):
             raise ValueError(f"trainable={trainable!r}: the model has {len(layers)} layers")
@@ -152,9 +157,9 @@ def finetune(model_dir: Path, train: Sequence[Pair], valid: Sequence[Pair],
 
     embed = lambda m, texts, max_length: mean_pool(m, tok(texts, max_length))  # noqa: E731
     validator = _Validator(valid, item_texts, config, embed)
-    if config.trainable.startswith("top:") and accelerator.num_processes == 1:
+    if top_layers(config.trainable) is not None and accelerator.num_processes == 1:
         # Frozen lower layers give the same output every step: run them once per text.
-        embed = _TopLayers(accelerator.unwrap_model(model), tok, int(config.trainable.split(":")[1]))
+        embed = _TopLayers(accelerator.unwrap_model(model), tok, top_layers(config.trainable))
         queries = [p.query for p in list(train)]
         items = {p.item_id for p in train} | {p.negative_id for p in train if p.negative_id}
         embed.precompute(queries, config.query_max_length, progress and accelerator.is_local_main_process)
@@ -384,7 +389,8 @@ def estimate_seconds(config: FinetuneConfig, n_items: int, seconds_per_text: flo
     cache (the pairs' queries and items, the validation pool), then each step's 2 x batch
     texts through K of `n_layers` layers at ~3x a forward pass (forward + backward); with
     "all", every step through every layer. Early stopping can only make it shorter."""
-    share = int(config.trainable.split(":")[1]) / n_layers if config.trainable.startswith("top:") else 1.0
+    k = top_layers(config.trainable)
+    share = k / n_layers if k is not None else 1.0
     cached = (CATALOG_PAIRS + MAX_VALID_PAIRS + min(n_items, CATALOG_PAIRS) + config.val_pool
               if share < 1.0 else 0)
     steps = config.max_steps * 2 * config.batch_size * 3 * share

@@ -12,7 +12,10 @@ def _fmt(v) -> str:
 
 def layers(trainable: str) -> str:
     """A fine-tune's `trainable` in words: 'top:3' -> 'Top 3 layers'."""
-    return f"Top {trainable.split(':', 1)[1]} layers" if trainable.startswith("top:") else "All layers"
+    from retrieval.finetune import top_layers
+
+    k = top_layers(trainable)
+    return f"Top {k} layers" if k is not None else "All layers"
 
 
 def markdown(report: dict) -> str:
