@@ -175,9 +175,10 @@ YEAR_PATTERNS = [
     (re.compile(rf"\b(?:in|from|of)\s+{Y}\b(?!s)", re.I), "year"),
     (re.compile(r"\bany (?:year|decade|era|time|period)\b|\b(?:year|decade|era) doesn'?t matter\b", re.I), "any"),
 ]
+# "older kids", "an old crowd": an age of people after the word, not of films
+PEOPLE_AGE = r"kids?|children|teens?|audiences?|viewers|people|folks|crowd"
 OLDER = re.compile(r"\b(?:older|old[- ]school|vintage|oldies|old (?:movies?|films?|ones?|stuff|classics?))\b"
-                   r"(?!\s+(?:kids?|children|teens?|audiences?|viewers|people|folks|crowd|brothers?|sisters?|sons?|"
-                   r"daughters?))", re.I)
+                   rf"(?!\s+(?:{PEOPLE_AGE}|brothers?|sisters?|sons?|daughters?))", re.I)
 NEWER = re.compile(r"\b(?:more recent|newer|recent|latest|modern|new releases?)\b", re.I)
 SETTING = re.compile(r"\b(?:set|takes? place|taking place|happens?|happening)\s+(?:in|during|around|before|after)\s+"
                      r"(?:the\s+)?(?:early\s+|mid\s+|late\s+)?(?:\d{4}s?|'?\d0s|\w+ties|\d{1,2}(?:st|nd|rd|th) century)\b",
@@ -187,7 +188,7 @@ SETTING = re.compile(r"\b(?:set|takes? place|taking place|happens?|happening)\s+
 # right after the negation ("not the new one", "not sure it is that old" are no limits),
 # and "new" only with "too"-like words ("it will be entirely new" is not either).
 NEGATED_AGE = re.compile(r"\b(?:no|not|nothing|none)\s+(?:(?:too|overly|super|very)\s+(old|new|recent)|(old|recent))\b"
-                         r"(?!\s+(?:kids?|children|teens?|audiences?|viewers|people|folks|crowd|enough))", re.I)
+                         rf"(?!\s+(?:{PEOPLE_AGE}|enough))", re.I)
 OLD_BEFORE = 1980  # "old movies" with nothing to compare to: released before 1980
 RECENT_SPAN = 10  # "recent": the catalog's last ten years
 
@@ -325,13 +326,13 @@ def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str])
                         w in ok for w in words[max(0, i - 1):i] + words[i + n:i + n + 1]):
                     governed.append(cue)
                     break
-        broad = tuple(w for w in governed if w not in NARROW)
+        broad = tuple(w for w in governed if w not in NARROW and w not in MOODS)
         if broad:
             banned[genre] = broad
         for w in governed:
-            if w in NARROW and " " not in w and w not in MOODS:  # "aliens" also rules out "Alien"
+            if w in NARROW and " " not in w:  # "aliens" also rules out "Alien"
                 narrow.extend([w, w[:-1]] if w.endswith("s") and len(w) > 4 else [w])
-            moods += [w] if w in MOODS else []
+        moods += [w for w in governed if w in MOODS]
     # "nothing too sad" rules out neither dramas nor titles with "sad": said back as unused
     content = [w for w in words if w not in ok and w not in LIST_REFERENCE_WORDS] + moods
     unused = " ".join(words).strip() if content and not banned and not narrow else ""

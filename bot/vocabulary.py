@@ -71,6 +71,7 @@ MOOD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "drama": ("sad", "tearjerker", "tearjerkers", "tear-jerker", "tear jerker", "heartbreaking", "depressing",
               "melancholic", "bittersweet"),
 }
+# Ruling a mood out ("nothing too sad") rules out neither its genre nor a title word.
 MOODS = frozenset(w for ws in MOOD_SYNONYMS.values() for w in ws)
 
 SCREEN_KINDS = frozenset({"movie", "film", "show", "series", "episode", "video"})  # kinds the screen words fit
@@ -81,7 +82,7 @@ NARROW = frozenset("""space alien aliens robot robots futuristic magic wizard wi
 gritty tense heist detective mafia gangster gangsters soldiers battle military quest epic explosions
 fights shootout singing cowboy cowboys emotional moving serious dramatic slasher silly laugh laughs
 lighthearted family pixar anime whodunit whodunnit teen teens teenage historical classic poem""".split()) | {
-    "fairy tale", "love story", "martial arts", "true story", "true stories"} | MOODS
+    "fairy tale", "love story", "martial arts", "true story", "true stories"}
 
 
 def canonical(genre: str) -> str:
