@@ -277,6 +277,44 @@ def toy_system(tmp_path: Path, config: PipelineConfig, rerank: bool = False, n_t
     return data, catalog, art
 
 
+def test_refit_serves_the_chosen_system_refitted_on_all_of_train(tmp_path: Path, fake_encoders, monkeypatch) -> None:
+    """Step 6 of the ReDial build: with every choice made on dev, the chosen encoder's recipe
+    reruns on all of train.jsonl (in file order) and every component is refitted on it; the
+    manifest then serves that system with the dev-chosen config and second stage."""
+    import importlib
+
+    import retrieval.finetune
+    from fusion.conversations import dialogues_fingerprint, load_system, read_fingerprints
+    from retrieval.dialogue import split_dialogues
+
+    bench = importlib.import_module("benchmarks.redial.__main__")
+    config = CONTEXT.with_(alpha=0.5, weights={"head": 1.0})
+    data, catalog, art = toy_system(tmp_path, config, rerank=True)
+    everything = load_dialogues(data / "train.jsonl", catalog)
+    fit, dev = split_dialogues(everything)
+    assert fit and dev  # the refit adds dialogues no fit component saw
+    tuned = {"chosen": "base", "config": config.with_(rerank=True), "validation": {"dev_objective": {}}}
+    built = {"catalog": catalog, "fit": fit, "dev": dev, "ratings": None}
+    out = bench.refit(data, art, built, tuned)
+    manifest = json.loads((art / "manifest.json").read_text())["config"]
+    assert (manifest["components"], manifest["encoder"]) == ("systems/base-all", "base")
+    assert manifest["validation"]["refit"] == out["validation"]["refit"] == {
+        "n_dialogues": len(everything), "encoder": "base", "components": "systems/base-all"}
+    fps = read_fingerprints(art / "systems" / "base-all" / "cf")
+    assert fps["dialogues"] == dialogues_fingerprint(everything) != dialogues_fingerprint(fit)
+    served = load_system(art, catalog)
+    assert served.config == config.with_(rerank=True) and served.second_stage.reranker is not None
+
+    calls = []  # a fine-tuned choice: its recipe reruns on every train dialogue, in file order
+    monkeypatch.setattr(retrieval.finetune, "finetune_on_dialogues",
+                        lambda dialogues, catalog, base, out_dir, recipe, retrain=False:
+                        calls.append(([d.dialogue_id for d in dialogues], out_dir.name, recipe)))
+    out = bench.refit(data, art, built, {**tuned, "chosen": bench.ENCODER})
+    assert calls == [([d.dialogue_id for d in everything], bench.ENCODER + "-all", bench.recipe())]
+    manifest = json.loads((art / "manifest.json").read_text())["config"]
+    assert (manifest["components"], manifest["encoder"]) == (f"systems/{bench.ENCODER}-all", f"{bench.ENCODER}-all")
+
+
 def test_evaluate_command_with_a_system_folder(tmp_path: Path, fake_encoders) -> None:
     """`--artifacts DIR` scores the system as the chat serves it; a system built for
     another catalog is refused with the way out."""

@@ -69,3 +69,11 @@ def test_report_names_the_layers_the_recipe_trained():
     from benchmarks.redial.report import layers
 
     assert layers("top:3") == "Top 3 layers" and layers("top:2") == "Top 2 layers" and layers("all") == "All layers"
+
+
+def test_report_says_what_the_served_system_was_fitted_on():
+    from benchmarks.redial.report import refit_words
+
+    assert refit_words({"refit": None}) == refit_words({}) == ""
+    words = refit_words({"refit": {"n_dialogues": 1513, "encoder": "encoder-top3-all"}})
+    assert "all 1,513 dialogues of train.jsonl" in words and "before valid.jsonl was scored" in words

@@ -25,7 +25,8 @@ def markdown(report: dict) -> str:
              "`launch.py --catalog redial` serves (or the variant a row names). Components were fitted on "
              f"{report['n_fit_dialogues']} dialogues of train.jsonl; every weight, the encoder and whether the second "
              f"stage runs were chosen on the other {report['n_dev_dialogues']} (dev); valid.jsonl "
-             f"({report['n_valid_samples']} samples) was touched by no choice. In `new_items` the movies mentioned so "
+             f"({report['n_valid_samples']} samples) was touched by no choice. " + refit_words(report) +
+             "In `new_items` the movies mentioned so "
              "far are left out of the candidates, as the chat leaves out what it has already shown or heard. "
              "Published systems report the official test split and train on ~10k dialogues.", ""]
     for proto in ("standard", "new_items"):
@@ -40,10 +41,14 @@ def markdown(report: dict) -> str:
         lines.append("")
     lines += goals(report)
     v, f = report["validation"], report["finetune"]
-    lines += ["## The served pipeline", "", f"Encoder: `{report['chosen_encoder']}`. Config:", "",
+    refit = report.get("refit")
+    encoder = (f"`{refit['encoder']}` (the `{report['chosen_encoder']}` recipe rerun on all of train.jsonl)" if refit
+               else f"`{report['chosen_encoder']}`")
+    lines += ["## The served pipeline", "", f"Encoder: {encoder}. Config:", "",
               f"`{json.dumps(report['config'])}`", "",
-              f"Dev objective (mean of R@10 and R@50, both protocols): first stage {v['dev_objective']['first_stage']:.3f}, "
-              f"with the second stage {v['dev_objective']['second_stage']:.3f}.", "",
+              "Dev objective (mean of R@10 and R@50, both protocols): first stage "
+              f"{v['dev_objective']['first_stage']:.3f}, with the second stage "
+              f"{v['dev_objective']['second_stage']:.3f}.", "",
               f"`launch.py evaluate redial --artifacts artifacts/redial` on valid.jsonl took "
               f"{report['cli_check']['seconds']:.0f} s ({report['machine']['cpus']} CPUs).", "",
               "## Fine-tuning", "",
@@ -51,14 +56,30 @@ def markdown(report: dict) -> str:
               f"{f['n_train_pairs']:,} pairs from the fit dialogues: {f['steps']} steps in {f['seconds']:.0f} s, "
               f"best step {f['best_step']}; early-stopping "
               "Recall@10 by step: " + ", ".join(f"{s}: {x:.3f}" for s, x in f["history"]) + ".", ""]
+    r = (report.get("refit") or {}).get("finetune")
+    if r:
+        lines += [f"Refitted on all of train.jsonl (the served encoder): {r['n_train_pairs']:,} pairs, {r['steps']} "
+                  f"steps in {r['seconds']:.0f} s, best step {r['best_step']}; early-stopping Recall@10 by step: "
+                  + ", ".join(f"{s}: {x:.3f}" for s, x in r["history"]) + ".", ""]
     s2 = v.get("second_stage") or {}
     if s2:
         lines += ["## Second stage", "",
                   f"A reranker over each request's best candidates, trained on {s2.get('n_pools', 0):,} out-of-fold "
-                  f"pools of the fit dialogues ({s2.get('folds')} parts by dialogue; for each part the encoder and every "
-                  f"component are refitted without it) in {s2.get('seconds', 0):.0f} s of training after pooling.", ""]
+                  f"pools of the fit dialogues ({s2.get('folds')} parts by dialogue; for each part the encoder and "
+                  f"every component are refitted without it) in {s2.get('seconds', 0):.0f} s of training after "
+                  "pooling." + (" The served system keeps it over its refitted components." if refit else ""), ""]
     lines += ["![Recall@k](redial_recall_at_k.png)", ""]
     return "\n".join(lines)
+
+
+def refit_words(report: dict) -> str:
+    """What the served system was fitted on, when it was refitted after the choices (step 6)."""
+    refit = report.get("refit")
+    if not refit:
+        return ""
+    return (f"With every choice made, the served system reruns the chosen encoder's recipe and refits every "
+            f"component on all {refit['n_dialogues']:,} dialogues of train.jsonl (rows \"refitted on all ...\"; "
+            "decided before valid.jsonl was scored); the other rows vary the system fitted on fit alone. ")
 
 
 def goals(report: dict) -> list[str]:
@@ -85,7 +106,7 @@ def plot(report: dict, path: Path, ks: list[int]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharey=True)
     colours = plt.get_cmap("tab20").colors  # 20 distinct colours: one per row
     for ax, proto in zip(axes, ("standard", "new_items")):
         for i, (name, curve) in enumerate(report["recall_curves"].items()):
@@ -100,7 +121,8 @@ def plot(report: dict, path: Path, ks: list[int]) -> None:
         ax.set_xlabel("k")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Recall@k")
-    axes[1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    # below the plots: inside, the legend of some 15 rows hid the curves and the published points
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -129,4 +129,5 @@ def serving_second_stage(artifacts: Path, catalog, data_dir: Path):
     from fusion.conversations import read_fingerprints
     from fusion.rerank import Reranker
 
-    return second_stage(catalog, data_dir, Reranker.load(artifacts / "reranker", read_fingerprints(artifacts / "reranker")))
+    folder = artifacts / "reranker"
+    return second_stage(catalog, data_dir, Reranker.load(folder, read_fingerprints(folder)))
