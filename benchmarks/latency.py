@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 if turn_no >= args.warmup + args.turns:
                     break
             conv_no += 1
+        # inside the with: without --artifacts the encoder's weights live in the temporary folder
+        queries = bot.recommender.retriever.query_encoder.describe().get("precision", "float32")
     ms = np.array(latencies) * 1000
     result = {
         "catalog": bot.catalog.name, "items": len(bot.catalog),
@@ -87,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    queries = bot.recommender.retriever.query_encoder.describe().get("precision", "float32")
     result["queries"] = queries
     # --query-precision float32 beside the int8 default: its own file, for the comparison
     name = ("latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}") + (
