@@ -187,7 +187,7 @@ def refit(data_dir: Path, artifacts: Path, built: dict, tuned: dict, retrain: bo
     validation = {**tuned["validation"], "refit": {"n_dialogues": len(everything), "encoder": encoder,
                                                    "components": components}}
     save_system(artifacts, tuned["config"], catalog, components, encoder, validation)
-    return {**tuned, "validation": validation, "encoder": encoder}
+    return {**tuned, "validation": validation}
 
 
 def report(data_dir: Path, artifacts: Path, built: dict, tuned: dict) -> dict:
