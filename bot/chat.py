@@ -257,8 +257,20 @@ class Bot:
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
 
     def recommend(self, session: Session, alpha: float | None = None) -> Turn:
-        """A fresh list for the session as it stands (after a turn or a feedback edit)."""
-        recs = self.recommender.recommend(self.query(session, alpha))
+        """A fresh list for the session as it stands (after a turn or a feedback edit).
+        When fewer than k items fit and a numeric limit ("under 2 hours") is among the
+        filters, the list is filled with the best items that lack that number (each reason
+        says it cannot promise the limit), after every item known to fit: the catalog's
+        numbers may cover only part of it (MovieLens runtimes stop in 2005)."""
+        query = self.query(session, alpha)
+        recs = self.recommender.recommend(query)
+        widened = tuple(replace(f, unknown_passes=True) if f.kind == "num" and not f.negate else f
+                        for f in query.facet_filters)
+        if len(recs) < query.k and widened != query.facet_filters:
+            shown = tuple(r.item.item_id for r in recs)
+            more = self.recommender.recommend(replace(query, facet_filters=widened, k=query.k - len(recs),
+                                                      exclude_ids=query.exclude_ids + shown))
+            recs = list(recs) + [replace(r, rank=len(recs) + i + 1) for i, r in enumerate(more)]
         items = tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
         session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
         return Turn(render(items, session, self), session, items)

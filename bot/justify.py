@@ -49,6 +49,15 @@ class Claim:
     detail: str = ""
 
 
+def describe_limit(f, unit: str) -> str:
+    """A numeric filter's range in words: "at most 120 min", "at least 300 pages", "90-120 min"."""
+    if f.low is None:
+        return "at most " + format_number(f.high, unit)
+    if f.high is None:
+        return "at least " + format_number(f.low, unit)
+    return f"{format_number(f.low)}-{format_number(f.high, unit)}"
+
+
 def _requested_people(session: Session) -> list[tuple[str, str]]:
     return [(f.values[0], f.name) for f in session.facet_filters if f.kind == "people" and not f.negate]
 
@@ -73,10 +82,10 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
         if f.negate:
             continue
         if f.kind == "num" and f.name in facets.numbers and f.keeps(facets):
-            limit = ("at most " + format_number(f.high, units.get(f.name, ""))) if f.low is None else \
-                ("at least " + format_number(f.low, units.get(f.name, ""))) if f.high is None else \
-                f"{format_number(f.low)}-{format_number(f.high, units.get(f.name, ''))}"
+            limit = describe_limit(f, units.get(f.name, ""))
             out.append(Claim("number", format_number(facets.numbers[f.name], units.get(f.name, "")), limit, f.name))
+        elif f.kind == "num" and f.name not in facets.numbers:  # listed to fill a list (bot/chat.py recommend)
+            out.append(Claim("number_unknown", f.name, describe_limit(f, units.get(f.name, ""))))
         elif f.kind == "cat" and f.keeps(facets):
             have = [v for v in facets.categories.get(f.name, ()) if v.casefold() in {x.casefold() for x in f.values}]
             out.append(Claim("category", have[0], f.name))
@@ -149,6 +158,9 @@ class TemplateWriter:
             elif c.kind == "number":
                 verb = "runs" if c.detail in ("runtime", "duration", "length") else "has"
                 parts.append(f"{verb} {c.value} ({c.cue}, as you asked)")
+            elif c.kind == "number_unknown":
+                parts.append(f"no {c.value} in my data, so I can't promise {c.cue} "
+                             f"(too few with a known {c.value} fit)")
             elif c.kind == "category":
                 parts.append(f"{CATEGORY_WORDS.get(c.cue, c.cue + ':')} {c.value}, as you asked")
             elif c.kind == "years":

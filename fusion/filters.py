@@ -144,5 +144,7 @@ class ItemFilters:
             mask &= years <= (last if last is not None else 10_000)
         for f in query.facet_filters:
             held = self.holds(f)
+            if f.unknown_passes:  # a plain numeric filter: items without the number pass too
+                held |= np.isnan(self.numbers(f.name))
             mask &= ~held if f.negate else held
         return mask

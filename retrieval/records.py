@@ -155,7 +155,9 @@ class FacetFilter:
     kind "cat": `name` is the category facet ("mpaa"), `values` its values, any one matches.
     kind "num": `name` is the numeric facet ("runtime"), `low`/`high` an inclusive range.
     An item that lacks the facet is left out by a plain filter (nothing to check it by)
-    and kept by a negated one (nothing says it holds what was ruled out).
+    and kept by a negated one (nothing says it holds what was ruled out). `unknown_passes`
+    (plain numeric filters only) keeps it too: how the bot fills a list when too few items
+    with the facet fit ("under 2 hours" and "after 2005", where runtimes stop in 2005).
     """
 
     kind: str
@@ -164,10 +166,13 @@ class FacetFilter:
     low: float | None = None
     high: float | None = None
     negate: bool = False
+    unknown_passes: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("people", "cat", "num"):
             raise ValueError(f"facet filter kind must be people, cat or num, got {self.kind!r}")
+        if self.unknown_passes and (self.kind != "num" or self.negate):
+            raise ValueError("only a plain numeric facet filter can let items without the facet pass")
         if self.kind == "num" and self.low is None and self.high is None:
             raise ValueError("a numeric facet filter needs low or high")
         if self.kind != "num" and not self.values:
@@ -193,6 +198,8 @@ class FacetFilter:
         return any(v.casefold() in folded for v in self.values)
 
     def keeps(self, facets: Facets) -> bool:
+        if self.unknown_passes and not self.known(facets):
+            return True
         if self.negate:
             return not self.holds(facets)
         return self.holds(facets)

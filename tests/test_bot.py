@@ -185,3 +185,17 @@ def test_catalog_exhausted_says_so():
 def test_escape_makes_markup_inert():
     assert escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert escape("**bold** _it_ [x](y)") == r"\*\*bold\*\* \_it\_ \[x\](y)"
+
+
+def test_a_numeric_limit_fills_a_short_list_with_items_that_lack_the_number():
+    """"under 2 hours" and "after 2005" on MovieLens found nothing (its runtimes stop in
+    2005): items known to fit come first, then the best without the number, each saying so."""
+    bot = tiny_bot(k=5, alpha=0.5)
+    turn = bot.respond("a crime movie under 2 hours from before 1992", bot.new_session("s"))
+    # m6 (1990) runs 125 min: known not to fit, never listed; m11 (1989) has no runtime
+    assert [(it.recommendation.rank, it.recommendation.item.item_id) for it in turn.items] == [(1, "m7"), (2, "m11")]
+    assert "runs 110 min" in turn.items[0].reason
+    assert "no runtime in my data, so I can't promise at most 120 min" in turn.items[1].reason
+    assert turn.session.shown_ids == ("m7", "m11")
+    full = bot.respond("a thriller under 2 hours", bot.new_session("t"))
+    assert len(full.items) == 5 and "m11" not in [it.recommendation.item.item_id for it in full.items]

@@ -31,6 +31,7 @@ def test_people_lookups_fold_case():
     (FacetFilter("num", "runtime", high=120), False, False),
     (FacetFilter("num", "runtime", low=120, high=140), True, False),
     (FacetFilter("cat", "mpaa", ("R",), negate=True), True, True),
+    (FacetFilter("num", "runtime", high=120, unknown_passes=True), False, True),  # the bot's fill
 ])
 def test_filters_keep_what_they_name_and_unknowns_only_when_negated(f, keeps_nolan, keeps_bare):
     assert f.keeps(NOLAN) is keeps_nolan
@@ -42,6 +43,10 @@ def test_bad_filters_and_columns_are_refused():
         FacetFilter("num", "runtime")
     with pytest.raises(ValueError, match="kind"):
         FacetFilter("colour", "x", ("red",))
+    with pytest.raises(ValueError, match="plain numeric"):
+        FacetFilter("num", "runtime", high=120, negate=True, unknown_passes=True)
+    with pytest.raises(ValueError, match="plain numeric"):
+        FacetFilter("cat", "mpaa", ("R",), unknown_passes=True)
     assert facet_column("people:Director") == ("people", "director")
     assert facet_column("title") is None
     with pytest.raises(ValueError, match="people:, num:, cat:"):

@@ -175,7 +175,8 @@ def random_queries(catalog: Catalog, rng, count: int = 40) -> list[Query]:
             else:
                 lo, hi = sorted(rng.integers(50, 600, 2).tolist())
                 filters.append(FacetFilter("num", str(rng.choice(nums)), low=lo if rng.random() < 0.7 else None,
-                                           high=hi, negate=negate))
+                                           high=hi, negate=negate,
+                                           unknown_passes=not negate and bool(rng.random() < 0.3)))
         out.append(Query(texts=("x",), banned_terms=banned, years=years, facet_filters=tuple(filters)))
     return out
 
