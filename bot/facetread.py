@@ -5,8 +5,9 @@
   before the name gives the role: "directed by" / "a X film" -> director, "with" /
   "starring" -> cast, "written by" -> writer, "by" -> author where the catalog has
   authors. Without one, any role matches.
-- Numbers: "under 2 hours", "shorter than 90 minutes", "over 400 pages", "a short one",
-  "a long book", on the catalog's numeric facets by unit (min, pages).
+- Numbers: "under 2 hours", "shorter than 90 minutes", "over 400 pages", "I only have an
+  hour and a half", "a short one", "a short horror movie", "something short", "a long
+  book", on the catalog's numeric facets by unit (min, pages).
 - Categories: "in French", "rated PG-13", "PG", "family friendly" (MPAA G or PG), on the
   catalog's category facets.
 Each becomes a `FacetFilter` (negated inside "no"/"not"/"nothing with" scopes). What the
@@ -43,7 +44,9 @@ ROLE_CUES = [
 # "short"/"long" with nothing else: below the 25th / above the 75th percentile of the facet.
 SHORT_Q, LONG_Q = 25, 75
 UNIT_WORDS = {"min": r"(?:minutes?|mins?|hours?|hrs?|h)", "pages": r"(?:pages?|pp)"}
-LESS = r"(?:under|less than|shorter than|below|at most|no more than|max(?:imum)?|up to|within)"
+# "I only have 90 minutes", "we've got about an hour": the time there is, an upper limit
+HAVE = r"(?:only\s+)?(?:have|got)(?:\s+(?:just|only|about|around|roughly))?"
+LESS = rf"(?:under|less than|shorter than|below|at most|no more than|max(?:imum)?|up to|within|{HAVE})"
 MORE = r"(?:over|more than|longer than|above|at least|min(?:imum)?)"
 NUM = r"(\d+(?:\.\d+)?|an?|one|two|three|half an?)"
 WORD_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "half a": 0.5, "half an": 0.5}
@@ -207,12 +210,16 @@ def read_numbers(message: str, catalog_units: dict[str, str], quantiles: dict[st
                 low, high = sorted((_amount(m.group(1)) * scale, _amount(m.group(2)) * scale))
             else:
                 value = _amount(m.group(2)) * scale
+                if scale == 60.0 and re.match(r"\s+and\s+a\s+half\b", message[m.end():], re.I):
+                    value += 30.0  # "an hour and a half"
                 less = re.fullmatch(LESS, m.group(1), re.I) is not None
                 low, high = (None, value) if less else (value, None)
             out.append((m.start(), m.end(), FacetFilter("num", name, low=low, high=high, negate=negated(m.start()))))
     name = next((n for n in LENGTH_FACETS if n in quantiles), None)
     # "not too long", "nothing too short": the other side of the long/short cut
-    for m in re.finditer(r"\b(?:not|nothing|no|isn'?t)\s+(?:too|very|that|overly|super)\s+(long|short)\b", message, re.I):
+    # ("not too long ago" is a time, not a length)
+    negated_size = r"\b(?:not|nothing|no|isn'?t)\s+(?:too|very|that|overly|super)\s+(long|short)\b(?!\s+ago)"
+    for m in re.finditer(negated_size, message, re.I):
         if name is None:
             lacking.append("length")
             continue
@@ -220,15 +227,23 @@ def read_numbers(message: str, catalog_units: dict[str, str], quantiles: dict[st
         out.append((m.start(), m.end(), FacetFilter("num", name, high=hi) if m.group(1).lower() == "long"
                     else FacetFilter("num", name, low=lo)))
     kinds = "|".join(sorted(kind_words | {"one", "read", "watch"}))
-    for m in re.finditer(rf"\b(short|shorter|quick|long|longer)\s+(?:{kinds})\b", message, re.I):
-        if any(a <= m.start() < b for a, b, _ in out):
+    # "a short horror movie": up to two words between, none of them a function word ("as long
+    # as the movie is good", "how long is the film" set no length)
+    between = r"(?:(?!(?:is|as|the|an?|of|for|to|and|or|this|that|was|be|it)\b)[a-z'-]+\s+){0,2}"
+    size = r"(short|shorter|quick|long|longer)"
+    length_words = re.compile(rf"(?<!\bas )(?<!\bso )(?<!\bhow )\b{size}\s+{between}(?:{kinds})\b"
+                              rf"|\bsomething\s+{size}\b", re.I)  # "something short and funny"
+    for m in length_words.finditer(message):
+        if any(a <= m.start(m.lastindex) < b for a, b, _ in out):
             continue
         if name is None:
             lacking.append("length")
             continue
         lo, hi = quantiles[name]
-        short = m.group(1).lower() in ("short", "shorter", "quick")
-        out.append((m.start(), m.end(), FacetFilter("num", name, high=lo) if short else FacetFilter("num", name, low=hi)))
+        short = m.group(m.lastindex).lower() in ("short", "shorter", "quick")
+        # the span is the size word alone: the words between ("short horror movie") are read too
+        out.append((m.start(m.lastindex), m.end(m.lastindex),
+                    FacetFilter("num", name, high=lo) if short else FacetFilter("num", name, low=hi)))
     return out, lacking
 
 

@@ -199,3 +199,24 @@ def test_a_numeric_limit_fills_a_short_list_with_items_that_lack_the_number():
     assert turn.session.shown_ids == ("m7", "m11")
     full = bot.respond("a thriller under 2 hours", bot.new_session("t"))
     assert len(full.items) == 5 and "m11" not in [it.recommendation.item.item_id for it in full.items]
+
+
+@pytest.mark.parametrize("message, low, high", [
+    ("a short horror movie", None, 90.0),  # words between the size and the kind
+    ("a long epic war film", 120.0, None),
+    ("something short and funny", None, 90.0),
+    ("I only have 90 minutes", None, 90.0),
+    ("I've got an hour and a half", None, 90.0),
+    ("as long as the movie is good", None, None),  # no length asked for
+    ("how long is the film", None, None),
+    ("long story short, a movie", None, None),
+    ("I have, not too long ago. I loved that movie!", None, None),  # a time, not a length
+    ("something longer than 150 minutes", 150.0, None),  # read once, by the number
+])
+def test_length_words_read_as_limits(message, low, high):
+    from bot.facetread import read_numbers
+
+    out, lacking = read_numbers(message, {"runtime": "min"}, {"runtime": (90.0, 120.0)},
+                                frozenset({"movie", "movies", "film", "films"}))
+    assert [(f.low, f.high) for _, _, f in out] == ([] if low is None and high is None else [(low, high)])
+    assert not lacking

@@ -83,6 +83,10 @@ def test_runtime_limit_is_applied_and_cited(movies):
     ("something longer than 150 minutes", lambda r: r["low"] == 150),
     ("a long one", lambda r: r["low"] is not None),
     ("something like Heat but not too long", lambda r: r["high"] is not None and r["negate"] is False),
+    ("a short horror movie", lambda r: r["high"] is not None and r["low"] is None),
+    ("something short and funny", lambda r: r["high"] is not None and r["low"] is None),
+    ("I only have 90 minutes, something funny", lambda r: r["high"] == 90 and r["low"] is None),
+    ("we've got about an hour and a half", lambda r: r["high"] == 90),
 ])
 def test_numeric_limits_read(movies, message, check):
     f = chat_over_http(movies, [message])[0]["understood"]["filters"]
