@@ -216,6 +216,8 @@ def read_numbers(message: str, catalog_units: dict[str, str], quantiles: dict[st
                 low, high = (None, value) if less else (value, None)
             out.append((m.start(), m.end(), FacetFilter("num", name, low=low, high=high, negate=negated(m.start()))))
     name = next((n for n in LENGTH_FACETS if n in quantiles), None)
+    if any(f.name == name for _, _, f in out):  # "something short, I only have 90 minutes": the number says it
+        return out, lacking
     # "not too long", "nothing too short": the other side of the long/short cut
     # ("not too long ago" is a time, not a length)
     negated_size = r"\b(?:not|nothing|no|isn'?t)\s+(?:too|very|that|overly|super)\s+(long|short)\b(?!\s+ago)"

@@ -212,6 +212,7 @@ def test_a_numeric_limit_fills_a_short_list_with_items_that_lack_the_number():
     ("long story short, a movie", None, None),
     ("I have, not too long ago. I loved that movie!", None, None),  # a time, not a length
     ("something longer than 150 minutes", 150.0, None),  # read once, by the number
+    ("something short and funny, I only have 80 minutes", None, 80.0),  # the number says how short
 ])
 def test_length_words_read_as_limits(message, low, high):
     from bot.facetread import read_numbers
@@ -220,3 +221,11 @@ def test_length_words_read_as_limits(message, low, high):
                                 frozenset({"movie", "movies", "film", "films"}))
     assert [(f.low, f.high) for _, _, f in out] == ([] if low is None and high is None else [(low, high)])
     assert not lacking
+
+
+@pytest.mark.parametrize("message", ["thanks a lot", "cheers mate", "ok thanks, that works", "great, thanks!"])
+def test_thanks_after_a_list_is_not_a_new_request(message):
+    bot = tiny_bot()
+    session = bot.respond("a comedy", bot.new_session("s")).session
+    turn = bot.respond(message, session)
+    assert turn.reply.startswith("You're welcome!") and not turn.items
