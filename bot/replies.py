@@ -17,12 +17,16 @@ from bot.intents import (
 )
 from bot.render import NOTED_MAX, escape
 from bot.session import Session
+from bot.understand import has_content
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS, format_number
 
 if TYPE_CHECKING:
     from bot.chat import Bot
 
 MAX_NAMES = 4  # people named in an answer ("stars A, B, C, D and others")
+# Words that only thank or take leave ("thanks a lot", "cheers mate", "ok thanks, that works"):
+# a thanks or a goodbye made of them and filler words is small talk, not a request
+COURTESY = frozenset("lot lots bunch ton tons mate man buddy dude works worked helpful appreciate appreciated".split())
 
 
 def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | None:
@@ -40,11 +44,13 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
         # only a dislike so far: nothing to rank by but the disliked item's own words
         names = ", ".join(escape(bot.label(i)) for i in reading.disliked_ids[:NOTED_MAX])
         return f"Noted: not {names}. What would you like instead? For example: {examples}."
-    if reading.usable() and not (is_question(message) and not reading.liked_ids and not reading.wanted_genres
-                                 and not reading.facet_filters and not reading.years
-                                 and not asks_for_picks(message, bot.kind.words(), bot.kind.verb)):
-        return None
     talk = small_talk(message)
+    courtesy = talk in ("thanks", "bye") and not has_content(message, bot.kind.words() | COURTESY)
+    question_only = (is_question(message) and not reading.liked_ids and not reading.wanted_genres
+                     and not reading.facet_filters and not reading.years
+                     and not asks_for_picks(message, bot.kind.words(), bot.kind.verb))
+    if reading.usable() and not courtesy and not question_only:
+        return None
     has_request = any(r.usable() for r in before.readings) or bool(session.liked_ids or session.user_id)
     if talk is None and not reading.usable() and has_request and (
             asks_for_picks(message, bot.kind.words(), bot.kind.verb) or reading.unused or reading.unusable):

@@ -290,8 +290,7 @@ perfect excellent amazing wonderful brilliant lovely fantastic superb thx cheers
 heard hear think thought check checked while ago yet already recommend recommendation
 recommendations suggest suggestion suggestions help helped hope day night have has had do does
 did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am
-how today tonight morning afternoon evening hii hiya howdy all every there folks everyone
-lot lots bunch ton tons mate man buddy dude works worked helpful appreciate appreciated""".split())
+how today tonight morning afternoon evening hii hiya howdy all every there folks everyone""".split())
 
 
 def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:
