@@ -264,8 +264,7 @@ class Bot:
         numbers may cover only part of it (MovieLens runtimes stop in 2005)."""
         query = self.query(session, alpha)
         recs = self.recommender.recommend(query)
-        widened = tuple(replace(f, unknown_passes=True) if f.kind == "num" and not f.negate else f
-                        for f in query.facet_filters)
+        widened = tuple(f.or_unknown() for f in query.facet_filters)
         if len(recs) < query.k and widened != query.facet_filters:
             shown = tuple(r.item.item_id for r in recs)
             more = self.recommender.recommend(replace(query, facet_filters=widened, k=query.k - len(recs),

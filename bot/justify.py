@@ -27,7 +27,7 @@ from bot.session import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
 from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, format_number
-from retrieval.records import Catalog, Item
+from retrieval.records import Catalog, FacetFilter, Item
 
 QUOTE_WORDS = 8  # words of the person's description quoted in a reason
 # term (fusion/terms.py) whose evidence is an item -> the claim that cites it: items rated
@@ -49,7 +49,7 @@ class Claim:
     detail: str = ""
 
 
-def describe_limit(f, unit: str) -> str:
+def describe_limit(f: FacetFilter, unit: str) -> str:
     """A numeric filter's range in words: "at most 120 min", "at least 300 pages", "90-120 min"."""
     if f.low is None:
         return "at most " + format_number(f.high, unit)
@@ -81,10 +81,10 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
     for f in session.facet_filters:
         if f.negate:
             continue
-        if f.kind == "num" and f.name in facets.numbers and f.keeps(facets):
+        if f.kind == "num" and f.known(facets) and f.keeps(facets):
             limit = describe_limit(f, units.get(f.name, ""))
             out.append(Claim("number", format_number(facets.numbers[f.name], units.get(f.name, "")), limit, f.name))
-        elif f.kind == "num" and f.name not in facets.numbers:  # listed to fill a list (bot/chat.py recommend)
+        elif f.kind == "num" and not f.known(facets):  # listed to fill a list (bot/chat.py recommend)
             out.append(Claim("number_unknown", f.name, describe_limit(f, units.get(f.name, ""))))
         elif f.kind == "cat" and f.keeps(facets):
             have = [v for v in facets.categories.get(f.name, ()) if v.casefold() in {x.casefold() for x in f.values}]

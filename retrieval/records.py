@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -196,6 +196,11 @@ class FacetFilter:
         have = facets.names(self.name or None) if self.kind == "people" else facets.categories[self.name]
         folded = {h.casefold() for h in have}
         return any(v.casefold() in folded for v in self.values)
+
+    def or_unknown(self) -> "FacetFilter":
+        """This filter letting items without the facet pass, where that is allowed (a plain
+        numeric filter); any other filter as it is."""
+        return replace(self, unknown_passes=True) if self.kind == "num" and not self.negate else self
 
     def keeps(self, facets: Facets) -> bool:
         if self.unknown_passes and not self.known(facets):

@@ -294,7 +294,7 @@ def test_refit_serves_the_chosen_system_refitted_on_all_of_train(tmp_path: Path,
     fit, dev = split_dialogues(everything)
     assert fit and dev  # the refit adds dialogues no fit component saw
     tuned = {"chosen": "base", "config": config.with_(rerank=True), "validation": {"dev_objective": {}}}
-    built = {"catalog": catalog, "fit": fit, "dev": dev, "ratings": None}
+    built = {"catalog": catalog, "train": everything, "fit": fit, "dev": dev, "ratings": None}
     out = bench.refit(data, art, built, tuned)
     manifest = json.loads((art / "manifest.json").read_text())["config"]
     assert (manifest["components"], manifest["encoder"]) == ("systems/base-all", "base")

@@ -105,7 +105,8 @@ def build(data_dir: Path, artifacts: Path, retrain: bool = False) -> dict:
 
 
     catalog = load_catalog_with_genres(data_dir)
-    fit, dev = split_dialogues(load_dialogues(data_dir / "train.jsonl", catalog))
+    train = load_dialogues(data_dir / "train.jsonl", catalog)  # file order: the refit (step 6) reads it so
+    fit, dev = split_dialogues(train)
     print(f"train.jsonl: {len(fit)} fit + {len(dev)} dev dialogues", flush=True)
     finetune_on_dialogues(fit, catalog, base_model_dir(), artifacts / ENCODER, recipe(), retrain)
     ratings = fit_linked_ratings(catalog, *load_movielens())
@@ -115,7 +116,7 @@ def build(data_dir: Path, artifacts: Path, retrain: bool = False) -> dict:
                                           artifacts / "systems" / name, ratings)
         print(f"components over {name}: built {components[name]['built'] or 'nothing (reused)'} "
               f"in {components[name]['seconds']:.0f} s", flush=True)
-    return {"catalog": catalog, "fit": fit, "dev": dev, "components": components, "ratings": ratings}
+    return {"catalog": catalog, "train": train, "fit": fit, "dev": dev, "components": components, "ratings": ratings}
 
 
 def tune(data_dir: Path, artifacts: Path, built: dict) -> dict:
@@ -171,11 +172,10 @@ def refit(data_dir: Path, artifacts: Path, built: dict, tuned: dict, retrain: bo
     from fusion.conversations import fit_components, save_system
     from retrieval.encoder import base_model_dir
     from retrieval.finetune import finetune_on_dialogues
-    from retrieval.redial import load_dialogues
 
     catalog, chosen = built["catalog"], tuned["chosen"]
-    # file order, as the fit build reads it: the last 10% early-stop the fine-tune and the head
-    everything = load_dialogues(data_dir / "train.jsonl", catalog)
+    # in file order, as build() read it: the last 10% early-stop the fine-tune and the head
+    everything = built["train"]
     encoder = chosen if chosen == "base" else f"{chosen}{REFIT}"
     if chosen != "base":
         finetune_on_dialogues(everything, catalog, base_model_dir(), artifacts / encoder, recipe(), retrain)
