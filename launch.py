@@ -168,7 +168,7 @@ def make_redial_bot(args: argparse.Namespace):
     cores, the fine-tunes most of it), exactly as `launch.py evaluate redial` scores it."""
     import time
 
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.build import BuildReport
     from fusion.conversations import load_system
     from retrieval.redial import default_data_dir, fact_tokens, load_catalog_with_genres
@@ -196,7 +196,7 @@ def make_redial_bot(args: argparse.Namespace):
 def load_conversations(path: Path, catalog):
     """The dialogues of `path` on `catalog`'s items, split into fit and dev
     (retrieval/dialogue.py `split_dialogues`), with the dev replay as their tuner."""
-    from bot.replay import tune_on_dialogues, tuner_fingerprint
+    from bot.offline.replay import tune_on_dialogues, tuner_fingerprint
     from fusion.build import Conversations
     from retrieval.dialogue import split_dialogues
     from retrieval.redial import load_linked_dialogues
@@ -210,7 +210,7 @@ def load_conversations(path: Path, catalog):
 def make_bot(args: argparse.Namespace):
     if getattr(args, "redial", False):
         return make_redial_bot(args)
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.build import load_or_build
     from fusion.config import PipelineConfig
     from retrieval.encoder import TransformerEncoder
@@ -283,8 +283,8 @@ def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
 
     import launch  # by its module name, so replicas import it rather than unpickle __main__
     from bot import serve_ray
-    from bot.redis_store import RedisStateStore
-    from bot.store import StateStoreError
+    from bot.service.redis_store import RedisStateStore
+    from bot.service.store import StateStoreError
 
     try:
         RedisStateStore(args.redis_url).close()  # fail here, in one line, not in every replica
@@ -316,13 +316,13 @@ def serve(bot, args: argparse.Namespace) -> int:
     """Serve `bot` (chat + API) as the flags say, until stopped; the exit status."""
     import uvicorn
 
-    from bot.gate import TurnGate, apply_thread_budget, thread_budget
-    from bot.logbook import SERVING_BUSY_TIMEOUT_S, Logbook, LogbookError
-    from bot.server import build_app
-    from bot.service import ChatService
-    from bot.sessions import Sessions
-    from bot.store import SqliteStateStore, StateStoreError
-    from bot.study import StudyConfigError, load_study_config
+    from bot.service.gate import TurnGate, apply_thread_budget, thread_budget
+    from bot.service.logbook import SERVING_BUSY_TIMEOUT_S, Logbook, LogbookError
+    from bot.service.server import build_app
+    from bot.service.chatservice import ChatService
+    from bot.service.sessions import Sessions
+    from bot.service.store import SqliteStateStore, StateStoreError
+    from bot.service.study import StudyConfigError, load_study_config
 
     apply_thread_budget(thread_budget(args.concurrency))
     try:
@@ -332,7 +332,7 @@ def serve(bot, args: argparse.Namespace) -> int:
         logbook = None if args.no_log else Logbook(args.log_db, busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
         service = ChatService(bot, logbook, study, TurnGate(args.concurrency, args.queue))
         if args.redis_url:
-            from bot.redis_store import RedisStateStore
+            from bot.service.redis_store import RedisStateStore
 
             sessions = Sessions(RedisStateStore(args.redis_url))
         else:
@@ -349,10 +349,10 @@ def serve(bot, args: argparse.Namespace) -> int:
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)
-    from bot.slowloris import HeaderTimeoutH11
+    from bot.service.slowloris import HeaderTimeoutH11
 
     # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s;
-    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/guard.py).
+    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/service/guard.py).
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
                 timeout_keep_alive=5, http=HeaderTimeoutH11)
     if service.logbook is not None and not service.logbook.flush():

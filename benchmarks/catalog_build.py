@@ -120,10 +120,10 @@ def build(catalog, interactions, folder: Path, finetune: bool, finetune_config=N
 
 
 def latency(recommender, turns: int, warmup: int = 5) -> dict:
-    """Turn times with the threads the server gives a turn (bot/gate.py: cores // 2 turns
+    """Turn times with the threads the server gives a turn (bot/service/gate.py: cores // 2 turns
     at once; 1 on 2 cores), as launch.py serves."""
-    from bot.chat import Bot
-    from bot.gate import apply_thread_budget, thread_budget
+    from bot.conversation.chat import Bot
+    from bot.service.gate import apply_thread_budget, thread_budget
 
     apply_thread_budget(thread_budget(2))
     bot = Bot(recommender)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.replay import replay, score  # noqa: E402
+from bot.offline.replay import replay, score  # noqa: E402
 from fusion.tune import GUARD_KEEP  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,7 +62,7 @@ BOT_VARIANTS = {"turns fade 0.3 (the old default)": {"recency_decay": 0.3, "swit
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.fuse import AdaptiveFuser, WeightedFuser
     from retrieval.crosswalk import link_rows
     from retrieval.loaders import DataError
@@ -216,7 +216,7 @@ def config_delta(base, chosen) -> dict:
 def defaults_main(args, argv: list[str]) -> int:
     """Choose the ratings-only replay defaults on the dev split of the training dialogues."""
     import launch
-    from bot.replay import RATINGS_SEARCH, describe_structure, tune_on_dialogues
+    from bot.offline.replay import RATINGS_SEARCH, describe_structure, tune_on_dialogues
     from fusion.config import REPLAY_DEFAULTS
     from retrieval.dialogue import split_dialogues
     from retrieval.loaders import DataError
@@ -244,9 +244,9 @@ def defaults_main(args, argv: list[str]) -> int:
           f"Command: `{' '.join(['python -m benchmarks.conversations', *argv])}` ({report['seconds']:.0f} s). "
           f"The dev split of `{args.tune_defaults.name}` ({report['n_dialogues']} dialogues, {report['n_cases']} "
           "recommender turns naming a linked new movie; the other 85% are never read here) replayed through the "
-          "MovieLens bot seeker message by seeker message, as `bot/replay.py` does for the dialogue build. Start: "
+          "MovieLens bot seeker message by seeker message, as `bot/offline/replay.py` does for the dialogue build. Start: "
           "the config the build tuned on the ratings, the request terms and the \"popular\" prior unweighted. "
-          "Objective: the mean of R@10 and R@50 on the dev cases. Words first (bot/replay.py RATINGS_SEARCH): "
+          "Objective: the mean of R@10 and R@50 on the dev cases. Words first (bot/offline/replay.py RATINGS_SEARCH): "
           "the pool stays the text top-N, the text weight at least 0.4 or the ratings-tuned fuser's, and only the "
           "per-turn reading is searched. Guard: a point is refused when it costs the ratings protocol, i.e. "
           f"when its {guard.name} falls below {guard.keep:g} times the start's (CF fitted without those users; "

@@ -1,6 +1,6 @@
 """Long-term feedback loops: `python -m benchmarks.longterm --rounds 20 --users 200`.
 
-Simulated traffic (benchmarks/simulator.py) and learning from its logbook (bot/learn.py
+Simulated traffic (benchmarks/simulator.py) and learning from its logbook (bot/offline/learn.py
 reads it, fusion/learn.py refits) alternate for N rounds, per arm. Round r of an arm:
 
 1. learning (arms with learning, r > 1): every session the arm logged in rounds < r is
@@ -40,9 +40,9 @@ import numpy as np
 
 from benchmarks.coldstart import rounded
 from benchmarks.simulator import SimConfig, SimUser, Simulator, make_users, opening
-from bot.chat import Bot
-from bot.learn import read_logbook
-from bot.logbook import Logbook
+from bot.conversation.chat import Bot
+from bot.offline.learn import read_logbook
+from bot.service.logbook import Logbook
 from fusion.coldstart import ranking_metrics, split_users
 from fusion.config import PipelineConfig
 from fusion.diversity import catalog_coverage, exposure, gini, novelty, popular_share, top_share_rows
@@ -63,7 +63,7 @@ N_BOOT = 200  # bootstrap resamples of users per (arm, round): enough for 2.5/97
 CUTOFF = 10
 MAX_CASES = 100  # held-out likes the "logbook" weight is chosen on per learning round (a second or two)
 STATIC = "adaptive+mmr/static"  # the reference arm: the shipped pipeline, never learning
-LEARN = "adaptive+mmr/learn"  # the shipped pipeline learning as python -m bot.learn does
+LEARN = "adaptive+mmr/learn"  # the shipped pipeline learning as python -m bot.offline.learn does
 CF_ONLY = "adaptive+mmr/learn-cf"  # the same, its CF refitted but no logbook term
 
 
@@ -71,7 +71,7 @@ def arms(shipped: PipelineConfig, logbook_term: bool = True) -> dict[str, tuple[
     """Arm name -> (pipeline config, learns from its logs, serves the logbook term when it
     learns). The shipped tuned pipeline (adaptive α, its MMR λ) with and without learning
     and without MMR, and fixed α; with `logbook_term`, the learning arms learn as `python
-    -m bot.learn` does (CF refit and the logbook term), and CF_ONLY refits CF alone, so
+    -m bot.offline.learn` does (CF refit and the logbook term), and CF_ONLY refits CF alone, so
     the term's share of what learning does can be read apart."""
     mmr = shipped.mmr_lambda if shipped.mmr_lambda is not None else 0.8  # 0.8: a mild λ when none was tuned
     adaptive = shipped.with_(mmr_lambda=mmr)
@@ -99,7 +99,7 @@ def logged_so_far(arm_dir: Path, round_no: int) -> list[list[LoggedSession]]:
 
 def with_logbook_term(rec: Recommender, by_round: list[list[LoggedSession]], round_no: int
                       ) -> tuple[Recommender, WeightChoice]:
-    """`rec` with the "logbook" term as `python -m bot.learn` serves it: the co-occurrence
+    """`rec` with the "logbook" term as `python -m bot.offline.learn` serves it: the co-occurrence
     of the items each earlier session liked together, its weight chosen on held-out
     likes (fusion/logbook_term.py). Held out: the last round's sessions, against the
     co-occurrence of the rounds before it; at most MAX_CASES of their likes (seeded by the
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="delete --state first")
     p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (shared machine: 1)")
     p.add_argument("--no-logbook-term", action="store_true",
-                   help="learning arms refit CF only, without the logbook's co-occurrence term (bot.learn serves it)")
+                   help="learning arms refit CF only, without the logbook's co-occurrence term (bot.offline.learn serves it)")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_limits
     import torch
@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"acceptance {args.accept}); learning arms refit CF ({shipped.cf_model}) on the base ratings "
                      f"of {n_base_users} other users plus everything learned from their logbooks before the round "
                      + ("and serve the items those logbooks' sessions liked together as the \"logbook\" term "
-                        "(fusion/logbook_term.py, as python -m bot.learn does), its weight chosen each round on up to "
+                        "(fusion/logbook_term.py, as python -m bot.offline.learn does), its weight chosen each round on up to "
                         f"{MAX_CASES} later likes of the previous round's sessions against the co-occurrence of the "
                         "rounds before it " if logbook_term else "")
                      + "(no encoder fine-tuning per round). Exposure metrics over every list shown in the round's "

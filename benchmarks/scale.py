@@ -157,7 +157,7 @@ def run_size(n: int, turns: int, cache: Path, seed: int = 0) -> dict:
     faiss.omp_set_num_threads(1)
     threadpool_limits(1)
 
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.cf import ItemKNN
     from fusion.config import PipelineConfig
     from fusion.recommender import Recommender

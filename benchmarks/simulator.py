@@ -14,7 +14,7 @@ benchmark ranks against; the simulator never reacts to those. A session:
 3. goes on for `turns` turns ("show me more", then a further genre it likes).
 
 Simulated users are consenting study participants (`sim<user id>`), so `python -m
-bot.learn` learns from them; once the CF model knows a participant (it learned from
+bot.offline.learn` learns from them; once the CF model knows a participant (it learned from
 them), their next session starts as that known user, as a returning person would.
 """
 
@@ -27,10 +27,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bot.chat import Bot
-from bot.logbook import Logbook
-from bot.service import ChatService
-from bot.study import Arm, StudyConfig
+from bot.conversation.chat import Bot
+from bot.service.logbook import Logbook
+from bot.service.chatservice import ChatService
+from bot.service.study import Arm, StudyConfig
 from fusion.coldstart import LIKE_RATING
 from retrieval.facets import ROLE_WORDS
 from retrieval.records import Catalog, Interactions

@@ -37,7 +37,7 @@ KIND = "build"  # the folder's own manifest: what each stage did, skipped and wh
 class Conversations:
     """Dialogues whose turns name this catalog's items (retrieval/dialogue.py), for a build
     that learns from them: `fit` trains (encoder pairs, co-occurrence, priors, head),
-    `dev` tunes the weights of what they taught (`tune`, e.g. bot/replay.py
+    `dev` tunes the weights of what they taught (`tune`, e.g. bot/offline/replay.py
     `tune_on_dialogues`: recommender, dev dialogues -> (config, report))."""
 
     fit: Sequence[Dialogue]
@@ -98,7 +98,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         return not (part / "manifest.json").exists()
 
     text_stale = rebuild or stale(text_dir)
-    # 1. fine-tuning (a folder written by `python -m bot.learn --finetune-encoder` serves
+    # 1. fine-tuning (a folder written by `python -m bot.offline.learn --finetune-encoder` serves
     # the encoder it fine-tuned on logged sessions, whose vectors are in text/)
     learned_encoder = folder / LEARNED_DIR / "encoder"
     if (learned_encoder / "config.json").exists() and hasattr(encoder, "model_dir"):
@@ -181,7 +181,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             stages.done("tuning", "built")
     config = tuned or config
     # 4. CF
-    # A folder written by `python -m bot.learn` fits CF on the interactions plus those it
+    # A folder written by `python -m bot.offline.learn` fits CF on the interactions plus those it
     # learned from logged sessions (fusion/logged.py); any other folder on the interactions.
     cf_log = _load(lambda: with_learned(folder, catalog, interactions))
     stages.start("cf", f"CF model {config.cf_model} on {len(cf_log):,} interactions")
@@ -189,7 +189,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     if fitted:
         built.append("cf")
     stages.done("cf", "built" if fitted else "reused")
-    # 5. conversations (and, in a folder written by `python -m bot.learn`, the items its
+    # 5. conversations (and, in a folder written by `python -m bot.offline.learn`, the items its
     # logged sessions liked together: the "logbook" term, weighted by its pipeline config)
     conversation_report: dict = {}
     if conversations is None:
@@ -230,7 +230,7 @@ def ratings_pipeline(folder: Path, retriever: Retriever, cf: CFModel, config: Pi
 
 
 def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: bool) -> tuple[list, PipelineConfig]:
-    """([the "logbook" term] when `python -m bot.learn` wrote one into `folder`, else [],
+    """([the "logbook" term] when `python -m bot.offline.learn` wrote one into `folder`, else [],
     config): a text-only build reads no tuned config, so there the weight the learn step
     chose joins the config here."""
     logbook = _load(lambda: load_logbook_term(folder, catalog))

@@ -164,7 +164,7 @@ def validation_ndcg(recommender: Recommender, users: Sequence[HeldOutUser], quer
     `recommender` under that config, its own fuser and MMR λ. Pools are built once per
     candidate structure (what sets the pool: query mode, text and CF candidates, like
     weight) and shared by every config with that structure. A guard for choices made on
-    other data (the replay defaults, bot/replay.py) that must not cost what likes bring."""
+    other data (the replay defaults, bot/offline/replay.py) that must not cost what likes bring."""
     pools: dict[tuple, list[Episode]] = {}
 
     def score(config) -> float:

@@ -83,11 +83,11 @@ class PipelineConfig:
 # A ratings-only pipeline (a build without dialogues) weighs its request terms, the latest
 # turn and the "popular" prior (fusion/terms.py request_terms, popular_term) as these fields say, over
 # the config tuned on its own ratings. Chosen on ReDial dev dialogues (15% of train.jsonl,
-# moved onto MovieLens) replayed through the bot (bot/replay.py RATINGS_SEARCH):
+# moved onto MovieLens) replayed through the bot (bot/offline/replay.py RATINGS_SEARCH):
 # `python -m benchmarks.conversations --tune-defaults` reruns the search and says whether
 # it still picks these (benchmarks/results/conversations_defaults.md). The search only
 # takes points that keep 98% of the ratings-tuned config's cold-start NDCG on its
-# validation users (bot/replay.py Guard): words alone once chose genres 0.6, which put the
+# validation users (fusion/tune.py ColdStartGuard): words alone once chose genres 0.6, which put the
 # bot below CF only at every number of likes in the cold-start benchmark.
 # A fixed text weight α replaces the ratings-tuned fuser where the search picks one.
 REPLAY_DEFAULTS: dict[str, Any] = {"n_candidates": 1000,

@@ -1,6 +1,6 @@
 """Learning from the bot's own logged sessions: training signal out, a new artifact folder.
 
-From `LoggedSession`s (bot/learn.py reads them from the logbook, consent respected):
+From `LoggedSession`s (bot/offline/learn.py reads them from the logbook, consent respected):
 
 - CF interactions (`log_interactions`): each like as a rating of `like_weight` (the top of
   the 1-5 scale), each dislike as `dislike_weight` (the bottom: what a 1-star rating is in

@@ -1,10 +1,10 @@
 """Items liked together in the bot's own logged chats, served as the weighted term "logbook".
 
-`python -m bot.learn` fits the co-occurrence of the items each logged session liked
+`python -m bot.offline.learn` fits the co-occurrence of the items each logged session liked
 (fusion/learn.py `session_baskets`) into `<folder>/learned/cooccur/`. Here it becomes a
 `CoOccurTerm` named LOGBOOK: its score folds in the request's history (the likes of this
 chat, and a known person's rated items), its evidence is the liked item that earned it,
-which bot/justify.py cites ("people who liked X in earlier chats here also liked it").
+which bot/conversation/justify.py cites ("people who liked X in earlier chats here also liked it").
 
 Its weight is chosen, not guessed (`choose_weight`): on held-out logged sessions, each
 like after a session's first is ranked from the session's messages up to it and the likes
@@ -38,7 +38,7 @@ WEIGHT_GRID = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
 
 
 def load_logbook_term(folder: Path, catalog: Catalog) -> CoOccurTerm | None:
-    """The "logbook" term of an artifact folder written by `python -m bot.learn` (None when
+    """The "logbook" term of an artifact folder written by `python -m bot.offline.learn` (None when
     it has no learned co-occurrence); StaleArtifactError when fitted for another catalog."""
     from fusion.logged import LEARNED_DIR
 
@@ -49,7 +49,7 @@ def load_logbook_term(folder: Path, catalog: Catalog) -> CoOccurTerm | None:
 
 
 def chosen_weight(folder: Path) -> float:
-    """The weight `python -m bot.learn` chose for the term, as recorded beside the pipeline
+    """The weight `python -m bot.offline.learn` chose for the term, as recorded beside the pipeline
     config in `<folder>/fusion/` (0 when none was): for a text-only catalog, whose build
     reads no tuned config."""
     from retrieval.artifacts import read_manifest

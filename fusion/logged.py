@@ -1,6 +1,6 @@
 """Interactions learned from the bot's own logs, stored in an artifact folder beside the rest.
 
-`python -m bot.learn` writes a new artifact folder whose CF model was fitted on the
+`python -m bot.offline.learn` writes a new artifact folder whose CF model was fitted on the
 catalog's interactions *plus* those learned from logged sessions; the learned ones are
 kept in `<folder>/learned/interactions.npz`, so that loading the folder (fusion/build.py)
 appends them again and the CF model's fingerprint matches without the logbook. A folder
@@ -46,7 +46,7 @@ def load_learned(folder: Path, catalog: Catalog) -> Interactions | None:
         from retrieval.artifacts import StaleArtifactError
 
         raise StaleArtifactError(f"{part}: the learned interactions differ from their manifest; "
-                                 "rerun python -m bot.learn into a new folder")
+                                 "rerun python -m bot.offline.learn into a new folder")
     return learned
 
 
@@ -62,6 +62,6 @@ def append(base: Interactions, more: Interactions) -> Interactions:
 
 def with_learned(folder: Path, catalog: Catalog, interactions: Interactions) -> Interactions:
     """The interactions CF is fitted on for `folder`: `interactions`, plus the learned ones
-    when the folder was written by `python -m bot.learn`."""
+    when the folder was written by `python -m bot.offline.learn`."""
     learned = load_learned(folder, catalog)
     return interactions if learned is None else append(interactions, learned)

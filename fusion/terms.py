@@ -196,7 +196,7 @@ class AlikeTerm(_NoEvidence):
     """The mean, over the request's liked items (history rows weighted > 0), of half the
     genre overlap (Jaccard) plus half of "shares a person" (any role: director, cast,
     writer, author...) between a candidate and that liked item; in [0, 1], 0 without a
-    liked item. Reasons cite shared people themselves (bot/justify.py), never a genre the
+    liked item. Reasons cite shared people themselves (bot/conversation/justify.py), never a genre the
     person did not ask for."""
 
     name, norm = "alike", "raw"

@@ -181,8 +181,8 @@ GUARD_KEEP = 0.98  # a choice made on other data keeps 98% of the cold-start fig
 
 
 @dataclass(frozen=True)
-class Guard:
-    """A figure a choice made on other data must keep (bot/replay.py tune_on_dialogues):
+class ColdStartGuard:
+    """A figure a choice made on other data must keep (bot/offline/replay.py tune_on_dialogues):
     `score(config)` of every point tried is at least `keep` times the start's, else the
     point is refused."""
 
@@ -192,7 +192,7 @@ class Guard:
 
 
 def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: PipelineConfig,
-                  terms: Callable[[Any], Sequence]) -> Guard | None:
+                  terms: Callable[[Any], Sequence]) -> ColdStartGuard | None:
     """The cold-start guard of the dev-replay tuners: mean NDCG@10 over the validation
     users and k = 0..10 revealed likes (fusion/coldstart.py validation_ndcg) of the
     pipeline under each config tried, its CF (`config`'s model) fitted without the held-out
@@ -205,7 +205,7 @@ def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: 
     cf = make_cf(config.cf_model, split.train, len(catalog), **config.cf_params)
     served = Recommender(retriever, cf, config, list(terms(cf)))
     qv = retriever.query_encoder.encode([u.request for u in split.validation])
-    return Guard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = "
+    return ColdStartGuard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = "
                  f"{', '.join(map(str, KS))})", validation_ndcg(served, split.validation, qv))
 
 

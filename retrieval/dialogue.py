@@ -1,6 +1,6 @@
 """Conversations as records: turns, dialogues, the samples cut from them, the query text.
 
-A `Turn` is one message with the catalog items it names; a `Dialogue` is a list of them
+An `Utterance` is one message with the catalog items it names; a `Dialogue` is a list of them
 (a ReDial conversation, or the bot's own session: the person's messages and its replies).
 `recommender_samples` cuts dialogues into (context -> items named next) samples, the
 shape of both the training pairs (retrieval/pairs.py) and the ReDial benchmark, and
@@ -22,7 +22,7 @@ SPLIT_SEED = 0
 
 
 @dataclass(frozen=True)
-class Turn:
+class Utterance:
     """One message; `item_ids` are the catalog items it names, in order, deduplicated."""
 
     seeker: bool  # True: the person looking for something; False: the recommender (or the bot)
@@ -33,7 +33,7 @@ class Turn:
 @dataclass(frozen=True)
 class Dialogue:
     dialogue_id: str
-    turns: tuple[Turn, ...]
+    turns: tuple[Utterance, ...]
     seeker_liked_ids: frozenset[str] = frozenset()  # marked liked after the dialogue (training only)
     seeker_disliked_ids: frozenset[str] = frozenset()  # ... marked not liked
 
@@ -43,14 +43,14 @@ class Sample:
     """The turns before a recommender turn and the items that turn names."""
 
     dialogue_id: str
-    context: tuple[Turn, ...]
+    context: tuple[Utterance, ...]
     target_ids: tuple[str, ...]
     mentioned_ids: tuple[str, ...]  # items named anywhere in `context`, first mention first
     liked_ids: tuple[str, ...]  # of those, the ones the seeker marked liked (training only)
     disliked_ids: tuple[str, ...]
 
 
-def mentioned_ids(context: Sequence[Turn]) -> tuple[str, ...]:
+def mentioned_ids(context: Sequence[Utterance]) -> tuple[str, ...]:
     """Items named anywhere in `context`, first mention first."""
     return tuple(dict.fromkeys(i for t in context for i in t.item_ids))
 
@@ -72,7 +72,7 @@ def recommender_samples(dialogues: Iterable[Dialogue], seeker_turns: bool = Fals
     return samples
 
 
-def context_text(context: Sequence[Turn], n_turns: int = 0) -> str:
+def context_text(context: Sequence[Utterance], n_turns: int = 0) -> str:
     """The query text for a context: the last `n_turns` turns (0 = all), NEWEST FIRST.
 
     Newest first because encoders truncate on the right at `max_length`: what gets cut is

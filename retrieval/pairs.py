@@ -7,7 +7,7 @@
    phrases ("a comedy book from the 1990s", in the catalog's own kind of item) -> an item
    that fits them. `split_pair_users` holds whole users out for validation pairs.
 3. `log_pairs`: the bot's own logged sessions (`LoggedSession`, read from the logbook by
-   bot/learn.py): what the person had said -> each item they liked (hard negative: an item
+   bot/offline/learn.py): what the person had said -> each item they liked (hard negative: an item
    the same session disliked).
 
 Every builder returns `Pair`s with external item ids; training looks the texts up in
@@ -166,7 +166,7 @@ def metadata_pairs(catalog: Catalog, n: int, rng: random.Random) -> list[Pair]:
 
 # --- 3. the bot's own logs --------------------------------------------------------------
 def log_pairs(sessions: Iterable[LoggedSession], catalog: Catalog, n_turns: int = 0, seed: int = 0) -> list[Pair]:
-    """One pair per liked item of each logged session (bot/learn.py reads them from the
+    """One pair per liked item of each logged session (bot/offline/learn.py reads them from the
     logbook): the person's messages up to the turn whose list held the item (the last
     `n_turns` of them, 0 = all) -> that item; hard negative: an item the same session
     disliked (seeded choice), when it disliked any. Items outside the catalog are an

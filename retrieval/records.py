@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from retrieval.dialogue import Turn
+from retrieval.dialogue import Utterance
 from retrieval.facets import Facets, ItemKind
 
 
@@ -233,7 +233,7 @@ class Query:
     user_id: str | None = None
     k: int = 10
     alpha: float | None = None
-    context: tuple[Turn, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
+    context: tuple[Utterance, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
     # a pipeline in context mode embeds, and where it finds the items mentioned so far
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
     facet_filters: tuple[FacetFilter, ...] = ()  # all must keep an item (people, categories, numbers)
@@ -266,7 +266,7 @@ class Candidates:
 
 @dataclass(frozen=True)
 class LoggedSession:
-    """One logged chat session as learning reads it (bot/learn.py builds these from the
+    """One logged chat session as learning reads it (bot/offline/learn.py builds these from the
     logbook, after the consent rule): what the person said and how they reacted.
 
     `messages[i]` is turn i's message. `liked` / `disliked` are (item id, turn index) in

@@ -2,7 +2,7 @@
 
 Reads the shared folder `../shared/data/redial` (never copied into the repository):
 `movies_with_mentions.csv`, `movie_facts.json` and dialogue files in ReDial JSON lines.
-A dialogue becomes a list of `Turn`s in which every `@<movieId>` is rendered as the title,
+A dialogue becomes a list of `Utterance`s in which every `@<movieId>` is rendered as the title,
 (retrieval/dialogue.py's records; `recommender_samples` there cuts it into the
 benchmark's samples, Li et al. 2018 / CRSLab).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from retrieval.dialogue import Dialogue, Turn
+from retrieval.dialogue import Dialogue, Utterance
 from retrieval.loaders import DataError, item_text, read_jsonl
 from retrieval.movielens import GENRE_READINGS
 from retrieval.facets import MAX_NAMES_IN_TEXT, MOVIE, Facets
@@ -165,7 +165,7 @@ def parse_dialogue(record: dict, catalog: Catalog) -> Dialogue:
     turns = []
     for msg in record["messages"]:
         text, ids = render(str(msg.get("text", "")), catalog)
-        turns.append(Turn(msg["senderWorkerId"] == seeker, text, ids))
+        turns.append(Utterance(msg["senderWorkerId"] == seeker, text, ids))
     answers = record.get("initiatorQuestions") or {}
     if not isinstance(answers, dict):  # some ReDial lines hold [] instead of {}
         answers = {}

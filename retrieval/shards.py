@@ -15,7 +15,7 @@ re-mapping per shard anyway, and it cannot hold a shard that lives in another pr
 
 A shard is anything with `search(queries, n, only) -> (scores, rows)` and `len()`
 (`Shard`): a local FaissIndex here; in a cluster, a handle to one Ray Serve deployment
-per shard (bot/serve_ray.py `deploy_shards`, each holding its slice of the vectors),
+per shard (bot/service/serve_ray.py `deploy_shards`, each holding its slice of the vectors),
 which is why the merge asks for nothing else. Shards are asked one after another.
 
 What this module does NOT know: items, text, or which process a shard lives in.

@@ -1,6 +1,6 @@
 """One normal form of titles, for everything that compares them.
 
-The chat's title linker (bot/linking.py) matches what people type against the catalog's
+The chat's title linker (bot/conversation/linking.py) matches what people type against the catalog's
 titles; the crosswalk (retrieval/crosswalk.py) joins two catalogs (ReDial and MovieLens,
 IMDB facts and MovieLens) by title and year. Both read titles in the form made here:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.chat import Bot, BotConfig
+from bot.conversation.chat import Bot, BotConfig
 from fusion.cf import ItemKNN
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.service import ChatService
-from bot.sessions import Sessions
+from bot.service.api import create_app
+from bot.service.chatservice import ChatService
+from bot.service.sessions import Sessions
 from tests.helpers import tiny_bot
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.server import build_app
-from bot.service import ChatService
+from bot.service.server import build_app
+from bot.service.chatservice import ChatService
 from tests.helpers import tiny_bot
 
 CORPUS = [json.loads(line) for line in

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat import BadInput
-from bot.render import escape
-from bot.understand import Years, read_turn, resolve_relative
-from bot.vocabulary import GenreVocabulary
+from bot.conversation.chat import BadInput
+from bot.conversation.render import escape
+from bot.conversation.understand import Years, read_turn, resolve_relative
+from bot.conversation.vocabulary import GenreVocabulary
 from retrieval.facets import BOOK
 from tests.helpers import tiny_bot
 
@@ -215,7 +215,7 @@ def test_a_numeric_limit_fills_a_short_list_with_items_that_lack_the_number():
     ("something short and funny, I only have 80 minutes", None, 80.0),  # the number says how short
 ])
 def test_length_words_read_as_limits(message, low, high):
-    from bot.facetread import read_numbers
+    from bot.conversation.facetread import read_numbers
 
     out, lacking = read_numbers(message, {"runtime": "min"}, {"runtime": (90.0, 120.0)},
                                 frozenset({"movie", "movies", "film", "films"}))

@@ -1,4 +1,4 @@
-"""How a pick and the greeting read (bot/cards.py), and the list a 👍 / 👎 brings at once
+"""How a pick and the greeting read (bot/service/cards.py), and the list a 👍 / 👎 brings at once
 (ChatService.refresh): plain strings and records, no browser."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from bot.cards import card_html, facet_line, greeting, reply_lead
-from bot.examples import example_requests
-from bot.chat import BadInput
-from bot.logbook import Logbook
-from bot.service import ChatService
-from bot.study import Arm, StudyConfig
+from bot.service.cards import card_html, facet_line, greeting, reply_lead
+from bot.conversation.examples import example_requests
+from bot.conversation.chat import BadInput
+from bot.service.logbook import Logbook
+from bot.service.chatservice import ChatService
+from bot.service.study import Arm, StudyConfig
 from retrieval.facets import BOOK, MOVIE, Facets
 from retrieval.records import Catalog, Item
 from tests.conftest import make_catalog
@@ -102,7 +102,7 @@ def test_refresh_keeps_the_study_arm(tmp_path):
 
 def test_the_reply_counts_its_picks_in_words():
     """'Here are 1 new picks' read wrong when one item was left after the filters."""
-    from bot.render import picks
+    from bot.conversation.render import picks
 
     assert picks(1) == "Here is 1 pick" and picks(1, new=True) == "Here is 1 new pick"
     assert picks(3) == "Here are 3 picks" and picks(10, new=True) == "Here are 10 new picks"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.chat import BadInput
-from bot.linking import TitleLinker, list_references
+from bot.conversation.chat import BadInput
+from bot.conversation.linking import TitleLinker, list_references
 from tests.conftest import make_catalog
 from retrieval.titles import normalise_title
 from tests.helpers import tiny_bot
@@ -135,7 +135,7 @@ def test_dislike_drops_item_and_near_duplicates():
 
 
 def test_sequels_are_near_duplicates():
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.cf import ItemKNN
     from fusion.recommender import Recommender
     from retrieval.encoder import HashingEncoder
@@ -180,7 +180,7 @@ def test_edit_replaces_what_was_understood():
 
 
 def test_catalog_text_with_markup_is_shown_as_text():
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.cf import ItemKNN
     from fusion.recommender import Recommender
     from retrieval.encoder import HashingEncoder
@@ -206,7 +206,7 @@ def test_ruled_out_title_words_are_shown_and_applied():
 
 
 def test_earlier_turns_keep_their_weight_until_a_new_request():
-    from bot.understand import is_switch
+    from bot.conversation.understand import is_switch
 
     assert is_switch("now something darker") and is_switch("How about a western?") and is_switch("ok, actually a comedy")
     assert not is_switch("whos in it?") and not is_switch("I know how about it")
@@ -239,7 +239,7 @@ def test_linker_on_titles_as_people_type_them():
 
 
 def test_series_mentions_link_every_film_of_the_series():
-    from bot.linking import series_prefixes
+    from bot.conversation.linking import series_prefixes
     from retrieval.records import Catalog, Item
 
     assert series_prefixes("Harry Potter and the Goblet of Fire") == ["harry potter"]

@@ -3,18 +3,18 @@ known cases and ranks on the tiny catalog."""
 
 from __future__ import annotations
 
-from bot.replay import Case, replay, score
+from bot.offline.replay import Case, replay, score
 from fusion.fuse import WeightedFuser
-from retrieval.dialogue import Dialogue, Turn
+from retrieval.dialogue import Dialogue, Utterance
 from tests.helpers import tiny_bot
 
 DIALOGUE = Dialogue("d1", (
-    Turn(False, "hi, what do you like?", ("r9",)),  # before the seeker speaks: no case
-    Turn(True, "a dark crime thriller please", ()),
-    Turn(False, "try Midnight Heist", ("r6", "x1")),  # x1 is not in the bot's catalog
-    Turn(True, "I loved Midnight Heist", ("r6",)),
-    Turn(False, "then Dark Alley, or Midnight Heist again", ("r7", "r6")),
-    Turn(False, "Mafia Night?", ("r9",)),  # only a movie named before: no case
+    Utterance(False, "hi, what do you like?", ("r9",)),  # before the seeker speaks: no case
+    Utterance(True, "a dark crime thriller please", ()),
+    Utterance(False, "try Midnight Heist", ("r6", "x1")),  # x1 is not in the bot's catalog
+    Utterance(True, "I loved Midnight Heist", ("r6",)),
+    Utterance(False, "then Dark Alley, or Midnight Heist again", ("r7", "r6")),
+    Utterance(False, "Mafia Night?", ("r9",)),  # only a movie named before: no case
 ), frozenset(), frozenset())
 TO_BOT = {"r6": "m6", "r7": "m7", "r9": "m9"}
 

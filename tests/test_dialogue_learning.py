@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot.chat import Bot
-from bot.replay import replay, score, tune_on_dialogues
+from bot.conversation.chat import Bot
+from bot.offline.replay import replay, score, tune_on_dialogues
 from fusion.build import Conversations, load_or_build
-from retrieval.dialogue import Dialogue, Turn, relink, split_dialogues
+from retrieval.dialogue import Dialogue, Utterance, relink, split_dialogues
 from retrieval.encoder import HashingEncoder
 from retrieval.facets import MOVIE
 from retrieval.loaders import DataError, item_text
@@ -52,7 +52,7 @@ def dialogue_file(tmp_path):
 
 
 def test_relink_moves_ids_and_drops_the_unlinked():
-    d = Dialogue("d", (Turn(True, "hi @x", ("a", "x")), Turn(False, "b?", ("b",))), frozenset({"a", "x"}), frozenset({"b"}))
+    d = Dialogue("d", (Utterance(True, "hi @x", ("a", "x")), Utterance(False, "b?", ("b",))), frozenset({"a", "x"}), frozenset({"b"}))
     (out,) = relink([d], {"a": "A", "b": "B"})
     assert [t.item_ids for t in out.turns] == [("A",), ("B",)] and out.turns[0].text == "hi @x"
     assert out.seeker_liked_ids == {"A"} and out.seeker_disliked_ids == {"B"}
@@ -144,7 +144,7 @@ def test_a_guard_refuses_the_points_that_cost_its_figure(tmp_path, dialogue_file
     """The search only moves to points whose guard figure keeps `keep` of the start's:
     here a figure that any term weight lowers, so the dev replay's favourite weights are
     refused and counted, and the choice keeps the start's (empty) weights."""
-    from bot.replay import Guard
+    from fusion.tune import ColdStartGuard as Guard
 
     cat = catalog()
     convs = conversations(dialogue_file)
@@ -163,7 +163,7 @@ def test_a_guard_refuses_the_points_that_cost_its_figure(tmp_path, dialogue_file
 def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
     cat = catalog()
     rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a", progress=False)
-    config, report = tune_on_dialogues(rec, [Dialogue("d", (Turn(True, "hello", ()),))], progress=False)
+    config, report = tune_on_dialogues(rec, [Dialogue("d", (Utterance(True, "hello", ()),))], progress=False)
     assert config == rec.config and report["n_cases"] == 0 and "skipped" in report
 
 

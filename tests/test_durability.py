@@ -16,9 +16,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.logbook import Logbook
-from bot.service import ChatService
+from bot.service.api import create_app
+from bot.service.logbook import Logbook
+from bot.service.chatservice import ChatService
 from tests.helpers import tiny_bot
 
 ROOT = Path(__file__).resolve().parents[1]

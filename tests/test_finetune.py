@@ -99,7 +99,7 @@ def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_c
     assert "text" in third.built and "encoder" not in third.built
     # int8 queries (launch.py's default): the fine-tuned weights embed what people say in
     # int8, the items keep their float32 vectors (nothing re-encoded), and tools loading the
-    # folder (cold-start benchmark, fusion.tune, bot.learn) hear requests the same way
+    # folder (cold-start benchmark, fusion.tune, bot.offline.learn) hear requests the same way
     from fusion.build import served_retriever
 
     int8, fourth = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),

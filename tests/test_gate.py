@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.gate import Busy, TurnGate, thread_budget
-from bot.service import ChatService
+from bot.service.api import create_app
+from bot.service.gate import Busy, TurnGate, thread_budget
+from bot.service.chatservice import ChatService
 from tests.helpers import tiny_bot
 
 

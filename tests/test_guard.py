@@ -8,9 +8,9 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.guard import Guard, LoginThrottle
-from bot.server import build_app
-from bot.service import ChatService
+from bot.service.guard import Guard, LoginThrottle
+from bot.service.server import build_app
+from bot.service.chatservice import ChatService
 from tests.helpers import tiny_bot
 
 CREDS = ("pilot", "s3cret")

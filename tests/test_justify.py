@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.justify import MIN_POPULAR, Claim, TemplateWriter, claims
+from bot.conversation.justify import MIN_POPULAR, Claim, TemplateWriter, claims
 from tests.helpers import tiny_bot
 
 # u8 and u9 also rated m0/m1/m6, so popularity differs between items for a new visitor.
@@ -127,20 +127,20 @@ def test_pluggable_writer_gets_only_claims():
 def conversation_bot():
     """The tiny catalog in context mode: co-occurrence CF from four dialogues, a
     "ratings" co-occurrence of each taste group, the recommendation-count prior."""
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.config import PipelineConfig
     from fusion.conversations import fit_cooccurrence
     from fusion.cooccur import CoOccurrence, CoOccurrenceCF
     from fusion.recommender import Recommender
     from fusion.terms import CoOccurTerm, PriorTerm
-    from retrieval.dialogue import Dialogue, Turn
+    from retrieval.dialogue import Dialogue, Utterance
     from retrieval.encoder import HashingEncoder
     from retrieval.retriever import Retriever
     from tests.conftest import make_catalog
 
     catalog = make_catalog()
     talks = [("m0", "m1"), ("m0", "m2"), ("m6", "m7"), ("m6", "m9")]  # seeker names one, recommender the other
-    dialogues = [Dialogue(f"d{i}", (Turn(True, "I loved it", (a,)), Turn(False, "then try", (b,))))
+    dialogues = [Dialogue(f"d{i}", (Utterance(True, "I loved it", (a,)), Utterance(False, "then try", (b,))))
                  for i, (a, b) in enumerate(talks)]
     cf = fit_cooccurrence(dialogues, catalog)
     ratings = CoOccurrence.fit([list(range(0, 6)), list(range(6, 12))], len(catalog))
@@ -180,20 +180,20 @@ def test_a_ratings_pipeline_cites_the_conversations_it_learnt_from():
     """The MovieLens build with dialogues: ratings CF, plus the dialogues' co-occurrence as
     a term; its claim names a movie really talked about with the item, and one the person
     mentioned."""
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.cf import ItemKNN
     from fusion.config import PipelineConfig
     from fusion.conversations import fit_cooccurrence
     from fusion.recommender import Recommender
     from fusion.terms import CoOccurTerm
-    from retrieval.dialogue import Dialogue, Turn
+    from retrieval.dialogue import Dialogue, Utterance
     from retrieval.encoder import HashingEncoder
     from retrieval.retriever import Retriever
     from tests.conftest import make_catalog, make_checkerboard
 
     catalog = make_catalog()
     talks = [("m6", "m0"), ("m6", "m0"), ("m7", "m1")]  # across the taste groups: only the talks link them
-    cooccur = fit_cooccurrence([Dialogue(f"d{i}", (Turn(True, "I loved it", (a,)), Turn(False, "try", (b,))))
+    cooccur = fit_cooccurrence([Dialogue(f"d{i}", (Utterance(True, "I loved it", (a,)), Utterance(False, "try", (b,))))
                                 for i, (a, b) in enumerate(talks)], catalog)
     config = PipelineConfig(alpha=0.5, n_candidates=None, weights={"dialogues": 2.0})
     rec = Recommender(Retriever.build(catalog, HashingEncoder(dim=256)), ItemKNN.fit(make_checkerboard(catalog), 12),
@@ -234,7 +234,7 @@ def test_the_popular_prior_cites_its_ratings_count():
     """A ratings-only pipeline weighing the "popular" prior (fusion/terms.py popular_term):
     an item it lifted says how many ratings it has, exactly the CF counts, and only from
     MIN_POPULAR up."""
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.terms import popular_term, request_terms
 
     base = tiny_bot(k=5, alpha=0.5, extra=POPULAR * 3)

@@ -1,4 +1,4 @@
-"""Learning from the logbook (bot/learn.py, fusion/learn.py) on a hand-made log with known answers."""
+"""Learning from the logbook (bot/offline/learn.py, fusion/learn.py) on a hand-made log with known answers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.learn import logged_sessions, main, parse_since
-from bot.logbook import Logbook
+from bot.offline.learn import logged_sessions, main, parse_since
+from bot.service.logbook import Logbook
 from fusion.build import load_or_build
 from fusion.config import PipelineConfig
 from fusion.learn import LearnConfig, learn, log_interactions, session_baskets

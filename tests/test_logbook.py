@@ -12,8 +12,8 @@ from itertools import count
 
 import pytest
 
-from bot.logbook import CSV_COLUMNS, Logbook, LogbookError, format_summary, main
-from bot.study import Arm, StudyConfig, assign_recorded
+from bot.service.logbook import CSV_COLUMNS, Logbook, LogbookError, format_summary, main
+from bot.service.study import Arm, StudyConfig, assign_recorded
 
 STUDY = StudyConfig(arms=(Arm("text", 0.9), Arm("cf", 0.2)), seed=3)
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

@@ -1,5 +1,5 @@
 """Items liked together in the bot's own chats (fusion/logbook_term.py), learned by
-`python -m bot.learn` and served as the "logbook" term, on a hand-made logbook whose
+`python -m bot.offline.learn` and served as the "logbook" term, on a hand-made logbook whose
 answer is known: B (m6, a dark film) is always liked right after A (m0, a kids' film);
 in the ratings the two taste groups never meet, so only the logbook links them."""
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from bot.chat import Bot, BotConfig
-from bot.justify import claims
-from bot.learn import logged_sessions
-from bot.logbook import Logbook
+from bot.conversation.chat import Bot, BotConfig
+from bot.conversation.justify import claims
+from bot.offline.learn import logged_sessions
+from bot.service.logbook import Logbook
 from fusion.build import load_or_build
 from fusion.config import PipelineConfig, load_config
 from fusion.cooccur import CoOccurrence

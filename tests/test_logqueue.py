@@ -8,10 +8,10 @@ import time
 
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.logbook import Logbook
-from bot.logqueue import SafeLog
-from bot.service import ChatService
+from bot.service.api import create_app
+from bot.service.logbook import Logbook
+from bot.service.logqueue import SafeLog
+from bot.service.chatservice import ChatService
 from tests.helpers import tiny_bot
 
 

@@ -8,10 +8,10 @@ import tracemalloc
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.service import ChatService
-from bot.session import Session
-from bot.sessions import NotOwner, Sessions
+from bot.service.api import create_app
+from bot.service.chatservice import ChatService
+from bot.conversation.state import Session
+from bot.service.sessions import NotOwner, Sessions
 from tests.helpers import tiny_bot
 
 

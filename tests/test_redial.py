@@ -370,9 +370,9 @@ def test_the_chat_ranks_a_conversation_as_the_benchmark_does(tmp_path: Path, fak
     once typed into the bot, gets the same ranking from the served pipeline (second
     stage included), and the reasons cite what ranked the items."""
     from benchmarks.redial.protocol import build_pools
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.conversations import load_system
-    from retrieval.dialogue import Turn
+    from retrieval.dialogue import Utterance
     from retrieval.redial import fact_tokens
 
     config = CONTEXT.with_(alpha=0.6, entity_weight=0.3, weights={"head": 1.0, "popularity": 0.2, "repeat": 1.0})
@@ -391,7 +391,7 @@ def test_the_chat_ranks_a_conversation_as_the_benchmark_does(tmp_path: Path, fak
         if turn.seeker:
             session = bot.listen(turn.text, session)
         else:  # the human recommender's turn, heard as the bot's own reply would be
-            session = session.with_shown(turn.item_ids, Turn(False, turn.text, turn.item_ids))
+            session = session.with_shown(turn.item_ids, Utterance(False, turn.text, turn.item_ids))
     assert session.liked_ids == ("10",)  # "I loved Cartoon Kittens (1995)" was linked
     assert [t.item_ids for t in session.transcript] == [t.item_ids for t in sample.context]
     chat_pool = rec.candidates(bot.query(session))

@@ -16,8 +16,8 @@ import pytest
 from rapidfuzz import fuzz, process
 
 import fusion.cf as cf_module
-from bot.chat import Bot, BotConfig
-from bot.linking import SERIES_NOTE, FuzzyKeys
+from bot.conversation.chat import Bot, BotConfig
+from bot.conversation.linking import SERIES_NOTE, FuzzyKeys
 from fusion.cf import CFScores, History, ItemKNN, stable_top
 from fusion.config import PipelineConfig
 from fusion.recommender import Recommender
@@ -201,7 +201,7 @@ def test_near_duplicates_equal_the_full_pass(bot):
 
 def test_near_duplicates_through_an_ann_index_find_the_text_neighbours():
     bot = random_bot(seed=3)
-    from bot.duplicates import NearDuplicates
+    from bot.conversation.duplicates import NearDuplicates
     from retrieval.index import FaissIndex, IndexConfig
 
     vectors = bot.recommender.retriever.item_vectors

@@ -14,8 +14,8 @@ from hypothesis import seed as fixed_seed  # noqa: E402
 
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
-from bot.server import build_app  # noqa: E402
-from bot.service import ChatService  # noqa: E402
+from bot.service.server import build_app  # noqa: E402
+from bot.service.chatservice import ChatService  # noqa: E402
 from tests.helpers import tiny_bot  # noqa: E402
 
 EXAMPLES = 50  # per operation and mode: 11 runs, ~10 s on 2 busy cores

@@ -1,4 +1,4 @@
-"""The chat API on Ray Serve (bot/serve_ray.py): two pipeline replicas over the tiny bot,
+"""The chat API on Ray Serve (bot/service/serve_ray.py): two pipeline replicas over the tiny bot,
 session state in a redis-server of the test's own, a local Ray runtime.
 
 One test, marked slow (Ray's start and two replicas take ~30 s on 2 cores): a conversation
@@ -61,7 +61,7 @@ def test_two_replicas_share_sessions_and_a_killed_replica_loses_no_acknowledged_
     import ray
 
     from bot import serve_ray
-    from bot.redis_store import RedisStateStore
+    from bot.service.redis_store import RedisStateStore
 
     with redis_url(tmp_path) as url:
         # 3 logical CPUs: two pipeline replicas (1 each) and one spare for the replacement
@@ -168,17 +168,17 @@ class FakeHandle:
 
 
 def test_the_ingress_app_over_a_pipeline_answers_as_the_local_api():
-    """bot/api.py's routes over RemoteService: turns, feedback, rating, reset, the replica
+    """bot/service/api.py's routes over RemoteService: turns, feedback, rating, reset, the replica
     header, a 400 from the replica, and a lost replica as 503 + Retry-After that stores nothing."""
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install '.[scale]'")
     from fastapi.testclient import TestClient
     from ray.exceptions import ActorDiedError
 
     from bot import serve_ray
-    from bot.server import build_app
-    from bot.service import ChatService
-    from bot.sessions import Sessions
-    from bot.store import MemoryStateStore
+    from bot.service.server import build_app
+    from bot.service.chatservice import ChatService
+    from bot.service.sessions import Sessions
+    from bot.service.store import MemoryStateStore
 
     pipeline = serve_ray.Pipeline.func_or_class.__new__(serve_ray.Pipeline.func_or_class)
     pipeline.service, pipeline.replica = ChatService(tiny_bot(k=3)), "r1"  # what __init__ sets in a replica
@@ -241,7 +241,7 @@ def test_serve_ray_without_ray_is_one_line_naming_the_extra(monkeypatch, capsys)
 
 @pytest.mark.slow
 def test_three_index_shards_on_serve_equal_the_unsharded_top_k(tmp_path):
-    """One Serve deployment per shard (bot/serve_ray.py deploy_shards), merged by score."""
+    """One Serve deployment per shard (bot/service/serve_ray.py deploy_shards), merged by score."""
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install '.[scale]'")
     import numpy as np
     import ray

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from bot.chat import BadInput
-from bot.logbook import Logbook
-from bot.service import ChatService
-from bot.study import Arm, StudyConfig
+from bot.conversation.chat import BadInput
+from bot.service.logbook import Logbook
+from bot.service.chatservice import ChatService
+from bot.service.study import Arm, StudyConfig
 from tests.helpers import tiny_bot
 
 
@@ -58,14 +58,14 @@ def test_rating_needs_a_reply_and_valid_value(tmp_path):
 
 
 def test_strategy_arms_are_refused_until_supported():
-    from bot.study import StudyConfigError
+    from bot.service.study import StudyConfigError
 
     with pytest.raises(StudyConfigError, match="vary alpha"):
         ChatService(tiny_bot(), None, StudyConfig(arms=(Arm("a", strategy="rrf"),)))
 
 
 def test_participation_is_bounded_and_comes_back_from_the_log(tmp_path, monkeypatch):
-    import bot.service as service_module
+    import bot.service.chatservice as service_module
 
     monkeypatch.setattr(service_module, "PARTICIPATION_CACHE", 2)
     book = Logbook(tmp_path / "log.sqlite")
@@ -86,7 +86,7 @@ def test_participation_is_bounded_and_comes_back_from_the_log(tmp_path, monkeypa
 def test_a_locked_study_log_is_busy_not_a_crash(tmp_path):
     import sqlite3
 
-    from bot.gate import Busy
+    from bot.service.gate import Busy
 
     path = tmp_path / "log.sqlite"
     svc = ChatService(tiny_bot(k=3), Logbook(path, busy_timeout_s=0.05),

@@ -1,6 +1,6 @@
 """What a long run shares between pipelines must not change what they answer: the
 memo encoder (retrieval/encoder.py MemoEncoder), a bot over a refitted pipeline
-(bot/chat.py Bot.with_recommender) and a scratch logbook (durable=False)."""
+(bot/conversation/chat.py Bot.with_recommender) and a scratch logbook (durable=False)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.logbook import Logbook
+from bot.service.logbook import Logbook
 from fusion.cf import ItemKNN
 from fusion.logged import append
 from fusion.recommender import Recommender
@@ -41,7 +41,7 @@ def test_memo_encoder_encodes_each_text_once_with_the_same_vectors() -> None:
 
 
 def test_bot_over_a_refitted_pipeline_answers_as_a_new_bot() -> None:
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
 
     bot = tiny_bot(k=4)
     rec = bot.recommender

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.simulator import SimConfig, SimUser, Simulator, make_users, opening
-from bot.learn import read_logbook
-from bot.logbook import Logbook
+from bot.offline.learn import read_logbook
+from bot.service.logbook import Logbook
 from fusion.learn import log_interactions, refit
 from fusion.logged import append
 from tests.conftest import make_catalog, make_checkerboard

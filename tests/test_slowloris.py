@@ -9,7 +9,7 @@ import time
 import httpx
 import uvicorn
 
-from bot.slowloris import HeaderTimeoutH11
+from bot.service.slowloris import HeaderTimeoutH11
 
 
 async def app(scope, receive, send):

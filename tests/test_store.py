@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.session import Session, session_from_json, session_to_json
-from bot.sessions import Sessions
-from bot.store import MemoryStateStore, SqliteStateStore, StateConflict, StoredSession
+from bot.conversation.state import Session, session_from_json, session_to_json
+from bot.service.sessions import Sessions
+from bot.service.store import MemoryStateStore, SqliteStateStore, StateConflict, StoredSession
 from tests.helpers import tiny_bot
 from tests.redis_server import redis_url
 
@@ -17,7 +17,7 @@ from tests.redis_server import redis_url
 @pytest.fixture
 def redis_store(tmp_path):
     """A RedisStateStore on a redis-server of this test's own (skips without one)."""
-    from bot.redis_store import RedisStateStore
+    from bot.service.redis_store import RedisStateStore
 
     with redis_url(tmp_path) as url:
         store = RedisStateStore(url)
@@ -81,9 +81,9 @@ def test_a_locked_store_is_503_with_retry_after(tmp_path, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    import bot.store as store_module
-    from bot.api import create_app
-    from bot.service import ChatService
+    import bot.service.store as store_module
+    from bot.service.api import create_app
+    from bot.service.chatservice import ChatService
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
     path = tmp_path / "state.sqlite"
@@ -134,7 +134,7 @@ def test_state_outlives_the_server_object(kind, tmp_path, request):
 
 
 def test_redis_sessions_expire_after_their_ttl(redis_store):
-    from bot.redis_store import RedisStateStore
+    from bot.service.redis_store import RedisStateStore
 
     short = RedisStateStore(redis_store.url, ttl_s=1, prefix="short:")
     short.create(StoredSession(Session("old"), "h" * 64, 0))
@@ -150,10 +150,10 @@ def test_redis_sessions_expire_after_their_ttl(redis_store):
 def test_a_redis_that_went_away_is_503_with_what_to_do(tmp_path):
     from fastapi.testclient import TestClient
 
-    from bot.api import create_app
-    from bot.redis_store import RedisStateStore
-    from bot.service import ChatService
-    from bot.store import StateStoreError
+    from bot.service.api import create_app
+    from bot.service.redis_store import RedisStateStore
+    from bot.service.chatservice import ChatService
+    from bot.service.store import StateStoreError
 
     with redis_url(tmp_path) as url:
         store = RedisStateStore(url)

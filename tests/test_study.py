@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from bot.logbook import Logbook
-from bot.study import (Arm, StudyConfig, StudyConfigError, assign_arm, assign_recorded,
+from bot.service.logbook import Logbook
+from bot.service.study import (Arm, StudyConfig, StudyConfigError, assign_arm, assign_recorded,
                        clean_participant_id, load_study_config, parse_study_config)
 
 THREE = StudyConfig(arms=(Arm("text", 0.9), Arm("balanced", 0.5), Arm("cf", 0.2, "mmr")), seed=7)

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.logbook import Logbook
-from bot.service import ChatService
-from bot.study import Arm, StudyConfig
-from bot.server import build_app
+from bot.service.logbook import Logbook
+from bot.service.chatservice import ChatService
+from bot.service.study import Arm, StudyConfig
+from bot.service.server import build_app
 from tests.helpers import tiny_bot
 
 
@@ -150,7 +150,7 @@ def test_the_chat_shares_the_turn_limit_with_the_api():
     """While the API holds the only turn slot, the chat says it is busy instead of piling up."""
     from gradio_client import Client
 
-    from bot.gate import TurnGate
+    from bot.service.gate import TurnGate
 
     gate = TurnGate(limit=1, queue=0)
     url, server, thread = serve(ChatService(tiny_bot(k=3), gate=gate))

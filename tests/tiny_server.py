@@ -26,7 +26,7 @@ from tests.helpers import tiny_bot
 def fixture_bot(folder: Path, k: int = 5):
     """A bot over a catalog fixture folder (tests/data/books, tests/data/movies: a catalog
     CSV, its catalog.json and ratings.csv) with the hashing encoder."""
-    from bot.chat import Bot, BotConfig
+    from bot.conversation.chat import Bot, BotConfig
     from fusion.cf import ItemKNN
     from fusion.config import PipelineConfig
     from fusion.recommender import Recommender

@@ -16,7 +16,7 @@ missing or wrong token, or an id the server never issued, is a 403 that says how
 a session. `parts` are the weighted contributions, so `score == parts.text + parts.cf`.
 Bodies are strict JSON (no "0.5" for a number, no true for 1, no unknown keys); every
 error is {"error": ...} with a 4xx status, or 503 + Retry-After when too many turns run.
-Limits, auth and headers for every route live in bot/guard.py.
+Limits, auth and headers for every route live in bot/service/guard.py.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.chat import BadInput
-from bot.gate import Busy
-from bot.service import ChatService
-from bot.session import Session
-from bot.sessions import MAX_ID_CHARS, NotOwner, Sessions
-from bot.store import StateConflict, StateStoreError
+from bot.conversation.chat import BadInput
+from bot.service.gate import Busy
+from bot.service.chatservice import ChatService
+from bot.conversation.state import Session
+from bot.service.sessions import MAX_ID_CHARS, NotOwner, Sessions
+from bot.service.store import StateConflict, StateStoreError
 
 STORE_RETRY_S = 2  # Retry-After when the session store is briefly unavailable
 

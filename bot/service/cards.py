@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from typing import Mapping
 
-from bot.render import escape
+from bot.conversation.render import escape
 from retrieval.facets import facet_line
 from retrieval.records import Catalog, Item
 

@@ -1,7 +1,7 @@
-"""The chat logic as plain functions: `Bot.respond(message, session) -> Turn`.
+"""The chat logic as plain functions: `Bot.respond(message, session) -> Answer`.
 
 No UI here: Gradio and the HTTP API are thin layers over `Bot`. A turn is read with rules
-(bot/understand.py, bot/linking.py): genres asked for or ruled out, titles named ("I loved
+(bot/conversation/understand.py, bot/conversation/linking.py): genres asked for or ruled out, titles named ("I loved
 Heat", "not Titanic"), references to the last list ("more like #2", "2 and 4 were good"),
 paging ("show me more") and release years ("after 2000", "80s", "something older").
 """
@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.examples import example_requests
-from bot.facetread import FacetReader, FacetReading
-from bot.intents import item_question
-from bot.justify import ReasonWriter, reason
-from bot.duplicates import NearDuplicates
-from bot.linking import TitleLinker, list_references
-from bot.render import escape, left_out, render
-from bot.replies import reply_without_list
-from bot.session import Session
-from bot.understand import (
+from bot.conversation.examples import example_requests
+from bot.conversation.facetread import FacetReader, FacetReading
+from bot.conversation.intents import item_question
+from bot.conversation.justify import ReasonWriter, reason
+from bot.conversation.duplicates import NearDuplicates
+from bot.conversation.linking import TitleLinker, list_references
+from bot.conversation.render import escape, left_out, render
+from bot.conversation.replies import reply_without_list
+from bot.conversation.state import Session
+from bot.conversation.understand import (
     has_content,
     is_negative_about,
     is_paging,
@@ -30,9 +30,9 @@ from bot.understand import (
     read_turn,
     resolve_relative,
 )
-from bot.vocabulary import GenreVocabulary
+from bot.conversation.vocabulary import GenreVocabulary
 from fusion.recommender import Recommendation, Recommender
-from retrieval.dialogue import Turn as DialogueTurn
+from retrieval.dialogue import Utterance
 from retrieval.facets import ROLE_PHRASES
 from retrieval.records import Query
 
@@ -61,7 +61,7 @@ class BotConfig:
     # A disliked item takes along items whose text embedding is this close (sequels,
     # remakes): cosine of MiniLM item texts; Toy Story vs Toy Story 2 is ~0.95.
     near_duplicate: float = 0.92
-    # Read people, numeric limits and categories (bot/facetread.py). Off: the bot of before
+    # Read people, numeric limits and categories (bot/conversation/facetread.py). Off: the bot of before
     # facets, kept for the replay's ablation row (benchmarks/conversations.py).
     read_facets: bool = True
 
@@ -73,7 +73,7 @@ class RankedItem:
 
 
 @dataclass(frozen=True)
-class Turn:
+class Answer:
     reply: str  # Markdown shown in the chat
     session: Session
     items: tuple[RankedItem, ...]
@@ -83,7 +83,7 @@ class Bot:
     def __init__(self, recommender: Recommender, config: BotConfig = BotConfig(),
                  writer: ReasonWriter | None = None) -> None:
         self.recommender = recommender
-        self.writer = writer  # None: the plain template (bot/justify.py)
+        self.writer = writer  # None: the plain template (bot/conversation/justify.py)
         self.catalog = recommender.catalog
         self.config = config
         # lower-case genre -> the catalog's spelling, for query expansion
@@ -179,7 +179,7 @@ class Bot:
 
     def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Items too close to a disliked one: same title stem (sequels), same series or
-        near-identical text (bot/duplicates.py: indexes built on the first dislike)."""
+        near-identical text (bot/conversation/duplicates.py: indexes built on the first dislike)."""
         return self.duplicates.of(item_ids, self.config.near_duplicate)
 
     # --- one turn ---------------------------------------------------------------------
@@ -217,17 +217,17 @@ class Bot:
             wanted_genres=current_genres(session), facet_filters=session.facet_filters,
         )
 
-    def respond(self, message: str, session: Session, alpha: float | None = None) -> Turn:
+    def respond(self, message: str, session: Session, alpha: float | None = None) -> Answer:
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise BadInput(f"alpha must be between 0 and 1, got {alpha}")
         listened = self.listen(message, session)
         reply = reply_without_list(self, listened, session)
         if reply is not None:
-            return Turn(reply, listened, ())
+            return Answer(reply, listened, ())
         return self.recommend(listened, alpha)
 
     def examples(self) -> tuple[str, ...]:
-        """Three requests this catalog can answer, in its own words (bot/examples.py);
+        """Three requests this catalog can answer, in its own words (bot/conversation/examples.py);
         computed once (a pass over the catalog's genres and people)."""
         if self._examples is None:
             prior = self.linker.prior
@@ -256,7 +256,7 @@ class Bot:
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
 
-    def recommend(self, session: Session, alpha: float | None = None) -> Turn:
+    def recommend(self, session: Session, alpha: float | None = None) -> Answer:
         """A fresh list for the session as it stands (after a turn or a feedback edit).
         When fewer than k items fit and a numeric limit ("under 2 hours") is among the
         filters, the list is filled with the best items that lack that number (each reason
@@ -272,7 +272,7 @@ class Bot:
             recs = list(recs) + [replace(r, rank=len(recs) + i + 1) for i, r in enumerate(more)]
         items = tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
         session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
-        return Turn(render(items, session, self), session, items)
+        return Answer(render(items, session, self), session, items)
 
     # --- feedback and edits -----------------------------------------------------------
     def feedback(self, session: Session, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> Session:
@@ -317,7 +317,7 @@ def current_genres(session: Session) -> tuple[str, ...]:
     return tuple(dict.fromkeys(g for g in wanted if g not in session.banned_genres))
 
 
-def spoken_turn(recs: list[Recommendation]) -> DialogueTurn | None:
+def spoken_turn(recs: list[Recommendation]) -> Utterance | None:
     """The bot's reply as one recommender turn of the transcript: its top SPOKEN items,
     named the way conversations name them ("How about Heat (1995) or Ronin (1998)?")."""
     if not recs:
@@ -325,7 +325,7 @@ def spoken_turn(recs: list[Recommendation]) -> DialogueTurn | None:
     named = [r.item for r in recs[:SPOKEN]]
     labels = [it.label() for it in named]
     text = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
-    return DialogueTurn(False, f"How about {text}?", tuple(it.item_id for it in named))
+    return Utterance(False, f"How about {text}?", tuple(it.item_id for it in named))
 
 
 def with_user(session: Session, user_id: str | None) -> Session:

@@ -1,12 +1,12 @@
 """The chat API on Ray Serve: one HTTP ingress, N replicas of the pipeline, state in Redis.
 
-    HTTP ──► Ingress (FastAPI: bot/api.py's own routes behind bot/guard.py, no Gradio)
-               │ claim / save each session in Redis (bot/redis_store.py: compare-and-set)
+    HTTP ──► Ingress (FastAPI: bot/service/api.py's own routes behind bot/service/guard.py, no Gradio)
+               │ claim / save each session in Redis (bot/service/redis_store.py: compare-and-set)
                ▼ a DeploymentHandle call per turn, to whichever replica is free
              Pipeline × N (each holds a Bot: encoder, index, CF; computes turns, logs them)
 
 A turn can land on any replica: the ingress loads the session from Redis, sends its JSON
-(bot/session.py) with the message to a replica, and saves the new state with a
+(bot/conversation/state.py) with the message to a replica, and saves the new state with a
 compare-and-set on its version before it answers 200. So an acknowledged turn is stored,
 two requests never overwrite each other's turns (the loser gets 409), and a replica that
 dies mid-turn costs that one request a 503 + Retry-After, never a stored turn. Every
@@ -17,7 +17,7 @@ Replicas build their Bot from `make_bot`, a picklable zero-argument callable (e.
 must already be built (launch.py builds them before it deploys).
 
 What this module does NOT know: flags (launch.py reads them), how a turn is computed
-(bot/service.py), or HTTP routes (bot/api.py). It is the only module that imports Ray Serve.
+(bot/service/chatservice.py), or HTTP routes (bot/service/api.py). It is the only module that imports Ray Serve.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from ray import serve
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
-from bot.chat import BadInput
-from bot.gate import Busy
-from bot.session import Session, session_from_json, session_to_json
+from bot.conversation.chat import BadInput
+from bot.service.gate import Busy
+from bot.conversation.state import Session, session_from_json, session_to_json
 
 APP_NAME = "convrec"
 REPLICA_HEADER = "X-Served-By"
@@ -54,9 +54,9 @@ class Pipeline:
     act on come back as records, not exceptions, so they cross the process line intact."""
 
     def __init__(self, make_bot: Callable, log_db: str | None, concurrency: int, queue: int, threads: int) -> None:
-        from bot.gate import TurnGate, apply_thread_budget
-        from bot.logbook import SERVING_BUSY_TIMEOUT_S, Logbook
-        from bot.service import ChatService
+        from bot.service.gate import TurnGate, apply_thread_budget
+        from bot.service.logbook import SERVING_BUSY_TIMEOUT_S, Logbook
+        from bot.service.chatservice import ChatService
 
         apply_thread_budget(threads)  # this replica's share of the node: its Ray CPUs, not every core
         logbook = None if log_db is None else Logbook(Path(log_db), busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
@@ -103,14 +103,14 @@ _served_by: contextvars.ContextVar[dict | None] = contextvars.ContextVar("served
 
 @dataclass(frozen=True)
 class RemoteTurn:
-    """What bot/api.py reads of a Turn: the reply and the new session."""
+    """What bot/service/api.py reads of an Answer: the reply and the new session."""
 
     reply: str
     session: Session
 
 
 class RemoteService:
-    """ChatService's calls as bot/api.py makes them, each answered by a Pipeline replica."""
+    """ChatService's calls as bot/service/api.py makes them, each answered by a Pipeline replica."""
 
     def __init__(self, handle) -> None:
         self.handle = handle
@@ -187,11 +187,11 @@ class ServedBy:
 @serve.deployment(name="Ingress")
 @serve.ingress()
 class Ingress:
-    """The HTTP front: bot/api.py's app over a RemoteService and Redis-backed Sessions."""
+    """The HTTP front: bot/service/api.py's app over a RemoteService and Redis-backed Sessions."""
 
     def __init__(self, pipeline, redis_url: str, credentials: tuple[str, str] | None) -> None:
-        from bot.redis_store import RedisStateStore
-        from bot.sessions import Sessions
+        from bot.service.redis_store import RedisStateStore
+        from bot.service.sessions import Sessions
 
         # capacity 0: every claim reads Redis, so ingress replicas never act on a stale copy
         self.sessions = Sessions(RedisStateStore(redis_url), capacity=0)
@@ -199,7 +199,7 @@ class Ingress:
         self.credentials = credentials
 
     def __serve_build_asgi_app__(self):
-        from bot.server import build_app
+        from bot.service.server import build_app
 
         return ServedBy(build_app(self.service, self.sessions, credentials=self.credentials, ui=False))
 
@@ -270,7 +270,7 @@ def deploy(make_bot: Callable, redis_url: str, config: ServeConfig = ServeConfig
     `ray.init` first); returns once every replica passed its start-up turn."""
     if config.replicas < 1:
         raise ValueError(f"--replicas must be at least 1, got {config.replicas}")
-    from bot.gate import thread_budget
+    from bot.service.gate import thread_budget
 
     options = {"runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(
         p for p in (config.pythonpath, os.environ.get("PYTHONPATH")) if p)}}} if config.pythonpath else {}

@@ -9,7 +9,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from bot.session import Session
+from bot.conversation.state import Session
 from retrieval.facets import (
     CATEGORY_WORDS,
     DEFAULT_UNITS,
@@ -19,7 +19,7 @@ from retrieval.facets import (
 )
 
 if TYPE_CHECKING:
-    from bot.chat import Bot, RankedItem
+    from bot.conversation.chat import Bot, RankedItem
 
 NOTED_MAX = 3  # likes/dislikes named in a reply's "Noted:" line
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.intents import (
+from bot.conversation.intents import (
     ItemQuestion,
     asks_for_picks,
     foreign_language,
@@ -15,13 +15,13 @@ from bot.intents import (
     item_question,
     small_talk,
 )
-from bot.render import NOTED_MAX, escape
-from bot.session import Session
-from bot.understand import has_content
+from bot.conversation.render import NOTED_MAX, escape
+from bot.conversation.state import Session
+from bot.conversation.understand import has_content
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS, format_number
 
 if TYPE_CHECKING:
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
 
 MAX_NAMES = 4  # people named in an answer ("stars A, B, C, D and others")
 # Words that only thank or take leave ("thanks a lot", "cheers mate", "ok thanks, that works"):

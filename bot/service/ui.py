@@ -1,7 +1,7 @@
 """The Gradio chat: a thin layer over `ChatService` (the only module importing gradio).
 
 Each browser tab keeps its own `Session` in `gr.State`, so visitors never share state.
-The page: a greeting with example requests (bot/cards.py), the chat, and the last list as
+The page: a greeting with example requests (bot/service/cards.py), the chat, and the last list as
 cards, each with its own 👍 / 👎 that applies the feedback and brings a new list at once.
 Research and study extras are folded under "Advanced": known user id, α, the editable
 summary of what the bot took from the conversation, the scores; in study mode a
@@ -17,12 +17,12 @@ import uuid
 import gradio as gr
 from fastapi import FastAPI
 
-from bot.cards import card_html, greeting, reply_lead
-from bot.chat import BadInput
-from bot.gate import Busy
-from bot.render import escape, picks
-from bot.service import ChatService
-from bot.session import Session
+from bot.service.cards import card_html, greeting, reply_lead
+from bot.conversation.chat import BadInput
+from bot.service.gate import Busy
+from bot.conversation.render import escape, picks
+from bot.service.chatservice import ChatService
+from bot.conversation.state import Session
 
 # Cards stack in one column and wrap long titles and names, so a phone (420 px) never
 # scrolls sideways; Gradio's own rows already wrap when their columns' min_width does
@@ -282,7 +282,7 @@ def mount_ui(app: FastAPI, service: ChatService, alpha: float, concurrency: int 
              queue_size: int = 16) -> FastAPI:
     """Mount the chat at `/` of `app`; `concurrency` caps Gradio's own workers and
     `queue_size` its queue (the limit shared with the API is `service.gate`). Credentials
-    are checked in front of it, for every route alike (bot/guard.py), so Gradio's own
+    are checked in front of it, for every route alike (bot/service/guard.py), so Gradio's own
     login is not used."""
     demo = build_ui(service, alpha).queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return gr.mount_gradio_app(app, demo, path="/", css=CSS)

@@ -4,7 +4,7 @@ it is closed. uvicorn times out idle keep-alive connections but not slow headers
 client sending one header byte every few seconds could hold a connection forever.
 
 Pass `HeaderTimeoutH11` as uvicorn's `http` protocol class (launch.py does). Bodies are
-timed separately, per request, by bot/guard.py. Behind a reverse proxy, its own header
+timed separately, per request, by bot/service/guard.py. Behind a reverse proxy, its own header
 timeout (nginx `client_header_timeout`) does the same job earlier.
 
 What this module does NOT know: the app; it relies on uvicorn's h11 protocol class.

@@ -1,9 +1,9 @@
 """The chat as a service: `Bot` plus logging and study arms, shared by the UI and the API.
 
 Every turn, feedback, rating and reset goes through here, so both front ends log the same
-records (bot/logbook.py, written through bot/logqueue.py so logging never breaks a turn),
-apply the same study arm (bot/study.py) and share one limit on turns computed at once
-(bot/gate.py). Knows nothing of gradio or HTTP.
+records (bot/service/logbook.py, written through bot/service/logqueue.py so logging never breaks a turn),
+apply the same study arm (bot/service/study.py) and share one limit on turns computed at once
+(bot/service/gate.py). Knows nothing of gradio or HTTP.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from bot.chat import BadInput, Bot, Turn, with_user
-from bot.gate import Busy, TurnGate
-from bot.logbook import Logbook
-from bot.logqueue import FAILURES as LOG_FAILURES
-from bot.logqueue import SafeLog
-from bot.session import Session
-from bot.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
+from bot.conversation.chat import BadInput, Bot, Answer, with_user
+from bot.service.gate import Busy, TurnGate
+from bot.service.logbook import Logbook
+from bot.service.logqueue import FAILURES as LOG_FAILURES
+from bot.service.logqueue import SafeLog
+from bot.conversation.state import Session
+from bot.service.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
 
 
-def items_json(turn: Turn) -> list[dict]:
+def items_json(turn: Answer) -> list[dict]:
     """The API's item records: parts are the weighted contributions of text, CF and every
     weighted term, so score = sum(parts), unless `reranked` (the second stage's score)."""
     out = []
@@ -148,7 +148,7 @@ class ChatService:
         p = self.participation_of(session_id)
         return p.alpha if p is not None and p.alpha is not None else alpha
 
-    def turn(self, session: Session, message: str, alpha: float | None = None) -> tuple[Turn, list[dict]]:
+    def turn(self, session: Session, message: str, alpha: float | None = None) -> tuple[Answer, list[dict]]:
         alpha = self.alpha_for(session.session_id, alpha)
         with self.gate.turn():  # Busy when too many turns run and wait already
             start = time.perf_counter()  # logged latency: the turn's own time, as before the gate
@@ -160,7 +160,7 @@ class ChatService:
         return turn, items
 
     def refresh(self, session: Session, alpha: float | None = None, cause: dict | None = None
-                ) -> tuple[Turn, list[dict]]:
+                ) -> tuple[Answer, list[dict]]:
         """A new list for the session as it stands, without a new message (after 👍 / 👎 on
         a pick): the same gate and study arm as a turn. Logged as a "refresh" event with its
         items and `cause` (e.g. {"item_id", "kind"}), not as a turn, so turn indices (and the

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.linking import FuzzyKeys
-from bot.understand import negated_scopes
+from bot.conversation.linking import FuzzyKeys
+from bot.conversation.understand import negated_scopes
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
 from retrieval.records import Catalog, FacetFilter
 from retrieval.titles import fold
@@ -63,7 +63,7 @@ UNSUPPORTED = [
      "review scores"),
     (re.compile(r"\bsubtitle[sd]?\b|\bdubbed\b", re.I), "subtitles"),
     (re.compile(r"\b(?:in|on) (?:4k|hd|blu-?ray|dvd|imax)\b", re.I), "format"),
-    # moods no genre stands for (bot/vocabulary.py reads "feel-good", "sad"... as genres on
+    # moods no genre stands for (bot/conversation/vocabulary.py reads "feel-good", "sad"... as genres on
     # screen); "I'm in the mood for a comedy" asks for a genre: not a mood
     (re.compile(r"\b(?:moody|mood(?!\s+for\b))\b", re.I), "mood"),
 ]

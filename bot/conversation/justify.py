@@ -10,7 +10,7 @@
   ratings up);
 - for a pipeline that learnt from conversations: the item it was talked about with, liked
   together with, and how often recommenders named it; for one that learnt from its own
-  logbook (`python -m bot.learn`): the liked item it was liked with in earlier chats;
+  logbook (`python -m bot.offline.learn`): the liked item it was liked with in earlier chats;
 - when nothing else applies, that it is close to the person's own description (quoted)
   or to the item they liked: no raw similarity numbers.
 A `ReasonWriter` turns claims into words; the default is a plain template. A richer writer
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.session import Session
+from bot.conversation.state import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
 from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, format_number
@@ -84,7 +84,7 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
         if f.kind == "num" and f.known(facets) and f.keeps(facets):
             limit = describe_limit(f, units.get(f.name, ""))
             out.append(Claim("number", format_number(facets.numbers[f.name], units.get(f.name, "")), limit, f.name))
-        elif f.kind == "num" and not f.known(facets):  # listed to fill a list (bot/chat.py recommend)
+        elif f.kind == "num" and not f.known(facets):  # listed to fill a list (bot/conversation/chat.py recommend)
             out.append(Claim("number_unknown", f.name, describe_limit(f, units.get(f.name, ""))))
         elif f.kind == "cat" and f.keeps(facets):
             have = [v for v in facets.categories.get(f.name, ()) if v.casefold() in {x.casefold() for x in f.values}]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # typing only: the logbook does not import this module either
-    from bot.logbook import Logbook
+    from bot.service.logbook import Logbook
 
 MAX_PARTICIPANT_ID_CHARS = 200  # an id typed by hand, not a document
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.understand import TurnReading, Years
-from retrieval.dialogue import Turn
+from bot.conversation.understand import TurnReading, Years
+from retrieval.dialogue import Utterance
 from retrieval.records import FacetFilter
 
 
@@ -36,7 +36,7 @@ class Session:
     last_ids: tuple[str, ...] = ()  # the latest list, in rank order
     # The conversation as turns (the person's messages with the items they named, the
     # bot's replies with the items they named): what a context-mode pipeline reads.
-    transcript: tuple[Turn, ...] = ()
+    transcript: tuple[Utterance, ...] = ()
     facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories in force
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
@@ -61,7 +61,7 @@ class Session:
             disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
             excluded_ids=_add(self.excluded_ids, reading.seen_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
-            transcript=self.transcript + (Turn(True, message, reading.mentioned_ids()),),
+            transcript=self.transcript + (Utterance(True, message, reading.mentioned_ids()),),
             facet_filters=merge_filters(self.facet_filters, reading.facet_filters, reading.switch),
         )
 
@@ -72,7 +72,7 @@ class Session:
     def with_excluded(self, item_ids: tuple[str, ...]) -> "Session":
         return replace(self, excluded_ids=_add(self.excluded_ids, item_ids))
 
-    def with_shown(self, item_ids: tuple[str, ...], reply: Turn | None = None) -> "Session":
+    def with_shown(self, item_ids: tuple[str, ...], reply: Utterance | None = None) -> "Session":
         """After a list: its items are never shown again; `reply` (the bot's turn as a
         recommender would say it) joins the transcript."""
         return replace(self, shown_ids=self.shown_ids + item_ids, last_ids=item_ids,
@@ -152,6 +152,6 @@ def session_from_json(d: dict) -> Session:
                          f"this code reads format {STATE_FORMAT}")
     return Session(session_id=d["session_id"], user_id=d["user_id"],
                    readings=tuple(_reading(r) for r in d["readings"]), years=_years(d["years"]),
-                   transcript=tuple(Turn(t["seeker"], t["text"], tuple(t["item_ids"])) for t in d["transcript"]),
+                   transcript=tuple(Utterance(t["seeker"], t["text"], tuple(t["item_ids"])) for t in d["transcript"]),
                    facet_filters=tuple(_filter(f) for f in d["facet_filters"]),
                    **{name: tuple(d[name]) for name in _ID_TUPLES})

@@ -10,7 +10,7 @@ queue is empty. The queue holds at most `capacity` writes; past that the oldest 
 dropped and counted. `health()` reports the state for `/api/health`; the server log
 says when the log degrades and when it recovers.
 
-What this module does NOT know: SQL (bot/logbook.py), HTTP, gradio.
+What this module does NOT know: SQL (bot/service/logbook.py), HTTP, gradio.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from bot.logbook import Logbook, LogbookError
+from bot.service.logbook import Logbook, LogbookError
 
 log = logging.getLogger("convrec.logbook")
 WRITES = ("log_session", "log_turn", "log_feedback", "log_rating", "log_event")

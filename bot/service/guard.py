@@ -10,7 +10,7 @@
 4. Request bodies are read here, capped (`json_limit` under /api, `body_limit` elsewhere:
    413) and timed (`body_timeout_s` for the whole body: 408), then replayed to the app.
 5. Every response gets `X-Content-Type-Options: nosniff`.
-Header size is capped by uvicorn (h11, 16 KB) and their read time by bot/slowloris.py.
+Header size is capped by uvicorn (h11, 16 KB) and their read time by bot/service/slowloris.py.
 
 What this module does NOT know: sessions, turns, gradio's internals.
 """

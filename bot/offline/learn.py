@@ -1,9 +1,9 @@
-"""`python -m bot.learn`: learn from the logbook into a new artifact folder.
+"""`python -m bot.offline.learn`: learn from the logbook into a new artifact folder.
 
-    python -m bot.learn --log-db logs/sessions.sqlite --artifacts artifacts/movielens \
+    python -m bot.offline.learn --log-db logs/sessions.sqlite --artifacts artifacts/movielens \
         --out artifacts/movielens-learned [--since 2026-12-01] [--min-sessions 20]
 
-Reads the logbook (bot/logbook.py), keeps the sessions that may be learned from, and hands
+Reads the logbook (bot/service/logbook.py), keeps the sessions that may be learned from, and hands
 them to fusion/learn.py, which refits CF and the co-occurrence into `--out` (served as the
 "logbook" term, its weight chosen on the held-out sessions and printed), writes the
 encoder pairs beside them, and compares old and new pipeline on held-out sessions. Serve
@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from bot.logbook import Logbook, LogbookError
+from bot.service.logbook import Logbook, LogbookError
 from retrieval.records import LoggedSession
 
 MIN_SESSIONS = 20  # below this many usable sessions, learning is refused (a handful is noise)
@@ -130,7 +130,7 @@ def read_logbook(path: Path, since: datetime | None = None) -> tuple[list[Logged
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    p = argparse.ArgumentParser(prog="python -m bot.learn", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bot.offline.learn", description=__doc__.split("\n")[0])
     p.add_argument("--log-db", type=Path, nargs="+", default=[Path("logs") / "sessions.sqlite"],
                    help="the logbook SQLite file (several: read one after another, e.g. rotated logs)")
     p.add_argument("--artifacts", type=Path, default=Path("artifacts") / "movielens",

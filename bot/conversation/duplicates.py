@@ -1,7 +1,7 @@
 """Items too close to a disliked one: the same title stem (sequels), the same series, or
 near-identical text, found without a Python pass over the catalog.
 
-Every title's stem (bot/linking.py `normalise_title`) is computed once and kept sorted, so
+Every title's stem (bot/conversation/linking.py `normalise_title`) is computed once and kept sorted, so
 the titles that start with a disliked title's stem are one `bisect` range; a "(Name, #n)"
 series note is a name -> rows index. Text neighbours: one product of the disliked vectors
 with every item vector while the index is exact (the same arithmetic as before); above
@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from bot.linking import SERIES_NOTE
+from bot.conversation.linking import SERIES_NOTE
 from retrieval.titles import normalise_title
 from retrieval.records import Catalog
 

@@ -207,7 +207,7 @@ class TitleLinker:
         self.catalog = catalog
         self.prior = prior if prior is not None else np.zeros(len(catalog))
         self.by_title: dict[str, list[int]] = {}
-        self.stems: list[str] = []  # normalise_title of every row (bot/duplicates.py reads them too)
+        self.stems: list[str] = []  # normalise_title of every row (bot/conversation/duplicates.py reads them too)
         for row, item in enumerate(catalog.items):
             key = normalise_title(item.title)
             self.stems.append(key)

@@ -5,10 +5,10 @@ every like / dislike, rating and other event is written and committed the moment
 logged, with a UTC ISO 8601 timestamp in milliseconds. The file is in WAL mode, so an
 export can read while the app writes. `export` writes JSONL (one object per session) or
 CSV (one flat row per happening); `study_summary` counts turns, ratings and feedback per
-arm. Command line: `python -m bot.logbook export|summary --db FILE ...` (see `main`).
+arm. Command line: `python -m bot.service.logbook export|summary --db FILE ...` (see `main`).
 
 What this module does NOT know: gradio, HTTP, the model or the catalog, or what an arm
-means (an opaque string; bot/study.py decides who gets which). It stores what it is given
+means (an opaque string; bot/service/study.py decides who gets which). It stores what it is given
 and checks only what defines a log entry (feedback kinds, ratings 1-5, JSON-able details).
 """
 
@@ -33,7 +33,7 @@ SCHEMA_VERSION = 1
 FEEDBACK_KINDS = ("like", "dislike", "unlike")
 RATING_MIN, RATING_MAX = 1, 5
 BUSY_TIMEOUT_S = 10.0  # how long a write waits while another process holds the write lock
-SERVING_BUSY_TIMEOUT_S = 0.5  # the server's budget: past it the write is queued (bot/logqueue.py)
+SERVING_BUSY_TIMEOUT_S = 0.5  # the server's budget: past it the write is queued (bot/service/logqueue.py)
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("session_id", "participant_id", "arm", "user_id", "seq", "ts", "event", "kind",
                "turn_index", "item_id", "title", "rank", "score", "text", "cf", "rating",
@@ -308,7 +308,7 @@ class Logbook:
                            choose: Callable[[dict[str, int], str | None], str]) -> str:
         """The participant's arm, chosen once and kept: in one transaction, reads the arm
         recorded for `participant_id` (or None) and the participants per arm, calls
-        `choose(counts, previous)` (e.g. bot.study.assign_arm), records a new assignment,
+        `choose(counts, previous)` (e.g. bot.service.study.assign_arm), records a new assignment,
         sets the session's participant and arm, and logs an "assigned" event.
         """
         sid = _text(session_id, "session_id")
@@ -523,8 +523,8 @@ def format_summary(rows: list[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.logbook export --db F --out F --format jsonl|csv` or `summary --db F`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.logbook", description=__doc__.split("\n")[0])
+    """`python -m bot.service.logbook export --db F --out F --format jsonl|csv` or `summary --db F`."""
+    parser = argparse.ArgumentParser(prog="python -m bot.service.logbook", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write every session to JSONL or CSV")
     ex.add_argument("--db", type=Path, required=True, help="the logbook SQLite file")

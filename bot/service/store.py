@@ -2,7 +2,7 @@
 memory never starts a conversation over.
 
 A `StateStore` keeps one record per session: the hash of its owner's token, a version
-number and the `Session` as JSON (bot/session.py; no pickle). Three calls make the whole
+number and the `Session` as JSON (bot/conversation/state.py; no pickle). Three calls make the whole
 interface, each one atomic on its own, so it maps onto a networked store that several
 server processes share:
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.session import Session, session_from_json, session_to_json
+from bot.conversation.state import Session, session_from_json, session_to_json
 
 BUSY_TIMEOUT_S = 2.0  # a state write waits this long for another process's lock, then fails
 STATE_TTL_S = 30 * 24 * 3600  # sessions untouched for 30 days are dropped when a server starts

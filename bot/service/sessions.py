@@ -9,7 +9,7 @@ Memory stays bounded whatever ids callers send: recently used sessions are cache
 (least recently used dropped past `capacity`; the durable store still has them), and
 per-session locks are a fixed set of stripes, not one lock per id ever seen.
 
-What this module does NOT know: HTTP or headers (bot/api.py reads the token from one),
+What this module does NOT know: HTTP or headers (bot/service/api.py reads the token from one),
 or how a turn is computed.
 """
 
@@ -21,8 +21,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import replace
 
-from bot.session import Session
-from bot.store import MemoryStateStore, StateConflict, StateStore, StoredSession
+from bot.conversation.state import Session
+from bot.service.store import MemoryStateStore, StateConflict, StateStore, StoredSession
 
 ID_BYTES, TOKEN_BYTES = 16, 32  # 128-bit ids (unguessable), 256-bit tokens (secrets)
 LOCK_STRIPES = 64  # turns of different sessions rarely share one; memory fixed

@@ -1,5 +1,5 @@
 """The served app in one place: the JSON API, the Gradio chat at `/`, and the guard around
-both (bot/guard.py). launch.py and the tests that start a real server build it here, so
+both (bot/service/guard.py). launch.py and the tests that start a real server build it here, so
 what is tested is what runs.
 """
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot.api import create_app
-from bot.guard import LIVENESS, Guard, LoginThrottle
-from bot.service import ChatService
-from bot.sessions import Sessions
+from bot.service.api import create_app
+from bot.service.guard import LIVENESS, Guard, LoginThrottle
+from bot.service.chatservice import ChatService
+from bot.service.sessions import Sessions
 
 
 def api_routes(api: FastAPI) -> dict[str, set[str]]:
@@ -26,7 +26,7 @@ def build_app(service: ChatService, sessions: Sessions | None = None, alpha: flo
     by both front ends is `service.gate`."""
     api = create_app(service, sessions)
     if ui:
-        from bot.ui import mount_ui  # gradio is imported only where the chat is served
+        from bot.service.ui import mount_ui  # gradio is imported only where the chat is served
 
         api = mount_ui(api, service, alpha, concurrency=concurrency, queue_size=service.gate.limit + service.gate.queue)
     return Guard(api, lambda: api_routes(api), credentials, throttle)

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from bot.session import Session
+from bot.conversation.state import Session
 from fusion.config import PipelineConfig
-from fusion.tune import GUARD_KEEP, Guard
+from fusion.tune import GUARD_KEEP, ColdStartGuard
 from fusion.metrics import RankingMetrics
 
 LIST_LENGTH = 50  # the longest cutoff reported (Recall@50)
@@ -44,7 +44,7 @@ def replay(bot, dialogues: Iterable, to_bot: Mapping[str, str], replies: bool = 
     dialogues' movie ids to the bot's item ids (unlinked movies are absent). With
     `replies`, the bot answers every recommender turn with its list (after the case is
     taken), as it would in the chat."""
-    from bot.chat import BadInput
+    from bot.conversation.chat import BadInput
 
     cases = []
     for d in dialogues:
@@ -187,13 +187,13 @@ def objective(result: Mapping[str, float]) -> float:
 
 
 def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
-                      search: Search = DIALOGUE_SEARCH, guard: Guard | None = None) -> tuple[PipelineConfig, dict]:
+                      search: Search = DIALOGUE_SEARCH, guard: ColdStartGuard | None = None) -> tuple[PipelineConfig, dict]:
     """The config of `recommender` (whose terms include those `search` weighs, e.g.
     `conversation_terms`) that ranks best what the human recommenders named in the `dev`
     dialogues (on its catalog's item ids), replayed through the bot seeker message by
     seeker message, among the points `guard` lets through; the report holds every
     structure's best point and dev figures, the start among them."""
-    from bot.chat import Bot
+    from bot.conversation.chat import Bot
     from fusion.tune import coordinate_search
 
     start = time.perf_counter()

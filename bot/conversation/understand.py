@@ -2,7 +2,7 @@
 rules out, which years it allows, and the text left for the encoder once negated
 phrases, year phrases and filler are removed.
 
-The genre words come from the catalog (bot/vocabulary.py), so another catalog gets its
+The genre words come from the catalog (bot/conversation/vocabulary.py), so another catalog gets its
 own genres, never MovieLens's. A negated phrase that names no genre ("not world war 2")
 bans nothing: it is reported back as something the bot could not use.
 """
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.records import FacetFilter
-from bot.vocabulary import MOODS, MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
+from bot.conversation.vocabulary import MOODS, MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
 
 # Words that rule a genre out without a negation ("for adults" is not a children's film).
 IMPLIED_BANS: dict[str, tuple[str, ...]] = {
@@ -79,7 +79,7 @@ class TurnReading:
     wanted_genres: tuple[str, ...]  # lower-case genre names asked for
     banned_genres: tuple[str, ...]  # lower-case genre names ruled out
     cues: dict[str, tuple[str, ...]]  # wanted genre -> the words of the message that named it
-    liked_ids: tuple[str, ...] = ()  # items named or pointed at with approval (bot/linking.py)
+    liked_ids: tuple[str, ...] = ()  # items named or pointed at with approval (bot/conversation/linking.py)
     disliked_ids: tuple[str, ...] = ()
     paging: bool = False  # "show me more": no new request, just the next picks
     years: Years | None = None  # release years asked for (None: not mentioned this turn)
@@ -87,7 +87,7 @@ class TurnReading:
     banned_words: tuple[str, ...] = ()  # narrow cues ruled out ("no aliens"): left out of titles
     switch: bool = False  # opens a new request ("now something darker"): earlier turns fade
     unused: tuple[str, ...] = ()  # ruled-out phrases that name nothing the bot can filter by
-    facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories (bot/facetread.py)
+    facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories (bot/conversation/facetread.py)
     people: tuple[tuple[str, str], ...] = ()  # (name, role or "") asked for
     unusable: tuple[str, ...] = ()  # kinds of limit asked for that the catalog cannot check
     seen_ids: tuple[str, ...] = ()  # named as seen, without a verdict: never listed, not liked
@@ -303,7 +303,7 @@ DEFAULT_VOCABULARY = GenreVocabulary.of(MOVIELENS_GENRES)
 # movies", "nothing too scary", "not a comedy please").
 GENRE_NEIGHBOURS = FILLER | frozenset("too very overly really any more of kind sort type genre genres stuff".split())
 # Words of a reference to the last list ("not the first one", "not #2"): the bot acts on it
-# (bot/linking.py list_references), so it is never a phrase the bot "can't rule out".
+# (bot/conversation/linking.py list_references), so it is never a phrase the bot "can't rule out".
 LIST_REFERENCE_WORDS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth last one ones "
                                  "number".split()) | frozenset(str(n) for n in range(1, 21))
 

@@ -1,6 +1,6 @@
 """Session state in Redis: the `StateStore` that servers on several machines share.
 
-Same three calls and the same semantics as `SqliteStateStore` (bot/store.py), each one
+Same three calls and the same semantics as `SqliteStateStore` (bot/service/store.py), each one
 atomic on the Redis server:
 
     create -> a Lua script: the key must not exist, then HSET + EXPIRE   (StateConflict if taken)
@@ -9,7 +9,7 @@ atomic on the Redis server:
               (StateConflict if another replica moved the session on)
 
 One hash per session under `{prefix}{session_id}` with the fields token_sha256, version
-and state (the Session as JSON, bot/session.py; no pickle). Every write renews the key's
+and state (the Session as JSON, bot/conversation/state.py; no pickle). Every write renews the key's
 TTL, so sessions untouched for `ttl_s` disappear on their own, as the SQLite store drops
 them at open. A Redis that cannot be reached or answers with an error raises
 `StateStoreError` naming the URL, so the API answers 503 + Retry-After.
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 
-from bot.session import Session, session_from_json, session_to_json
-from bot.store import STATE_TTL_S, StateConflict, StateStoreError, StoredSession
+from bot.conversation.state import Session, session_from_json, session_to_json
+from bot.service.store import STATE_TTL_S, StateConflict, StateStoreError, StoredSession
 
 SOCKET_TIMEOUT_S = 2.0  # like the SQLite store's busy timeout: a stuck Redis is a 503, not a hang
 KEY_PREFIX = "convrec:session:"
