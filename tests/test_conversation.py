@@ -288,3 +288,31 @@ def test_a_named_title_anchors_the_query_without_encoding_it():
     finally:
         encoder.encode = real
     assert calls == [] and ids(turn) and "m7" not in ids(turn)
+
+
+def test_a_turn_passes_the_stages_in_order(capsys):
+    """One message, traced: read -> update -> decide -> rank -> reasons -> reply, each stage
+    once, and the reader is the only stage that sees the message's text."""
+    import sys
+
+    from bot.conversation import chat, reading, render
+
+    bot = tiny_bot()
+    session = bot.respond("a dark crime thriller", bot.new_session("s")).session
+    stages = {chat.Bot.read, reading.Reader.read, chat.Bot.update, chat.Bot.decide, chat.Bot.rank,
+              chat.Bot.reasons, render.render}
+    codes = {f.__code__: f"{f.__module__.split('.')[-1]}.{f.__qualname__}" for f in stages}
+    calls: list[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            calls.append(codes[frame.f_code])
+    sys.setprofile(profile)
+    try:
+        bot.respond("not that one, something funnier from the 90s", session)
+    finally:
+        sys.setprofile(None)
+    print(" -> ".join(calls))
+    assert calls == ["chat.Bot.read", "reading.Reader.read", "chat.Bot.update", "chat.Bot.decide", "chat.Bot.rank",
+                     "chat.Bot.reasons", "render.render"]
+    assert "chat.Bot.read -> reading.Reader.read -> chat.Bot.update" in capsys.readouterr().out

@@ -13,34 +13,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.conversation.examples import example_requests
-from bot.conversation.facetread import FacetReader, FacetReading
-from bot.conversation.intents import item_question
-from bot.conversation.justify import ReasonWriter, reason
 from bot.conversation.duplicates import NearDuplicates
-from bot.conversation.linking import TitleLinker, list_references
+from bot.conversation.examples import example_requests
+from bot.conversation.justify import ReasonWriter, reason
+from bot.conversation.reading import MAX_MESSAGE_CHARS, Reader
+from bot.conversation.records import Reading
 from bot.conversation.render import escape, left_out, render
 from bot.conversation.replies import reply_without_list
 from bot.conversation.state import Session
-from bot.conversation.understand import (
-    has_content,
-    is_negative_about,
-    is_paging,
-    is_seen_only,
-    read_turn,
-    resolve_relative,
-)
-from bot.conversation.vocabulary import GenreVocabulary
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Utterance
 from retrieval.facets import ROLE_PHRASES
 from retrieval.records import Query
 
-MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
 SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
 
-
-PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the first one", "them"})  # "who's in it?"
 
 
 class BadInput(ValueError):
@@ -86,18 +73,11 @@ class Bot:
         self.writer = writer  # None: the plain template (bot/conversation/justify.py)
         self.catalog = recommender.catalog
         self.config = config
-        # lower-case genre -> the catalog's spelling, for query expansion
-        self.genre_names = {g.lower(): g for it in self.catalog.items for g in it.genres}
-        self.catalog_genres = frozenset(self.genre_names)
-        self.kind = self.catalog.kind
-        self.vocabulary = GenreVocabulary.of(self.catalog_genres, self.kind)
         counts = getattr(recommender.cf, "counts", None)
-        self.linker = TitleLinker(self.catalog, None if counts is None else np.asarray(counts))
-        years = [it.year for it in self.catalog.items if it.year is not None]
-        self.newest_year = max(years) if years else None
-        self.facets = FacetReader(self.catalog)
+        self.reader = Reader(self.catalog, None if counts is None else np.asarray(counts), config.read_facets)
+        self.kind = self.catalog.kind
         retriever = recommender.retriever
-        self.duplicates = NearDuplicates(self.catalog, retriever.item_vectors, retriever.index, self.linker.stems)
+        self.duplicates = NearDuplicates(self.catalog, retriever.item_vectors, retriever.index, self.reader.linker.stems)
         # indexes the first dislike, ban or year turn would otherwise build (seconds at 1M items)
         self.duplicates.warm()
         recommender.filters.warm()
@@ -120,7 +100,7 @@ class Bot:
         old = getattr(self.recommender.cf, "counts", None)
         new = getattr(recommender.cf, "counts", None)
         if (old is None) != (new is None) or (new is not None and not np.array_equal(old, new)):
-            other.linker = TitleLinker(self.catalog, None if new is None else np.asarray(new))
+            other.reader = Reader(self.catalog, None if new is None else np.asarray(new), self.config.read_facets)
         other._examples = None
         return other
 
@@ -129,53 +109,26 @@ class Bot:
             raise BadInput(f"unknown user id {user_id!r}: leave it empty to start as a new visitor")
         return Session(session_id=session_id, user_id=user_id)
 
-    # --- understanding ----------------------------------------------------------------
-    def read(self, message: str, session: Session):
-        """TurnReading of `message`, with linked titles and list references as likes/dislikes.
-        Titles are read first and blanked, so their words ask for nothing ("The Dark
-        Knight" is not a request for dark films, "Heat 1995" not one for 1995)."""
-        liked: list[str] = []
-        disliked: list[str] = []
-        seen: list[str] = []
-        words = message.split()
-        starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
-        joined = blanked = " ".join(words)  # `starts` are offsets in `joined`
-        named_years: list[int] = []
-        for m in self.linker.find(message):
-            last = words[m.span[1] - 1]
-            # the span ends before trailing punctuation: "like X, not a comedy" is not against X
-            a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
-            verdict = disliked if is_negative_about(joined, a, b) else seen if is_seen_only(joined, a, b) else liked
-            verdict.append(m.item_id)
-            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
-            year = self.catalog.items[self.catalog.row(m.item_id)].year
-            named_years += [year] if year is not None else []
-        facets = self.facets.read(blanked) if self.config.read_facets else FacetReading()
-        for a, b in facets.spans:
-            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
-        reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
-        reading = replace(reading, facet_filters=facets.filters, people=facets.people, unusable=facets.unusable)
-        for pos, offset in list_references(message, len(session.last_ids)):
-            item_id = session.last_ids[pos - 1]
-            negative, only_seen = is_negative_about(message, offset, offset + 1), is_seen_only(message, offset, offset + 1)
-            (disliked if negative else seen if only_seen else liked).append(item_id)
-        paging = is_paging(message)
-        # what is left once titles are blanked, tidied: "I hated X, vampires" -> "vampires"
-        text = re.sub(r"\s+([,.;!?])", r"\1", re.sub(r"\s+", " ", reading.text))
-        text = re.sub(r"^(?:(?:i|and|but|so|also)\W+)+", "", text, flags=re.IGNORECASE).strip(" ,.;!?")
-        if liked or disliked or seen or paging:
-            # What is left after titles/references is the request ("more like #2" -> "").
-            text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
-            text = text if len(text.split()) >= 2 and has_content(text) else ""
-        years = reading.years
-        if years is None and reading.relative_years:
-            # "older"/"newer" than the films named now, else than the last list (its median year)
-            shown = sorted(y for i in session.last_ids if (y := self.catalog.items[self.catalog.row(i)].year))
-            reference = named_years or ([shown[len(shown) // 2]] if shown else [])
-            years = resolve_relative(reading.relative_years, reference)
-        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
-                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
-                       seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked))
+    # --- the reader's parts, for callers that read the catalog's words -----------------
+    @property
+    def linker(self):
+        return self.reader.linker
+
+    @property
+    def vocabulary(self):
+        return self.reader.vocabulary
+
+    @property
+    def genre_names(self) -> dict[str, str]:
+        return self.reader.genre_names
+
+    @property
+    def catalog_genres(self) -> frozenset[str]:
+        return frozenset(self.reader.genre_names)
+
+    def read(self, message: str, session: Session) -> Reading:
+        """The reading of `message` in `session` (bot/conversation/reading.py)."""
+        return self.reader.read(message, session)
 
     def near_duplicates(self, item_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Items too close to a disliked one: same title stem (sequels), same series or
@@ -218,13 +171,20 @@ class Bot:
         )
 
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Answer:
+        """One turn, stage by stage: read the message, update the state, decide what to do
+        (a reply without a list, or a list), rank, give reasons, reply."""
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise BadInput(f"alpha must be between 0 and 1, got {alpha}")
-        listened = self.listen(message, session)
-        reply = reply_without_list(self, listened, session)
+        listened = self.listen(message, session)  # read, then update
+        reply = self.decide(listened, session)
         if reply is not None:
             return Answer(reply, listened, ())
-        return self.recommend(listened, alpha)
+        return self.recommend(listened, alpha)  # rank, reasons, reply
+
+    def decide(self, session: Session, before: Session) -> str | None:
+        """The policy: the reply to a turn that asks for no list (small talk, a question, a
+        pick accepted, ...), or None for a list (bot/conversation/replies.py)."""
+        return reply_without_list(self, session, before)
 
     def examples(self) -> tuple[str, ...]:
         """Three requests this catalog can answer, in its own words (bot/conversation/examples.py);
@@ -237,22 +197,15 @@ class Bot:
 
     def listen(self, message: str, session: Session) -> Session:
         """The session after one message, before any list (also how benchmarks/conversations.py
-        replays a dialogue): what it asks for, likes, rules out, and near-duplicates dropped."""
+        replays a dialogue): the message read once, then the state updated with it."""
         if not isinstance(message, str) or not message.strip():
             raise BadInput(f"Tell me what you would like to {self.kind.verb}, e.g. '{self.examples()[0]}'.")
         message = message.strip()[:MAX_MESSAGE_CHARS]
-        question = item_question(message)
-        asked = []
-        if question is not None and question.title.lower() in PRONOUNS:
-            # "who's in it?": the item the person named last, else the top of the last list
-            named = [i for t in session.transcript if t.seeker for i in t.item_ids]
-            asked = (named or list(session.last_ids))[-1:] if named else list(session.last_ids[:1])
-        elif question is not None:
-            asked = [m.item_id for m in self.linker.find(f'"{question.title}"')[:1]]
-        if asked:  # "who directed Jaws?": about that item, not a like and not a request
-            reading = read_turn("", self.vocabulary, self.newest_year)
-            return session.with_turn(message, replace(reading, asked_ids=(asked[0],)))
         reading = self.read(message, session)
+        return self.update(session, message, reading)
+
+    def update(self, session: Session, message: str, reading: Reading) -> Session:
+        """The state after a reading: the turn added, near-duplicates of what it disliked left out."""
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
 
@@ -262,6 +215,14 @@ class Bot:
         filters, the list is filled with the best items that lack that number (each reason
         says it cannot promise the limit), after every item known to fit: the catalog's
         numbers may cover only part of it (MovieLens runtimes stop in 2005)."""
+        recs = self.rank(session, alpha)
+        items = self.reasons(recs, session)
+        session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
+        return Answer(render(items, session, self), session, items)
+
+    def rank(self, session: Session, alpha: float | None = None) -> list[Recommendation]:
+        """The ranked list for the session's query (the pipeline, fusion/recommender.py),
+        filled from items lacking a limit's number where too few known ones fit."""
         query = self.query(session, alpha)
         recs = self.recommender.recommend(query)
         widened = tuple(f.or_unknown() for f in query.facet_filters)
@@ -270,9 +231,11 @@ class Bot:
             more = self.recommender.recommend(replace(query, facet_filters=widened, k=query.k - len(recs),
                                                       exclude_ids=query.exclude_ids + shown))
             recs = list(recs) + [replace(r, rank=len(recs) + i + 1) for i, r in enumerate(more)]
-        items = tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
-        session = session.with_shown(tuple(r.item.item_id for r in recs), spoken_turn(recs))
-        return Answer(render(items, session, self), session, items)
+        return list(recs)
+
+    def reasons(self, recs: list[Recommendation], session: Session) -> tuple[RankedItem, ...]:
+        """Each pick with its reason, drawn from the evidence that ranked it (bot/conversation/justify.py)."""
+        return tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
 
     # --- feedback and edits -----------------------------------------------------------
     def feedback(self, session: Session, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> Session:
@@ -313,7 +276,9 @@ def current_genres(session: Session) -> tuple[str, ...]:
     """Genres the current request asks for: those of the turns since the latest one that
     opened a new request ("now something funny"), less the ones ruled out since."""
     start = max((i for i, r in enumerate(session.readings) if r.switch), default=0)
-    wanted = (g for r in session.readings[start:] for g in r.wanted_genres)
+    # an audience holds until changed ("for my kids, 6 and 9", then "something funnier")
+    kids = ("children",) if session.audience == "kids" else ()
+    wanted = [g for r in session.readings[start:] for g in r.wanted_genres] + list(kids)
     return tuple(dict.fromkeys(g for g in wanted if g not in session.banned_genres))
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.conversation.linking import FuzzyKeys
-from bot.conversation.understand import negated_scopes
+from bot.conversation.negation import negated_scopes
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
 from retrieval.records import Catalog, FacetFilter
 from retrieval.titles import fold
@@ -81,6 +81,7 @@ class FacetReading:
     people: tuple[tuple[str, str], ...] = ()  # (name, role or "") asked for, not negated
     unusable: tuple[str, ...] = ()  # "runtime" (asked for, catalog lacks it), "streaming" ...
     spans: tuple[tuple[int, int], ...] = field(default=())  # character ranges read (blanked after)
+    found: tuple[tuple[int, int, FacetFilter], ...] = ()  # each filter with the characters it was read from
 
 
 class PeopleIndex:
@@ -311,18 +312,22 @@ class FacetReader:
         filters: list[FacetFilter] = []
         people: list[tuple[str, str]] = []
         spans: list[tuple[int, int]] = []
+        found: list[tuple[int, int, FacetFilter]] = []
         for a, b, name, role, negated in read_people(message, self.people):
             filters.append(FacetFilter("people", role, (name,), negate=negated))
             people += [] if negated else [(name, role)]
             spans.append((a, b))
+            found.append((a, b, filters[-1]))
         numbers, lacking = read_numbers(message, self.units, self.quantiles, self.kind_words)
         for a, b, f in numbers + read_categories(message, self.categories):
             filters.append(f)
             spans.append((a, b))
+            found.append((a, b, f))
         unusable = list(dict.fromkeys(lacking))
         for pattern, what in self.unsupported:
             for m in pattern.finditer(message):
                 unusable.append(what)
                 spans.append((m.start(), m.end()))
         unusable = list(dict.fromkeys(unusable))
-        return FacetReading(tuple(dict.fromkeys(filters)), tuple(dict.fromkeys(people)), tuple(unusable), tuple(spans))
+        return FacetReading(tuple(dict.fromkeys(filters)), tuple(dict.fromkeys(people)), tuple(unusable), tuple(spans),
+                            tuple(found))

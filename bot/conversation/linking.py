@@ -55,6 +55,8 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
+# "Twelve Monkeys (a.k.a. 12 Monkeys)": the other title people type
+AKA = re.compile(r"\(a\.?k\.?a\.?\s+([^()]+)\)", re.IGNORECASE)
 SEQUEL_START = re.compile(r"^(?:\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|x|part|chapter|episode|vol|volume)$")
 
 
@@ -215,6 +217,19 @@ class TitleLinker:
                 self.by_title.setdefault(key, []).append(row)
                 if key.startswith("the "):  # "Matrix" finds "The Matrix" too
                     self.by_title.setdefault(key[4:], []).append(row)
+            for m in AKA.finditer(fold(item.title)):
+                alias = normalise_title(m.group(1))
+                if alias and alias != key:
+                    self.by_title.setdefault(alias, []).append(row)
+        # "homeward bound" for "Homeward Bound: The Incredible Journey": the words before a
+        # colon, when two or more (the lower-case reader in bot/conversation/reading.py)
+        self.main_titles: dict[str, list[int]] = {}
+        for row, item in enumerate(catalog.items):
+            form = title_form(item.title)
+            if ":" in form:
+                main = " ".join(WORDS.findall(form.split(":")[0]))
+                if len(main.split()) >= 2:
+                    self.main_titles.setdefault(main, []).append(row)
         self.keys = list(self.by_title)
         self.fuzzy = FuzzyKeys(self.keys)
         self.max_words = max(len(k.split()) for k in self.keys)

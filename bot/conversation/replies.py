@@ -7,14 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.conversation.intents import (
-    ItemQuestion,
-    asks_for_picks,
-    foreign_language,
-    is_question,
-    item_question,
-    small_talk,
-)
+from bot.conversation.intents import ItemQuestion, asks_for_picks, is_question, item_question, small_talk
 from bot.conversation.render import NOTED_MAX, escape
 from bot.conversation.state import Session
 from bot.conversation.understand import has_content
@@ -34,12 +27,21 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
     item or about something else, another language), or None for a request."""
     message, reading = session.turns[-1], session.readings[-1]
     examples = "; ".join(f"'{e}'" for e in bot.examples())
-    language = foreign_language(message)
-    if language is not None and not (reading.liked_ids or reading.people):
-        return (f"I read English only (this looks like {language}). Tell me in English what you would like to "
-                f"{bot.kind.verb}, for example: {examples}.")
+    if reading.language and not (reading.liked_ids or reading.people):
+        return (f"I read English only (this looks like {reading.language}). Tell me in English what you would like "
+                f"to {bot.kind.verb}, for example: {examples}.")
     if reading.asked_ids:
         return answer(bot, item_question(message), reading.asked_ids[0])
+    if reading.act == "accept":
+        picked = ", ".join(escape(bot.label(i)) for i in reading.accepted_ids[:NOTED_MAX])
+        if picked:
+            return f"Great choice: enjoy {picked}! Come back any time, or tell me what to change for more picks."
+        return "You're welcome! Say 'show me more' for more picks, or tell me what to change."
+    if reading.act == "goodbye":
+        return "Bye, enjoy! Come back any time."
+    if reading.act in ("undo", "correction") and not wants_something(session):
+        taken = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX]) or "that"
+        return f"OK, I've taken back {taken}. What would you like instead? For example: {examples}."
     if reading.disliked_ids and not wants_something(session):
         # only a dislike so far: nothing to rank by but the disliked item's own words
         names = ", ".join(escape(bot.label(i)) for i in reading.disliked_ids[:NOTED_MAX])
@@ -49,7 +51,7 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
     question_only = (is_question(message) and not reading.liked_ids and not reading.wanted_genres
                      and not reading.facet_filters and not reading.years
                      and not asks_for_picks(message, bot.kind.words(), bot.kind.verb))
-    if reading.usable() and not courtesy and not question_only:
+    if reading.act in ("undo", "correction") or (reading.usable() and not courtesy and not question_only):
         return None
     has_request = any(r.usable() for r in before.readings) or bool(session.liked_ids or session.user_id)
     if talk is None and not reading.usable() and has_request and (

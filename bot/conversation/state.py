@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.conversation.understand import TurnReading, Years
+from bot.conversation.records import Reading, Span, Years
 from retrieval.dialogue import Utterance
 from retrieval.records import FacetFilter
 
@@ -25,7 +25,7 @@ class Session:
     session_id: str
     user_id: str | None = None  # a known user of the catalog's interaction data, or None
     turns: tuple[str, ...] = ()  # raw user messages, oldest first
-    readings: tuple[TurnReading, ...] = ()  # one per turn
+    readings: tuple[Reading, ...] = ()  # one per turn
     liked_ids: tuple[str, ...] = ()
     disliked_ids: tuple[str, ...] = ()
     excluded_ids: tuple[str, ...] = ()  # near-duplicates of disliked items
@@ -38,6 +38,7 @@ class Session:
     # bot's replies with the items they named): what a context-mode pipeline reads.
     transcript: tuple[Utterance, ...] = ()
     facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories in force
+    audience: str = ""  # who the picks are for ("kids", "adults"), kept until the person changes it
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
         """Wanted genre -> the user's words that asked for it, over all turns."""
@@ -49,16 +50,19 @@ class Session:
                     cues[g] = tuple(dict.fromkeys(cues.get(g, ()) + words))
         return cues
 
-    def with_turn(self, message: str, reading: TurnReading) -> "Session":
-        """Add a turn: its likes/dislikes override earlier ones, a genre asked for
-        again is no longer ruled out, and its years (if any) replace earlier ones ("any
-        year" lifts them)."""
+    def with_turn(self, message: str, reading: Reading) -> "Session":
+        """Add a turn: what it takes back goes first ("I didn't say I liked X", a
+        correction's misread title), then its likes/dislikes override earlier ones, a genre
+        asked for again is no longer ruled out, its years (if any) replace earlier ones
+        ("any year" lifts them) and its audience the earlier one."""
         banned = _add(_drop(self.banned_genres, reading.wanted_genres), reading.banned_genres)
         years = self.years if reading.years is None else (None if reading.years.any else reading.years)
+        liked, disliked = _drop(self.liked_ids, reading.undone_ids), _drop(self.disliked_ids, reading.undone_ids)
         return replace(
             self, turns=self.turns + (message,), readings=self.readings + (reading,),
-            liked_ids=_add(_drop(self.liked_ids, reading.disliked_ids), reading.liked_ids),
-            disliked_ids=_add(_drop(self.disliked_ids, reading.liked_ids), reading.disliked_ids),
+            liked_ids=_add(_drop(liked, reading.disliked_ids), reading.liked_ids),
+            disliked_ids=_add(_drop(disliked, reading.liked_ids), reading.disliked_ids),
+            audience=reading.audience or self.audience,
             excluded_ids=_add(self.excluded_ids, reading.seen_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
             transcript=self.transcript + (Utterance(True, message, reading.mentioned_ids()),),
@@ -92,7 +96,8 @@ def merge_filters(old: tuple[FacetFilter, ...], new: tuple[FacetFilter, ...], sw
 
 
 # --- JSON form (the durable store's snapshot; no pickle) ------------------------------
-STATE_FORMAT = 2  # bump when a field changes meaning; old snapshots then fail loudly
+STATE_FORMAT = 3  # bump when a field changes meaning; old snapshots then fail loudly
+READABLE_FORMATS = (2, 3)  # 2: before acts, spans and the audience (read with their defaults)
 
 
 def _years_json(y: Years | None) -> dict | None:
@@ -111,25 +116,30 @@ def _filter(d: dict) -> FacetFilter:
     return FacetFilter(d["kind"], d["name"], tuple(d["values"]), d["low"], d["high"], d["negate"])
 
 
-def _reading_json(r: TurnReading) -> dict:
+def _reading_json(r: Reading) -> dict:
     return {"unused": list(r.unused), "facet_filters": [_filter_json(f) for f in r.facet_filters],
             "people": [list(p) for p in r.people], "unusable": list(r.unusable), "seen_ids": list(r.seen_ids),
             "asked_ids": list(r.asked_ids),
             "text": r.text, "wanted_genres": list(r.wanted_genres), "banned_genres": list(r.banned_genres),
             "cues": {g: list(w) for g, w in r.cues.items()}, "liked_ids": list(r.liked_ids),
             "disliked_ids": list(r.disliked_ids), "paging": r.paging, "years": _years_json(r.years),
-            "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch}
+            "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch,
+            "act": r.act, "spans": [[s.kind, s.start, s.end, s.text, s.polarity, s.value] for s in r.spans],
+            "undone_ids": list(r.undone_ids), "accepted_ids": list(r.accepted_ids), "audience": r.audience,
+            "language": r.language}
 
 
-def _reading(d: dict) -> TurnReading:
-    return TurnReading(
+def _reading(d: dict) -> Reading:
+    return Reading(
         text=d["text"], wanted_genres=tuple(d["wanted_genres"]), banned_genres=tuple(d["banned_genres"]),
         cues={g: tuple(w) for g, w in d["cues"].items()}, liked_ids=tuple(d["liked_ids"]),
         disliked_ids=tuple(d["disliked_ids"]), paging=d["paging"], years=_years(d["years"]),
         relative_years=d["relative_years"], banned_words=tuple(d["banned_words"]), switch=d["switch"],
         unused=tuple(d["unused"]), facet_filters=tuple(_filter(f) for f in d["facet_filters"]),
         people=tuple(tuple(p) for p in d["people"]), unusable=tuple(d["unusable"]), seen_ids=tuple(d["seen_ids"]),
-        asked_ids=tuple(d["asked_ids"]))
+        asked_ids=tuple(d["asked_ids"]), act=d.get("act", "request"),
+        spans=tuple(Span(*s) for s in d.get("spans", ())), undone_ids=tuple(d.get("undone_ids", ())),
+        accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""))
 
 
 _ID_TUPLES = ("turns", "liked_ids", "disliked_ids", "excluded_ids", "banned_genres", "banned_words",
@@ -141,17 +151,17 @@ def session_to_json(s: Session) -> dict:
     return {"format": STATE_FORMAT, "session_id": s.session_id, "user_id": s.user_id,
             "readings": [_reading_json(r) for r in s.readings], "years": _years_json(s.years),
             "transcript": [{"seeker": t.seeker, "text": t.text, "item_ids": list(t.item_ids)} for t in s.transcript],
-            "facet_filters": [_filter_json(f) for f in s.facet_filters],
+            "facet_filters": [_filter_json(f) for f in s.facet_filters], "audience": s.audience,
             **{name: list(getattr(s, name)) for name in _ID_TUPLES}}
 
 
 def session_from_json(d: dict) -> Session:
     """The Session a `session_to_json` dict describes; ValueError if it is of another format."""
-    if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
+    if not isinstance(d, dict) or d.get("format") not in READABLE_FORMATS:
         raise ValueError(f"session state of format {d.get('format') if isinstance(d, dict) else None!r}, "
-                         f"this code reads format {STATE_FORMAT}")
+                         f"this code reads formats {READABLE_FORMATS}")
     return Session(session_id=d["session_id"], user_id=d["user_id"],
                    readings=tuple(_reading(r) for r in d["readings"]), years=_years(d["years"]),
                    transcript=tuple(Utterance(t["seeker"], t["text"], tuple(t["item_ids"])) for t in d["transcript"]),
-                   facet_filters=tuple(_filter(f) for f in d["facet_filters"]),
+                   facet_filters=tuple(_filter(f) for f in d["facet_filters"]), audience=d.get("audience", ""),
                    **{name: tuple(d[name]) for name in _ID_TUPLES})

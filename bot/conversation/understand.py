@@ -13,103 +13,19 @@ import re
 from dataclasses import dataclass
 
 from retrieval.records import FacetFilter
+from bot.conversation.negation import negated_scopes
+from bot.conversation.records import Reading, Years
 from bot.conversation.vocabulary import MOODS, MOVIELENS_GENRES, NARROW, GenreVocabulary, canonical
 
 # Words that rule a genre out without a negation ("for adults" is not a children's film).
 IMPLIED_BANS: dict[str, tuple[str, ...]] = {
     "adult": ("children",), "adults": ("children",), "grown-up": ("children",),
-    "grown-ups": ("children",), "mature": ("children",),
+    "grown-ups": ("children",), "grown": ("children",), "mature": ("children",),
 }
-
-# A negation opens a scope that runs to the next clause break.
-NEGATION = re.compile(
-    r"\b(?:no|not|nothing|without|never|avoid|except|hate|hated|dislike|don'?t want|"
-    r"do not want|no more|anything but)\b([^.,;!?]*)", re.IGNORECASE)
-CLAUSE_BREAK = re.compile(r"\b(?:but|instead|rather|though|however|and (?:i )?(?:want|would like|like|love|prefer)|"
-                          r"(?:i )?(?:want|would like|prefer|looking for))\b", re.IGNORECASE)
-
-
-def negated_scopes(message: str) -> list[tuple[int, int, str]]:
-    """(start, end, scope) of each negation: from its word to the next clause break;
-    `scope` is what it negates ("no horror but a comedy" -> " horror ")."""
-    out = []
-    for m in NEGATION.finditer(message):
-        scope = CLAUSE_BREAK.split(m.group(1))[0]
-        out.append((m.start(), m.start(1) + len(scope), scope))
-    return out
-
-
-@dataclass(frozen=True)
-class Years:
-    """An inclusive range of release years; None = open on that side. `Years()` (both
-    None) is "any year": it lifts an earlier limit."""
-
-    first: int | None = None
-    last: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.first is not None and self.last is not None and self.first > self.last:
-            raise ValueError(f"empty year range {self.first}-{self.last}")
-
-    @property
-    def any(self) -> bool:
-        return self.first is None and self.last is None
-
-    def contains(self, year: int | None) -> bool:
-        """Items without a known year never fit a limit (nothing to check them by)."""
-        if self.any:
-            return True
-        if year is None:
-            return False
-        return (self.first is None or year >= self.first) and (self.last is None or year <= self.last)
-
-    def describe(self) -> str:
-        if self.any:
-            return "any year"
-        if self.first is None:
-            return f"{self.last} or earlier"
-        if self.last is None:
-            return f"{self.first} or later"
-        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
-
-
-@dataclass(frozen=True)
-class TurnReading:
-    text: str  # what the encoder reads: the message less negated and year phrases ("" = nothing)
-    wanted_genres: tuple[str, ...]  # lower-case genre names asked for
-    banned_genres: tuple[str, ...]  # lower-case genre names ruled out
-    cues: dict[str, tuple[str, ...]]  # wanted genre -> the words of the message that named it
-    liked_ids: tuple[str, ...] = ()  # items named or pointed at with approval (bot/conversation/linking.py)
-    disliked_ids: tuple[str, ...] = ()
-    paging: bool = False  # "show me more": no new request, just the next picks
-    years: Years | None = None  # release years asked for (None: not mentioned this turn)
-    relative_years: str = ""  # "older" / "newer" without a number: resolved by the bot
-    banned_words: tuple[str, ...] = ()  # narrow cues ruled out ("no aliens"): left out of titles
-    switch: bool = False  # opens a new request ("now something darker"): earlier turns fade
-    unused: tuple[str, ...] = ()  # ruled-out phrases that name nothing the bot can filter by
-    facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories (bot/conversation/facetread.py)
-    people: tuple[tuple[str, str], ...] = ()  # (name, role or "") asked for
-    unusable: tuple[str, ...] = ()  # kinds of limit asked for that the catalog cannot check
-    seen_ids: tuple[str, ...] = ()  # named as seen, without a verdict: never listed, not liked
-    asked_ids: tuple[str, ...] = ()  # asked about ("who directed Jaws?"): not liked
-
-    def mentioned_ids(self) -> tuple[str, ...]:
-        """Every item the turn named, whatever it said about it (the transcript's mentions)."""
-        return tuple(dict.fromkeys(self.liked_ids + self.disliked_ids + self.seen_ids + self.asked_ids))
-
-    def usable(self) -> bool:
-        """Whether the turn says anything the recommender can act on."""
-        return bool(self.text or self.wanted_genres or self.banned_genres or self.liked_ids or self.disliked_ids
-                    or self.seen_ids or self.paging or self.years is not None or self.relative_years
-                    or self.banned_words or self.facet_filters)
-
 
 PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
                     r"\W*(?:more|else|other(?:s| ones| options)?|next)\W*(?:please|ones|options|picks)?\W*)$",
                     re.IGNORECASE)
-NEGATIVE_ABOUT = re.compile(r"\b(?:not|no|hated?|dislike[ds]?|didn'?t like|don'?t like|never|avoid|"
-                            r"except|boring|awful|terrible|bad|worst|meh)\b", re.IGNORECASE)
-
 
 SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+|well\W+)?(?:now|instead|actually|how about|what about|"
                     r"(?:let'?s |lets )?(?:try |change to |switch to )|something (?:different|else entirely))\b",
@@ -124,34 +40,6 @@ def is_switch(message: str) -> bool:
 def is_paging(message: str) -> bool:
     """'something else', 'show me more', 'more please', 'next' ..."""
     return bool(PAGING.match(message.strip()))
-
-
-def clause_around(message: str, start: int, end: int) -> str:
-    """The clause holding message[start:end], cut at punctuation and 'but'/'however'."""
-    left = max(message.rfind(c, 0, start) for c in ".,;!?") + 1
-    rights = [i for i in (message.find(c, end) for c in ".,;!?") if i >= 0]
-    clause = message[left:min(rights) if rights else len(message)]
-    offset = start - left
-    before = re.split(r"\b(?:but|however|though|while)\b", clause[:offset], flags=re.IGNORECASE)[-1]
-    after = re.split(r"\b(?:but|however|though|while)\b", clause[offset:], flags=re.IGNORECASE)[0]
-    return before + after
-
-
-SEEN = re.compile(r"\b(?:seen|saw|watched|read|already|finished)\b", re.IGNORECASE)
-POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|great|favou?rite|amazing|awesome|"
-                      r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
-
-
-def is_seen_only(message: str, start: int, end: int) -> bool:
-    """Whether the clause around a mention only says it was seen ("I've seen Heat",
-    "already read the first one"): never listed again, but not a like either."""
-    clause = clause_around(message, start, end)
-    return bool(SEEN.search(clause)) and not POSITIVE.search(clause.replace(message[start:end], " "))
-
-
-def is_negative_about(message: str, start: int, end: int) -> bool:
-    """Whether the clause around a mention speaks against it ("I hated X", "not #2")."""
-    return bool(NEGATIVE_ABOUT.search(clause_around(message, start, end)))
 
 
 # --- years -------------------------------------------------------------------------------
@@ -340,7 +228,7 @@ def _bans(scope: str, vocabulary: GenreVocabulary, extra_filler: frozenset[str])
 
 
 def read_turn(message: str, vocabulary: GenreVocabulary | None = None,
-              newest_year: int | None = None, kind_words: frozenset[str] = frozenset()) -> TurnReading:
+              newest_year: int | None = None, kind_words: frozenset[str] = frozenset()) -> Reading:
     """Split a message into what is wanted and what is ruled out.
 
     `vocabulary` holds the catalog's genre words (default: MovieLens's genres);
@@ -366,6 +254,6 @@ def read_turn(message: str, vocabulary: GenreVocabulary | None = None,
                     banned.setdefault(g, (word,))
     wanted = {g: w for g, w in vocabulary.find(kept).items() if g not in banned}
     text = re.sub(r"\s+", " ", kept).strip(" ,.;'\"")
-    return TurnReading(text if has_content(text, kind_words) else "", tuple(wanted), tuple(banned), wanted,
+    return Reading(text if has_content(text, kind_words) else "", tuple(wanted), tuple(banned), wanted,
                        years=years, relative_years=relative, banned_words=tuple(dict.fromkeys(narrow_words)),
                        switch=is_switch(message), unused=tuple(unused))

@@ -1,0 +1,88 @@
+"""One negation and clause model for everything the reader finds in a message.
+
+A message is cut into clauses at punctuation and contrastive words ("but", "though",
+"however", "instead", ...). A negation cue ("no", "not", "nothing with", "never", "hate",
+"didn't like", "nah", "def not", "can't stand", ...) opens a scope that runs to the end of
+its clause, or earlier where a new wish starts ("no horror, I want a comedy", "nothing
+scary and I'd like it short"). Genres, people, limits and titles inside a scope are ruled
+out; a title is also spoken against by what the clause says after it ("Heat was boring",
+"requiem for a dream would wreck me", "that one's too sad for me"), and only seen when the
+clause says so and praises nothing ("I've seen Heat").
+
+Used by the title, genre, facet and year readers alike (bot/conversation/understand.py,
+facetread.py, reading.py), so "no", "nah" and "def not" mean the same to each of them.
+Knows nothing of catalogs or sessions.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Clause boundaries: punctuation, and words that turn the sentence ("X but Y").
+CLAUSE = re.compile(r"[.,;!?]+|\b(?:but|however|though|although|whereas|while|instead|rather|except that)\b",
+                    re.IGNORECASE)
+# Where a negated scope stops early: a new wish inside the same clause.
+WISH = re.compile(r"\b(?:and (?:i |we )?(?:want|would like|'d like|like|love|prefer)|(?:i |we )?(?:want|would like|"
+                  r"'d like|prefer|looking for)|i'?m (?:after|looking for|in the mood for))\b", re.IGNORECASE)
+# Negation cues: each opens a scope to the end of its clause (slang included: "nah", "def not").
+NEGATION = re.compile(
+    r"\b(?:no|not|nothing|none of|without|never|avoid|except|skip|hate[ds]?|hated|dislike[ds]?|"
+    r"(?:don'?t|doesn'?t|didn'?t|do not|does not|did not|won'?t|can'?t|cannot)\s+(?:want|like|enjoy|care for|stand|"
+    r"handle|do|bear|watch)|no more|anything but|nah|nope|no way|can'?t stand|cannot stand|not a fan of|"
+    r"sick of|tired of|had enough of|pass on|not into)\b",
+    re.IGNORECASE)
+# A verdict said after a title, in its clause: "Heat was boring", "X would wreck me".
+AGAINST_AFTER = re.compile(
+    r"\b(?:boring|awful|terrible|bad|worst|meh|overrated|dull|stupid|lame|sucked|sucks|hated|wreck|wrecks|"
+    r"destroy|destroys|ruin|ruins|too\s+(?:sad|depressing|scary|dark|violent|long|slow|much|heavy|gory|intense|"
+    r"childish|cheesy|silly|weird)|not (?:for me|my thing|my cup of tea|good|great|that good)|no good|"
+    r"can'?t handle|couldn'?t handle|couldn'?t finish|fell asleep)\b",
+    re.IGNORECASE)
+SEEN = re.compile(r"\b(?:seen|saw|watched|read|already|finished)\b", re.IGNORECASE)
+POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|great|favou?rite|amazing|awesome|"
+                      r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
+
+
+def clause_bounds(message: str, start: int, end: int) -> tuple[int, int]:
+    """[left, right) of the clause holding message[start:end]: from the last boundary
+    before `start` to the first one after `end` (a title's own words are no boundary)."""
+    left, right = 0, len(message)
+    for m in CLAUSE.finditer(message):
+        if m.end() <= start:
+            left = m.end()
+        elif m.start() >= end:
+            right = m.start()
+            break
+    return left, right
+
+
+def negated_scopes(message: str) -> list[tuple[int, int, str]]:
+    """(start, end, scope) of each negation: from its cue to the end of its clause or the
+    next wish; `scope` is the text it negates ("no horror but a comedy" -> " horror ")."""
+    out = []
+    for m in NEGATION.finditer(message):
+        _, right = clause_bounds(message, m.start(), m.end())
+        wish = WISH.search(message, m.end(), right)
+        stop = wish.start() if wish else right
+        out.append((m.start(), stop, message[m.end():stop]))
+    return out
+
+
+def in_scope(scopes: list[tuple[int, int, str]], position: int) -> bool:
+    return any(a <= position < b for a, b, _ in scopes)
+
+
+def verdict(message: str, start: int, end: int, scopes: list[tuple[int, int, str]] | None = None) -> str:
+    """What the clause around message[start:end] (a title, a list reference) says of it:
+    "-" (ruled out or spoken against), "seen" (seen, no verdict) or "+"."""
+    scopes = negated_scopes(message) if scopes is None else scopes
+    if in_scope(scopes, start):
+        return "-"
+    left, right = clause_bounds(message, start, end)
+    after = message[end:right]
+    if AGAINST_AFTER.search(after):
+        return "-"
+    clause = message[left:start] + " " + after  # the mention's own words say nothing ("Bad Boys")
+    if SEEN.search(clause) and not POSITIVE.search(clause):
+        return "seen"
+    return "+"

@@ -1,0 +1,358 @@
+"""The one reading stage: `Reader.read(message, session) -> Reading`.
+
+A message is read once, here, into a typed record: its act (request, more, like, dislike,
+seen, correction, undo, accept, goodbye, question, small talk), the spans it names (titles,
+people, genres, years, limits, audiences, list references), each with its polarity, and
+what the state update and the ranking take from them. Every part reads the message through
+one negation and clause model (bot/conversation/negation.py). The parts:
+
+- titles (bot/conversation/linking.py), plus the titles already in the conversation (the
+  lists shown, the items named), which link in any case and by their first word ("wait i
+  didn't say i liked requiem");
+- people, numeric limits and categories (bot/conversation/facetread.py);
+- genres, years, the words left for the encoder (bot/conversation/understand.py);
+- the act (bot/conversation/intents.py: small talk, questions, other languages; here:
+  corrections, taking back, accepting a pick, complaints about the last list).
+
+Then `Bot.respond` updates the state, decides, ranks, writes reasons and replies; none of
+those reads the message again. Knows nothing of HTTP or storage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from bot.conversation.facetread import FacetReader, FacetReading
+from bot.conversation.intents import BYE, asks_for_picks, foreign_language, is_question, item_question, small_talk
+from bot.conversation.linking import COMMON_WORDS, Mention, TitleLinker, list_references
+from bot.conversation.negation import negated_scopes, verdict
+from bot.conversation.records import Reading, Span
+from bot.conversation.state import Session
+from bot.conversation.understand import FILLER, has_content, is_paging, read_turn, resolve_relative
+from bot.conversation.vocabulary import GenreVocabulary
+from retrieval.records import Catalog, FacetFilter
+from retrieval.titles import WORDS, fold
+
+MAX_MESSAGE_CHARS = 2000  # longer messages are cut: descriptions, not documents
+
+PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the first one", "them"})  # "who's in it?"
+# "I didn't say I liked X", "I never said that", "forget the Nolan thing", "scratch that"
+UNDO = re.compile(r"\b(?:i\s+)?(?:didn'?t|did not|never)\s+(?:say|said|mean|meant)\b|\bforget (?:about )?(?:that|the|what i said)\b"
+                  r"|\bscratch that\b|\bundo\b|\btake (?:that|it) back\b", re.IGNORECASE)
+# "no i meant Ocean's Eleven", "i mean the other one", "sorry, i said comedy"
+CORRECTION = re.compile(r"^\W*(?:(?:no+|nope|nah|sorry|oops|wait|actually)\W+)*(?:i\s+)?(?:meant|mean|said)\b",
+                        re.IGNORECASE)
+# "X it is", "I'll watch X", "going with X", "X sounds perfect": settling on a pick
+ACCEPT_AFTER = re.compile(r"\b(?:it is|it'?s decided|is the one|sounds (?:perfect|great|good|like a plan)|"
+                          r"it'?ll be|for tonight|wins)\b", re.IGNORECASE)
+ACCEPT_BEFORE = re.compile(r"\b(?:i'?ll|i will|i'?m going to|gonna|going to|let'?s|we'?ll)\s+(?:watch|go with|take|"
+                           r"try|pick|check out|see)\b|\b(?:going with|i pick|i choose|i'?ll have)\b", re.IGNORECASE)
+ACCEPT_PLAIN = re.compile(r"^\W*(?:perfect|great|awesome|sounds good|that works|that'?s it|done|deal)\W*"
+                          r"(?:thanks?|thank you|thx|ty|cheers)", re.IGNORECASE)
+# "those are kids movies", "they're all too old", "these look boring": about the last list
+COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|that list|this list)\s*(?:are|were|'re|re|"
+                       r"look|looks|seem|seems|all look|are all|were all)\s+(?:all\s+|just\s+|so\s+|too\s+|way too\s+)?"
+                       r"([^.,;!?]*)", re.IGNORECASE)
+GROWN_UP = re.compile(r"\b(?:grown[- ]?ups?|adults?|mature)\b", re.IGNORECASE)
+KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|children|child|son|daughter|toddlers?|"
+                  r"little ones|family)\b", re.IGNORECASE)
+POPULAR_SHARE = 0.1  # a title typed in lower case without a cue links when its item is in the top tenth by the prior
+RARE_ZIPF = 3.0  # ... and, for one word, when the word is rarer than this in English (wordfreq): "goonies", not "heat"
+MIN_WORD = 5  # letters of such a one-word title
+MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
+
+
+def _zipf(word: str) -> float:
+    """How common `word` is in English (wordfreq's Zipf scale: 7 'the', 3 'requiem', 0 unknown)."""
+    from wordfreq import zipf_frequency  # data loads on first use, not at import
+
+    return zipf_frequency(word, "en")
+
+
+class Reader:
+    """Reads messages against one catalog: its titles, people, facets, genres and years."""
+
+    def __init__(self, catalog: Catalog, prior: np.ndarray | None = None, read_facets: bool = True) -> None:
+        """`prior` (n_items,) ranks equal titles and makes a lower-case title confident
+        (e.g. rating counts); `read_facets` off leaves people, limits and categories unread
+        (the replay's ablation row)."""
+        self.catalog = catalog
+        self.kind = catalog.kind
+        self.genre_names = {g.lower(): g for it in catalog.items for g in it.genres}
+        self.vocabulary = GenreVocabulary.of(frozenset(self.genre_names), self.kind)
+        self.linker = TitleLinker(catalog, prior)
+        years = [it.year for it in catalog.items if it.year is not None]
+        self.newest_year = max(years) if years else None
+        self.facets = FacetReader(catalog)
+        self.read_facets = read_facets
+        p = self.linker.prior
+        self.popular = float(np.quantile(p, 1 - POPULAR_SHARE)) if len(p) and p.max() > 0 else float("inf")
+
+    # --- the stage ------------------------------------------------------------------------
+    def read(self, message: str, session: Session) -> Reading:
+        """The reading of one message in the conversation `session` (before this turn)."""
+        message = " ".join(message.split())[:MAX_MESSAGE_CHARS]
+        language = foreign_language(message) or ""
+        asked = self._asked(message, session)
+        if asked is not None:
+            return replace(read_turn("", self.vocabulary, self.newest_year), asked_ids=(asked[0],), act="question",
+                           spans=(asked[1],), language=language)
+        undo_m = UNDO.search(message)
+        correction_m = None if undo_m else CORRECTION.match(message)
+        undo, correction = undo_m is not None, correction_m is not None
+        repair = undo_m or correction_m
+        reading = self._read_words(message, session, None if repair is None else (repair.start(), repair.end()))
+        titles = [s for s in reading.spans if s.kind == "title"]
+        if undo:
+            undone = tuple(s.value for s in titles) or self._last_items(session)
+            spans = tuple(replace(s, polarity="undo") if s.kind == "title" else s for s in reading.spans)
+            return replace(reading, act="undo", undone_ids=undone, liked_ids=(), disliked_ids=(), seen_ids=(),
+                           spans=spans, text="", language=language)
+        if correction:
+            # the earlier reading of titles is replaced by this one: what the last turn liked
+            # or disliked goes, what this one names is liked (its "no" is about the reading)
+            named = tuple(s.value for s in titles)
+            undone = tuple(i for i in self._last_items(session) if i not in named) if named else ()
+            spans = tuple(replace(s, polarity="+") if s.kind in ("title", "person") else s for s in reading.spans)
+            return replace(reading, act="correction", undone_ids=undone, liked_ids=named, disliked_ids=(),
+                           seen_ids=(), spans=spans, language=language,
+                           facet_filters=tuple(f for f in reading.facet_filters
+                                               if not (f.kind == "people" and self._describes(f, named))))
+        accepted = self._accepted(message, titles)
+        if accepted is not None:
+            spans = tuple(replace(s, polarity="accept") if s.kind == "title" and s.value in accepted else s
+                          for s in reading.spans)
+            return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
+                           text="", language=language)
+        return replace(reading, act=self._act(message, reading, session), language=language)
+
+    # --- parts ----------------------------------------------------------------------------
+    def _asked(self, message: str, session: Session) -> tuple[str, Span] | None:
+        """(item, span) of a question about one item ("who directed Jaws?", "who's in it?"):
+        a pronoun is the item named last, else the top of the last list."""
+        question = item_question(message)
+        if question is None:
+            return None
+        if question.title.lower() in PRONOUNS:
+            named = [i for t in session.transcript if t.seeker for i in t.item_ids]
+            found = named[-1:] or list(session.last_ids[:1])
+        else:
+            found = [m.item_id for m in self.linker.find(f'"{question.title}"')[:1]]
+        if not found:
+            return None
+        start = max(0, message.lower().find(question.title.lower()))
+        return found[0], Span("title", start, start + len(question.title), question.title, "asked", found[0])
+
+    def _last_items(self, session: Session) -> tuple[str, ...]:
+        """Items the latest turn that named any liked or disliked."""
+        for r in reversed(session.readings):
+            if r.liked_ids or r.disliked_ids:
+                return r.liked_ids + r.disliked_ids
+        return ()
+
+    def _describes(self, f: FacetFilter, item_ids: tuple[str, ...]) -> bool:
+        """Whether a people filter only says who is in a named item ("Ocean's Eleven, the
+        george clooney one"): a way to pick the film, not a limit on the list."""
+        for i in item_ids:
+            facets = self.catalog.items[self.catalog.row(i)].facets
+            if any(v in facets.names(role) for v in f.values for role in facets.people):
+                return True
+        return False
+
+    def _accepted(self, message: str, titles: list[Span]) -> tuple[str, ...] | None:
+        """The pick a message settles on ("love actually it is. thanks!!"), () for a plain
+        "perfect, thanks", None when it settles on nothing."""
+        for s in titles:
+            after = message[s.end:s.end + 30]
+            before = message[max(0, s.start - 30):s.start]
+            if s.polarity != "-" and (ACCEPT_AFTER.match(after.lstrip(" ,")) or ACCEPT_BEFORE.search(before)):
+                return (s.value,)
+        if ACCEPT_PLAIN.match(message) and not titles:
+            return ()
+        return None
+
+    def _context_mentions(self, message: str, session: Session, taken: list[bool], prefixes: bool) -> list[Mention]:
+        """Titles already in the conversation (shown, named), found in any case; with
+        `prefixes`, also by their first word ("requiem" for Requiem for a Dream)."""
+        ids = list(dict.fromkeys(session.last_ids + session.liked_ids + session.disliked_ids
+                                 + tuple(i for t in session.transcript for i in t.item_ids)))
+        if not ids:
+            return []
+        keys: dict[str, str] = {}
+        firsts: dict[str, str] = {}
+        for i in ids:
+            stem = self.linker.stems[self.catalog.row(i)]
+            for key in {stem, stem[4:] if stem.startswith("the ") else stem, stem.split(" : ")[0]}:
+                if key:
+                    keys.setdefault(key, i)
+            first = stem.split()[0] if stem else ""
+            if prefixes and len(first) >= MIN_PREFIX and first not in COMMON_WORDS and first not in FILLER:
+                firsts.setdefault(first, i)
+        raw = message.split()
+        tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
+        found: list[Mention] = []
+        longest = max(len(k.split()) for k in keys)
+        for n in range(min(longest, len(raw)), 0, -1):
+            for s in range(len(raw) - n + 1):
+                if any(taken[s:s + n]):
+                    continue
+                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                item = keys.get(phrase) or (firsts.get(phrase) if n == 1 else None)
+                if item is None or (n == 1 and (phrase in COMMON_WORDS or phrase in FILLER)):
+                    continue
+                found.append(Mention(item, (s, s + n), " ".join(raw[s:s + n])))
+                for k in range(s, s + n):
+                    taken[k] = True
+        return found
+
+    def _confident_lowercase(self, message: str, taken: list[bool]) -> list[Mention]:
+        """Lower-case titles without a cue ("goonies", "american pie"), taken only where the
+        item is popular and the words are unlikely as plain words: two or more words that
+        make an exact title, or one word rarer than RARE_ZIPF in English."""
+        raw = message.split()
+        tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
+        found: list[Mention] = []
+        for n in range(min(self.linker.max_words, len(raw)), 0, -1):
+            for s in range(len(raw) - n + 1):
+                if any(taken[s:s + n]) or any(re.search(r"[,.;!?]$", w) for w in raw[s:s + n - 1]):
+                    continue
+                words = [t for t in tokens[s:s + n] if t]
+                phrase = " ".join(words)
+                rows = self.linker.by_title.get(phrase) or self.linker.main_titles.get(phrase)
+                if not rows or all(w in COMMON_WORDS or w in FILLER for w in words):
+                    continue
+                row = max(rows, key=lambda r: self.linker.prior[r])
+                if self.linker.prior[row] < self.popular:
+                    continue
+                if len(words) == 1 and (len(phrase) < MIN_WORD or _zipf(phrase) >= RARE_ZIPF):
+                    continue
+                found.append(Mention(self.catalog.items[row].item_id, (s, s + n), " ".join(raw[s:s + n])))
+                for k in range(s, s + n):
+                    taken[k] = True
+        return found
+
+    def _read_words(self, message: str, session: Session, repair: tuple[int, int] | None) -> Reading:
+        """Titles, list references, people, limits, genres, years and the encoder's text.
+        `repair`: where the message says it corrects or takes back ("no i meant", "i didn't
+        say"): those words ask for nothing and negate nothing."""
+        words = message.split()
+        starts = np.cumsum([0] + [len(w) + 1 for w in words])  # char offset of each word
+        blanked = message
+        if repair is not None:
+            blanked = blanked[:repair[0]] + " " * (repair[1] - repair[0]) + blanked[repair[1]:]
+        plain = blanked  # the message as the verdicts read it (same offsets)
+        scopes = negated_scopes(plain)
+        mentions = self.linker.find(message)
+        taken = [False] * len(words)
+        for m in mentions:
+            for k in range(*m.span):
+                taken[k] = True
+        mentions += self._context_mentions(message, session, taken, prefixes=repair is not None)
+        mentions += self._confident_lowercase(message, taken)
+        liked: list[str] = []
+        disliked: list[str] = []
+        seen: list[str] = []
+        named_years: list[int] = []
+        spans: list[Span] = []
+        complaint = COMPLAINT.search(message) if session.last_ids else None
+        for m in sorted(mentions, key=lambda m: m.span):
+            last = words[m.span[1] - 1]
+            # the span ends before trailing punctuation: "like X, not a comedy" is not against X
+            a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
+            said = verdict(plain, a, b, scopes)
+            if complaint is not None and said == "+" and m.item_id in session.last_ids and b <= complaint.start():
+                said = "-"  # "babe and toy story?? those are kids movies": named to complain
+            {"+": liked, "-": disliked, "seen": seen}[said].append(m.item_id)
+            spans.append(Span("title", a, b, message[a:b], said, m.item_id))
+            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+            year = self.catalog.items[self.catalog.row(m.item_id)].year
+            named_years += [year] if year is not None else []
+        facets = self.facets.read(blanked) if self.read_facets else FacetReading()
+        for a, b in facets.spans:
+            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+        for a, b, f in facets.found:
+            kind = "person" if f.kind == "people" else "limit"
+            spans.append(Span(kind, a, b, message[a:b], "-" if f.negate else "+", ", ".join(f.values) or f.name))
+        audience = ""
+        if complaint is not None:
+            # the complaint's words are ruled out: "those are kids movies" bans children's films
+            blanked = blanked[:complaint.start()] + "no " + blanked[complaint.start(1):complaint.end(1)] + "." \
+                + blanked[complaint.end(1):]
+            if GROWN_UP.search(message):
+                audience = "adults"
+        if not audience and KIDS.search(blanked) and "children" in {c for c in self.vocabulary.cues}:
+            audience = "kids"
+        if GROWN_UP.search(blanked) and not complaint:
+            audience = "adults"
+        reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
+        reading = replace(reading, facet_filters=facets.filters, people=facets.people, unusable=facets.unusable)
+        for pos, offset in list_references(message, len(session.last_ids)):
+            item_id = session.last_ids[pos - 1]
+            said = verdict(plain, offset, offset + 1, scopes)
+            {"+": liked, "-": disliked, "seen": seen}[said].append(item_id)
+            spans.append(Span("list_ref", offset, offset + 1, message[offset:offset + 1], said, str(pos)))
+        spans += self._genre_spans(message, reading)
+        paging = is_paging(message)
+        # what is left once titles are blanked, tidied: "I hated X, vampires" -> "vampires"
+        text = re.sub(r"\s+([,.;!?])", r"\1", re.sub(r"\s+", " ", reading.text))
+        text = re.sub(r"^(?:(?:i|and|but|so|also|not)\W+)+", "", text, flags=re.IGNORECASE).strip(" ,.;!?")
+        if liked or disliked or seen or paging:
+            # What is left after titles/references is the request ("more like #2" -> "").
+            text = "" if paging else re.sub(r"(?i)\b(?:more|like|#\d+|the \w+ one|number \d+)\b", " ", text).strip()
+            text = text if len(text.split()) >= 2 and has_content(text) else ""
+        years = reading.years
+        if years is None and reading.relative_years:
+            # "older"/"newer" than the films named now, else than the last list (its median year)
+            shown = sorted(y for i in session.last_ids if (y := self.catalog.items[self.catalog.row(i)].year))
+            reference = named_years or ([shown[len(shown) // 2]] if shown else [])
+            years = resolve_relative(reading.relative_years, reference)
+        if years is not None:
+            spans.append(Span("years", 0, 0, "", "+", years.describe()))
+        if audience:
+            spans.append(Span("audience", 0, 0, "", "+", audience))
+        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
+                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
+                       seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
+                       spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
+
+    def _genre_spans(self, message: str, reading: Reading) -> list[Span]:
+        """Where each genre asked for or ruled out was said (its first cue word)."""
+        out = []
+        lower = message.lower()
+        banned_cues = {g: () for g in reading.banned_genres}
+        for genre, cues in list(reading.cues.items()) + list(banned_cues.items()):
+            polarity = "-" if genre in reading.banned_genres else "+"
+            for cue in cues or self.vocabulary.cues.get(genre, ()):
+                m = re.search(rf"\b{re.escape(cue)}\b", lower)
+                if m:
+                    out.append(Span("genre", m.start(), m.end(), message[m.start():m.end()], polarity,
+                                    self.genre_names.get(genre, genre)))
+                    break
+            else:
+                out.append(Span("genre", 0, 0, "", polarity, self.genre_names.get(genre, genre)))
+        return out
+
+    def _act(self, message: str, reading: Reading, session: Session) -> str:
+        """What the message mainly does, once its spans are read."""
+        if reading.paging:
+            return "more"
+        asks = bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
+                    or reading.years is not None or reading.relative_years or reading.banned_words
+                    or reading.audience)
+        if asks:
+            return "request"
+        if reading.liked_ids:  # "I loved Heat, anything like that?" asks; "I loved Heat" tells
+            return "request" if asks_for_picks(message, self.kind.words(), self.kind.verb) else "like"
+        if reading.disliked_ids:
+            return "dislike"
+        if reading.seen_ids:
+            return "seen"
+        talk = small_talk(message)
+        if talk == "bye" or (BYE.search(message) and talk != "greeting"):
+            return "goodbye"
+        if is_question(message) and talk is None:
+            return "question"
+        return "small_talk"
