@@ -41,6 +41,8 @@ ROLE_CUES = [
     (re.compile(r"(?:music by|score by|composed by)\s*$", re.I), "composer"),
     (re.compile(r"\bby\s*$", re.I), "by"),
 ]
+# A well-known surname right after a negation is a person in any case: "def not nolan", "no hanks"
+RULED_OUT = re.compile(r"\b(?:no|not|nothing|without|except|nah|never|none of)\s*$", re.I)
 # "short"/"long" with nothing else: below the 25th / above the 75th percentile of the facet.
 SHORT_Q, LONG_Q = 25, 75
 UNIT_WORDS = {"min": r"(?:minutes?|mins?|hours?|hrs?|h)", "pages": r"(?:pages?|pp)"}
@@ -170,8 +172,9 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
                 elif (capital or cue) and len(phrase) >= 10:
                     best = index.fuzzy.best(phrase, FUZZY_MIN)
                     key = best[0] if best else None
-            elif phrase in index.surnames and (capital or cue is not None) and (cue is not None or owner):
-                key = index.surnames[phrase]  # "a Nolan film", "with Hanks", "Spielberg's"
+            elif phrase in index.surnames and (((capital or cue is not None) and (cue is not None or owner))
+                                               or RULED_OUT.search(before)):
+                key = index.surnames[phrase]  # "a Nolan film", "with Hanks", "Spielberg's", "def not nolan"
             if key is None:
                 continue
             role = "director" if owner and cue is None and index.roles[key].get("director") else ""

@@ -62,6 +62,8 @@ KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|chi
 POPULAR_SHARE = 0.1  # a title typed in lower case without a cue links when its item is in the top tenth by the prior
 RARE_ZIPF = 3.0  # ... and, for one word, when the word is rarer than this in English (wordfreq): "goonies", not "heat"
 MIN_WORD = 5  # letters of such a one-word title
+LIST_RARE_ZIPF = 3.5  # ... rarer than this in English: the list is context enough ("nemo" 3.2, not "toy" 4.3)
+MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list just shown ("nemo")
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
 
@@ -191,6 +193,11 @@ class Reader:
             first = stem.split()[0] if stem else ""
             if prefixes and len(first) >= MIN_PREFIX and first not in COMMON_WORDS and first not in FILLER:
                 firsts.setdefault(first, i)
+            if i in session.last_ids:  # "nemo" for Finding Nemo in the list just shown
+                for word in stem.split():
+                    if len(word) >= MIN_LIST_WORD and word not in COMMON_WORDS and word not in FILLER \
+                            and _zipf(word) < LIST_RARE_ZIPF:
+                        firsts.setdefault(word, i)
         raw = message.split()
         tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
         found: list[Mention] = []
@@ -225,7 +232,7 @@ class Reader:
                 if not rows or all(w in COMMON_WORDS or w in FILLER for w in words):
                     continue
                 row = max(rows, key=lambda r: self.linker.prior[r])
-                if self.linker.prior[row] < self.popular:
+                if self.linker.prior[row] <= 0 or self.linker.prior[row] < self.popular:
                     continue
                 if len(words) == 1 and (len(phrase) < MIN_WORD or _zipf(phrase) >= RARE_ZIPF):
                     continue

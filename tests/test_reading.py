@@ -1,0 +1,129 @@
+"""The one reading stage (bot/conversation/reading.py) on a catalog with known answers
+(tests/data/movies: 36 films with directors, casts, runtimes and ratings): acts, spans
+and what the state keeps, for the casual phrasings people type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.conversation.negation import negated_scopes, verdict
+from bot.conversation.reading import Reader
+from bot.conversation.state import Session, session_from_json, session_to_json
+from retrieval.dialogue import Utterance
+from tests.helpers import DATA, fixture_bot
+
+
+@pytest.fixture(scope="module")
+def bot():
+    return fixture_bot(DATA / "movies", k=5)
+
+
+def shown(session: Session, *ids: str) -> Session:
+    return session.with_shown(ids, Utterance(False, "list", ids))
+
+
+def test_one_negation_model():
+    assert [s for _, _, s in negated_scopes("no horror but a comedy")] == [" horror "]
+    assert [s for _, _, s in negated_scopes("nothing scary, I want a comedy")] == [" scary"]
+    assert [s for _, _, s in negated_scopes("nah not that one")] == [" not that one", " that one"]
+    msg = "requiem for a dream would wreck me lol"
+    assert verdict(msg, 0, len("requiem for a dream")) == "-"
+    assert verdict("I've seen Heat", 10, 14) == "seen"
+    assert verdict("Heat was great", 0, 4) == "+"
+    assert verdict("def not Heat lol", 8, 12) == "-"
+    assert verdict("Bad Boys was fun", 0, 8) == "+"  # a title's own words say nothing
+
+
+def test_a_correction_replaces_the_earlier_title_and_is_no_ban(bot):
+    s = bot.listen("I loved Heat", bot.new_session("s"))
+    assert s.liked_ids == ("heat",)
+    r = bot.read("no i meant Collateral the jamie foxx one", s)
+    assert r.act == "correction" and r.liked_ids == ("collateral",) and r.undone_ids == ("heat",)
+    assert not r.facet_filters  # Jamie Foxx picks the film; he is no limit on the list
+    after = bot.update(s, "no i meant Collateral the jamie foxx one", r)
+    assert after.liked_ids == ("collateral",) and after.disliked_ids == ()
+    turn = bot.respond("no i meant Collateral the jamie foxx one", s)
+    assert turn.items and "Only" not in turn.reply and "not Collateral" not in turn.reply
+
+
+def test_taking_a_like_back(bot):
+    s = bot.listen("I loved Saving Private Ryan", bot.new_session("s"))
+    r = bot.read("wait i didn't say i liked saving", s)  # the first word of a title in the conversation
+    assert r.act == "undo" and r.undone_ids == ("ryan",) and not r.liked_ids
+    assert bot.update(s, "x", r).liked_ids == ()
+
+
+def test_x_it_is_accepts_the_pick_and_ends(bot):
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    turn = bot.respond("collateral it is. thanks!!", s)
+    r = turn.session.readings[-1]
+    assert r.act == "accept" and r.accepted_ids == ("collateral",)
+    assert not turn.items and turn.reply.startswith("Great choice: enjoy Collateral (2004)")
+    plain = bot.respond("perfect, thanks", s)
+    assert not plain.items and plain.session.readings[-1].act == "accept"
+
+
+def test_a_complaint_about_the_list_steers_away(bot):
+    s = shown(bot.new_session("s"), "toystory", "nemo", "shrek")
+    r = bot.read("toy story and nemo?? those are kids movies lol. grown up dramas", s)
+    assert r.act == "request"
+    assert set(r.disliked_ids) == {"toystory", "nemo"} and not r.liked_ids
+    assert "children" in r.banned_genres and "children" not in r.wanted_genres and "drama" in r.wanted_genres
+    assert r.audience == "adults"
+    turn = bot.respond("toy story and nemo?? those are kids movies lol. grown up dramas", s)
+    assert all("Children" not in ri.recommendation.item.genres for ri in turn.items)
+
+
+def test_slang_negation_of_a_person(bot):
+    r = bot.read("def not nolan lol", bot.new_session("s"))
+    (f,) = r.facet_filters
+    assert f.kind == "people" and f.values == ("Christopher Nolan",) and f.negate
+    r = bot.read("nah, no tom hanks", bot.new_session("s"))
+    assert [f.negate for f in r.facet_filters] == [True]
+
+
+def test_an_audience_holds_until_changed(bot):
+    s = bot.listen("something for my kids, 6 and 9", bot.new_session("s"))
+    assert s.audience == "kids" and not s.liked_ids
+    s = bot.listen("now something funnier", s)
+    assert "children" in bot.query(s).wanted_genres
+    s = bot.listen("actually for adults", s)
+    assert s.audience == "adults" and "children" not in bot.query(s).wanted_genres
+
+
+def test_lower_case_titles_with_a_confidence():
+    from retrieval.loaders import load_catalog
+
+    catalog = load_catalog(DATA / "movies" / "movies.csv")
+    prior = np.zeros(len(catalog))
+    for i in ("twelve", "heat", "superbad"):
+        prior[catalog.row(i)] = 10.0  # the three most popular
+    reader = Reader(catalog, prior)
+    empty = Session("s")
+    assert reader.read("12 monkeys was great", empty).liked_ids == ("twelve",)  # exact, two words, popular
+    assert reader.read("superbad was hilarious", empty).liked_ids == ("superbad",)  # one word, rare in English
+    assert reader.read("something to beat the heat tonight", empty).liked_ids == ()  # 'heat' is a plain word
+    assert reader.read("looper was great", empty).liked_ids == ()  # rare, but not popular: too weak
+
+
+def test_readings_have_typed_spans(bot):
+    r = bot.read("I loved Heat but no horror, something from the 90s", bot.new_session("s"))
+    kinds = {(s.kind, s.polarity, s.value) for s in r.spans}
+    assert ("title", "+", "heat") in kinds and ("genre", "-", "Horror") in kinds
+    assert ("years", "+", "1990-1999") in kinds
+    title = next(s for s in r.spans if s.kind == "title")
+    assert "I loved Heat but no horror, something from the 90s"[title.start:title.end] == "Heat"
+
+
+def test_state_snapshots_keep_the_reading_and_read_the_old_format(bot):
+    s = bot.listen("something for my kids, no horror", bot.new_session("s"))
+    d = session_to_json(s)
+    assert session_from_json(d) == s
+    old = dict(d, format=2)
+    for r in old["readings"]:
+        for key in ("act", "spans", "undone_ids", "accepted_ids", "audience", "language"):
+            r.pop(key)
+    old.pop("audience")
+    back = session_from_json(old)
+    assert back.readings[0].act == "request" and back.audience == "" and back.banned_genres == s.banned_genres
