@@ -27,7 +27,8 @@ def test_chat_turns_continue_a_session(client):
     r1 = client.post("/api/chat", json={"session_id": sid, "message": "funny cartoon for kids"}, headers=auth)
     assert r1.status_code == 200
     body = r1.json()
-    assert body["session_id"] == sid and body["reply"].startswith("Here are 3 picks")
+    lead, picks = body["reply"].split("\n")[:2]
+    assert body["session_id"] == sid and lead.startswith("Noted: Comedy") and picks.startswith("Here are 3 picks")
     items = body["items"]
     assert [i["rank"] for i in items] == [1, 2, 3]
     for i in items:

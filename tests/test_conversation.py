@@ -267,7 +267,7 @@ def test_noted_line_names_a_few_and_counts_the_rest():
     t2 = bot.respond("#1, #2, #3 and #4 were good", t1.session)
     assert len(t2.session.liked_ids) == 4
     noted = next(line for line in t2.reply.splitlines() if line.startswith("Noted:"))
-    assert noted.count("you like") == 3 and noted.endswith("and 1 more (see the summary).")
+    assert noted.count("you like") == 3 and "and 1 more (see the summary)." in noted and noted.endswith("undo' to take it back.")
 
 
 def test_a_named_title_anchors_the_query_without_encoding_it():

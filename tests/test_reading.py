@@ -127,3 +127,18 @@ def test_state_snapshots_keep_the_reading_and_read_the_old_format(bot):
     old.pop("audience")
     back = session_from_json(old)
     assert back.readings[0].act == "request" and back.audience == "" and back.banned_genres == s.banned_genres
+
+
+def test_undo_takes_back_the_last_turn_and_the_reply_says_what_it_took(bot):
+    s = bot.respond("a thriller, no horror", bot.new_session("s")).session
+    t = bot.respond("with tom hanks from the 90s", s)
+    assert t.reply.startswith("Noted: with Tom Hanks; 1990-1999. Say 'undo' to take it back.")
+    assert t.session.years is not None and t.session.facet_filters
+    u = bot.respond("undo", t.session)
+    r = u.session.readings[-1]
+    assert r.act == "undo" and u.reply.startswith("Taken back: what your last message asked for.")
+    assert u.session.years is None and not u.session.facet_filters
+    assert "horror" in u.session.banned_genres  # the turn before stays
+    assert set(t.session.shown_ids) <= set(u.session.shown_ids)  # lists shown stay shown
+    again = bot.respond("scratch that", u.session)  # the undo itself is never what is taken back
+    assert "horror" not in again.session.banned_genres

@@ -205,9 +205,31 @@ class Bot:
         return self.update(session, message, reading)
 
     def update(self, session: Session, message: str, reading: Reading) -> Session:
-        """The state after a reading: the turn added, near-duplicates of what it disliked left out."""
+        """The state after a reading: the turn added, near-duplicates of what it disliked left
+        out. A bare "undo" ("scratch that", "I never said that") first takes back the latest
+        turn that was not itself an undo."""
+        if reading.act == "undo" and not reading.undone_ids:
+            session = self.without_turn(session, last_turn(session))
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
+
+    def without_turn(self, session: Session, index: int | None) -> Session:
+        """The state as if turn `index` had taken nothing: every other turn's reading applied
+        again in order (its text stays in the transcript, the lists shown stay shown, likes
+        and dislikes given with the buttons stay)."""
+        if index is None:
+            return session
+        gone = session.readings[index]
+        fresh = Session(session.session_id, session.user_id)
+        for i, (message, reading) in enumerate(zip(session.turns, session.readings)):
+            if i == index:
+                reading = Reading(text="", wanted_genres=(), banned_genres=(), cues={}, act="undo")
+            fresh = fresh.with_turn(message, reading).with_excluded(self.near_duplicates(reading.disliked_ids))
+        said = {i for r in session.readings for i in r.liked_ids + r.disliked_ids}
+        buttons = ([i for i in session.liked_ids if i not in said], [i for i in session.disliked_ids if i not in said])
+        fresh = fresh.with_feedback(tuple(buttons[0]), tuple(buttons[1]))
+        return replace(fresh, shown_ids=session.shown_ids, last_ids=session.last_ids, transcript=session.transcript,
+                       excluded_ids=tuple(i for i in fresh.excluded_ids if i not in gone.seen_ids))
 
     def recommend(self, session: Session, alpha: float | None = None) -> Answer:
         """A fresh list for the session as it stands (after a turn or a feedback edit).
@@ -270,6 +292,11 @@ class Bot:
                 f"**Left out:** {left_out(session) or 'none'}  \n"
                 f"**Years:** {session.years.describe() if session.years else 'any'}"
                 + (f"  \n**Known user:** {escape(session.user_id)}" if session.user_id else ""))
+
+
+def last_turn(session: Session) -> int | None:
+    """Index of the latest turn that was not itself an undo (None: nothing to take back)."""
+    return next((i for i in range(len(session.readings) - 1, -1, -1) if session.readings[i].act != "undo"), None)
 
 
 def current_genres(session: Session) -> tuple[str, ...]:

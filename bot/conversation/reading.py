@@ -109,7 +109,7 @@ class Reader:
         reading = self._read_words(message, session, None if repair is None else (repair.start(), repair.end()))
         titles = [s for s in reading.spans if s.kind == "title"]
         if undo:
-            undone = tuple(s.value for s in titles) or self._last_items(session)
+            undone = tuple(s.value for s in titles)  # none named: the whole last turn (Bot.update)
             spans = tuple(replace(s, polarity="undo") if s.kind == "title" else s for s in reading.spans)
             return replace(reading, act="undo", undone_ids=undone, liked_ids=(), disliked_ids=(), seen_ids=(),
                            spans=spans, text="", language=language)

@@ -46,12 +46,9 @@ def picks(n: int, new: bool = False) -> str:
 def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
     lines = []
     last = session.readings[-1] if session.readings else None
-    if last is not None and (last.liked_ids or last.disliked_ids):
-        noted = [f"you like {escape(bot.label(i))}" for i in last.liked_ids] + \
-                [f"not {escape(bot.label(i))}" for i in last.disliked_ids]
-        # a series ("all the Harry Potter films") can be a dozen titles: name a few
-        more = f" and {len(noted) - NOTED_MAX} more (see the summary)" if len(noted) > NOTED_MAX else ""
-        lines.append("Noted: " + "; ".join(noted[:NOTED_MAX]) + more + ".")
+    took = taken(last, bot) if last is not None else ""
+    if took:
+        lines.append(took)
     if last is not None and last.seen_ids:
         seen = [escape(bot.label(i)) for i in last.seen_ids]
         lines.append(f"Noted that you have seen {', '.join(seen[:NOTED_MAX])}: I won't suggest "
@@ -82,6 +79,30 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
                      + (f"  \n   {escape(facets)}" if facets else "")
                      + (f"  \n   _{escape(it.reason)}_" if it.reason else ""))
     return "\n".join(lines)
+
+
+def taken(reading, bot: Bot) -> str:
+    """The one line that says what the bot took from this message, with the way to undo
+    it: "Noted: you like Heat (1995); not horror; 1990-1999. Say 'undo' to take it back." """
+    if reading.act == "undo":
+        named = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX])
+        return f"Taken back: {'you like ' + named if named else 'what your last message asked for'}."
+    noted = [f"you like {escape(bot.label(i))}" for i in reading.liked_ids] + \
+            [f"not {escape(bot.label(i))}" for i in reading.disliked_ids]
+    # a series ("all the Harry Potter films") can be a dozen titles: name a few
+    if len(noted) > NOTED_MAX:
+        noted = noted[:NOTED_MAX - 1] + [f"{noted[NOTED_MAX - 1]} and {len(noted) - NOTED_MAX} more (see the summary)"]
+    if reading.act == "correction":
+        noted = [f"you meant {escape(bot.label(i))}" for i in reading.liked_ids] + \
+                [f"not liked: {escape(bot.label(i))}" for i in reading.undone_ids[:NOTED_MAX]]
+    asked = [bot.genre_names.get(g, g) for g in reading.wanted_genres] + \
+            [f"no {g}" for g in reading.banned_genres] + \
+            ([describe_filters(reading.facet_filters, bot.catalog)] if reading.facet_filters else []) + \
+            ([reading.years.describe()] if reading.years is not None else []) + \
+            ([f"for {reading.audience}"] if reading.audience else [])
+    if not noted and not asked:
+        return ""
+    return "Noted: " + "; ".join(noted + [escape(a) for a in asked]) + ". Say 'undo' to take it back."
 
 
 def describe_filters(filters, catalog) -> str:
