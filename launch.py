@@ -282,7 +282,7 @@ def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
     import ray
 
     import launch  # by its module name, so replicas import it rather than unpickle __main__
-    from bot import serve_ray
+    from bot.service import serve_ray
     from bot.service.redis_store import RedisStateStore
     from bot.service.store import StateStoreError
 

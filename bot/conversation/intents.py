@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 GREETING = re.compile(r"^\W*(?:hi+|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|yo|greetings)\b", re.I)
 THANKS = re.compile(r"\b(?:thanks?|thank you|thx|cheers|ty)\b", re.I)
-BYE = re.compile(r"\b(?:bye|goodbye|see you|good night|gotta go)\b", re.I)
+BYE = re.compile(r"\b(?:bye|goodbye|see you|see ya|good ?night|gotta go|take care|you too|later|"
+                 r"have an? (?:good|great|nice|wonderful|lovely) (?:day|night|evening|weekend|one)|"
+                 r"thanks? (?:you )?for (?:your time|the chat|chatting|talking)|nice (?:talking|chatting))\b", re.I)
+# Words that only thank or take leave ("thanks a lot", "cheers mate", "ok thanks, that works"):
+# a thanks or a goodbye made of them and filler words is small talk, not a request
+COURTESY = frozenset("lot lots bunch ton tons mate man buddy dude works worked helpful appreciate appreciated".split())
 HELP = re.compile(r"^\W*(?:help|what can you do|how does this work|\?+)\W*$", re.I)
 QUESTION = re.compile(r"^\W*(?:what|who|whos|who's|where|when|why|how|is|are|can|could|do|does|will|should)\b|\?\s*$",
                       re.I)

@@ -38,6 +38,9 @@ AGAINST_AFTER = re.compile(
     r"childish|cheesy|silly|weird)|not (?:for me|my thing|my cup of tea|good|great|that good)|no good|"
     r"can'?t handle|couldn'?t handle|couldn'?t finish|fell asleep)\b",
     re.IGNORECASE)
+# "I haven't seen that one", "never heard of it": no verdict at all (not seen, not ruled out)
+UNSEEN = re.compile(r"\b(?:haven'?t|have not|hasn'?t|never|not|didn'?t|did not|don'?t|do not)\s+(?:(?:yet|ever|even)\s+)?"
+                    r"(?:seen|watched|saw|see|heard of|heard about|know|watch)\b", re.IGNORECASE)
 SEEN = re.compile(r"\b(?:seen|saw|watched|read|already|finished)\b", re.IGNORECASE)
 POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|great|favou?rite|amazing|awesome|"
                       r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
@@ -74,15 +77,19 @@ def in_scope(scopes: list[tuple[int, int, str]], position: int) -> bool:
 
 def verdict(message: str, start: int, end: int, scopes: list[tuple[int, int, str]] | None = None) -> str:
     """What the clause around message[start:end] (a title, a list reference) says of it:
-    "-" (ruled out or spoken against), "seen" (seen, no verdict) or "+"."""
+    "-" (ruled out or spoken against), "seen" (seen, no verdict), "unseen" (not seen, no
+    verdict: "I haven't seen Heat") or "+"."""
     scopes = negated_scopes(message) if scopes is None else scopes
-    if in_scope(scopes, start):
-        return "-"
     left, right = clause_bounds(message, start, end)
     after = message[end:right]
+    clause = message[left:start] + " " + after
+    if UNSEEN.search(clause) and not POSITIVE.search(clause):
+        return "unseen"
+    if in_scope(scopes, start):
+        return "-"
     if AGAINST_AFTER.search(after):
         return "-"
-    clause = message[left:start] + " " + after  # the mention's own words say nothing ("Bad Boys")
+    # the mention's own words say nothing ("Bad Boys")
     if SEEN.search(clause) and not POSITIVE.search(clause):
         return "seen"
     return "+"

@@ -26,9 +26,9 @@ from dataclasses import replace
 import numpy as np
 
 from bot.conversation.facetread import FacetReader, FacetReading
-from bot.conversation.intents import BYE, asks_for_picks, foreign_language, is_question, item_question, small_talk
+from bot.conversation.intents import BYE, COURTESY, asks_for_picks, foreign_language, is_question, item_question, small_talk
 from bot.conversation.linking import COMMON_WORDS, Mention, TitleLinker, list_references
-from bot.conversation.negation import negated_scopes, verdict
+from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
 from bot.conversation.understand import FILLER, has_content, is_paging, read_turn, resolve_relative
@@ -48,14 +48,23 @@ CORRECTION = re.compile(r"^\W*(?:(?:no+|nope|nah|sorry|oops|wait|actually)\W+)*(
 # "X it is", "I'll watch X", "going with X", "X sounds perfect": settling on a pick
 ACCEPT_AFTER = re.compile(r"\b(?:it is|it'?s decided|is the one|sounds (?:perfect|great|good|like a plan)|"
                           r"it'?ll be|for tonight|wins)\b", re.IGNORECASE)
-ACCEPT_BEFORE = re.compile(r"\b(?:i'?ll|i will|i'?m going to|gonna|going to|let'?s|we'?ll)\s+(?:watch|go with|take|"
-                           r"try|pick|check out|see)\b|\b(?:going with|i pick|i choose|i'?ll have)\b", re.IGNORECASE)
+ACCEPT_BEFORE = re.compile(r"\b(?:i'?ll|i will|i'?m going to|gonna|going to|let'?s|we'?ll|i (?:might|may|should|will have to|"
+                           r"have to|need to))\s+(?:definitely\s+|probably\s+|have to\s+|be sure to\s+)?(?:watch|go with|take|"
+                           r"try|pick|check|see|give|look (?:into|up|for)|add|rent|stream)\b|\b(?:going with|i pick|i choose|"
+                           r"i'?ll have)\b", re.IGNORECASE)
 ACCEPT_PLAIN = re.compile(r"^\W*(?:perfect|great|awesome|sounds good|that works|that'?s it|done|deal)\W*"
                           r"(?:thanks?|thank you|thx|ty|cheers)", re.IGNORECASE)
 # "those are kids movies", "they're all too old", "these look boring": about the last list
 COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|that list|this list)\s*(?:are|were|'re|re|"
                        r"look|looks|seem|seems|all look|are all|were all)\s+(?:all\s+|just\s+|so\s+|too\s+|way too\s+)?"
                        r"([^.,;!?]*)", re.IGNORECASE)
+# A reference to one film just spoken of: "it", "that one", "that movie"
+REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|that)\b", re.IGNORECASE)
+WANT = re.compile(r"\b(?:want(?:ed)? to (?:see|watch)|looks? (?:good|great|fun|interesting)|sounds? (?:good|great|fun|"
+                  r"interesting)|heard (?:good|great) things)\b", re.IGNORECASE)
+# "thanks for the help", "thank you for the suggestions": the list did its job
+THANKS_FOR = re.compile(r"\bthanks?(?: you)?(?: so much| a lot| again)? for (?:the |your |all the |all your |these |those )?"
+                        r"(?:help|suggestions?|recommendations?|recs|ideas|advice|picks|list)\b", re.IGNORECASE)
 GROWN_UP = re.compile(r"\b(?:grown[- ]?ups?|adults?|mature)\b", re.IGNORECASE)
 KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|children|child|son|daughter|toddlers?|"
                   r"little ones|family)\b", re.IGNORECASE)
@@ -72,6 +81,16 @@ def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency  # data loads on first use, not at import
 
     return zipf_frequency(word, "en")
+
+
+def asks(reading: Reading) -> bool:
+    """Whether a reading describes what to look for (words, genres, limits, years, audience)."""
+    return bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
+                or reading.years is not None or reading.relative_years or reading.banned_words or reading.audience)
+
+
+def spans_of(spans: list[Span], kind: str) -> list[Span]:
+    return [s for s in spans if s.kind == kind]
 
 
 class Reader:
@@ -123,8 +142,8 @@ class Reader:
                            seen_ids=(), spans=spans, language=language,
                            facet_filters=tuple(f for f in reading.facet_filters
                                                if not (f.kind == "people" and self._describes(f, named))))
-        accepted = self._accepted(message, titles)
-        if accepted is not None:
+        accepted = self._accepted(message, titles, session)
+        if accepted is not None and not asks(reading) and not (is_question(message) and not accepted):
             spans = tuple(replace(s, polarity="accept") if s.kind == "title" and s.value in accepted else s
                           for s in reading.spans)
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
@@ -164,16 +183,20 @@ class Reader:
                 return True
         return False
 
-    def _accepted(self, message: str, titles: list[Span]) -> tuple[str, ...] | None:
-        """The pick a message settles on ("love actually it is. thanks!!"), () for a plain
-        "perfect, thanks", None when it settles on nothing."""
+    def _accepted(self, message: str, titles: list[Span], session: Session) -> tuple[str, ...] | None:
+        """The pick a message settles on ("love actually it is. thanks!!", "I'll check it
+        out"), () for a plain "perfect, thanks" or "thanks for the help", None when it
+        settles on nothing."""
         for s in titles:
             after = message[s.end:s.end + 30]
             before = message[max(0, s.start - 30):s.start]
             if s.polarity != "-" and (ACCEPT_AFTER.match(after.lstrip(" ,")) or ACCEPT_BEFORE.search(before)):
                 return (s.value,)
-        if ACCEPT_PLAIN.match(message) and not titles:
+        if not titles and (ACCEPT_PLAIN.match(message) or THANKS_FOR.search(message)
+                           or (ACCEPT_BEFORE.search(message) and not is_question(message))):
             return ()
+        if session.last_ids and small_talk(message) == "thanks" and not has_content(message, self.kind.words() | COURTESY):
+            return ()  # a bare "thanks!" right after a list
         return None
 
     def _context_mentions(self, message: str, session: Session, taken: list[bool], prefixes: bool) -> list[Mention]:
@@ -272,8 +295,9 @@ class Reader:
             said = verdict(plain, a, b, scopes)
             if complaint is not None and said == "+" and m.item_id in session.last_ids and b <= complaint.start():
                 said = "-"  # "babe and toy story?? those are kids movies": named to complain
-            {"+": liked, "-": disliked, "seen": seen}[said].append(m.item_id)
-            spans.append(Span("title", a, b, message[a:b], said, m.item_id))
+            if said != "unseen":  # "I haven't seen Heat": named, but no verdict at all
+                {"+": liked, "-": disliked, "seen": seen}[said].append(m.item_id)
+                spans.append(Span("title", a, b, message[a:b], said, m.item_id))
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
             year = self.catalog.items[self.catalog.row(m.item_id)].year
             named_years += [year] if year is not None else []
@@ -299,8 +323,16 @@ class Reader:
         for pos, offset in list_references(message, len(session.last_ids)):
             item_id = session.last_ids[pos - 1]
             said = verdict(plain, offset, offset + 1, scopes)
-            {"+": liked, "-": disliked, "seen": seen}[said].append(item_id)
-            spans.append(Span("list_ref", offset, offset + 1, message[offset:offset + 1], said, str(pos)))
+            if said != "unseen":
+                {"+": liked, "-": disliked, "seen": seen}[said].append(item_id)
+                spans.append(Span("list_ref", offset, offset + 1, message[offset:offset + 1], said, str(pos)))
+        if not mentions and not spans_of(spans, "list_ref"):
+            # "it was great", "I'll check that one out": the title spoken of last
+            ref = self._pronoun(plain, session, scopes)
+            if ref is not None:
+                a, b, item_id, said = ref
+                {"+": liked, "-": disliked, "seen": seen}[said].append(item_id)
+                spans.append(Span("title", a, b, message[a:b], said, item_id))
         spans += self._genre_spans(message, reading)
         paging = is_paging(message)
         # what is left once titles are blanked, tidied: "I hated X, vampires" -> "vampires"
@@ -325,6 +357,26 @@ class Reader:
                        seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
                        spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
 
+    def _pronoun(self, message: str, session: Session, scopes) -> tuple[int, int, str, str] | None:
+        """(start, end, item, verdict) of "it" / "that one" / "that movie" pointing at the
+        title spoken of last (the latest turn naming exactly one item, either side), when
+        the clause says something of it (liked, ruled out, seen, or a pick taken); a bare
+        "it" in "is it scary?" or "I love it when..." is left alone."""
+        m = REFERENCE.search(message)
+        if m is None:
+            return None
+        last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+        if len(last) != 1:
+            return None
+        said = verdict(message, m.start(), m.end(), scopes)
+        left, right = clause_bounds(message, m.start(), m.end())
+        clause = message[left:right]
+        if said == "unseen":
+            return None
+        if said == "+" and not (POSITIVE.search(clause) or ACCEPT_BEFORE.search(clause) or WANT.search(clause)):
+            return None
+        return m.start(), m.end(), last[0], said
+
     def _genre_spans(self, message: str, reading: Reading) -> list[Span]:
         """Where each genre asked for or ruled out was said (its first cue word)."""
         out = []
@@ -346,10 +398,7 @@ class Reader:
         """What the message mainly does, once its spans are read."""
         if reading.paging:
             return "more"
-        asks = bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
-                    or reading.years is not None or reading.relative_years or reading.banned_words
-                    or reading.audience)
-        if asks:
+        if asks(reading):
             return "request"
         if reading.liked_ids:  # "I loved Heat, anything like that?" asks; "I loved Heat" tells
             return "request" if asks_for_picks(message, self.kind.words(), self.kind.verb) else "like"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.conversation.intents import ItemQuestion, asks_for_picks, is_question, item_question, small_talk
+from bot.conversation.intents import COURTESY, ItemQuestion, asks_for_picks, is_question, item_question, small_talk
 from bot.conversation.render import NOTED_MAX, escape
 from bot.conversation.state import Session
 from bot.conversation.understand import has_content
@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from bot.conversation.chat import Bot
 
 MAX_NAMES = 4  # people named in an answer ("stars A, B, C, D and others")
-# Words that only thank or take leave ("thanks a lot", "cheers mate", "ok thanks, that works"):
-# a thanks or a goodbye made of them and filler words is small talk, not a request
-COURTESY = frozenset("lot lots bunch ton tons mate man buddy dude works worked helpful appreciate appreciated".split())
 
 
 def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | None:
