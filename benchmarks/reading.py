@@ -126,10 +126,31 @@ def gold_value(span: dict, keys: Keys) -> object:
     return ""  # limit, topic, mood: the kind alone
 
 
+def years_as_said(gold: tuple, pred: list[tuple]) -> tuple:
+    """One annotated years span in the reader's terms: a ruled-out range is the range on the
+    other side ("nothing before 2000": -1999 ruled out = 2000- asked for); "older" /
+    "newer" are whatever one-sided range the reader resolved them to, if it did."""
+    kind, value, polarity = gold
+    if kind != "years" or not isinstance(value, str):
+        return gold
+    if polarity == "-" and value.startswith("-") and value[1:].isdigit():
+        return kind, f"{int(value[1:]) + 1}-", "+"
+    if polarity == "-" and value.endswith("-") and value[:-1].isdigit():
+        return kind, f"-{int(value[:-1]) - 1}", "+"
+    for k, v, p in pred:
+        if k == "years" and p == polarity and ((value == "older" and v.startswith("-"))
+                                                or (value == "newer" and v.endswith("-") and v[:-1].isdigit())):
+            return k, v, p
+    return gold
+
+
 def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> tuple[str, list[tuple]]:
     """(act, [(kind, value, polarity)]) of one reading."""
     from bot.conversation.linking import list_references
-    from bot.conversation.vocabulary import canonical
+    from bot.conversation.understand import has_content
+    from bot.conversation.vocabulary import MOODS, NARROW, canonical
+
+    MOOD_WORDS = MOODS | {"dark", "darker", "gritty", "tense", "serious", "emotional", "moving", "lighthearted", "silly"}
 
     act = getattr(reading, "act", None) or legacy_act(reading, message)
     out: list[tuple] = []
@@ -153,8 +174,21 @@ def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> 
             out += [("person", norm(v), "-" if f.negate else "+") for v in f.values]
         else:
             out.append(("limit", "", "-" if f.negate else "+"))
-    out += [("genre", canonical(g), "+") for g in reading.wanted_genres]
+    kids = getattr(reading, "audience", "") == "kids"
+    cue_words: set[str] = set()
+    for g in reading.wanted_genres:
+        cues = tuple(reading.cues.get(g, ()))
+        if cues and all(c in MOOD_WORDS for c in cues):  # "uplifting" read as Comedy: a mood asked for
+            out += [("mood", "", "+") for c in cues if c not in cue_words]
+        elif cues and all(c in NARROW for c in cues):  # "heist" read as Crime: a topic asked for
+            out += [("topic", "", "+") for c in cues if c not in cue_words]
+        elif not (kids and canonical(g) == "children"):  # "for my kids" is the audience, not a genre too
+            out.append(("genre", canonical(g), "+"))
+        cue_words.update(cues)
     out += [("genre", canonical(g), "-") for g in reading.banned_genres]
+    if reading.text and has_content(reading.text) and not any(k == "topic" for k, _, _ in out):
+        out.append(("topic", "", "+"))  # the words left for the encoder: what it is about
+    out += [("topic", "", "-") for _ in getattr(reading, "unused", ())]
     if reading.years is not None:
         out.append(("years", years_value(reading.years), "+"))
     elif reading.relative_years:
@@ -213,6 +247,7 @@ def score(bot, examples: list[dict], keys: Keys) -> dict:
                 missing_titles += 1
                 continue
             gold.append((s["kind"], v, s["polarity"]))
+        gold = [years_as_said(g, pred) for g in gold]
         # limits, topics, moods: matched by kind alone
         pred_set = Counter((k, v if k not in ("limit", "topic", "mood") else "", p) for k, v, p in pred)
         gold_set = Counter((k, v if k not in ("limit", "topic", "mood") else "", p) for k, v, p in gold)

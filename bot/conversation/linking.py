@@ -32,12 +32,12 @@ FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ le
 # Words that announce a title written in lower case ("i loved toy story", "more like the
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
-                "watched watch rewatched than as to about including".split())
+                "watched watch rewatched than as to including".split())  # not "about": "about a road trip" is a topic
 SERIES_WORDS = frozenset("series franchise trilogy saga sequels books novels films movies".split())
 # "Eclipse (Twilight, #3)", "Bree Tanner (Twilight, #3.5)": the series a bookshop title names.
 SERIES_NOTE = re.compile(r"\(([^()#]+?),?\s*#\s*\d+(?:\.\d+)?\)")
 MAX_SERIES = 12  # films taken from one series mention
-CUE_PARTICLES = frozenset("than as to about including".split())  # cues of a written-out title only
+CUE_PARTICLES = frozenset("than as to including".split())  # cues of a written-out title only
 PHRASE_END = frozenset("and or but too so a lot very much the most again".split())  # words after a title
 EXACT_WORDS = 3  # a lower-case exact title this long links without a cue ("back to the future")
 MIN_CUED_WORD = 4  # letters of a lower-case one-word title after a cue ("loved memento")
@@ -204,10 +204,14 @@ class Mention:
 
 
 class TitleLinker:
-    def __init__(self, catalog: Catalog, prior: np.ndarray | None = None) -> None:
-        """`prior` (n_items,) breaks ties between equal titles (e.g. rating counts)."""
+    def __init__(self, catalog: Catalog, prior: np.ndarray | None = None, weak_share: float = 0.0) -> None:
+        """`prior` (n_items,) breaks ties between equal titles (e.g. rating counts). A weak
+        match (lower case, and fuzzy or one word after a cue: "i loved oceans", "i love
+        superhero movies") links only an item in the top `weak_share` of the prior (0: any)."""
         self.catalog = catalog
         self.prior = prior if prior is not None else np.zeros(len(catalog))
+        self.weak_min = (float(np.quantile(self.prior, 1 - weak_share)) if weak_share and self.prior.max() > 0
+                         else -np.inf)
         self.by_title: dict[str, list[int]] = {}
         self.stems: list[str] = []  # normalise_title of every row (bot/conversation/duplicates.py reads them too)
         for row, item in enumerate(catalog.items):
@@ -314,6 +318,9 @@ class TitleLinker:
                 row = self._pick(rows, year)
                 if row is None:
                     continue  # "It (2017)": that title, but another film than the catalog's
+                if (not marked and (fuzzy or cued_word) and self.weak_min > -np.inf
+                        and (self.prior[row] <= 0 or self.prior[row] < self.weak_min)):
+                    continue  # a weak lower-case match of an obscure item: "oceans" is not Oceans (2009)
                 found.append(Mention(self.catalog.items[row].item_id, (s, end), " ".join(raw[s:end])))
                 for i in range(s, end):
                     taken[i] = True

@@ -59,10 +59,22 @@ def clause_bounds(message: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
+# "thriller yes, horror no": a clause that ends in its negation
+POSTFIX = re.compile(r"^\s*([\w' -]+?)\s+(?:no|nope|nah|no thanks|no way)\s*$", re.IGNORECASE)
+
+
 def negated_scopes(message: str) -> list[tuple[int, int, str]]:
     """(start, end, scope) of each negation: from its cue to the end of its clause or the
-    next wish; `scope` is the text it negates ("no horror but a comedy" -> " horror ")."""
+    next wish; `scope` is the text it negates ("no horror but a comedy" -> " horror "). A
+    clause that ends in "no" ("horror no") negates what comes before it."""
     out = []
+    left = 0
+    for m in list(CLAUSE.finditer(message)) + [None]:
+        right = m.start() if m is not None else len(message)
+        post = POSTFIX.match(message[left:right])
+        if post:
+            out.append((left + post.start(1), left + post.end(1), " " + post.group(1) + " "))
+        left = m.end() if m is not None else right
     for m in NEGATION.finditer(message):
         _, right = clause_bounds(message, m.start(), m.end())
         wish = WISH.search(message, m.end(), right)

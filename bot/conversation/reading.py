@@ -68,6 +68,7 @@ THANKS_FOR = re.compile(r"\bthanks?(?: you)?(?: so much| a lot| again)? for (?:t
 GROWN_UP = re.compile(r"\b(?:grown[- ]?ups?|adults?|mature)\b", re.IGNORECASE)
 KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|children|child|son|daughter|toddlers?|"
                   r"little ones|family)\b", re.IGNORECASE)
+WEAK_SHARE = 0.25  # a weak lower-case title match ("i loved oceans") links an item in the top quarter by the prior
 POPULAR_SHARE = 0.1  # a title typed in lower case without a cue links when its item is in the top tenth by the prior
 RARE_ZIPF = 3.0  # ... and, for one word, when the word is rarer than this in English (wordfreq): "goonies", not "heat"
 MIN_WORD = 5  # letters of such a one-word title
@@ -89,6 +90,25 @@ def asks(reading: Reading) -> bool:
                 or reading.years is not None or reading.relative_years or reading.banned_words or reading.audience)
 
 
+CHAT_ZIPF = 4.0  # words at least this common in English (wordfreq) are everyday chat: "yo whats up", "haha fair"
+
+
+def chit_chat(message: str, reading: Reading, kind_words: frozenset[str]) -> bool:
+    """A greeting or chit-chat: nothing named (no title, genre, person, limit, year) and
+    every word an everyday one, none asking for picks ("hiii 👋", "im good u?", "I havent
+    seen that one either lol"). "zombies. lots of zombies" is no chit-chat: 'zombies' is
+    rarer than CHAT_ZIPF."""
+    if reading.liked_ids or reading.disliked_ids or reading.seen_ids or reading.wanted_genres \
+            or reading.banned_genres or reading.facet_filters or reading.years is not None or reading.relative_years:
+        return False
+    if small_talk(message) == "greeting" and not reading.text.strip(" ,.!?"):
+        return True
+    words = re.findall(r"[a-z']+", message.lower())
+    if not words or asks_for_picks(message, kind_words, "") or any(w in kind_words for w in words):
+        return False
+    return small_talk(message) == "greeting" or all(w in FILLER or _zipf(w) >= CHAT_ZIPF for w in words)
+
+
 def spans_of(spans: list[Span], kind: str) -> list[Span]:
     return [s for s in spans if s.kind == kind]
 
@@ -104,7 +124,7 @@ class Reader:
         self.kind = catalog.kind
         self.genre_names = {g.lower(): g for it in catalog.items for g in it.genres}
         self.vocabulary = GenreVocabulary.of(frozenset(self.genre_names), self.kind)
-        self.linker = TitleLinker(catalog, prior)
+        self.linker = TitleLinker(catalog, prior, WEAK_SHARE)
         years = [it.year for it in catalog.items if it.year is not None]
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(catalog)
@@ -143,7 +163,11 @@ class Reader:
                            facet_filters=tuple(f for f in reading.facet_filters
                                                if not (f.kind == "people" and self._describes(f, named))))
         accepted = self._accepted(message, titles, session)
-        if accepted is not None and not asks(reading) and not (is_question(message) and not accepted):
+        intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
+        narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
+                       or reading.years is not None or reading.relative_years)
+        if accepted is not None and not (narrows or (asks(reading) and not intends)) \
+                and not (is_question(message) and not accepted):
             spans = tuple(replace(s, polarity="accept") if s.kind == "title" and s.value in accepted else s
                           for s in reading.spans)
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
@@ -293,6 +317,8 @@ class Reader:
             # the span ends before trailing punctuation: "like X, not a comedy" is not against X
             a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
             said = verdict(plain, a, b, scopes)
+            if said == "seen" and len(mentions) == 1 and POSITIVE.search(plain[:a] + " " + plain[b:]):
+                said = "+"  # "Seen sixth sense, it was awesome."
             if complaint is not None and said == "+" and m.item_id in session.last_ids and b <= complaint.start():
                 said = "-"  # "babe and toy story?? those are kids movies": named to complain
             if said != "unseen":  # "I haven't seen Heat": named, but no verdict at all
@@ -398,10 +424,17 @@ class Reader:
         """What the message mainly does, once its spans are read."""
         if reading.paging:
             return "more"
+        if chit_chat(message, reading, self.kind.words() | {self.kind.verb}):
+            return "small_talk"
         if asks(reading):
             return "request"
-        if reading.liked_ids:  # "I loved Heat, anything like that?" asks; "I loved Heat" tells
-            return "request" if asks_for_picks(message, self.kind.words(), self.kind.verb) else "like"
+        if reading.liked_ids:
+            # a taste the person brings up asks for more like it; liking what the other side
+            # suggested ("yes, that one was great") reacts to it
+            spoken = {i for t in session.transcript if not t.seeker for i in t.item_ids}
+            if asks_for_picks(message, self.kind.words(), self.kind.verb) or not set(reading.liked_ids) <= spoken:
+                return "request"
+            return "like"
         if reading.disliked_ids:
             return "dislike"
         if reading.seen_ids:

@@ -178,7 +178,8 @@ perfect excellent amazing wonderful brilliant lovely fantastic superb thx cheers
 heard hear think thought check checked while ago yet already recommend recommendation
 recommendations suggest suggestion suggestions help helped hope day night have has had do does
 did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am
-how today tonight morning afternoon evening hii hiya howdy all every there folks everyone""".split())
+how today tonight morning afternoon evening hii hiya howdy all every there folks everyone
+your you're yours our ours us he she they they're their theirs his her hers them those these""".split())
 
 
 def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:
@@ -189,7 +190,8 @@ def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:
 DEFAULT_VOCABULARY = GenreVocabulary.of(MOVIELENS_GENRES)
 # Words that may sit next to a genre word in a phrase that rules the genre out ("no horror
 # movies", "nothing too scary", "not a comedy please").
-GENRE_NEIGHBOURS = FILLER | frozenset("too very overly really any more of kind sort type genre genres stuff".split())
+GENRE_NEIGHBOURS = FILLER | frozenset("too very overly really any more of kind sort type genre genres stuff feeling "
+                                      "into tonight".split())
 # Words of a reference to the last list ("not the first one", "not #2"): the bot acts on it
 # (bot/conversation/linking.py list_references), so it is never a phrase the bot "can't rule out".
 LIST_REFERENCE_WORDS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth last one ones "
