@@ -58,6 +58,8 @@ ACCEPT_PLAIN = re.compile(r"^\W*(?:perfect|great|awesome|sounds good|that works|
 COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|that list|this list)\s*(?:are|were|'re|re|"
                        r"look|looks|seem|seems|all look|are all|were all)\s+(?:all\s+|just\s+|so\s+|too\s+|way too\s+)?"
                        r"([^.,;!?]*)", re.IGNORECASE)
+# "the george clooney one", "the 2001 version": words that pick one film among namesakes
+WHICH_ONE = re.compile(r"\bthe\s+[\w .'-]+?\s+(?:one|version|film|movie)\b", re.IGNORECASE)
 # A reference to one film just spoken of: "it", "that one", "that movie"
 REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|that)\b", re.IGNORECASE)
 WANT = re.compile(r"\b(?:want(?:ed)? to (?:see|watch)|looks? (?:good|great|fun|interesting)|sounds? (?:good|great|fun|"
@@ -73,6 +75,7 @@ POPULAR_SHARE = 0.1  # a title typed in lower case without a cue links when its 
 RARE_ZIPF = 3.0  # ... and, for one word, when the word is rarer than this in English (wordfreq): "goonies", not "heat"
 MIN_WORD = 5  # letters of such a one-word title
 LIST_RARE_ZIPF = 3.5  # ... rarer than this in English: the list is context enough ("nemo" 3.2, not "toy" 4.3)
+EXACT_LIST_ZIPF = 5.0  # a one-word title of the conversation, said whole, unless an everyday word ("up" 6.4)
 MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list just shown ("nemo")
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
@@ -158,10 +161,14 @@ class Reader:
             named = tuple(s.value for s in titles)
             undone = tuple(i for i in self._last_items(session) if i not in named) if named else ()
             spans = tuple(replace(s, polarity="+") if s.kind in ("title", "person") else s for s in reading.spans)
+            # "the george clooney one": who is in the film picks it; it is no limit on the list
+            which = [(m.start(), m.end()) for m in WHICH_ONE.finditer(message)]
+            pickers = {s.value for s in reading.spans if s.kind == "person"
+                       and any(a <= s.start and s.end <= b for a, b in which)}
             return replace(reading, act="correction", undone_ids=undone, liked_ids=named, disliked_ids=(),
                            seen_ids=(), spans=spans, language=language,
-                           facet_filters=tuple(f for f in reading.facet_filters
-                                               if not (f.kind == "people" and self._describes(f, named))))
+                           facet_filters=tuple(f for f in reading.facet_filters if not (f.kind == "people" and (
+                               self._describes(f, named) or ", ".join(f.values) in pickers))))
         accepted = self._accepted(message, titles, session)
         intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
         narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
@@ -257,6 +264,8 @@ class Reader:
                 item = keys.get(phrase) or (firsts.get(phrase) if n == 1 else None)
                 if item is None or (n == 1 and (phrase in COMMON_WORDS or phrase in FILLER)):
                     continue
+                if n == 1 and phrase in keys and (len(phrase) < MIN_LIST_WORD or _zipf(phrase) >= EXACT_LIST_ZIPF):
+                    continue  # "grown up dramas" does not name Up (2009); "collateral it is" names Collateral
                 found.append(Mention(item, (s, s + n), " ".join(raw[s:s + n])))
                 for k in range(s, s + n):
                     taken[k] = True
@@ -279,9 +288,14 @@ class Reader:
                 if not rows or all(w in COMMON_WORDS or w in FILLER for w in words):
                     continue
                 row = max(rows, key=lambda r: self.linker.prior[r])
-                if self.linker.prior[row] <= 0 or self.linker.prior[row] < self.popular:
+                # "babe and toy story": next to a title by "and" / "or", like the titles of a list
+                listed = ((s + n + 1 < len(raw) and tokens[s + n] in ("and", "or") and taken[s + n + 1])
+                          or (s >= 2 and tokens[s - 1] in ("and", "or") and taken[s - 2]))
+                # two or more words of an exact title, or listed: an item in the top quarter; one word: the top tenth
+                floor = self.popular if len(words) == 1 and not listed else self.linker.weak_min
+                if self.linker.prior[row] <= 0 or self.linker.prior[row] < floor:
                     continue
-                if len(words) == 1 and (len(phrase) < MIN_WORD or _zipf(phrase) >= RARE_ZIPF):
+                if len(words) == 1 and not listed and (len(phrase) < MIN_WORD or _zipf(phrase) >= RARE_ZIPF):
                     continue
                 found.append(Mention(self.catalog.items[row].item_id, (s, s + n), " ".join(raw[s:s + n])))
                 for k in range(s, s + n):
@@ -319,7 +333,7 @@ class Reader:
             said = verdict(plain, a, b, scopes)
             if said == "seen" and len(mentions) == 1 and POSITIVE.search(plain[:a] + " " + plain[b:]):
                 said = "+"  # "Seen sixth sense, it was awesome."
-            if complaint is not None and said == "+" and m.item_id in session.last_ids and b <= complaint.start():
+            if complaint is not None and said == "+" and b <= complaint.start():
                 said = "-"  # "babe and toy story?? those are kids movies": named to complain
             if said != "unseen":  # "I haven't seen Heat": named, but no verdict at all
                 {"+": liked, "-": disliked, "seen": seen}[said].append(m.item_id)

@@ -86,7 +86,7 @@ def taken(reading, bot: Bot) -> str:
     it: "Noted: you like Heat (1995); not horror; 1990-1999. Say 'undo' to take it back." """
     if reading.act == "undo":
         named = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX])
-        return f"Taken back: {'you like ' + named if named else 'what your last message asked for'}."
+        return f"Taken back: {'what I noted about ' + named if named else 'what your last message asked for'}."
     noted = [f"you like {escape(bot.label(i))}" for i in reading.liked_ids] + \
             [f"not {escape(bot.label(i))}" for i in reading.disliked_ids]
     # a series ("all the Harry Potter films") can be a dozen titles: name a few

@@ -25,11 +25,11 @@ ALIASES = {"sci fi": "science fiction", "scifi": "science fiction", "sf": "scien
 
 # canonical genre -> words people use for it, in any catalog that has the genre.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "comedy": ("funny", "comedy", "comedies", "hilarious", "laugh", "laughs", "humor", "humour",
+    "comedy": ("funny", "funnier", "comedy", "comedies", "hilarious", "laugh", "laughs", "humor", "humour",
                "lighthearted", "silly"),
     "animation": ("animated", "animation", "cartoon", "cartoons", "anime"),
     "children": ("kids", "kid", "children", "child", "toddler", "toddlers", "children's", "childrens"),
-    "horror": ("horror", "scary", "scare", "frightening", "creepy", "spooky", "terrifying", "slasher"),
+    "horror": ("horror", "scary", "scarier", "scare", "frightening", "creepy", "spooky", "terrifying", "slasher"),
     "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
     "crime": ("crime", "gangster", "gangsters", "mafia", "heist", "detective"),
     "romance": ("romance", "romantic", "love story", "romances"),
