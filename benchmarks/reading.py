@@ -162,9 +162,14 @@ def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> 
                 + [(i, "undo") for i in (getattr(reading, "undone_ids", ()) if act == "undo" else ())]
                 + [(i, "accept") for i in getattr(reading, "accepted_ids", ())])
     accepted = set(getattr(reading, "accepted_ids", ()))
+    group = [s for s in getattr(reading, "spans", ()) if s.kind == "list_ref" and s.value == "all"]
+    grouped = set(shown_ids) if group else set()
+    out += [("list_ref", "all", s.polarity) for s in group]  # "love those": one reference to them all
     for item_id, polarity in verdicts:
         if polarity == "+" and item_id in accepted:
             continue  # an accepted pick is also liked: one span, "accept"
+        if item_id in grouped:
+            continue
         if item_id in refs:
             out += [("list_ref", str(p), polarity) for p in refs[item_id]]
         else:

@@ -142,3 +142,20 @@ def test_undo_takes_back_the_last_turn_and_the_reply_says_what_it_took(bot):
     assert set(t.session.shown_ids) <= set(u.session.shown_ids)  # lists shown stay shown
     again = bot.respond("scratch that", u.session)  # the undo itself is never what is taken back
     assert "horror" not in again.session.banned_genres
+
+
+def test_a_question_about_the_title_spoken_of_is_answered_from_the_catalog(bot):
+    s = shown(bot.new_session("s"), "toystory")  # the bot's last turn named one film
+    turn = bot.respond("is it kid friendly?", s)
+    r = turn.session.readings[-1]
+    assert r.act == "question" and r.asked_ids == ("toystory",) and not turn.items
+    assert turn.reply.startswith("Toy Story (1995): Animation, Children, Comedy · John Lasseter")
+    assert "G" in turn.reply and "all the catalog tells me" in turn.reply
+
+
+def test_praise_of_those_just_suggested_likes_them_all(bot):
+    s = shown(bot.new_session("s"), "heat", "collateral")
+    r = bot.read("yeah love those too", s)
+    assert r.act == "like" and set(r.liked_ids) == {"heat", "collateral"}
+    assert bot.read("bye, have a great day", s).act == "goodbye"
+    assert bot.read("you too!", s).act == "goodbye"

@@ -64,6 +64,12 @@ WHICH_ONE = re.compile(r"\bthe\s+[\w .'-]+?\s+(?:one|version|film|movie)\b", re.
 REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|that)\b", re.IGNORECASE)
 WANT = re.compile(r"\b(?:want(?:ed)? to (?:see|watch)|looks? (?:good|great|fun|interesting)|sounds? (?:good|great|fun|"
                   r"interesting)|heard (?:good|great) things)\b", re.IGNORECASE)
+# "is it scary?", "was that one any good?": a question about the film spoken of
+ABOUT_IT = re.compile(r"^\W*(?:\w+\W+)?(?:is|was|does|did|has|are|were)\s+(?:it|that|this|that one|this one|they|those)\b.*\?",
+                      re.IGNORECASE)
+# the items just spoken of, all of them: "those", "both of them", "your suggestions"
+GROUP = re.compile(r"\b(?:those|these|them|both|all of (?:them|those|these)|all three|your (?:suggestions|picks|ideas))\b",
+                   re.IGNORECASE)
 # "thanks for the help", "thank you for the suggestions": the list did its job
 THANKS_FOR = re.compile(r"\bthanks?(?: you)?(?: so much| a lot| again)? for (?:the |your |all the |all your |these |those )?"
                         r"(?:help|suggestions?|recommendations?|recs|ideas|advice|picks|list)\b", re.IGNORECASE)
@@ -179,7 +185,24 @@ class Reader:
                           for s in reading.spans)
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
                            text="", language=language)
-        return replace(reading, act=self._act(message, reading, session), language=language)
+        act = self._act(message, reading, session)
+        if act == "question":
+            # "is it kid friendly?", "Did you see Rampage?": about the title named, else the one spoken of last
+            named = [s for s in titles if s.polarity != "-"]
+            ref = REFERENCE.search(message)
+            last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+            about = named[0].value if named else (last[0] if ref is not None and len(last) == 1 else None)
+            if about is not None:
+                spans = tuple(replace(s, polarity="asked") if s.kind == "title" and s.value == about else s
+                              for s in reading.spans)
+                if not named:
+                    spans += (Span("title", ref.start(), ref.end(), ref.group(0), "asked", about),)
+                # a question about a film asks nothing of the list ("is it kid friendly?" wants no kids' films)
+                return replace(reading, act=act, asked_ids=(about,), liked_ids=(), seen_ids=(), disliked_ids=(),
+                               text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(),
+                               years=None, relative_years="", audience="", banned_words=(), spans=spans,
+                               language=language)
+        return replace(reading, act=act, language=language)
 
     # --- parts ----------------------------------------------------------------------------
     def _asked(self, message: str, session: Session) -> tuple[str, Span] | None:
@@ -373,6 +396,14 @@ class Reader:
                 a, b, item_id, said = ref
                 {"+": liked, "-": disliked, "seen": seen}[said].append(item_id)
                 spans.append(Span("title", a, b, message[a:b], said, item_id))
+            group = GROUP.search(plain)
+            spoken = next((t.item_ids for t in reversed(session.transcript) if not t.seeker and t.item_ids), ())
+            if ref is None and group is not None and spoken and complaint is None:
+                # "yeah love those too", "I've seen both of those": every item just spoken of
+                said = verdict(plain, group.start(), group.end(), scopes)
+                if said != "unseen" and (said != "+" or POSITIVE.search(plain) or ACCEPT_BEFORE.search(plain)):
+                    {"+": liked, "-": disliked, "seen": seen}[said].extend(spoken)
+                    spans.append(Span("list_ref", group.start(), group.end(), group.group(0), said, "all"))
         spans += self._genre_spans(message, reading)
         paging = is_paging(message)
         # what is left once titles are blanked, tidied: "I hated X, vampires" -> "vampires"
@@ -438,23 +469,31 @@ class Reader:
         """What the message mainly does, once its spans are read."""
         if reading.paging:
             return "more"
+        talk = small_talk(message)
+        picks = asks_for_picks(message, self.kind.words(), self.kind.verb)
+        narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
+                       or reading.years is not None or reading.relative_years or reading.audience)
+        named = bool(reading.liked_ids or reading.disliked_ids or reading.seen_ids)
+        if BYE.search(message) and talk != "greeting" and not narrows and not picks:
+            return "goodbye"
         if chit_chat(message, reading, self.kind.words() | {self.kind.verb}):
-            return "small_talk"
-        if asks(reading):
-            return "request"
-        if reading.liked_ids:
-            # a taste the person brings up asks for more like it; liking what the other side
-            # suggested ("yes, that one was great") reacts to it
-            spoken = {i for t in session.transcript if not t.seeker for i in t.item_ids}
-            if asks_for_picks(message, self.kind.words(), self.kind.verb) or not set(reading.liked_ids) <= spoken:
-                return "request"
-            return "like"
+            # "Great.", "Awesome!" right after a suggestion praise it
+            spoken = any(not t.seeker and t.item_ids for t in session.transcript[-1:])
+            return "like" if spoken and POSITIVE.search(message) and not is_question(message) else "small_talk"
+        if ABOUT_IT.match(message) or (is_question(message) and not picks and not narrows and not named):
+            return "question"  # "is it kid friendly?", "did you see Rampage?"
+        spoken = {i for t in session.transcript if not t.seeker for i in t.item_ids}
+        if not narrows and not picks and reading.liked_ids and set(reading.liked_ids) <= spoken:
+            return "like"  # liking what the other side suggested reacts to it
+        if not narrows and not picks and not named and POSITIVE.search(message) and spoken:
+            return "like"  # "That was also a great movie, I laughed alot during it!"
+        if asks(reading) or reading.liked_ids:
+            return "request"  # a taste the person brings up asks for more like it
         if reading.disliked_ids:
             return "dislike"
         if reading.seen_ids:
             return "seen"
-        talk = small_talk(message)
-        if talk == "bye" or (BYE.search(message) and talk != "greeting"):
+        if talk == "bye":
             return "goodbye"
         if is_question(message) and talk is None:
             return "question"

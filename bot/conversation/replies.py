@@ -11,7 +11,7 @@ from bot.conversation.intents import COURTESY, ItemQuestion, asks_for_picks, is_
 from bot.conversation.render import NOTED_MAX, escape
 from bot.conversation.state import Session
 from bot.conversation.understand import has_content
-from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS, format_number
+from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS, facet_line, format_number
 
 if TYPE_CHECKING:
     from bot.conversation.chat import Bot
@@ -73,7 +73,13 @@ def answer(bot: "Bot", question: ItemQuestion | None, item_id: str) -> str:
     item = bot.catalog.items[bot.catalog.row(item_id)]
     label = escape(item.display_label())
     facets = item.facets
-    facet = question.facet if question is not None else "director"
+    facet = question.facet if question is not None else "about"
+    if facet == "about":  # "is it kid friendly?", "what's that one about?": what the catalog holds
+        genres = ", ".join(item.genres)
+        known = facet_line(facets, bot.catalog.units)
+        facts = " · ".join(escape(x) for x in (genres, known) if x)
+        return (f"{label}: {facts}. That is all the catalog tells me about it." if facts
+                else f"I don't know more about {label} than its title: the catalog doesn't say.")
     if facet in ("director", "writer", "cast"):
         role = "author" if facet == "writer" and facets.names("author") else facet
         names = facets.names(role)
