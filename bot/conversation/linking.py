@@ -244,6 +244,7 @@ class TitleLinker:
                 self.by_prefix.setdefault(prefix, []).append(row)
         # the catalog's own plural ("books") also announces a series: "all the Harry Potter books"
         self.series_words = SERIES_WORDS | catalog.kind.words()
+        self.kind_words = catalog.kind.words()
 
     def _pick(self, rows: list[int], year: int | None) -> int | None:
         """The most popular item with this title; with a year, only one of that year (None
@@ -302,8 +303,9 @@ class TitleLinker:
                 if inside and not (quoted & set(range(s, s + n))):
                     continue
                 rows = None if fuzzy else self.by_title.get(phrase)
-                if (fuzzy and n >= 2 and len(phrase) >= 10
+                if (fuzzy and n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
                         and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
+                    # ("scary movies" is no typo of Scary Movie: a kind word never ends a fuzzy match)
                     best = self.fuzzy.best(phrase, FUZZY_MIN)
                     rows = self.by_title[best[0]] if best else None
                 if rows is None:
@@ -318,7 +320,10 @@ class TitleLinker:
                 row = self._pick(rows, year)
                 if row is None:
                     continue  # "It (2017)": that title, but another film than the catalog's
-                if (not marked and (fuzzy or cued_word) and self.weak_min > -np.inf
+                if (s + n < len(raw) and not breaks[s + n - 1] and re.fullmatch(r"\d{1,4}", tokens[s + n] or "")
+                        and int(tokens[s + n]) != self.catalog.items[row].year):
+                    continue  # "Blade Runner 2049", "Super Troopers 2": a longer title the catalog lacks
+                if (not marked and self.weak_min > -np.inf
                         and (self.prior[row] <= 0 or self.prior[row] < self.weak_min)):
                     continue  # a weak lower-case match of an obscure item: "oceans" is not Oceans (2009)
                 found.append(Mention(self.catalog.items[row].item_id, (s, end), " ".join(raw[s:end])))

@@ -29,7 +29,7 @@ NEGATION = re.compile(
     r"\b(?:no|not|nothing|none of|without|never|avoid|except|skip|hate[ds]?|hated|dislike[ds]?|"
     r"(?:don'?t|doesn'?t|didn'?t|do not|does not|did not|won'?t|can'?t|cannot)\s+(?:want|like|enjoy|care for|stand|"
     r"handle|do|bear|watch)|no more|anything but|nah|nope|no way|can'?t stand|cannot stand|not a fan of|"
-    r"sick of|tired of|had enough of|pass on|not into)\b",
+    r"sick of|tired of|had enough of|pass on|not into|bored (?:by|with)|disappointed (?:by|with)|meh)\b",
     re.IGNORECASE)
 # A verdict said after a title, in its clause: "Heat was boring", "X would wreck me".
 AGAINST_AFTER = re.compile(
@@ -41,6 +41,9 @@ AGAINST_AFTER = re.compile(
 # "I haven't seen that one", "never heard of it": no verdict at all (not seen, not ruled out)
 UNSEEN = re.compile(r"\b(?:haven'?t|have not|hasn'?t|never|not|didn'?t|did not|don'?t|do not)\s+(?:(?:yet|ever|even)\s+)?"
                     r"(?:seen|watched|saw|see|heard of|heard about|know|watch)\b", re.IGNORECASE)
+# "... the hunger games and i didnt like it": a verdict that follows, in the same clause
+AGAINST_LATER = re.compile(r"\b(?:didn'?t|did not|don'?t|do not)\s+(?:like|love|enjoy|care for)\b|\bhated?\b|\bdisliked?\b",
+                           re.IGNORECASE)
 SEEN = re.compile(r"\b(?:seen|saw|watched|read|already|finished)\b", re.IGNORECASE)
 POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|great|favou?rite|amazing|awesome|"
                       r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
@@ -99,7 +102,7 @@ def verdict(message: str, start: int, end: int, scopes: list[tuple[int, int, str
         return "unseen"
     if in_scope(scopes, start):
         return "-"
-    if AGAINST_AFTER.search(after):
+    if AGAINST_AFTER.search(after) or AGAINST_LATER.search(after):
         return "-"
     # the mention's own words say nothing ("Bad Boys")
     if SEEN.search(clause) and not POSITIVE.search(clause):

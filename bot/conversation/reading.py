@@ -61,12 +61,17 @@ COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|
 # "the george clooney one", "the 2001 version": words that pick one film among namesakes
 WHICH_ONE = re.compile(r"\bthe\s+[\w .'-]+?\s+(?:one|version|film|movie)\b", re.IGNORECASE)
 # A reference to one film just spoken of: "it", "that one", "that movie"
-REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|that)\b", re.IGNORECASE)
+REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|(?:that|this)(?=\s*(?:is|was|'s|sounds|looks|"
+                       r"seems|too|[.,!?]|$)))\b", re.IGNORECASE)
 WANT = re.compile(r"\b(?:want(?:ed)? to (?:see|watch)|looks? (?:good|great|fun|interesting)|sounds? (?:good|great|fun|"
                   r"interesting)|heard (?:good|great) things)\b", re.IGNORECASE)
 # "is it scary?", "was that one any good?": a question about the film spoken of
 ABOUT_IT = re.compile(r"^\W*(?:\w+\W+)?(?:is|was|does|did|has|are|were)\s+(?:it|that|this|that one|this one|they|those)\b.*\?",
                       re.IGNORECASE)
+# The start of a clause that asks about the title after it: "is X ...?", "who stars in X?",
+# "what is X about?" ("have you seen X?" from a seeker most often means they liked it)
+ASKS_ABOUT = re.compile(r"^\W*(?:\w+\W+)?(?:is|was|does|did|who(?:'s| is| was)?(?: \w+)?(?: in| on)?|what(?:'s| is)|how (?:long|good) is)\b",
+                        re.IGNORECASE)
 # the items just spoken of, all of them: "those", "both of them", "your suggestions"
 GROUP = re.compile(r"\b(?:those|these|them|both|all of (?:them|those|these)|all three|your (?:suggestions|picks|ideas))\b",
                    re.IGNORECASE)
@@ -186,6 +191,10 @@ class Reader:
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
                            text="", language=language)
         act = self._act(message, reading, session)
+        if reading.asked_ids and not (reading.liked_ids or reading.disliked_ids or asks(reading)):
+            act = "question"
+        if act == "question" and reading.asked_ids:
+            return replace(reading, act=act, text="", language=language)
         if act == "question":
             # "is it kid friendly?", "Did you see Rampage?": about the title named, else the one spoken of last
             named = [s for s in titles if s.polarity != "-"]
@@ -305,6 +314,10 @@ class Reader:
             for s in range(len(raw) - n + 1):
                 if any(taken[s:s + n]) or any(re.search(r"[,.;!?]$", w) for w in raw[s:s + n - 1]):
                     continue
+                if any(w[:1].isupper() for w in raw[s:s + n]):
+                    continue  # written with capitals: the linker's rules have already judged it
+                if s + n < len(raw) and re.fullmatch(r"\d{1,4}", tokens[s + n] or ""):
+                    continue  # "home alone 2": a longer title
                 words = [t for t in tokens[s:s + n] if t]
                 phrase = " ".join(words)
                 rows = self.linker.by_title.get(phrase) or self.linker.main_titles.get(phrase)
@@ -346,6 +359,7 @@ class Reader:
         liked: list[str] = []
         disliked: list[str] = []
         seen: list[str] = []
+        asked: list[str] = []
         named_years: list[int] = []
         spans: list[Span] = []
         complaint = COMPLAINT.search(message) if session.last_ids else None
@@ -354,6 +368,12 @@ class Reader:
             # the span ends before trailing punctuation: "like X, not a comedy" is not against X
             a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
             said = verdict(plain, a, b, scopes)
+            left, right = clause_bounds(plain, a, b)
+            if right < len(plain) and plain[right] == "?" and ASKS_ABOUT.match(plain[left:a]):
+                asked.append(m.item_id)  # "is Gone Baby Gone (2007) suspenseful?", "who stars in The Descent?"
+                spans.append(Span("title", a, b, message[a:b], "asked", m.item_id))
+                blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+                continue
             if said == "seen" and len(mentions) == 1 and POSITIVE.search(plain[:a] + " " + plain[b:]):
                 said = "+"  # "Seen sixth sense, it was awesome."
             if complaint is not None and said == "+" and b <= complaint.start():
@@ -423,7 +443,7 @@ class Reader:
             spans.append(Span("years", 0, 0, "", "+", years.describe()))
         if audience:
             spans.append(Span("audience", 0, 0, "", "+", audience))
-        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
+        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)), asked_ids=tuple(dict.fromkeys(asked)),
                        disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
                        seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
                        spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
@@ -433,20 +453,21 @@ class Reader:
         title spoken of last (the latest turn naming exactly one item, either side), when
         the clause says something of it (liked, ruled out, seen, or a pick taken); a bare
         "it" in "is it scary?" or "I love it when..." is left alone."""
-        m = REFERENCE.search(message)
-        if m is None:
-            return None
         last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
         if len(last) != 1:
             return None
-        said = verdict(message, m.start(), m.end(), scopes)
-        left, right = clause_bounds(message, m.start(), m.end())
-        clause = message[left:right]
-        if said == "unseen":
-            return None
-        if said == "+" and not (POSITIVE.search(clause) or ACCEPT_BEFORE.search(clause) or WANT.search(clause)):
-            return None
-        return m.start(), m.end(), last[0], said
+        for m in REFERENCE.finditer(message):
+            said = verdict(message, m.start(), m.end(), scopes)
+            left, right = clause_bounds(message, m.start(), m.end())
+            clause = message[left:right]
+            if said == "unseen":
+                continue  # "I haven't seen that one, but I've heard great things about it": the next one
+            if said == "seen" and POSITIVE.search(message):
+                said = "+"  # "I saw that, it was good."
+            if said == "+" and not (POSITIVE.search(clause) or ACCEPT_BEFORE.search(clause) or WANT.search(clause)):
+                continue
+            return m.start(), m.end(), last[0], said
+        return None
 
     def _genre_spans(self, message: str, reading: Reading) -> list[Span]:
         """Where each genre asked for or ruled out was said (its first cue word)."""
