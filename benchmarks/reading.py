@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -70,10 +71,14 @@ def legacy_act(reading, message: str) -> str:
 
 
 class Keys:
-    """Comparable values: films by (normalised title without article, year)."""
+    """Comparable values: films by (normalised title without article, year); `plain`: the
+    words that name no topic (filler, the catalog's genre words and kind words)."""
 
-    def __init__(self, catalog) -> None:
+    def __init__(self, catalog, vocabulary=None) -> None:
+        from bot.conversation.understand import FILLER
         from retrieval.titles import title_key
+
+        self.plain = FILLER | catalog.kind.words() | (vocabulary.words() if vocabulary is not None else frozenset())
 
         self.catalog = catalog
         self.title_key = title_key
@@ -147,7 +152,6 @@ def years_as_said(gold: tuple, pred: list[tuple]) -> tuple:
 def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> tuple[str, list[tuple]]:
     """(act, [(kind, value, polarity)]) of one reading."""
     from bot.conversation.linking import list_references
-    from bot.conversation.understand import has_content
     from bot.conversation.vocabulary import MOODS, NARROW, canonical
 
     MOOD_WORDS = MOODS | {"dark", "darker", "gritty", "tense", "serious", "emotional", "moving", "lighthearted", "silly"}
@@ -191,8 +195,9 @@ def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> 
             out.append(("genre", canonical(g), "+"))
         cue_words.update(cues)
     out += [("genre", canonical(g), "-") for g in reading.banned_genres]
-    if reading.text and has_content(reading.text) and not any(k == "topic" for k, _, _ in out):
-        out.append(("topic", "", "+"))  # the words left for the encoder: what it is about
+    left = [w for w in re.findall(r"[a-z0-9']+", reading.text.lower()) if w not in keys.plain]
+    if act in ("request", "more") and left and not any(k == "topic" for k, _, _ in out):
+        out.append(("topic", "", "+"))  # words left for the encoder beyond genres and filler: what it is about
     out += [("topic", "", "-") for _ in getattr(reading, "unused", ())]
     if reading.years is not None:
         out.append(("years", years_value(reading.years), "+"))
@@ -250,6 +255,9 @@ def score(bot, examples: list[dict], keys: Keys) -> dict:
             v = gold_value(s, keys)
             if s["kind"] == "title" and v not in keys.in_catalog:
                 missing_titles += 1
+                continue
+            if s["kind"] == "list_ref" and v != "all":  # "1 and 3": a reference to each
+                gold += [("list_ref", pos, s["polarity"]) for pos in v.split(",")]
                 continue
             gold.append((s["kind"], v, s["polarity"]))
         gold = [years_as_said(g, pred) for g in gold]
@@ -316,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     launch_args = launch.parse_args([] if args.artifacts is None else ["--artifacts", str(args.artifacts)])
     bot, _ = launch.make_bot(launch_args)
-    keys = Keys(bot.catalog)
+    keys = Keys(bot.catalog, bot.vocabulary)
     sets = {name: score(bot, load(args.data / f"{name}.jsonl"), keys) for name in ("dev", "casual")}
     both = [ex for name in ("dev", "casual") for ex in load(args.data / f"{name}.jsonl")]
     overall = score(bot, both, keys)

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 
 GREETING = re.compile(r"^\W*(?:hi+|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|yo|greetings)\b", re.I)
-THANKS = re.compile(r"\b(?:thanks?|thank you|thx|cheers|ty)\b", re.I)
-BYE = re.compile(r"\b(?:bye|goodbye|see you|see ya|good ?night|gotta go|take care|you too|later|"
+THANKS = re.compile(r"\b(?:thanks?|thank you|thx|thnx|cheers|ty|tysm|tyvm)\b", re.I)
+BYE = re.compile(r"\b(?:bye+|goodbye|see you|see ya|good ?night|(?:k |ok )?night|gn|gotta go|gtg|ttyl|"
+                 r"take care|you too|later|"
                  r"have an? (?:good|great|nice|wonderful|lovely) (?:day|night|evening|weekend|one)|"
                  r"thanks? (?:you )?for (?:your time|the chat|chatting|talking)|nice (?:talking|chatting))\b", re.I)
 # Words that only thank or take leave ("thanks a lot", "cheers mate", "ok thanks, that works"):
@@ -35,6 +36,7 @@ ITEM_QUESTIONS = [
     (re.compile(r"^\W*what(?:'s| is| was)\s+(.+?)\s+rated\W*$|^\W*what\s+(?:is the )?rating (?:of|for)\s+(.+?)\W*$",
                 re.I), "rating"),
     (re.compile(r"^\W*when\s+(?:was|did)\s+(.+?)\s+(?:come out|released|made|published|out)\W*$", re.I), "year"),
+    (re.compile(r"^\W*what(?:'s| is|s| was)\s+(.+?)\s+about\W*$", re.I), "about"),
 ]
 
 # A few very common words of other languages that English messages never use.
@@ -52,7 +54,7 @@ want would please and or not no of to in on me my""".split())
 
 @dataclass(frozen=True)
 class ItemQuestion:
-    facet: str  # director | writer | cast | length | rating | year
+    facet: str  # director | writer | cast | length | rating | year | about
     title: str  # the words naming the item, as written
 
 

@@ -51,6 +51,7 @@ scary dark sad happy long short old new good great best bad better worse very re
 # Words after "X and ..." that go on the sentence rather than name another title.
 LIST_STOP = EDGE_STOP | frozenset("more other others similar stuff something anything everything things "
                                   "so just really also i you it".split())
+PLAIN = COMMON_WORDS | LIST_STOP  # words that never make a lower-case title on their own
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
@@ -295,6 +296,8 @@ class TitleLinker:
                 if (not marked and not (listed and tokens[s] not in LIST_STOP) and (n == 1 or not cued)
                         and not cued_word and not exact_long):
                     continue  # lower-case words are words, not a title
+                if not marked and all(tokens[i] in PLAIN for i in range(s, s + n)):
+                    continue  # "more than the others" is not The Others
                 # Part of a longer capitalised name the catalog lacks: "Paul" in "Paul Blart:
                 # Mall Cop", "Life" in "A Beautiful Life" (quoted titles are taken as said).
                 inside = ((s > 0 and not sentence_start and not breaks[s - 1] and capital_run(s - 1)

@@ -27,7 +27,7 @@ import numpy as np
 
 from bot.conversation.facetread import FacetReader, FacetReading
 from bot.conversation.intents import BYE, COURTESY, asks_for_picks, foreign_language, is_question, item_question, small_talk
-from bot.conversation.linking import COMMON_WORDS, Mention, TitleLinker, list_references
+from bot.conversation.linking import COMMON_WORDS, CUE, Mention, TitleLinker, list_references
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
@@ -66,7 +66,8 @@ REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|(?:that|
 WANT = re.compile(r"\b(?:want(?:ed)? to (?:see|watch)|looks? (?:good|great|fun|interesting)|sounds? (?:good|great|fun|"
                   r"interesting)|heard (?:good|great) things)\b", re.IGNORECASE)
 # "is it scary?", "was that one any good?": a question about the film spoken of
-ABOUT_IT = re.compile(r"^\W*(?:\w+\W+)?(?:is|was|does|did|has|are|were)\s+(?:it|that|this|that one|this one|they|those)\b.*\?",
+ABOUT_IT = re.compile(r"^\W*(?:\w+\W+)?(?:is|was|does|did|has|are|were)\s+(?:it|that|this|that one|this one|they|those|"
+                      r"the (?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) one|#\d+|number \d+)\b.*\?",
                       re.IGNORECASE)
 # The start of a clause that asks about the title after it: "is X ...?", "who stars in X?",
 # "what is X about?" ("have you seen X?" from a seeker most often means they liked it)
@@ -84,6 +85,7 @@ KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|chi
 WEAK_SHARE = 0.25  # a weak lower-case title match ("i loved oceans") links an item in the top quarter by the prior
 POPULAR_SHARE = 0.1  # a title typed in lower case without a cue links when its item is in the top tenth by the prior
 RARE_ZIPF = 3.0  # ... and, for one word, when the word is rarer than this in English (wordfreq): "goonies", not "heat"
+CUED_ZIPF = 4.0  # ... after a cue word ("watched inception" 3.7; not "loved heat" 4.9)
 MIN_WORD = 5  # letters of such a one-word title
 LIST_RARE_ZIPF = 3.5  # ... rarer than this in English: the list is context enough ("nemo" 3.2, not "toy" 4.3)
 EXACT_LIST_ZIPF = 5.0  # a one-word title of the conversation, said whole, unless an everyday word ("up" 6.4)
@@ -104,6 +106,9 @@ def asks(reading: Reading) -> bool:
                 or reading.years is not None or reading.relative_years or reading.banned_words or reading.audience)
 
 
+# Words that ask for picks whatever else is said ("good" and "more" alone do not: "im good u?")
+PICK_WORDS = frozenset("""recommend recommendation recommendations suggest suggestion suggestions something anything
+similar want looking find show give pick picks options surprise""".split())
 CHAT_ZIPF = 4.0  # words at least this common in English (wordfreq) are everyday chat: "yo whats up", "haha fair"
 
 
@@ -118,7 +123,7 @@ def chit_chat(message: str, reading: Reading, kind_words: frozenset[str]) -> boo
     if small_talk(message) == "greeting" and not reading.text.strip(" ,.!?"):
         return True
     words = re.findall(r"[a-z']+", message.lower())
-    if not words or asks_for_picks(message, kind_words, "") or any(w in kind_words for w in words):
+    if not words or set(words) & PICK_WORDS or any(w in kind_words for w in words):
         return False
     return small_talk(message) == "greeting" or all(w in FILLER or _zipf(w) >= CHAT_ZIPF for w in words)
 
@@ -182,6 +187,8 @@ class Reader:
                                self._describes(f, named) or ", ".join(f.values) in pickers))))
         accepted = self._accepted(message, titles, session)
         intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
+        if accepted == () and intends and reading.liked_ids:
+            accepted = reading.liked_ids  # "ok ill watch the first one", "i'll take 2 and 4"
         narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
                        or reading.years is not None or reading.relative_years)
         if accepted is not None and not (narrows or (asks(reading) and not intends)) \
@@ -201,6 +208,14 @@ class Reader:
             ref = REFERENCE.search(message)
             last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
             about = named[0].value if named else (last[0] if ref is not None and len(last) == 1 else None)
+            listed = [s for s in reading.spans if s.kind == "list_ref"]
+            if about is None and listed:  # "is the last one scary?"
+                about = session.last_ids[int(listed[0].value) - 1]
+                spans_asked = tuple(replace(s, polarity="asked") if s.kind == "list_ref" else s for s in reading.spans)
+                return replace(reading, act=act, asked_ids=(about,), liked_ids=(), seen_ids=(), disliked_ids=(),
+                               text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(),
+                               years=None, relative_years="", audience="", banned_words=(), spans=spans_asked,
+                               language=language)
             if about is not None:
                 spans = tuple(replace(s, polarity="asked") if s.kind == "title" and s.value == about else s
                               for s in reading.spans)
@@ -220,9 +235,12 @@ class Reader:
         question = item_question(message)
         if question is None:
             return None
+        refs = list_references(question.title, len(session.last_ids))
         if question.title.lower() in PRONOUNS:
             named = [i for t in session.transcript if t.seeker for i in t.item_ids]
             found = named[-1:] or list(session.last_ids[:1])
+        elif refs:  # "whats #4 about", "who's in the second one"
+            found = [session.last_ids[refs[0][0] - 1]]
         else:
             found = [m.item_id for m in self.linker.find(f'"{question.title}"')[:1]]
         if not found:
@@ -331,7 +349,10 @@ class Reader:
                 floor = self.popular if len(words) == 1 and not listed else self.linker.weak_min
                 if self.linker.prior[row] <= 0 or self.linker.prior[row] < floor:
                     continue
-                if len(words) == 1 and not listed and (len(phrase) < MIN_WORD or _zipf(phrase) >= RARE_ZIPF):
+                # right after a cue ("i watched inception last nite") a word may be commoner
+                cued = s >= 1 and tokens[s - 1] in CUE
+                if len(words) == 1 and not listed and (len(phrase) < MIN_WORD
+                                                       or _zipf(phrase) >= (CUED_ZIPF if cued else RARE_ZIPF)):
                     continue
                 found.append(Mention(self.catalog.items[row].item_id, (s, s + n), " ".join(raw[s:s + n])))
                 for k in range(s, s + n):

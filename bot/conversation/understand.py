@@ -24,7 +24,8 @@ IMPLIED_BANS: dict[str, tuple[str, ...]] = {
 }
 
 PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
-                    r"\W*(?:more|else|other(?:s| ones| options)?|next)\W*(?:please|ones|options|picks)?\W*)$",
+                    r"\W*(?:more|else|other(?:s| ones| options)?|next|different ones|new ones)\W*"
+                    r"(?:please|pls|plz|ones|options|picks)?\W*)$",
                     re.IGNORECASE)
 
 SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+|well\W+)?(?:now|instead|actually|how about|what about|"
