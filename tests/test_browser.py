@@ -1,7 +1,8 @@
 """The chat page in a real browser: the tiny server (tests/tiny_server.py, its items as
 movies with facets) driven by headless Chromium through Playwright. A request brings
-cards with 👍 / 👎, a 👍 brings a new list at once, a reply scrolls the first card into
-view, and a 420 px phone never scrolls sideways. Screenshots at desktop and phone width
+cards with 👍 / 👎 (the page's only thumbs), a 👍 brings a new list at once while the
+first stays in the conversation, Undo says "undo" in the chat, a reply scrolls the first
+card into view, and a 420 px phone never scrolls sideways. Screenshots at desktop and phone width
 go to benchmarks/results/ui/.
 
 Playwright's own browser download needs the network, so the test drives the system's
@@ -84,6 +85,7 @@ def test_cards_feedback_and_phone_width(page):
     # the greeting speaks of the catalog's kind and offers examples; research controls are folded
     page.get_by_text("What would you like to watch?").first.wait_for()
     assert page.get_by_label("Known user id (empty = new visitor)").is_hidden()
+    assert page.get_by_role("button", name="Undo").is_disabled()  # nothing to take back yet
 
     send(page, "a funny cartoon for kids")
     first = wait_for_new_titles(page, [])
@@ -100,6 +102,9 @@ def test_cards_feedback_and_phone_width(page):
     second = wait_for_new_titles(page, first)
     assert not set(first) & set(second)  # a new list at once, nothing shown twice
     assert page.get_by_text(f"Noted: you like {first[1]}").first.is_visible()
+    # the first list stays in the conversation; the cards' thumbs are the only ones
+    assert page.locator("#conversation").get_by_text(first[0]).first.is_visible()
+    assert page.get_by_role("button", name="Like", exact=True).count() == 0
 
     page.set_viewport_size(PHONE)
     page.evaluate("window.scrollTo(0, 0)")
@@ -116,10 +121,15 @@ def test_cards_feedback_and_phone_width(page):
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
 
+    page.get_by_role("button", name="Undo").click()  # says "undo" in the chat
+    page.locator("#conversation").get_by_text("Taken back:").first.wait_for()
+
     page.get_by_role("button", name="Start over").click()  # back to the greeting, no cards
     page.wait_for_function("() => !document.querySelector('.pick .pick-title')"
                            " || [...document.querySelectorAll('.pick')].every(e => e.offsetParent === null)")
     assert page.get_by_text("What would you like to watch?").first.is_visible()
+    page.wait_for_function("() => [...document.querySelectorAll('button')]"
+                           ".some(b => b.innerText.trim() === 'Undo' && b.disabled)")
 
 
 def test_a_bookshop_page_has_no_movie_words(tmp_path):

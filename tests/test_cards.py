@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.service.cards import card_html, facet_line, greeting, reply_lead
+from bot.service.cards import card_html, chat_list, facet_line, greeting, reply_in_chat, reply_lead
 from bot.conversation.examples import example_requests
 from bot.conversation.chat import BadInput
 from bot.service.logbook import Logbook
@@ -68,6 +68,21 @@ def test_reply_lead_drops_the_numbered_list_only():
     assert reply_lead(reply, None) == reply
     assert reply_lead("Some other wording of the list", 1) == "Some other wording of the list"
     assert reply_lead("1. **Ronin**", 1) == "1. **Ronin**"  # nothing before the list: keep it all
+
+
+def test_a_reply_in_the_chat_keeps_its_list_compactly_and_escaped():
+    """The chat history's copy of a reply: the lead, then one line per pick (rank, title,
+    year, reason; no facets or genres), catalog text Markdown-inert as in the bot's replies."""
+    ronin = Item("r", "Ronin", "ronin", 1998, ("Action",), facets=PRESTIGE)
+    odd = Item("o", "Heat *uncut* <b>", "heat", 1995)
+    picks = [(1, ronin, "Like Heat (1995)"), (2, odd, "")]
+    assert chat_list(picks) == ("1. **Ronin (1998)** — _Like Heat (1995)_\n"
+                                "2. **Heat \\*uncut\\* &lt;b&gt; (1995)**")
+    reply = ("Noted: you like Heat (1995).\nHere are 2 picks:\n1. **Ronin (1998)** · Action  \n"
+             "   Christopher Nolan  \n   _Like Heat (1995)_\n2. **Heat \\*uncut\\* &lt;b&gt; (1995)**")
+    assert reply_in_chat(reply, picks) == "Noted: you like Heat (1995).\nHere are 2 picks:\n" + chat_list(picks)
+    assert reply_in_chat(reply, []) == reply  # no picks: the reply as it is
+    assert reply_in_chat("Some other wording", picks) == "Some other wording"  # no list found: never cut or doubled
 
 
 def test_refresh_after_feedback_brings_a_new_list_and_logs_it(tmp_path):

@@ -165,3 +165,68 @@ def test_the_chat_shares_the_turn_limit_with_the_api():
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def text_of(message: dict) -> str:
+    """A chat message's text as gradio_client returns it (a list of parts) or as built (a string)."""
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
+def test_earlier_lists_stay_in_the_conversation(app):
+    """After two requests the history holds both lists, each in its own assistant message,
+    compactly: rank, title with year and the reason on one line (the cards show the last)."""
+    from gradio_client import Client
+
+    url, _ = app
+    c = Client(url + "/", verbose=False)
+    h, _, first = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+    h, _, second = c.predict("show me more", "", True, 0.7, h, api_name="/chat")
+    assert [m["role"] for m in h] == ["user", "assistant"] * 2
+    assert not {i["item_id"] for i in first} & {i["item_id"] for i in second}
+    for message, items in ((h[1], first), (h[3], second)):
+        text = text_of(message)
+        assert text.startswith("Noted:") or text.startswith("Here")
+        for it in items:
+            assert f"{it['rank']}. **{it['title']} ({it['year']})** — _{it['reason']}_" in text
+    assert f"**{first[0]['title']} (" not in text_of(h[3])  # the first list is in the earlier message only
+
+
+def test_the_chat_messages_have_no_thumbs():
+    """The cards' 👍 / 👎 are the only thumbs: no like handler on the Chatbot, none shown."""
+    from bot.service.ui import build_ui
+
+    config = build_ui(ChatService(tiny_bot(k=3)), 0.7).get_config_file()
+    (chatbot,) = [c for c in config["components"] if c["type"] == "chatbot"]
+    assert not chatbot["props"].get("likeable") and not chatbot["props"].get("feedback_options")
+    triggers = {t[1] for d in config["dependencies"] for t in d["targets"]}
+    assert "like" not in triggers and "click" in triggers
+
+
+def test_the_undo_button_sends_undo_through_the_chat(app):
+    """Undo says "undo" in the chat: the reply takes back the last message, and the turn is
+    logged like a typed one. The button is enabled while there is a message to take back."""
+    from gradio_client import Client
+
+    from bot.service.ui import build_ui
+
+    url, book = app
+    c = Client(url + "/", verbose=False)
+    h, _, _ = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
+    h, _, _ = c.predict("I loved midnight hiest", "", True, 0.7, h, api_name="/chat")
+    h, items = c.predict("", True, 0.7, h, api_name="/undo")
+    assert len(h) == 6 and h[4]["role"] == "user" and text_of(h[4]) == "undo"
+    assert text_of(h[5]).startswith("Taken back: what your last message asked for.")
+    assert len(items) == 3 and f"1. **{items[0]['title']}" in text_of(h[5])  # a new list, in the chat too
+    (session,) = book.sessions()
+    assert [t["message"] for t in session["turns"]] == ["funny cartoon for kids", "I loved midnight hiest", "undo"]
+
+    service = ChatService(tiny_bot(k=3))
+    demo = build_ui(service, 0.7)
+    (undoable,) = {f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "undoable"}
+    session = service.start("s", None)
+    assert undoable(None)["interactive"] is False and undoable(session)["interactive"] is False
+    turn, _ = service.turn(session, "funny cartoon for kids")
+    assert undoable(turn.session)["interactive"] is True
+    turn, _ = service.turn(turn.session, "undo")  # nothing left to take back
+    assert undoable(turn.session)["interactive"] is False

@@ -1,16 +1,20 @@
-"""How the chat shows itself: the opening greeting and each pick as a card.
+"""How the chat shows itself: the opening greeting, each pick as a card, and each reply
+as the conversation keeps it.
 
 Plain strings from records, so they can be tested without a browser: the greeting and its
 example requests come from the catalog (its kind of item, genres, years, a well-known
 title), never from words written for movies; a card shows rank, title, year, the item's
-facets (people, numbers with units, categories), genres and the reason. Every catalog
-string is HTML-escaped here. Knows nothing of gradio, sessions or scores beyond the rank.
+facets (people, numbers with units, categories), genres and the reason; a reply in the
+chat history keeps its list compactly (rank, title, year and reason on one line), so an
+earlier list stays readable after the cards have moved on. Every catalog string is
+escaped here (HTML in cards, HTML and Markdown in the chat). Knows nothing of gradio,
+sessions or scores beyond the rank.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from bot.conversation.render import escape
 from retrieval.facets import facet_line
@@ -51,8 +55,9 @@ def greeting(catalog: Catalog, examples: tuple[str, ...]) -> str:
 
 
 def reply_lead(reply: str, first_rank: int | None) -> str:
-    """The reply without its numbered list, since the cards show the picks: the lines
-    before the one that starts with the first pick's rank ("1. "). The whole reply when
+    """The reply without its numbered list (the cards show the picks in full; the chat
+    keeps them compactly, reply_in_chat): the lines before the one that starts with the
+    first pick's rank ("1. "). The whole reply when
     there are no picks or no such line (a reply worded some other way is never cut)."""
     if first_rank is None:
         return reply
@@ -61,3 +66,22 @@ def reply_lead(reply: str, first_rank: int | None) -> str:
         if line.startswith(f"{first_rank}. "):
             return "\n".join(lines[:i]).rstrip() or reply
     return reply
+
+
+def chat_list(picks: Sequence[tuple[int, Item, str]]) -> str:
+    """A list as the chat history keeps it (Markdown): one line per (rank, item, reason),
+    "2. **Heat (1995)** — _a reason_", catalog text escaped as the bot's own replies escape it."""
+    return "\n".join(f"{int(rank)}. **{escape(item.display_label())}**" + (f" — _{escape(reason)}_" if reason else "")
+                     for rank, item, reason in picks)
+
+
+def reply_in_chat(reply: str, picks: Sequence[tuple[int, Item, str]]) -> str:
+    """A reply as the chat history keeps it: its lead (reply_lead), then its list compactly
+    (chat_list) in place of the full one the cards show. The whole reply when there are no
+    picks or its list cannot be found (it is never cut, and its list never shown twice)."""
+    if not picks:
+        return reply
+    lead = reply_lead(reply, picks[0][0])
+    if lead == reply:
+        return reply
+    return f"{lead}\n{chat_list(picks)}"

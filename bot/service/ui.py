@@ -2,12 +2,19 @@
 
 Each browser tab keeps its own `Session` in `gr.State`, so visitors never share state.
 The page: a greeting with example requests (bot/service/cards.py), the chat, and the last list as
-cards, each with its own 👍 / 👎 that applies the feedback and brings a new list at once.
+cards, each with its own 👍 / 👎 that applies the feedback and brings a new list at once
+(the page's only thumbs: the chat's messages have none). Every list also stays in the
+conversation, compactly (rank, title, year, reason: cards.reply_in_chat), so an earlier
+list can still be read after the cards have moved on; "#2" and "the second one" mean the
+last list, the one on the cards. Undo, beside Send and Start over, sends the message
+"undo" through the chat like a typed one (logged as a turn) and takes back what the bot
+took from the last message; it is enabled while there is a turn to take back.
 Research and study extras are folded under "Advanced": known user id, α, the editable
 summary of what the bot took from the conversation, the scores; in study mode a
 participant gate comes first and a 1-5 rating follows each reply.
 The `chat` event is Gradio's API endpoint (`api_name="chat"`) for gradio_client: its
-inputs and outputs are unchanged by the cards, which follow it in `.then` steps.
+inputs and outputs are unchanged by the cards, which follow it in `.then` steps; the
+Undo button's is `api_name="undo"` (the chat's inputs less the message; history and items).
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ import uuid
 import gradio as gr
 from fastapi import FastAPI
 
-from bot.service.cards import card_html, greeting, reply_lead
-from bot.conversation.chat import BadInput
+from bot.service.cards import card_html, chat_list, greeting, reply_in_chat
+from bot.conversation.chat import BadInput, last_turn
 from bot.service.gate import Busy
 from bot.conversation.render import escape, picks
 from bot.service.chatservice import ChatService
@@ -55,6 +62,7 @@ SCROLL_TO_PICKS = """(items) => {
 
 PICKS_EMPTY = "### Your picks\nThey appear here after your first message."
 PICKS = "### Your picks"
+UNDO = "undo"  # what the Undo button says in the chat: the word the bot reads as taking back the last message
 
 
 def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
@@ -92,6 +100,14 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 gr.update(value=list(session.banned_genres)),
                 note)
 
+    def listed(items: list[dict]) -> list[tuple]:
+        """The (rank, item, reason) of a reply's item records, for its list in the chat."""
+        return [(it["rank"], catalog.items[catalog.row(it["item_id"])], it["reason"]) for it in items]
+
+    def undoable(session: Session | None):
+        """The Undo button: enabled while the session has a message whose reading can be taken back."""
+        return gr.update(interactive=session is not None and last_turn(session) is not None)
+
     def cards(session: Session | None, items: list[dict] | None):
         """Updates for: the picks heading, then each slot's box and card. `items` are the
         last reply's (the API's item records); none with a list still on screen means the
@@ -124,7 +140,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             else:
                 session = service.set_user(session, uid)
             turn, items = service.turn(session, message, None if auto_alpha else float(alpha_value))
-            reply = reply_lead(turn.reply, turn.items[0].recommendation.rank if turn.items else None)
+            reply = reply_in_chat(turn.reply, listed(items))
             session = turn.session
         except (BadInput, Busy) as e:
             reply = str(e)
@@ -147,11 +163,18 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                                           cause={"item_id": item_id, "kind": kind})
             session = turn.session
             noted = f"Noted: you like {label}." if kind == "like" else f"Noted: not {label}."
-            reply = (f"{noted} {picks(len(items), new=True)}, taking it into account:" if items else
+            reply = (f"{noted} {picks(len(items), new=True)}, taking it into account:\n{chat_list(listed(items))}"
+                     if items else
                      f"{noted} I found nothing new that fits everything you said. Try loosening a constraint.")
         except (BadInput, Busy) as e:
             reply = str(e)
         history.append({"role": "assistant", "content": reply})
+        return history, session, items
+
+    def undo(user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
+             session: Session | None):
+        """The Undo button: the message "undo" through `chat`, so it reads and logs like a typed one."""
+        history, _, session, items = chat(UNDO, user_id, auto_alpha, alpha_value, history, session)
         return history, session, items
 
     def start(participant_id: str, agreed: bool, user_id: str):
@@ -189,11 +212,6 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         except BadInput as e:
             return str(e)
 
-    def reply_vote(data: gr.LikeData, session: Session | None):
-        if session is not None and service.logbook is not None:
-            service.logbook.log_event(session.session_id, "reply_vote",
-                                      {"index": data.index, "liked": data.liked})
-
     with gr.Blocks(title=f"Recommender · {catalog.name}") as demo:
         state = gr.State(None)
         with gr.Column(visible=study is not None) as gate:
@@ -208,11 +226,13 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         with gr.Column(visible=study is None) as main:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=300):
-                    chatbot = gr.Chatbot(value=list(hello), label="Conversation", height=440,
-                                         sanitize_html=True, feedback_options=("Like", "Dislike"))
+                    # no per-message 👍 / 👎: the cards' are the only thumbs
+                    chatbot = gr.Chatbot(value=list(hello), label="Conversation", height=440, elem_id="conversation",
+                                         sanitize_html=True, feedback_options=None)
                     message = gr.Textbox(label="Your message", placeholder=examples[0] if examples else "")
                     with gr.Row():
                         send = gr.Button("Send", variant="primary", min_width=100)
+                        undo_btn = gr.Button("Undo", min_width=100, interactive=False)
                         clear = gr.Button("Start over", min_width=100)
                     if examples:  # a click puts the request in the message box
                         gr.Examples([[x] for x in examples], inputs=[message], label="Try one")
@@ -257,13 +277,15 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         chat_outputs = [chatbot, message, state, details]
 
         def after(event):
-            """The steps after anything that brings a list: cards, summary, scroll."""
+            """The steps after anything that brings a list: cards, summary, Undo, scroll."""
             return (event.then(cards, [state, details], card_outputs, **private)
                     .then(panels, [state], panel_outputs, **private)
+                    .then(undoable, [state], [undo_btn], **private)
                     .then(None, [details], None, js=SCROLL_TO_PICKS, **private))
 
         after(send.click(chat, chat_inputs, chat_outputs, api_name="chat"))
         after(message.submit(chat, chat_inputs, chat_outputs, **private))
+        after(undo_btn.click(undo, chat_inputs[1:], [chatbot, state, details], api_name="undo"))
         for i in range(slots):
             for button, kind in ((ups[i], "like"), (downs[i], "dislike")):
                 after(button.click(lambda a, v, h, s, d, i=i, kind=kind: vote(i, kind, a, v, h, s, d),
@@ -272,9 +294,8 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         start_btn.click(start, [participant, agree, user], [state, gate_note, gate, main], api_name="start")
         save.click(save_edits, [liked_dd, disliked_dd, banned_dd, state], [state, *panel_outputs], **private)
         clear.click(reset, [state], [chatbot, message, state, details, *panel_outputs], api_name="reset").then(
-            cards, [state, details], card_outputs, **private)
+            cards, [state, details], card_outputs, **private).then(undoable, [state], [undo_btn], **private)
         rating.input(rate, [rating, state], [rating_note], **private)
-        chatbot.like(reply_vote, [state], None, **private)
     return demo
 
 
