@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 GREETING = re.compile(r"^\W*(?:hi+|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|yo|greetings)\b", re.I)
 THANKS = re.compile(r"\b(?:thanks?|thank you|thx|thnx|cheers|ty|tysm|tyvm)\b", re.I)
-BYE = re.compile(r"\b(?:bye+|goodbye|see you|see ya|good ?night|(?:k |ok )?night|gn|gotta go|gtg|ttyl|"
+BYE = re.compile(r"\b(?:bye+|good ?bye|see you|see ya|good ?night|(?:k |ok )?night|gn|gotta go|gtg|ttyl|"
                  r"take care|you too|later|"
                  r"have an? (?:good|great|nice|wonderful|lovely) (?:day|night|evening|weekend|one)|"
                  r"thanks? (?:you )?for (?:your time|the chat|chatting|talking)|nice (?:talking|chatting))\b", re.I)

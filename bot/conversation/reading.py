@@ -276,8 +276,11 @@ class Reader:
         if not titles and (ACCEPT_PLAIN.match(message) or THANKS_FOR.search(message)
                            or (ACCEPT_BEFORE.search(message) and not is_question(message))):
             return ()
-        if session.last_ids and small_talk(message) == "thanks" and not has_content(message, self.kind.words() | COURTESY):
-            return ()  # a bare "thanks!" right after a list
+        spoken = session.last_ids or any(u.item_ids for u in session.transcript)
+        farewell = any(not u.seeker and BYE.search(u.text) for u in session.transcript[-1:])
+        if spoken and not farewell and small_talk(message) == "thanks" \
+                and not has_content(message, self.kind.words() | COURTESY):
+            return ()  # a bare "thanks!" once films were suggested
         return None
 
     def _context_mentions(self, message: str, session: Session, taken: list[bool], prefixes: bool) -> list[Mention]:
@@ -512,19 +515,22 @@ class Reader:
         if reading.paging:
             return "more"
         talk = small_talk(message)
-        picks = asks_for_picks(message, self.kind.words(), self.kind.verb)
+        words = set(re.findall(r"[a-z']+", message.lower()))
+        picks = bool(words & (PICK_WORDS | self.kind.words() | {self.kind.verb}))
         narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
                        or reading.years is not None or reading.relative_years or reading.audience)
         named = bool(reading.liked_ids or reading.disliked_ids or reading.seen_ids)
         if BYE.search(message) and talk != "greeting" and not narrows and not picks:
             return "goodbye"
+        spoken = {i for t in session.transcript for i in t.item_ids}  # every film the conversation named
         if chit_chat(message, reading, self.kind.words() | {self.kind.verb}):
-            # "Great.", "Awesome!" right after a suggestion praise it
-            spoken = any(not t.seeker and t.item_ids for t in session.transcript[-1:])
+            # "Great.", "Awesome!" after films were named praise them; a bare "thanks" after the
+            # other side's farewell closes
+            if talk == "thanks" and any(not t.seeker and BYE.search(t.text) for t in session.transcript[-1:]):
+                return "goodbye"
             return "like" if spoken and POSITIVE.search(message) and not is_question(message) else "small_talk"
         if ABOUT_IT.match(message) or (is_question(message) and not picks and not narrows and not named):
             return "question"  # "is it kid friendly?", "did you see Rampage?"
-        spoken = {i for t in session.transcript if not t.seeker for i in t.item_ids}
         if not narrows and not picks and reading.liked_ids and set(reading.liked_ids) <= spoken:
             return "like"  # liking what the other side suggested reacts to it
         if not narrows and not picks and not named and POSITIVE.search(message) and spoken:
