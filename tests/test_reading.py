@@ -136,7 +136,7 @@ def test_undo_takes_back_the_last_turn_and_the_reply_says_what_it_took(bot):
     assert t.session.years is not None and t.session.facet_filters
     u = bot.respond("undo", t.session)
     r = u.session.readings[-1]
-    assert r.act == "undo" and u.reply.startswith("Taken back: what your last message asked for.")
+    assert r.act == "undo" and u.reply.startswith("Taken back: what your message 'with tom hanks from the 90s' asked for.")
     assert u.session.years is None and not u.session.facet_filters
     assert "horror" in u.session.banned_genres  # the turn before stays
     assert set(t.session.shown_ids) <= set(u.session.shown_ids)  # lists shown stay shown

@@ -209,7 +209,10 @@ class Bot:
         out. A bare "undo" ("scratch that", "I never said that") first takes back the latest
         turn that was not itself an undo."""
         if reading.act == "undo" and not reading.undone_ids:
-            session = self.without_turn(session, last_turn(session))
+            index = last_turn(session)
+            if index is not None:
+                reading = replace(reading, undone_turn=session.turns[index])
+            session = self.without_turn(session, index)
         session = session.with_turn(message, reading)
         return session.with_excluded(self.near_duplicates(reading.disliked_ids))
 

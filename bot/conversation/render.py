@@ -86,7 +86,11 @@ def taken(reading, bot: Bot) -> str:
     it: "Noted: you like Heat (1995); not horror; 1990-1999. Say 'undo' to take it back." """
     if reading.act == "undo":
         named = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX])
-        return f"Taken back: {'what I noted about ' + named if named else 'what your last message asked for'}."
+        if named:
+            return f"Taken back: what I noted about {named}."
+        if reading.undone_turn:
+            return f"Taken back: what your message '{escape(shorten(reading.undone_turn))}' asked for."
+        return "Nothing to take back yet."
     noted = [f"you like {escape(bot.label(i))}" for i in reading.liked_ids] + \
             [f"not {escape(bot.label(i))}" for i in reading.disliked_ids]
     # a series ("all the Harry Potter films") can be a dozen titles: name a few
@@ -103,6 +107,11 @@ def taken(reading, bot: Bot) -> str:
     if not noted and not asked:
         return ""
     return "Noted: " + "; ".join(noted + [escape(a) for a in asked]) + ". Say 'undo' to take it back."
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """A message quoted back: whole up to `limit` characters, else cut at a word with '...'."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "..."
 
 
 def describe_filters(filters, catalog) -> str:

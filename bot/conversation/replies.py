@@ -37,8 +37,9 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
     if reading.act == "goodbye":
         return "Bye, enjoy! Come back any time."
     if reading.act in ("undo", "correction") and not wants_something(session):
-        taken = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX]) or "that"
-        return f"OK, I've taken back {taken}. What would you like instead? For example: {examples}."
+        taken = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX])
+        said = f"what I noted about {taken}" if taken else "that"
+        return f"OK, I've taken back {said}. What would you like instead? For example: {examples}."
     if reading.disliked_ids and not wants_something(session):
         # only a dislike so far: nothing to rank by but the disliked item's own words
         names = ", ".join(escape(bot.label(i)) for i in reading.disliked_ids[:NOTED_MAX])

@@ -125,7 +125,8 @@ def _reading_json(r: Reading) -> dict:
             "disliked_ids": list(r.disliked_ids), "paging": r.paging, "years": _years_json(r.years),
             "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch,
             "act": r.act, "spans": [[s.kind, s.start, s.end, s.text, s.polarity, s.value] for s in r.spans],
-            "undone_ids": list(r.undone_ids), "accepted_ids": list(r.accepted_ids), "audience": r.audience,
+            "undone_ids": list(r.undone_ids), "undone_turn": r.undone_turn, "accepted_ids": list(r.accepted_ids),
+            "audience": r.audience,
             "language": r.language}
 
 
@@ -139,6 +140,7 @@ def _reading(d: dict) -> Reading:
         people=tuple(tuple(p) for p in d["people"]), unusable=tuple(d["unusable"]), seen_ids=tuple(d["seen_ids"]),
         asked_ids=tuple(d["asked_ids"]), act=d.get("act", "request"),
         spans=tuple(Span(*s) for s in d.get("spans", ())), undone_ids=tuple(d.get("undone_ids", ())),
+        undone_turn=d.get("undone_turn", ""),
         accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""))
 
 
