@@ -20,8 +20,20 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent
 
 
+# One command line: `python launch.py [serve flags]` serves; the offline tools are its subcommands
+# (each module keeps its own flags; `python launch.py COMMAND --help` lists them).
+COMMANDS = {
+    "learn": ("bot.offline.learn", "learn from the logbook into a new artifact folder"),
+    "logbook": ("bot.service.logbook", "export or summarise the logbook (export | summary)"),
+    "tune": ("fusion.tune", "tune CF model, fuser and MMR on MovieLens validation users"),
+    "evaluate": ("benchmarks.redial.evaluate", "score a system folder on the ReDial protocol"),
+}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Conversational recommender: chat UI + HTTP API.")
+    p = argparse.ArgumentParser(
+        description="Conversational recommender: chat UI + HTTP API.",
+        epilog="offline tools, as subcommands: " + "; ".join(f"`launch.py {c} ...`: {w}" for c, (_, w) in COMMANDS.items()))
     p.add_argument("--catalog", type=Path,
                    help="catalog CSV/JSONL, or 'redial' for the ReDial movies and the pipeline trained on "
                         "ReDial conversations (default: embedded MovieLens)")
@@ -235,10 +247,11 @@ def make_bot(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["evaluate"]:
-        from benchmarks.redial.evaluate import main as evaluate_main
+    if argv[:1] and argv[0] in COMMANDS:
+        module, what = COMMANDS[argv[0]]
+        import importlib
 
-        return evaluate_main(argv[1:])
+        return importlib.import_module(module).main(argv[1:])
     args = parse_args(argv)
     if args.serve == "ray":
         import importlib
