@@ -17,6 +17,8 @@ Knows nothing of catalogs or sessions.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from functools import lru_cache
 
 # Clause boundaries: punctuation, and words that turn the sentence ("X but Y").
 CLAUSE = re.compile(r"[.,;!?]+|\b(?:but|however|though|although|whereas|while|instead|rather|except that)\b",
@@ -49,41 +51,57 @@ POSITIVE = re.compile(r"\b(?:lov(?:e|ed|ing)|lik(?:e|ed)|enjoy(?:ed)?|adored?|gr
                       r"fantastic|brilliant|good|best|fun)\b", re.IGNORECASE)
 
 
+# "thriller yes, horror no": a clause that ends in its negation (searched from the clause's
+# end, so a long clause costs one pass)
+POSTFIX = re.compile(r"\s(?:no|nope|nah|no thanks|no way)\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _boundaries(message: str) -> tuple[list[int], list[int]]:
+    """(starts, ends) of the clause boundaries of `message`, in order: found once per
+    message (every reader part asks), so clause look-ups are a bisection, not a scan."""
+    found = [(m.start(), m.end()) for m in CLAUSE.finditer(message)]
+    return [a for a, _ in found], [b for _, b in found]
+
+
 def clause_bounds(message: str, start: int, end: int) -> tuple[int, int]:
     """[left, right) of the clause holding message[start:end]: from the last boundary
     before `start` to the first one after `end` (a title's own words are no boundary)."""
-    left, right = 0, len(message)
-    for m in CLAUSE.finditer(message):
-        if m.end() <= start:
-            left = m.end()
-        elif m.start() >= end:
-            right = m.start()
-            break
+    starts, ends = _boundaries(message)
+    i = bisect_right(ends, start)  # boundaries ending at or before `start`
+    left = ends[i - 1] if i else 0
+    j = bisect_left(starts, end)  # the first boundary starting at or after `end`
+    right = starts[j] if j < len(starts) else len(message)
     return left, right
 
 
-# "thriller yes, horror no": a clause that ends in its negation
-POSTFIX = re.compile(r"^\s*([\w' -]+?)\s+(?:no|nope|nah|no thanks|no way)\s*$", re.IGNORECASE)
+@lru_cache(maxsize=256)
+def _negated_scopes(message: str) -> tuple[tuple[int, int, str], ...]:
+    out = []
+    starts, ends = _boundaries(message)
+    for left, right in zip([0] + ends, starts + [len(message)]):
+        post = POSTFIX.search(message, left, right)
+        words = message[left:post.start()].strip() if post else ""
+        if post and re.fullmatch(r"[\w' -]+", words):
+            a = message.index(words, left)
+            out.append((a, a + len(words), " " + words + " "))
+    reach = -1  # a cue inside an earlier scope adds nothing ("no no no ..." is one scope)
+    for m in NEGATION.finditer(message):
+        if m.start() < reach:
+            continue
+        _, right = clause_bounds(message, m.start(), m.end())
+        wish = WISH.search(message, m.end(), right)
+        stop = wish.start() if wish else right
+        out.append((m.start(), stop, message[m.end():stop]))
+        reach = stop
+    return tuple(out)
 
 
 def negated_scopes(message: str) -> list[tuple[int, int, str]]:
     """(start, end, scope) of each negation: from its cue to the end of its clause or the
     next wish; `scope` is the text it negates ("no horror but a comedy" -> " horror "). A
     clause that ends in "no" ("horror no") negates what comes before it."""
-    out = []
-    left = 0
-    for m in list(CLAUSE.finditer(message)) + [None]:
-        right = m.start() if m is not None else len(message)
-        post = POSTFIX.match(message[left:right])
-        if post:
-            out.append((left + post.start(1), left + post.end(1), " " + post.group(1) + " "))
-        left = m.end() if m is not None else right
-    for m in NEGATION.finditer(message):
-        _, right = clause_bounds(message, m.start(), m.end())
-        wish = WISH.search(message, m.end(), right)
-        stop = wish.start() if wish else right
-        out.append((m.start(), stop, message[m.end():stop]))
-    return out
+    return list(_negated_scopes(message))
 
 
 def in_scope(scopes: list[tuple[int, int, str]], position: int) -> bool:

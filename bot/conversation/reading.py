@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,6 +94,7 @@ MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
 
+@lru_cache(maxsize=4096)
 def _zipf(word: str) -> float:
     """How common `word` is in English (wordfreq's Zipf scale: 7 'the', 3 'requiem', 0 unknown)."""
     from wordfreq import zipf_frequency  # data loads on first use, not at import
@@ -387,10 +389,15 @@ class Reader:
         named_years: list[int] = []
         spans: list[Span] = []
         complaint = COMPLAINT.search(message) if session.last_ids else None
+        judged: set[str] = set()
         for m in sorted(mentions, key=lambda m: m.span):
             last = words[m.span[1] - 1]
             # the span ends before trailing punctuation: "like X, not a comedy" is not against X
             a, b = int(starts[m.span[0]]), int(starts[m.span[1] - 1] + len(last.rstrip(",.;:!?")))
+            if m.item_id in judged:  # said again ("Heat, Heat!"): its words are read, its verdict stands
+                blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+                continue
+            judged.add(m.item_id)
             said = verdict(plain, a, b, scopes)
             left, right = clause_bounds(plain, a, b)
             if right < len(plain) and plain[right] == "?" and ASKS_ABOUT.match(plain[left:a]):
@@ -427,7 +434,8 @@ class Reader:
             audience = "adults"
         reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
         reading = replace(reading, facet_filters=facets.filters, people=facets.people, unusable=facets.unusable)
-        for pos, offset in list_references(message, len(session.last_ids)):
+        refs = {pos: offset for pos, offset in reversed(list_references(message, len(session.last_ids)))}
+        for pos, offset in sorted(refs.items(), key=lambda r: r[1]):  # each listed item once: its first reference
             item_id = session.last_ids[pos - 1]
             said = verdict(plain, offset, offset + 1, scopes)
             if said != "unseen":

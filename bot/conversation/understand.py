@@ -23,10 +23,11 @@ IMPLIED_BANS: dict[str, tuple[str, ...]] = {
     "grown-ups": ("children",), "grown": ("children",), "mature": ("children",),
 }
 
-PAGING = re.compile(r"^\W*(?:(?:please\W+)?(?:show(?: me)?|give me|got any|any)?\W*(?:some(?:thing)?|any(?:thing)?)?"
-                    r"\W*(?:more|else|other(?:s| ones| options)?|next|different ones|new ones)\W*"
-                    r"(?:please|pls|plz|ones|options|picks)?\W*)$",
-                    re.IGNORECASE)
+# "show me more", "something else please", "any others?": matched on the message's words joined by
+# single spaces, so no run of punctuation or emoji can make the pattern backtrack (linear time).
+PAGING = re.compile(r"(?:please )?(?:(?:show(?: me)?|give me|got any|any) )?(?:(?:some(?:thing)?|any(?:thing)?) )?"
+                    r"(?:more|else|others?|other ones|other options|next|different ones|new ones)"
+                    r"(?: (?:please|pls|plz|ones|options|picks))?", re.IGNORECASE)
 
 SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+|well\W+)?(?:now|instead|actually|how about|what about|"
                     r"(?:let'?s |lets )?(?:try |change to |switch to )|something (?:different|else entirely))\b",
@@ -40,7 +41,7 @@ def is_switch(message: str) -> bool:
 
 def is_paging(message: str) -> bool:
     """'something else', 'show me more', 'more please', 'next' ..."""
-    return bool(PAGING.match(message.strip()))
+    return bool(PAGING.fullmatch(" ".join(re.findall(r"[a-z']+", message.lower()))))
 
 
 # --- years -------------------------------------------------------------------------------
@@ -59,8 +60,9 @@ YEAR_PATTERNS = [
     (re.compile(rf"\bsince\s+{Y}\b", re.I), "since"),
     (re.compile(rf"\b(?:before|pre-?|older than|earlier than)\s*{Y}\b", re.I), "before"),
     (re.compile(rf"\b(?:until|till|up to|through)\s+{Y}\b|\b{Y}\s+(?:or|and) (?:earlier|older|before)\b", re.I), "until"),
-    (re.compile(rf"{THE}{AGE}(early|mid|late)?[\s-]*{AGE}(?:(19|20)(\d)0|'?(\d)0)'?s\b", re.I), "decade"),
-    (re.compile(rf"{THE}(early|mid|late)?[\s-]*(" + "|".join(DECADE_WORDS) + r")\b", re.I), "decade_word"),
+    # (bounded runs: "[\s-]{0,3}", not "*", so a run of dashes cannot make a search quadratic)
+    (re.compile(rf"{THE}{AGE}(early|mid|late)?[\s-]{{0,3}}{AGE}(?:(19|20)(\d)0|'?(\d)0)'?s\b", re.I), "decade"),
+    (re.compile(rf"{THE}(early|mid|late)?[\s-]{{0,3}}(" + "|".join(DECADE_WORDS) + r")\b", re.I), "decade_word"),
     (re.compile(rf"\b(?:in|from|of)\s+{Y}\b(?!s)", re.I), "year"),
     (re.compile(r"\bany (?:year|decade|era|time|period)\b|\b(?:year|decade|era) doesn'?t matter\b", re.I), "any"),
 ]
