@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.conversation.commonness import zipf
 from bot.conversation.linking import FuzzyKeys
 from bot.conversation.negation import negated_scopes
 from retrieval.facets import DEFAULT_UNITS, LENGTH_FACETS
@@ -37,10 +38,15 @@ SURNAME_LEAD = 3  # ... and on this many times more items than anyone else of th
 ROLE_CUES = [
     (re.compile(r"(?:directed by|director|from director)\s*$", re.I), "director"),
     (re.compile(r"(?:written by|writer|screenplay by)\s*$", re.I), "writer"),
-    (re.compile(r"(?:starring|featuring|with|actor|actress|stars?)\s*$", re.I), "cast"),
+    (re.compile(r"(?:starring|featuring|with|\bw/?|actor|actress|stars?)\s*$", re.I), "cast"),
     (re.compile(r"(?:music by|score by|composed by)\s*$", re.I), "composer"),
     (re.compile(r"\bby\s*$", re.I), "by"),
 ]
+# A surname or first name that is also an everyday word ("Good", "Stone") needs a cue, not just
+# capitals ("Good movies" is no Meagan Good film); one rarer than RARE_NAME_ZIPF ("scorsese")
+# is a person in any case (wordfreq's Zipf scale, bot/conversation/commonness.py).
+NAME_ZIPF = 5.0
+RARE_NAME_ZIPF = 3.2
 # A well-known surname right after a negation is a person in any case: "def not nolan", "no hanks"
 RULED_OUT = re.compile(r"\b(?:no|not|nothing|without|except|nah|never|none of)\s*$", re.I)
 # "short"/"long" with nothing else: below the 25th / above the 75th percentile of the facet.
@@ -115,6 +121,17 @@ class PeopleIndex:
             runner = counts[ranked[1]] if len(ranked) > 1 else 0
             if top >= SURNAME_MIN_ITEMS and top >= SURNAME_LEAD * runner:
                 self.surnames[surname] = ranked[0]
+        # a first name that one well-known person owns the same way ("denzel", "keanu"), by the
+        # same rule; kept apart from surnames so "a Tom film" never means one Tom
+        by_first: dict[str, list[str]] = {}
+        for k in self.keys:
+            by_first.setdefault(k.split()[0], []).append(k)
+        for first, keys in by_first.items():
+            ranked = sorted(keys, key=lambda k: -counts[k])
+            runner = counts[ranked[1]] if len(ranked) > 1 else 0
+            if counts[ranked[0]] >= SURNAME_MIN_ITEMS and counts[ranked[0]] >= SURNAME_LEAD * runner \
+                    and first not in self.surnames and zipf(first) < NAME_ZIPF:
+                self.surnames[first] = ranked[0]
         self.max_words = max((len(k.split()) for k in self.keys), default=0)
         self.all_roles = frozenset(r for c in roles.values() for r in c)
 
@@ -172,8 +189,9 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
                 elif (capital or cue) and len(phrase) >= 10:
                     best = index.fuzzy.best(phrase, FUZZY_MIN)
                     key = best[0] if best else None
-            elif phrase in index.surnames and (((capital or cue is not None) and (cue is not None or owner))
-                                               or RULED_OUT.search(before)):
+            elif phrase in index.surnames and (((capital or cue is not None) and (cue is not None or owner)
+                                                and (cue is not None or zipf(phrase) < NAME_ZIPF))
+                                               or RULED_OUT.search(before) or zipf(phrase) < RARE_NAME_ZIPF):
                 key = index.surnames[phrase]  # "a Nolan film", "with Hanks", "Spielberg's", "def not nolan"
             if key is None:
                 continue

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 
+from bot.conversation.commonness import zipf
 from bot.conversation.facetread import FacetReader, FacetReading
 from bot.conversation.intents import BYE, COURTESY, asks_for_picks, foreign_language, is_question, item_question, small_talk
 from bot.conversation.linking import COMMON_WORDS, CUE, Mention, TitleLinker, list_references
@@ -94,14 +94,6 @@ MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
 
-@lru_cache(maxsize=4096)
-def _zipf(word: str) -> float:
-    """How common `word` is in English (wordfreq's Zipf scale: 7 'the', 3 'requiem', 0 unknown)."""
-    from wordfreq import zipf_frequency  # data loads on first use, not at import
-
-    return zipf_frequency(word, "en")
-
-
 def asks(reading: Reading) -> bool:
     """Whether a reading describes what to look for (words, genres, limits, years, audience)."""
     return bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
@@ -127,7 +119,7 @@ def chit_chat(message: str, reading: Reading, kind_words: frozenset[str]) -> boo
     words = re.findall(r"[a-z']+", message.lower())
     if not words or set(words) & PICK_WORDS or any(w in kind_words for w in words):
         return False
-    return small_talk(message) == "greeting" or all(w in FILLER or _zipf(w) >= CHAT_ZIPF for w in words)
+    return small_talk(message) == "greeting" or all(w in FILLER or zipf(w) >= CHAT_ZIPF for w in words)
 
 
 def spans_of(spans: list[Span], kind: str) -> list[Span]:
@@ -305,7 +297,7 @@ class Reader:
             if i in session.last_ids:  # "nemo" for Finding Nemo in the list just shown
                 for word in stem.split():
                     if len(word) >= MIN_LIST_WORD and word not in COMMON_WORDS and word not in FILLER \
-                            and _zipf(word) < LIST_RARE_ZIPF:
+                            and zipf(word) < LIST_RARE_ZIPF:
                         firsts.setdefault(word, i)
         raw = message.split()
         tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
@@ -319,7 +311,7 @@ class Reader:
                 item = keys.get(phrase) or (firsts.get(phrase) if n == 1 else None)
                 if item is None or (n == 1 and (phrase in COMMON_WORDS or phrase in FILLER)):
                     continue
-                if n == 1 and phrase in keys and (len(phrase) < MIN_LIST_WORD or _zipf(phrase) >= EXACT_LIST_ZIPF):
+                if n == 1 and phrase in keys and (len(phrase) < MIN_LIST_WORD or zipf(phrase) >= EXACT_LIST_ZIPF):
                     continue  # "grown up dramas" does not name Up (2009); "collateral it is" names Collateral
                 found.append(Mention(item, (s, s + n), " ".join(raw[s:s + n])))
                 for k in range(s, s + n):
@@ -357,7 +349,7 @@ class Reader:
                 # right after a cue ("i watched inception last nite") a word may be commoner
                 cued = s >= 1 and tokens[s - 1] in CUE
                 if len(words) == 1 and not listed and (len(phrase) < MIN_WORD
-                                                       or _zipf(phrase) >= (CUED_ZIPF if cued else RARE_ZIPF)):
+                                                       or zipf(phrase) >= (CUED_ZIPF if cued else RARE_ZIPF)):
                     continue
                 found.append(Mention(self.catalog.items[row].item_id, (s, s + n), " ".join(raw[s:s + n])))
                 for k in range(s, s + n):
