@@ -116,3 +116,25 @@ def tiny_model(tmp_path: Path, tiny_catalog) -> Path:
                         intermediate_size=64, max_position_embeddings=128)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_server_process(tmp_path_factory):
+    """The real server process over the tiny bot (tests/tiny_server.py), started once per
+    session and shared: `tiny_server_process(None)` serves the 12 tiny items,
+    `tiny_server_process("books")` (or "movies") that folder of tests/data. Sharing is safe
+    for tests that open their own sessions and never stop or reconfigure the server; a test
+    that kills its server starts its own (tests/helpers.py `serve_process`)."""
+    from contextlib import ExitStack
+
+    from tests.helpers import DATA, serve_process
+
+    started: dict[str | None, str] = {}
+    with ExitStack() as stack:
+        def url(fixture: str | None = None) -> str:
+            if fixture not in started:
+                folder = tmp_path_factory.mktemp(f"server-{fixture or 'tiny'}")
+                env = {"CONVREC_FIXTURE": str(DATA / fixture)} if fixture else None
+                started[fixture] = stack.enter_context(serve_process(folder, env=env)).url
+            return started[fixture]
+        yield url

@@ -9,20 +9,15 @@ same without pytest (benchmarks/serve.py starts its Redis with it).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers import free_port
+
 START_TIMEOUT_S = 10.0  # redis-server answers PING within milliseconds; 10 s covers a loaded CI box
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def skip_without_redis() -> str:

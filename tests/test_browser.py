@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_app import ROOT, running
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,11 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
+@pytest.fixture
+def url(tiny_server_process):
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    folder = tmp_path_factory.mktemp("browser")
-    with running([], folder, 120, entry=("-m", "tests.tiny_server")) as u:
-        yield u
+    chromium()  # skip before starting a server
+    return tiny_server_process()
 
 
 @pytest.fixture
@@ -132,19 +131,19 @@ def test_cards_feedback_and_phone_width(page):
                            ".some(b => b.innerText.trim() === 'Undo' && b.disabled)")
 
 
-def test_a_bookshop_page_has_no_movie_words(tmp_path):
+def test_a_bookshop_page_has_no_movie_words(tiny_server_process):
     """The same page over tests/data/books: it speaks of books and reading, and after an
     author request the whole rendered text holds no movie word."""
     import re
 
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     from playwright.sync_api import sync_playwright
 
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    executable = chromium()
     movie_words = re.compile(r"\b(?:movies?|films?|watch(?:ing)?|cinema)\b", re.IGNORECASE)
-    books = str(ROOT / "tests" / "data" / "books")
-    with running([], tmp_path, 120, entry=("-m", "tests.tiny_server"), env={"CONVREC_FIXTURE": books}) as url, \
-            sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+    url = tiny_server_process("books")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         page = browser.new_page(viewport=PHONE)
         page.set_default_timeout(WAIT_MS)
         page.goto(url + "/")

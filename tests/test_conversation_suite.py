@@ -1,7 +1,11 @@
-"""Scripted conversations through the real server (launch.py's `serve`, HTTP /api/chat)
-over two catalog fixtures with facets: tests/data/movies (36 movies, directors, cast,
-runtime, MPAA) and tests/data/books (56 books, authors, pages, language, setting). Each
-case is what a person would type, with the ids or properties a right answer has.
+"""Scripted conversations through the server's HTTP API (POST /api/chat) over two catalog
+fixtures with facets: tests/data/movies (36 movies, directors, cast, runtime, MPAA) and
+tests/data/books (56 books, authors, pages, language, setting). Each case is what a
+person would type, with the ids or properties a right answer has.
+
+Every case runs twice: over the app launch.py's `serve` builds, in this process through
+TestClient (tests/helpers.py `launch_app`: the default suite), and over the real server
+process (tests/tiny_server.py, marked slow: `make test-slow`), so the two cannot drift.
 
 The encoder is the hashing fake (no weights), so cases check what understanding decides
 (filters, likes, exclusions, replies without lists), not the fine-tuned ranking.
@@ -10,31 +14,31 @@ The encoder is the hashing fake (no weights), so cases check what understanding 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.test_app import chat_over_http, running
+from tests.helpers import DATA, chat_over_http, fixture_bot, launch_app
 
-DATA = Path(__file__).parent / "data"
 MOVIE_WORDS = re.compile(r"\b(?:movies?|films?|watch(?:ing)?|cinema|screen)\b", re.IGNORECASE)
+SERVED = ["app", pytest.param("process", marks=pytest.mark.slow)]
 
 
-def serve(tmp_path_factory, fixture: str):
-    folder = tmp_path_factory.mktemp(fixture)
-    return running([], folder, 120, entry=("-m", "tests.tiny_server"), env={"CONVREC_FIXTURE": str(DATA / fixture)})
+def serve(request, tmp_path_factory, tiny_server_process, fixture: str):
+    """An httpx client of the app over tests/data/`fixture`, or the URL of the real server process."""
+    if request.param == "process":
+        return tiny_server_process(fixture)
+    return TestClient(launch_app(fixture_bot(DATA / fixture), tmp_path_factory.mktemp(fixture)))
 
 
-@pytest.fixture(scope="module")
-def movies(tmp_path_factory):
-    with serve(tmp_path_factory, "movies") as url:
-        yield url
+@pytest.fixture(scope="module", params=SERVED)
+def movies(request, tmp_path_factory, tiny_server_process):
+    return serve(request, tmp_path_factory, tiny_server_process, "movies")
 
 
-@pytest.fixture(scope="module")
-def books(tmp_path_factory):
-    with serve(tmp_path_factory, "books") as url:
-        yield url
+@pytest.fixture(scope="module", params=SERVED)
+def books(request, tmp_path_factory, tiny_server_process):
+    return serve(request, tmp_path_factory, tiny_server_process, "books")
 
 
 def ids(answer: dict) -> list[str]:

@@ -1,16 +1,15 @@
-"""The real server process (launch.py's `serve` over the tiny bot), killed with SIGKILL in
-the middle of a conversation and started again: the conversation continues exactly where
-it was, and the log holds every turn that was acknowledged before the kill."""
+"""A server stopped without its shutdown hook in the middle of a conversation and started
+again over the same files: the conversation continues exactly where it was, and the log
+holds every turn that was acknowledged before the stop.
+
+Twice: in process (the default suite: the app launch.py's `serve` builds, then a second one
+over the same state and log files while the first is never closed), and as the real server
+process (launch.py's `serve` over the tiny bot) killed with SIGKILL (marked slow: two
+process starts)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -19,37 +18,10 @@ from fastapi.testclient import TestClient
 from bot.service.api import create_app
 from bot.service.logbook import Logbook
 from bot.service.chatservice import ChatService
-from tests.helpers import tiny_bot
+from tests.helpers import free_port, launch_app, serve_process, tiny_bot
 
-ROOT = Path(__file__).resolve().parents[1]
 BEFORE = ["funny cartoon for kids", "I loved Toy Parade", "show me more"]
 AFTER = ["show me more", "now a dark crime thriller"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(tmp: Path, port: int, *flags: str) -> subprocess.Popen:
-    log = (tmp / f"server-{time.monotonic_ns()}.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.tiny_server", "--port", str(port), "--log-db", str(tmp / "log.sqlite"),
-         "--state-db", str(tmp / "state.sqlite"), *flags],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 120  # imports torch and gradio: ~10 s on 2 busy cores
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited {proc.returncode}: {Path(log.name).read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server did not become ready within 120 s")
 
 
 def ids(body: dict) -> list[str]:
@@ -68,36 +40,51 @@ def uninterrupted() -> list[list[str]]:
     return lists
 
 
-def test_kill_9_then_restart_continues_the_conversation(tmp_path):
+def continues_across_a_restart(folder, serve) -> None:
+    """`serve()`: a context that yields an HTTP client of a server over `folder` and stops
+    that server, without its shutdown hook, on the way out."""
     want = uninterrupted()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api/chat"
-    proc = start_server(tmp_path, port)
     got = []
-    try:
-        r = httpx.post(url, json={"message": BEFORE[0]}, timeout=30).json()
+    with serve() as client:
+        r = client.post("/api/chat", json={"message": BEFORE[0]}).json()
         sid, auth = r["session_id"], {"X-Session-Token": r["token"]}
         got.append(ids(r))
         for message in BEFORE[1:]:
-            got.append(ids(httpx.post(url, json={"session_id": sid, "message": message}, headers=auth,
-                                      timeout=30).json()))
-    finally:
-        proc.send_signal(signal.SIGKILL)  # no shutdown hook runs
-        proc.wait(timeout=30)
-    with Logbook(tmp_path / "log.sqlite") as book:  # every acknowledged turn is in the log
+            got.append(ids(client.post("/api/chat", json={"session_id": sid, "message": message},
+                                       headers=auth).json()))
+    with Logbook(folder / "sessions.sqlite") as book:  # every acknowledged turn is in the log
         assert [len(s["turns"]) for s in book.sessions() if s["session_id"] == sid] == [len(BEFORE)]
-    proc = start_server(tmp_path, port)
-    try:
+    with serve() as client:  # the same files (and, for a process, the same address)
         for message in AFTER:
-            r = httpx.post(url, json={"session_id": sid, "message": message}, headers=auth, timeout=30)
+            r = client.post("/api/chat", json={"session_id": sid, "message": message}, headers=auth)
             assert r.status_code == 200, r.text
             got.append(ids(r.json()))
-        stranger = httpx.post(url, json={"session_id": sid, "message": "x"}, timeout=30)
+        stranger = client.post("/api/chat", json={"session_id": sid, "message": "x"})
         assert stranger.status_code == 403  # the token still guards it after the restart
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
     assert got == want
-    with Logbook(tmp_path / "log.sqlite") as book:
+    with Logbook(folder / "sessions.sqlite") as book:
         turns = [t["turn_index"] for s in book.sessions() if s["session_id"] == sid for t in s["turns"]]
     assert turns == list(range(len(BEFORE) + len(AFTER)))  # no second turn 0 after the restart
+
+
+def test_a_second_app_over_the_same_files_continues_the_conversation(tmp_path):
+    @contextmanager
+    def serve():
+        yield TestClient(launch_app(tiny_bot(k=3), tmp_path))  # never closed: no shutdown hook runs
+
+    continues_across_a_restart(tmp_path, serve)
+
+
+@pytest.mark.slow
+def test_kill_9_then_restart_continues_the_conversation(tmp_path):
+    port = free_port()
+
+    @contextmanager
+    def serve():
+        with serve_process(tmp_path, port=port) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            try:
+                yield client
+            finally:
+                server.kill()  # SIGKILL: no shutdown hook runs
+
+    continues_across_a_restart(tmp_path, serve)

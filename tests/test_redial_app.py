@@ -10,7 +10,7 @@ import json
 import pytest
 
 from retrieval.redial import default_data_dir
-from tests.test_app import chat_over_http, chat_through_gradio, running
+from tests.helpers import chat_over_http, chat_through_gradio, serve_process
 
 DATA = default_data_dir()
 N_TRAIN = 80  # dialogues the test pipeline learns from: enough for CF evidence, fast to fit
@@ -46,8 +46,9 @@ def redial_url(tmp_path_factory):
                             entity_weight=0.3, weights={"popularity": 0.3, "head": 1.0, "ratings": 0.2},
                             genre_first=True)
     save_system(art, config, catalog, "systems/base", "base")
-    with running(["--catalog", "redial", "--data-dir", str(data), "--artifacts", str(art)], tmp, 300) as url:
-        yield url
+    with serve_process(tmp, "--catalog", "redial", "--data-dir", str(data), "--artifacts", str(art),
+                       entry=("launch.py",), timeout_s=300) as server:
+        yield server.url
 
 
 def check_turns(lists: list[list[dict]]) -> None:

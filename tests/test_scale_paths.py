@@ -27,8 +27,7 @@ from retrieval.loaders import item_text
 from retrieval.records import Catalog, FacetFilter, Interactions, Item, Query
 from retrieval.retriever import Retriever
 from retrieval.titles import normalise_title
-from tests.helpers import tiny_bot
-from tests.tiny_server import fixture_bot
+from tests.helpers import fixture_bot, tiny_bot
 
 DATA = Path(__file__).parent / "data"
 WORD = re.compile(r"[a-z0-9]+")

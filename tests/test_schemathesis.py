@@ -2,12 +2,17 @@
 every operation, cases the schema allows and cases it forbids (wrong types, missing or
 extra fields): no 5xx, every error is {"error": ...} as the schema documents it, statuses
 and content types as documented, nosniff on every answer. Schemathesis's own checks run
-too, except "schema-valid data is accepted": a well-formed unknown user id is a 400."""
+too, except "schema-valid data is accepted": a well-formed unknown user id is a 400.
+
+Marked slow (11 runs of 50 generated cases); the default suite sends the fixed bad-input
+corpus through the same app (tests/test_bad_inputs.py) with the same no-5xx, {"error": ...}
+and nosniff checks."""
 
 from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402  (installed with schemathesis)
 from hypothesis import seed as fixed_seed  # noqa: E402

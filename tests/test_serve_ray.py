@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import tiny_bot
-from tests.redis_server import free_port, redis_url
+from tests.helpers import free_port, tiny_bot
+from tests.redis_server import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_MS = 200  # each replica's turn sleeps this long, so the kill lands on turns in flight
@@ -60,7 +60,7 @@ def test_two_replicas_share_sessions_and_a_killed_replica_loses_no_acknowledged_
     httpx = pytest.importorskip("httpx")
     import ray
 
-    from bot import serve_ray
+    from bot.service import serve_ray
     from bot.service.redis_store import RedisStateStore
 
     with redis_url(tmp_path) as url:
@@ -174,7 +174,7 @@ def test_the_ingress_app_over_a_pipeline_answers_as_the_local_api():
     from fastapi.testclient import TestClient
     from ray.exceptions import ActorDiedError
 
-    from bot import serve_ray
+    from bot.service import serve_ray
     from bot.service.server import build_app
     from bot.service.chatservice import ChatService
     from bot.service.sessions import Sessions
@@ -246,7 +246,7 @@ def test_three_index_shards_on_serve_equal_the_unsharded_top_k(tmp_path):
     import numpy as np
     import ray
 
-    from bot import serve_ray
+    from bot.service import serve_ray
     from retrieval.index import FaissIndex
 
     rng = np.random.default_rng(0)

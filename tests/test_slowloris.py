@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
+from urllib.parse import urlsplit
 
 import httpx
-import uvicorn
 
 from bot.service.slowloris import HeaderTimeoutH11
+from tests.helpers import serve_app
 
 
 async def app(scope, receive, send):
@@ -24,20 +24,9 @@ class Quick(HeaderTimeoutH11):
 
 
 def test_slow_headers_are_closed_and_normal_requests_answer():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Quick, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/", timeout=1).text == "ok"
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
+    with serve_app(app, http=Quick) as url:
+        assert httpx.get(f"{url}/", timeout=1).text == "ok"
+        with socket.create_connection(("127.0.0.1", urlsplit(url).port), timeout=5) as slow:
             start = time.monotonic()
             slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
             closed = False
@@ -53,9 +42,6 @@ def test_slow_headers_are_closed_and_normal_requests_answer():
                 closed = slow.recv(1024) == b""
             assert closed and time.monotonic() - start < 3.0
         with httpx.Client() as c:  # keep-alive: a second request after the first still answers
-            assert c.get(f"http://127.0.0.1:{port}/").text == "ok"
+            assert c.get(f"{url}/").text == "ok"
             time.sleep(0.8)  # longer than the header budget, but idle between requests
-            assert c.get(f"http://127.0.0.1:{port}/").text == "ok"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+            assert c.get(f"{url}/").text == "ok"

@@ -3,48 +3,29 @@ gradio_client: two clients at once never see each other's state; reset; study ga
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.service.logbook import Logbook
 from bot.service.chatservice import ChatService
 from bot.service.study import Arm, StudyConfig
 from bot.service.server import build_app
-from tests.helpers import tiny_bot
+from tests.helpers import serve_app, tiny_bot
 
 
 def serve(service: ChatService, credentials: tuple[str, str] | None = None):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The app launch.py builds around `service`, served for real (uvicorn in a thread) on a free port."""
     service.self_test()
-    app = build_app(service, alpha=0.7, credentials=credentials)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return url, server, thread
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("test server did not start")
+    return serve_app(build_app(service, alpha=0.7, credentials=credentials))
 
 
 @pytest.fixture
 def app(tmp_path):
     book = Logbook(tmp_path / "ui.sqlite")
-    url, server, thread = serve(ChatService(tiny_bot(k=3), book))
-    yield url, book
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(ChatService(tiny_bot(k=3), book)) as url:
+        yield url, book
 
 
 def test_two_clients_at_once_keep_their_own_sessions(app):
@@ -86,8 +67,7 @@ def test_study_gate_requires_participant(tmp_path):
 
     book = Logbook(tmp_path / "study.sqlite")
     study = StudyConfig(arms=(Arm("a", alpha=1.0), Arm("b", alpha=0.2)), seed=1, consent_text=None)
-    url, server, thread = serve(ChatService(tiny_bot(k=3), book, study))
-    try:
+    with serve(ChatService(tiny_bot(k=3), book, study)) as url:
         c = Client(url + "/", verbose=False)
         h, _, items = c.predict("cartoon", "", True, 0.7, [], api_name="/chat")
         assert items == [] and "participant id" in h[-1]["content"][0]["text"]
@@ -96,9 +76,6 @@ def test_study_gate_requires_participant(tmp_path):
         assert len(items) == 3
         (session,) = book.sessions()
         assert session["participant_id"] == "p-42" and session["arm"] in {"a", "b"}
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_scripted_conversation_through_gradio_client(app):
@@ -134,16 +111,12 @@ def test_gradio_client_through_auth(tmp_path):
 
     from gradio_client import Client
 
-    url, server, thread = serve(ChatService(tiny_bot(k=3)), credentials=("pilot", "s3cret"))
-    try:
+    with serve(ChatService(tiny_bot(k=3)), credentials=("pilot", "s3cret")) as url:
         assert httpx.get(url + "/", timeout=5).status_code == 401
         header = {"Authorization": "Basic " + base64.b64encode(b"pilot:s3cret").decode()}
         c = Client(url + "/", verbose=False, headers=header)
         h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
         assert len(items) == 3 and len(h) == 2
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_the_chat_shares_the_turn_limit_with_the_api():
@@ -153,8 +126,7 @@ def test_the_chat_shares_the_turn_limit_with_the_api():
     from bot.service.gate import TurnGate
 
     gate = TurnGate(limit=1, queue=0)
-    url, server, thread = serve(ChatService(tiny_bot(k=3), gate=gate))
-    try:
+    with serve(ChatService(tiny_bot(k=3), gate=gate)) as url:
         c = Client(url + "/", verbose=False)
         with gate.turn():  # an API turn in flight
             h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
@@ -162,9 +134,6 @@ def test_the_chat_shares_the_turn_limit_with_the_api():
         h, _, items = c.predict("funny cartoon for kids", "", True, 0.7, [], api_name="/chat")
         assert len(items) == 3
         assert gate.stats().peak_active == 1 and gate.stats().rejected == 1
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def text_of(message: dict) -> str:
@@ -216,7 +185,7 @@ def test_the_undo_button_sends_undo_through_the_chat(app):
     h, _, _ = c.predict("I loved midnight hiest", "", True, 0.7, h, api_name="/chat")
     h, items = c.predict("", True, 0.7, h, api_name="/undo")
     assert len(h) == 6 and h[4]["role"] == "user" and text_of(h[4]) == "undo"
-    assert text_of(h[5]).startswith("Taken back: what your last message asked for.")
+    assert text_of(h[5]).startswith("Taken back: what your message 'I loved midnight hiest' asked for.")
     assert len(items) == 3 and f"1. **{items[0]['title']}" in text_of(h[5])  # a new list, in the chat too
     (session,) = book.sessions()
     assert [t["message"] for t in session["turns"]] == ["funny cartoon for kids", "I loved midnight hiest", "undo"]

@@ -1,5 +1,6 @@
 """`python -m tests.tiny_server [launch.py flags]`: launch.py's own `serve` over the tiny
 bot (12 items, hashing encoder): the real server process, up in seconds, no weights.
+Tests start it with tests/helpers.py `serve_process`.
 
 The tiny items are movies with made-up facets (director, cast, runtime, rating), so the UI
 shows full cards (tests/test_browser.py). CONVREC_FIXTURE=tests/data/books (or
@@ -20,26 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from launch import parse_args, serve
-from tests.helpers import tiny_bot
+from tests.helpers import fixture_bot, tiny_bot
 
-
-def fixture_bot(folder: Path, k: int = 5):
-    """A bot over a catalog fixture folder (tests/data/books, tests/data/movies: a catalog
-    CSV, its catalog.json and ratings.csv) with the hashing encoder."""
-    from bot.conversation.chat import Bot, BotConfig
-    from fusion.cf import ItemKNN
-    from fusion.config import PipelineConfig
-    from fusion.recommender import Recommender
-    from retrieval.encoder import HashingEncoder
-    from retrieval.loaders import load_catalog, load_interactions
-    from retrieval.retriever import Retriever
-
-    catalog_file = next(f for f in sorted(folder.glob("*.csv")) if f.name != "ratings.csv")
-    catalog = load_catalog(catalog_file)
-    interactions = load_interactions(folder / "ratings.csv", catalog)
-    recommender = Recommender(Retriever.build(catalog, HashingEncoder(dim=512)),
-                              ItemKNN.fit(interactions, len(catalog)), PipelineConfig(alpha=0.7))
-    return Bot(recommender, BotConfig(k=k))
+__all__ = ["fixture_bot", "slowed"]
 
 
 def slowed(bot, ms: float, work: int):
