@@ -1,12 +1,14 @@
-# Two entry points for a fresh machine: `make run` starts the bot, `make test` runs the tests.
-# Both build the virtual environment first (CPU torch wheel before everything else).
+# Entry points for a fresh machine: `make run` starts the bot, `make test` runs the default
+# (fast) tests, `make test-slow` the ones marked slow (real weights and data, Ray, a browser,
+# schemathesis, real server processes). Each builds the virtual environment first (CPU torch
+# wheel before everything else). .ci/run runs both tests targets.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCALE_STAMP := $(VENV)/.installed-scale
 
-.PHONY: run test bench venv clean
+.PHONY: run test test-slow bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,7 +29,10 @@ run: $(STAMP)
 	$(BIN)/python launch.py $(ARGS)
 
 test: $(SCALE_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(SCALE_STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.latency
