@@ -51,7 +51,7 @@ def test_bot_over_a_refitted_pipeline_answers_as_a_new_bot() -> None:
     more = ItemKNN.fit(append(log, extra), len(bot.catalog))  # refitted on more: other counts
     other = Recommender(rec.retriever, more, rec.config)
     shared, fresh = bot.with_recommender(other), Bot(Recommender(rec.retriever, more, rec.config), bot.config)
-    assert shared.recommender is other and shared.facets is bot.facets and bot.recommender is rec
+    assert shared.recommender is other and shared.reader.facets is bot.reader.facets and bot.recommender is rec
     assert other.filters is rec.filters  # the catalog's filter indexes, built once
     assert shared.linker is not bot.linker  # its tie-breaker, the CF counts, changed
     assert bot.with_recommender(Recommender(rec.retriever, rec.cf, rec.config)).linker is bot.linker

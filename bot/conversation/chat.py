@@ -100,7 +100,7 @@ class Bot:
         old = getattr(self.recommender.cf, "counts", None)
         new = getattr(recommender.cf, "counts", None)
         if (old is None) != (new is None) or (new is not None and not np.array_equal(old, new)):
-            other.reader = Reader(self.catalog, None if new is None else np.asarray(new), self.config.read_facets)
+            other.reader = self.reader.with_prior(None if new is None else np.asarray(new))
         other._examples = None
         return other
 

@@ -94,6 +94,11 @@ MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
 
+def top_share(prior: np.ndarray, share: float) -> float:
+    """The prior an item needs to be in the top `share` of the catalog (inf: no prior)."""
+    return float(np.quantile(prior, 1 - share)) if len(prior) and prior.max() > 0 else float("inf")
+
+
 def asks(reading: Reading) -> bool:
     """Whether a reading describes what to look for (words, genres, limits, years, audience)."""
     return bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
@@ -142,8 +147,17 @@ class Reader:
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(catalog)
         self.read_facets = read_facets
-        p = self.linker.prior
-        self.popular = float(np.quantile(p, 1 - POPULAR_SHARE)) if len(p) and p.max() > 0 else float("inf")
+        self.popular = top_share(self.linker.prior, POPULAR_SHARE)
+
+    def with_prior(self, prior: np.ndarray | None) -> "Reader":
+        """This reader with another tie-breaking prior (a refitted CF model's counts): the
+        title linker is rebuilt, the facet reader and vocabulary are shared."""
+        import copy
+
+        other = copy.copy(self)
+        other.linker = TitleLinker(self.catalog, prior, WEAK_SHARE)
+        other.popular = top_share(other.linker.prior, POPULAR_SHARE)
+        return other
 
     # --- the stage ------------------------------------------------------------------------
     def read(self, message: str, session: Session) -> Reading:
