@@ -32,7 +32,7 @@ test: $(SCALE_STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(SCALE_STAMP)
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	CONVREC_HARD_EXIT=1 $(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.latency

@@ -138,3 +138,23 @@ def tiny_server_process(tmp_path_factory):
                 started[fixture] = stack.enter_context(serve_process(folder, env=env)).url
             return started[fixture]
         yield url
+
+
+# --- the slow suite's exit ----------------------------------------------------------------
+# One full `make test-slow` run here passed every test and then died with a segfault in a
+# non-main thread while the interpreter tore down (Gradio/uvicorn/torch threads of the
+# in-process servers); three partial runs exited cleanly. With CONVREC_HARD_EXIT=1 (set by
+# `make test-slow`) the process leaves with pytest's own exit status right after the
+# summary, skipping that teardown: a failed test still fails the run.
+def pytest_sessionfinish(session, exitstatus):
+    session.config._convrec_exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if os.environ.get("CONVREC_HARD_EXIT") == "1":
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(getattr(config, "_convrec_exit_status", 1))
