@@ -338,15 +338,16 @@ class Reader:
         make an exact title, or one word rarer than RARE_ZIPF in English."""
         raw = message.split()
         tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
+        breaks = [w[-1:] in ",.;!?" for w in raw]  # a title does not run across these
+        upper = [w[:1].isupper() for w in raw]
+        digits = [t.isdigit() and len(t) <= 4 for t in tokens]
         found: list[Mention] = []
         for n in range(min(self.linker.max_words, len(raw)), 0, -1):
             for s in range(len(raw) - n + 1):
-                if any(taken[s:s + n]) or any(re.search(r"[,.;!?]$", w) for w in raw[s:s + n - 1]):
+                # written with capitals: the linker's rules have already judged it; "home alone 2": a longer title
+                if (any(taken[s:s + n]) or any(breaks[s:s + n - 1]) or any(upper[s:s + n])
+                        or (s + n < len(raw) and digits[s + n])):
                     continue
-                if any(w[:1].isupper() for w in raw[s:s + n]):
-                    continue  # written with capitals: the linker's rules have already judged it
-                if s + n < len(raw) and re.fullmatch(r"\d{1,4}", tokens[s + n] or ""):
-                    continue  # "home alone 2": a longer title
                 words = [t for t in tokens[s:s + n] if t]
                 phrase = " ".join(words)
                 rows = self.linker.by_title.get(phrase) or self.linker.main_titles.get(phrase)
