@@ -1,7 +1,7 @@
 # Entry points for a fresh machine: `make run` starts the bot, `make test` runs the default
 # (fast) tests, `make test-slow` the ones marked slow (real weights and data, Ray, a browser,
-# schemathesis, real server processes). Each builds the virtual environment first (CPU torch
-# wheel before everything else). .ci/run runs both tests targets.
+# schemathesis, real server processes). Each builds the virtual environment first (torch
+# before everything else; see README on its CPU and CUDA builds). .ci/run runs both tests targets.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,8 @@ SCALE_STAMP := $(VENV)/.installed-scale
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	# The CPU wheel first: a plain torch requirement would pull a multi-GB CUDA build.
+	# torch first, pinned: here pip is configured to serve the CPU wheel; on an ordinary machine
+	# this pulls the CUDA build unless the CPU wheel was installed into .venv beforehand (README).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[demo,test]'
 	touch $(STAMP)
