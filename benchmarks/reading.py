@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     result = {
         "label": args.label or "current", "commit": commit, "bot": f"{bot.catalog.name} ({len(bot.catalog):,} items)",
-        "protocol": __doc__.split("\n\n", 2)[1].replace("\n", " "),
+        "protocol": __doc__.split("\n\n")[2].replace("\n", " "),
         "sets": sets,
         "overall": {"act accuracy": overall["act accuracy"], "title F1": overall["spans"].get("title", {}).get("f1"),
                     "person F1": overall["spans"].get("person", {}).get("f1"),
