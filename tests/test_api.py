@@ -29,6 +29,9 @@ def test_chat_turns_continue_a_session(client):
     body = r1.json()
     lead, picks = body["reply"].split("\n")[:2]
     assert body["session_id"] == sid and lead.startswith("Noted: Comedy") and picks.startswith("Here are 3 picks")
+    read = body["understood"]["last_message"]  # how the message was read, as the reply's first line says
+    assert read["act"] == "request" and body["understood"]["audience"] == "kids"
+    assert {"kind": "genre", "text": "funny", "polarity": "+", "value": "Comedy"} in read["spans"]
     items = body["items"]
     assert [i["rank"] for i in items] == [1, 2, 3]
     for i in items:
@@ -109,7 +112,7 @@ def test_feedback_rate_reset_over_http(client):
     r = client.post("/api/reset", json={"session_id": sid}, headers=auth)
     assert r.json()["understood"] == {"liked": [], "disliked": [], "left_out_genres": [],
                                       "left_out_title_words": [], "years": None, "seen": [], "filters": [],
-                                      "user_id": None}
+                                      "audience": None, "user_id": None, "last_message": None}
     r = client.post("/api/chat", json={"session_id": sid, "message": "funny cartoon for kids"}, headers=auth)
     assert [i["item_id"] for i in r.json()["items"]] == first  # reset forgot what was shown
 

@@ -103,7 +103,12 @@ def understood(session: Session) -> dict:
             "seen": [i for r in session.readings for i in r.seen_ids],
             "filters": [{"kind": f.kind, "name": f.name, "values": list(f.values), "low": f.low, "high": f.high,
                          "negate": f.negate} for f in session.facet_filters],
-            "user_id": session.user_id}
+            "audience": session.audience or None, "user_id": session.user_id,
+            # how the latest message was read (bot/conversation/reading.py): its act and spans
+            "last_message": None if not session.readings else {
+                "act": session.readings[-1].act,
+                "spans": [{"kind": s.kind, "text": s.text, "polarity": s.polarity, "value": s.value}
+                          for s in session.readings[-1].spans]}}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
