@@ -159,3 +159,12 @@ def test_praise_of_those_just_suggested_likes_them_all(bot):
     assert r.act == "like" and set(r.liked_ids) == {"heat", "collateral"}
     assert bot.read("bye, have a great day", s).act == "goodbye"
     assert bot.read("you too!", s).act == "goodbye"
+
+
+def test_a_kids_audience_keeps_adult_ratings_out_of_later_lists(bot):
+    s = bot.respond("something for my kids, 6 and 9", bot.new_session("s")).session
+    t = bot.respond("something funnier", s)
+    rated = [ri.recommendation.item.facets.categories.get("mpaa", ()) for ri in t.items]
+    assert t.items and not any(set(r) & {"R", "NC-17", "PG-13"} for r in rated)
+    grown = bot.respond("actually for adults", t.session)
+    assert not bot.audience_filters(grown.session)

@@ -24,8 +24,9 @@ from bot.conversation.state import Session
 from fusion.recommender import Recommendation, Recommender
 from retrieval.dialogue import Utterance
 from retrieval.facets import ROLE_PHRASES
-from retrieval.records import Query
+from retrieval.records import FacetFilter, Query
 
+ADULT_RATINGS = ("R", "NC-17", "PG-13")  # MPAA ratings left out for a kids' audience
 SPOKEN = 3  # items of a list that the bot's turn in the transcript names, as a person would
 
 
@@ -73,6 +74,8 @@ class Bot:
         self.writer = writer  # None: the plain template (bot/conversation/justify.py)
         self.catalog = recommender.catalog
         self.config = config
+        # the catalog's MPAA ratings, for a kids' audience (audience_filters)
+        self.adult_values = frozenset(v for it in self.catalog.items for v in it.facets.categories.get("mpaa", ()))
         counts = getattr(recommender.cf, "counts", None)
         self.reader = Reader(self.catalog, None if counts is None else np.asarray(counts), config.read_facets)
         self.kind = self.catalog.kind
@@ -167,8 +170,17 @@ class Bot:
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
-            wanted_genres=current_genres(session), facet_filters=session.facet_filters,
+            wanted_genres=current_genres(session), facet_filters=session.facet_filters + self.audience_filters(session),
         )
+
+    def audience_filters(self, session: Session) -> tuple[FacetFilter, ...]:
+        """For a kids' audience, the catalog's adult ratings left out (items without a rating
+        stay: nothing says they are adult), on top of the children's genre the query asks
+        for: "for my kids, 6 and 9" then "something funnier" must not bring R-rated comedies."""
+        if session.audience != "kids":
+            return ()
+        adult = tuple(v for v in ADULT_RATINGS if v in self.adult_values)
+        return (FacetFilter("cat", "mpaa", adult, negate=True),) if adult else ()
 
     def respond(self, message: str, session: Session, alpha: float | None = None) -> Answer:
         """One turn, stage by stage: read the message, update the state, decide what to do
