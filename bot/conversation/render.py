@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.conversation.state import Session
+from bot.conversation.vocabulary import canonical
 from retrieval.facets import (
     CATEGORY_WORDS,
     DEFAULT_UNITS,
@@ -99,7 +100,8 @@ def taken(reading, bot: Bot) -> str:
     if reading.act == "correction":
         noted = [f"you meant {escape(bot.label(i))}" for i in reading.liked_ids] + \
                 [f"not liked: {escape(bot.label(i))}" for i in reading.undone_ids[:NOTED_MAX]]
-    asked = [bot.genre_names.get(g, g) for g in reading.wanted_genres] + \
+    kids = reading.audience == "kids"  # "for kids" says it once, not also as the Children genre
+    asked = [bot.genre_names.get(g, g) for g in reading.wanted_genres if not (kids and canonical(g) == "children")] + \
             [f"no {g}" for g in reading.banned_genres] + \
             ([describe_filters(reading.facet_filters, bot.catalog)] if reading.facet_filters else []) + \
             ([reading.years.describe()] if reading.years is not None else []) + \
