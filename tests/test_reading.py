@@ -168,3 +168,17 @@ def test_a_kids_audience_keeps_adult_ratings_out_of_later_lists(bot):
     assert t.items and not any(set(r) & {"R", "NC-17", "PG-13"} for r in rated)
     grown = bot.respond("actually for adults", t.session)
     assert not bot.audience_filters(grown.session)
+
+
+def test_taking_back_a_person_or_a_genre_by_name(bot):
+    s = bot.listen("a thriller, no horror, with tom hanks", bot.new_session("s"))
+    s = bot.listen("something from the 90s", s)
+    t = bot.respond("forget the hanks thing", s)
+    r = t.session.readings[-1]
+    assert r.act == "undo" and r.undone_values == ("Tom Hanks",)
+    assert not t.session.facet_filters and t.session.years is not None  # only Hanks went
+    assert t.reply.startswith("Taken back: what I noted about Tom Hanks.")
+    c = bot.listen("with tom hanks", bot.new_session("c"))
+    c2 = bot.listen("i meant tom hardy not tom hanks lol", c)
+    assert c2.readings[-1].act == "correction"
+    assert [(f.values, f.negate) for f in c2.facet_filters] == [(("Tom Hardy",), False)]

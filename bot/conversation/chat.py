@@ -220,7 +220,7 @@ class Bot:
         """The state after a reading: the turn added, near-duplicates of what it disliked left
         out. A bare "undo" ("scratch that", "I never said that") first takes back the latest
         turn that was not itself an undo."""
-        if reading.act == "undo" and not reading.undone_ids:
+        if reading.act == "undo" and not reading.undone_ids and not reading.undone_values:
             index = last_turn(session)
             if index is not None:
                 reading = replace(reading, undone_turn=session.turns[index])

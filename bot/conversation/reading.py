@@ -175,10 +175,20 @@ class Reader:
         reading = self._read_words(message, session, None if repair is None else (repair.start(), repair.end()))
         titles = [s for s in reading.spans if s.kind == "title"]
         if undo:
-            undone = tuple(s.value for s in titles)  # none named: the whole last turn (Bot.update)
-            spans = tuple(replace(s, polarity="undo") if s.kind == "title" else s for s in reading.spans)
-            return replace(reading, act="undo", undone_ids=undone, liked_ids=(), disliked_ids=(), seen_ids=(),
-                           spans=spans, text="", language=language)
+            # what it names is taken back: titles, people, genres ("forget the nolan thing");
+            # nothing named: the whole last turn (Bot.update)
+            undone = tuple(s.value for s in titles)
+            said = set(re.findall(r"[a-z]+", fold(message)))
+            # people of the conversation answer to any of their names ("forget the hanks thing")
+            known = tuple(v for f in session.facet_filters if f.kind == "people" for v in f.values
+                          if said & {w for w in re.findall(r"[a-z]+", fold(v)) if len(w) >= 4})
+            values = tuple(dict.fromkeys(tuple(f.values[0] for f in reading.facet_filters if f.kind == "people")
+                                         + known + reading.wanted_genres + reading.banned_genres))
+            spans = tuple(replace(s, polarity="undo") if s.kind in ("title", "person", "genre") else s
+                          for s in reading.spans)
+            return replace(reading, act="undo", undone_ids=undone, undone_values=values, liked_ids=(),
+                           disliked_ids=(), seen_ids=(), spans=spans, text="", language=language, facet_filters=(),
+                           people=(), wanted_genres=(), banned_genres=(), cues={})
         if correction:
             # the earlier reading of titles is replaced by this one: what the last turn liked
             # or disliked goes, what this one names is liked (its "no" is about the reading)
@@ -189,10 +199,15 @@ class Reader:
             which = [(m.start(), m.end()) for m in WHICH_ONE.finditer(message)]
             pickers = {s.value for s in reading.spans if s.kind == "person"
                        and any(a <= s.start and s.end <= b for a, b in which)}
+            # "i meant tom hardy not tom hanks": the person ruled out in a correction is taken back
+            kept = tuple(f for f in reading.facet_filters if not (f.kind == "people" and (
+                self._describes(f, named) or ", ".join(f.values) in pickers)))
+            taken_back = tuple(f.values[0] for f in kept if f.kind == "people" and f.negate)
+            spans = tuple(replace(s, polarity="undo") if s.kind == "person" and s.value in taken_back else s
+                          for s in spans)
             return replace(reading, act="correction", undone_ids=undone, liked_ids=named, disliked_ids=(),
-                           seen_ids=(), spans=spans, language=language,
-                           facet_filters=tuple(f for f in reading.facet_filters if not (f.kind == "people" and (
-                               self._describes(f, named) or ", ".join(f.values) in pickers))))
+                           seen_ids=(), spans=spans, language=language, undone_values=taken_back,
+                           facet_filters=tuple(f for f in kept if not (f.kind == "people" and f.negate)))
         accepted = self._accepted(message, titles, session)
         intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
         if accepted == () and intends and reading.liked_ids:

@@ -96,6 +96,7 @@ class Reading:
     spans: tuple[Span, ...] = ()
     undone_ids: tuple[str, ...] = ()  # items whose earlier reading the turn takes back ("I didn't say I liked X")
     undone_turn: str = ""  # the earlier message a bare "undo" took back (set by the state update)
+    undone_values: tuple[str, ...] = ()  # people and genres taken back ("forget the nolan thing")
     accepted_ids: tuple[str, ...] = ()  # the pick the person settles on ("X it is, thanks")
     audience: str = ""  # who it is for, kept until changed: "kids" | "adults" | "" (not said)
     language: str = ""  # the language of a message that is clearly not English ("" = English)

@@ -86,7 +86,8 @@ def taken(reading, bot: Bot) -> str:
     """The one line that says what the bot took from this message, with the way to undo
     it: "Noted: you like Heat (1995); not horror; 1990-1999. Say 'undo' to take it back." """
     if reading.act == "undo":
-        named = ", ".join(escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX])
+        named = ", ".join([escape(bot.label(i)) for i in reading.undone_ids[:NOTED_MAX]]
+                          + [escape(bot.genre_names.get(v, v)) for v in reading.undone_values])
         if named:
             return f"Taken back: what I noted about {named}."
         if reading.undone_turn:

@@ -55,7 +55,10 @@ class Session:
         correction's misread title), then its likes/dislikes override earlier ones, a genre
         asked for again is no longer ruled out, its years (if any) replace earlier ones
         ("any year" lifts them) and its audience the earlier one."""
-        banned = _add(_drop(self.banned_genres, reading.wanted_genres), reading.banned_genres)
+        gone = {v.lower() for v in reading.undone_values}
+        banned = _add(_drop(tuple(g for g in self.banned_genres if g not in gone), reading.wanted_genres),
+                      reading.banned_genres)
+        kept = tuple(f for f in self.facet_filters if not gone & {v.lower() for v in f.values})
         years = self.years if reading.years is None else (None if reading.years.any else reading.years)
         liked, disliked = _drop(self.liked_ids, reading.undone_ids), _drop(self.disliked_ids, reading.undone_ids)
         return replace(
@@ -66,7 +69,7 @@ class Session:
             excluded_ids=_add(self.excluded_ids, reading.seen_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
             transcript=self.transcript + (Utterance(True, message, reading.mentioned_ids()),),
-            facet_filters=merge_filters(self.facet_filters, reading.facet_filters, reading.switch),
+            facet_filters=merge_filters(kept, reading.facet_filters, reading.switch),
         )
 
     def with_feedback(self, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> "Session":
@@ -125,7 +128,8 @@ def _reading_json(r: Reading) -> dict:
             "disliked_ids": list(r.disliked_ids), "paging": r.paging, "years": _years_json(r.years),
             "relative_years": r.relative_years, "banned_words": list(r.banned_words), "switch": r.switch,
             "act": r.act, "spans": [[s.kind, s.start, s.end, s.text, s.polarity, s.value] for s in r.spans],
-            "undone_ids": list(r.undone_ids), "undone_turn": r.undone_turn, "accepted_ids": list(r.accepted_ids),
+            "undone_ids": list(r.undone_ids), "undone_turn": r.undone_turn, "undone_values": list(r.undone_values),
+            "accepted_ids": list(r.accepted_ids),
             "audience": r.audience,
             "language": r.language}
 
@@ -140,7 +144,7 @@ def _reading(d: dict) -> Reading:
         people=tuple(tuple(p) for p in d["people"]), unusable=tuple(d["unusable"]), seen_ids=tuple(d["seen_ids"]),
         asked_ids=tuple(d["asked_ids"]), act=d.get("act", "request"),
         spans=tuple(Span(*s) for s in d.get("spans", ())), undone_ids=tuple(d.get("undone_ids", ())),
-        undone_turn=d.get("undone_turn", ""),
+        undone_turn=d.get("undone_turn", ""), undone_values=tuple(d.get("undone_values", ())),
         accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""))
 
 
