@@ -27,7 +27,7 @@ import numpy as np
 
 from bot.conversation.commonness import zipf
 from bot.conversation.facetread import FacetReader, FacetReading
-from bot.conversation.intents import BYE, COURTESY, asks_for_picks, foreign_language, is_question, item_question, small_talk
+from bot.conversation.intents import BYE, COURTESY, foreign_language, is_question, item_question, small_talk
 from bot.conversation.linking import COMMON_WORDS, CUE, Mention, TitleLinker, list_references
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
@@ -101,8 +101,7 @@ def top_share(prior: np.ndarray, share: float) -> float:
 
 def asks(reading: Reading) -> bool:
     """Whether a reading describes what to look for (words, genres, limits, years, audience)."""
-    return bool(reading.text or reading.wanted_genres or reading.banned_genres or reading.facet_filters
-                or reading.years is not None or reading.relative_years or reading.banned_words or reading.audience)
+    return bool(reading.text or narrows(reading) or reading.banned_words or reading.audience)
 
 
 # Words that ask for picks whatever else is said ("good" and "more" alone do not: "im good u?")
@@ -116,8 +115,7 @@ def chit_chat(message: str, reading: Reading, kind_words: frozenset[str]) -> boo
     every word an everyday one, none asking for picks ("hiii 👋", "im good u?", "I havent
     seen that one either lol"). "zombies. lots of zombies" is no chit-chat: 'zombies' is
     rarer than CHAT_ZIPF."""
-    if reading.liked_ids or reading.disliked_ids or reading.seen_ids or reading.wanted_genres \
-            or reading.banned_genres or reading.facet_filters or reading.years is not None or reading.relative_years:
+    if reading.liked_ids or reading.disliked_ids or reading.seen_ids or narrows(reading):
         return False
     if small_talk(message) == "greeting" and not reading.text.strip(" ,.!?"):
         return True
@@ -127,8 +125,27 @@ def chit_chat(message: str, reading: Reading, kind_words: frozenset[str]) -> boo
     return small_talk(message) == "greeting" or all(w in FILLER or zipf(w) >= CHAT_ZIPF for w in words)
 
 
-def spans_of(spans: list[Span], kind: str) -> list[Span]:
+def spans_of(spans: list[Span] | tuple[Span, ...], kind: str) -> list[Span]:
     return [s for s in spans if s.kind == kind]
+
+
+def narrows(reading: Reading) -> bool:
+    """Whether a reading limits the list (genres, people, numbers, categories, years)."""
+    return bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
+                or reading.years is not None or reading.relative_years)
+
+
+def last_named(session: Session) -> tuple[str, ...]:
+    """The items of the latest turn, either side's, that named any: what "it" may mean."""
+    return next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+
+
+def asking(reading: Reading, item_id: str, spans: tuple[Span, ...], language: str) -> Reading:
+    """`reading` as a question about one item: it asks nothing of the list ("is it kid
+    friendly?" wants no kids' films) and likes nothing."""
+    return replace(reading, act="question", asked_ids=(item_id,), liked_ids=(), seen_ids=(), disliked_ids=(),
+                   text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(), years=None,
+                   relative_years="", audience="", banned_words=(), spans=spans, language=language)
 
 
 class Reader:
@@ -173,7 +190,7 @@ class Reader:
         undo, correction = undo_m is not None, correction_m is not None
         repair = undo_m or correction_m
         reading = self._read_words(message, session, None if repair is None else (repair.start(), repair.end()))
-        titles = [s for s in reading.spans if s.kind == "title"]
+        titles = spans_of(reading.spans, "title")
         if undo:
             # what it names is taken back: titles, people, genres ("forget the nolan thing");
             # nothing named: the whole last turn (Bot.update)
@@ -212,9 +229,7 @@ class Reader:
         intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
         if accepted == () and intends and reading.liked_ids:
             accepted = reading.liked_ids  # "ok ill watch the first one", "i'll take 2 and 4"
-        narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
-                       or reading.years is not None or reading.relative_years)
-        if accepted is not None and not (narrows or (asks(reading) and not intends)) \
+        if accepted is not None and not (narrows(reading) or (asks(reading) and not intends)) \
                 and not (is_question(message) and not accepted):
             spans = tuple(replace(s, polarity="accept") if s.kind == "title" and s.value in accepted else s
                           for s in reading.spans)
@@ -229,26 +244,19 @@ class Reader:
             # "is it kid friendly?", "Did you see Rampage?": about the title named, else the one spoken of last
             named = [s for s in titles if s.polarity != "-"]
             ref = REFERENCE.search(message)
-            last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+            last = last_named(session)
             about = named[0].value if named else (last[0] if ref is not None and len(last) == 1 else None)
-            listed = [s for s in reading.spans if s.kind == "list_ref"]
+            listed = spans_of(reading.spans, "list_ref")
             if about is None and listed:  # "is the last one scary?"
                 about = session.last_ids[int(listed[0].value) - 1]
-                spans_asked = tuple(replace(s, polarity="asked") if s.kind == "list_ref" else s for s in reading.spans)
-                return replace(reading, act=act, asked_ids=(about,), liked_ids=(), seen_ids=(), disliked_ids=(),
-                               text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(),
-                               years=None, relative_years="", audience="", banned_words=(), spans=spans_asked,
-                               language=language)
+                return asking(reading, about, tuple(replace(s, polarity="asked") if s.kind == "list_ref" else s
+                                                    for s in reading.spans), language)
             if about is not None:
                 spans = tuple(replace(s, polarity="asked") if s.kind == "title" and s.value == about else s
                               for s in reading.spans)
                 if not named:
                     spans += (Span("title", ref.start(), ref.end(), ref.group(0), "asked", about),)
-                # a question about a film asks nothing of the list ("is it kid friendly?" wants no kids' films)
-                return replace(reading, act=act, asked_ids=(about,), liked_ids=(), seen_ids=(), disliked_ids=(),
-                               text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(),
-                               years=None, relative_years="", audience="", banned_words=(), spans=spans,
-                               language=language)
+                return asking(reading, about, spans, language)
         return replace(reading, act=act, language=language)
 
     # --- parts ----------------------------------------------------------------------------
@@ -306,7 +314,8 @@ class Reader:
             return ()  # a bare "thanks!" once films were suggested
         return None
 
-    def _context_mentions(self, message: str, session: Session, taken: list[bool], prefixes: bool) -> list[Mention]:
+    def _context_mentions(self, raw: list[str], tokens: list[str], session: Session, taken: list[bool],
+                          prefixes: bool) -> list[Mention]:
         """Titles already in the conversation (shown, named), found in any case; with
         `prefixes`, also by their first word ("requiem" for Requiem for a Dream)."""
         ids = list(dict.fromkeys(session.last_ids + session.liked_ids + session.disliked_ids
@@ -328,8 +337,6 @@ class Reader:
                     if len(word) >= MIN_LIST_WORD and word not in COMMON_WORDS and word not in FILLER \
                             and zipf(word) < LIST_RARE_ZIPF:
                         firsts.setdefault(word, i)
-        raw = message.split()
-        tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
         found: list[Mention] = []
         longest = max(len(k.split()) for k in keys)
         for n in range(min(longest, len(raw)), 0, -1):
@@ -347,12 +354,11 @@ class Reader:
                     taken[k] = True
         return found
 
-    def _confident_lowercase(self, message: str, taken: list[bool]) -> list[Mention]:
+    def _confident_lowercase(self, raw: list[str], tokens: list[str], taken: list[bool]) -> list[Mention]:
         """Lower-case titles without a cue ("goonies", "american pie"), taken only where the
         item is popular and the words are unlikely as plain words: two or more words that
-        make an exact title, or one word rarer than RARE_ZIPF in English."""
-        raw = message.split()
-        tokens = [" ".join(WORDS.findall(fold(w))) for w in raw]
+        make an exact title, or one word rarer than RARE_ZIPF in English. `raw`: the
+        message's words; `tokens`: each folded as titles are (retrieval/titles.py)."""
         breaks = [w[-1:] in ",.;!?" for w in raw]  # a title does not run across these
         upper = [w[:1].isupper() for w in raw]
         digits = [t.isdigit() and len(t) <= 4 for t in tokens]
@@ -402,8 +408,9 @@ class Reader:
         for m in mentions:
             for k in range(*m.span):
                 taken[k] = True
-        mentions += self._context_mentions(message, session, taken, prefixes=repair is not None)
-        mentions += self._confident_lowercase(message, taken)
+        tokens = [" ".join(WORDS.findall(fold(w))) for w in words]  # as the linker folds them
+        mentions += self._context_mentions(words, tokens, session, taken, prefixes=repair is not None)
+        mentions += self._confident_lowercase(words, tokens, taken)
         liked: list[str] = []
         disliked: list[str] = []
         seen: list[str] = []
@@ -507,7 +514,7 @@ class Reader:
         title spoken of last (the latest turn naming exactly one item, either side), when
         the clause says something of it (liked, ruled out, seen, or a pick taken); a bare
         "it" in "is it scary?" or "I love it when..." is left alone."""
-        last = next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+        last = last_named(session)
         if len(last) != 1:
             return None
         for m in REFERENCE.finditer(message):
@@ -547,10 +554,9 @@ class Reader:
         talk = small_talk(message)
         words = set(re.findall(r"[a-z']+", message.lower()))
         picks = bool(words & (PICK_WORDS | self.kind.words() | {self.kind.verb}))
-        narrows = bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
-                       or reading.years is not None or reading.relative_years or reading.audience)
+        limits = narrows(reading) or bool(reading.audience)
         named = bool(reading.liked_ids or reading.disliked_ids or reading.seen_ids)
-        if BYE.search(message) and talk != "greeting" and not narrows and not picks:
+        if BYE.search(message) and talk != "greeting" and not limits and not picks:
             return "goodbye"
         spoken = {i for t in session.transcript for i in t.item_ids}  # every film the conversation named
         if chit_chat(message, reading, self.kind.words() | {self.kind.verb}):
@@ -559,11 +565,11 @@ class Reader:
             if talk == "thanks" and any(not t.seeker and BYE.search(t.text) for t in session.transcript[-1:]):
                 return "goodbye"
             return "like" if spoken and POSITIVE.search(message) and not is_question(message) else "small_talk"
-        if ABOUT_IT.match(message) or (is_question(message) and not picks and not narrows and not named):
+        if ABOUT_IT.match(message) or (is_question(message) and not picks and not limits and not named):
             return "question"  # "is it kid friendly?", "did you see Rampage?"
-        if not narrows and not picks and reading.liked_ids and set(reading.liked_ids) <= spoken:
+        if not limits and not picks and reading.liked_ids and set(reading.liked_ids) <= spoken:
             return "like"  # liking what the other side suggested reacts to it
-        if not narrows and not picks and not named and POSITIVE.search(message) and spoken:
+        if not limits and not picks and not named and POSITIVE.search(message) and spoken:
             return "like"  # "That was also a great movie, I laughed alot during it!"
         if asks(reading) or reading.liked_ids:
             return "request"  # a taste the person brings up asks for more like it
