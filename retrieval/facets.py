@@ -6,7 +6,8 @@ read"): the UI, replies and reasons use it, so nothing says "movie" in a booksho
 `Facets` are named, typed attributes of one item:
 - people by role: {"director": ("Christopher Nolan",), "cast": (...), "author": (...)}
 - numbers: {"runtime": 94.0, "pages": 320.0}
-- categories: {"mpaa": ("PG-13",), "language": ("French",)}
+- categories: {"mpaa": ("PG-13",), "language": ("French",)}; the category named TOPIC_FACET
+  holds what the item is about ({"topic": ("heist", "los angeles")}, lower case)
 
 A catalog file declares them by column: `people:<role>`, `num:<name>`, `cat:<name>`, with
 '|'-separated values (retrieval/loaders.py). A facet an item lacks is simply absent: the
@@ -42,6 +43,13 @@ DEFAULT_UNITS = {"runtime": "min", "pages": "pages", "duration": "min", "length"
 # Names per role written into an item text: four keep a text within ~64 word pieces; the
 # facet itself keeps every name (filters and reasons read all of them).
 MAX_NAMES_IN_TEXT = 4
+# The category facet of what an item is about ("heist", "time travel"): the item text reads
+# it right after the genres (retrieval/loaders.py item_text), so `Facets.sentences` and
+# `facet_line` leave it out rather than write it a second time or list dozens of keywords.
+TOPIC_FACET = "topic"
+# Topics written into an item text: eight keep them within ~25 word pieces, leaving room
+# for people and a description in a 128-piece window; the facet keeps every topic.
+MAX_TOPICS_IN_TEXT = 8
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,10 @@ class Facets:
         p = person.casefold()
         return tuple(r for r, names in self.people.items() if any(n.casefold() == p for n in names))
 
+    def topics(self) -> tuple[str, ...]:
+        """What the item is about (the TOPIC_FACET category), in catalog order."""
+        return tuple(self.categories.get(TOPIC_FACET, ()))
+
     def has_category(self, name: str, value: str) -> bool:
         v = value.casefold()
         return any(x.casefold() == v for x in self.categories.get(name, ()))
@@ -105,11 +117,13 @@ class Facets:
         """(label, values) pairs for the item text: ("Directed by", ("Christopher Nolan",)),
         ("Runtime:", ("113 min",)), ("Rated", ("PG-13",)). Order is fixed (roles, categories,
         numbers) so the same facets always give the same text. `max_names` keeps the first
-        that many names per role (e.g. MAX_NAMES_IN_TEXT); None keeps all."""
+        that many names per role (e.g. MAX_NAMES_IN_TEXT); None keeps all. The topics
+        (TOPIC_FACET) are not among them: item_text writes them after the genres."""
         units = {**DEFAULT_UNITS, **(units or {})}
         out = [(ROLE_PHRASES.get(r, f"{r.capitalize()}:"), names[:max_names])
                for r, names in self.people.items() if names]
-        out += [(CATEGORY_PHRASES.get(c, f"{c.capitalize()}:"), vals) for c, vals in self.categories.items() if vals]
+        out += [(CATEGORY_PHRASES.get(c, f"{c.capitalize()}:"), vals) for c, vals in self.categories.items()
+                if vals and c != TOPIC_FACET]
         out += [(f"{n.capitalize()}:", (format_number(v, units.get(n, "")),)) for n, v in self.numbers.items()]
         return out
 
@@ -119,13 +133,14 @@ def facet_line(facets: Facets, units: Mapping[str, str] | None = None) -> str:
     people (each role's first MAX_PEOPLE names), numbers with units, categories:
     "Christopher Nolan · Christian Bale, Hugh Jackman · 130 min · PG-13". A number without
     a known unit is named ("rating 4.2"), since a bare number means nothing. "" when the
-    item has no facets: what it lacks is left out, never guessed."""
+    item has no facets: what it lacks is left out, never guessed. Topics (TOPIC_FACET) are
+    left out: a movie has dozens, and the line shows what the item is, not what it is about."""
     units = {**DEFAULT_UNITS, **(units or {})}
     parts = [", ".join(names[:MAX_PEOPLE]) for names in facets.people.values() if names]
     for name, value in facets.numbers.items():
         unit = units.get(name, "")
         parts.append(format_number(value, unit) if unit else f"{name.replace('_', ' ')} {format_number(value)}")
-    parts += [", ".join(values) for values in facets.categories.values() if values]
+    parts += [", ".join(values) for name, values in facets.categories.items() if values and name != TOPIC_FACET]
     return " · ".join(parts)
 
 

@@ -5,8 +5,12 @@ rating scale are retrieval/catalog_config.py's).
 Every problem is reported as a `DataError` that names the file, the line and the fix.
 Catalog columns: `item_id`, `title` (required); `text`, `year`, `genres` (optional;
 genres separated by `|`); facet columns `people:<role>`, `num:<name>`, `cat:<name>`
-(retrieval/facets.py; '|' between values); any other column is kept in `Item.fields`.
-When `text` is absent it is built from title, year, genres and the facets.
+(retrieval/facets.py; '|' between values); what an item is about: `topics` or `tags`
+('|' between values; read, lower case, into the topic facet, retrieval/facets.py
+TOPIC_FACET) and `description` (free text); any other column, `description` included, is
+kept in `Item.fields`. When `text` is absent or empty it is built from title, year, genres,
+topics, the facets and the description, in that order (item_text); a non-empty `text`
+replaces all of that, while topics and description still fill the facet and the fields.
 Interaction columns: `user_id`, `item_id` (required); `rating` (checked against the rating
 scale) or `weight`; `timestamp` (Unix seconds).
 """
@@ -22,7 +26,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.catalog_config import DEFAULT_RATING_SCALE, CatalogConfig, config_path, infer_kind, read_config
-from retrieval.facets import Facets, facet_column
+from retrieval.facets import MAX_TOPICS_IN_TEXT, TOPIC_FACET, Facets, facet_column
 from retrieval.records import Catalog, Interactions, Item
 from retrieval.tables import DataError, Table, open_table, read_jsonl, require
 
@@ -30,18 +34,25 @@ __all__ = ["DataError", "LoadedCatalog", "item_text", "load_catalog", "load_inte
            "read_jsonl"]
 
 PLAIN_COLUMNS = ("item_id", "title", "text", "year", "genres")
+# Columns read into the topic facet ('|' between values), in the order their values are kept.
+TOPIC_COLUMNS = ("topics", "tags")
 BLANK_RATINGS = ("refuse", "implicit")
 # Separators people use between genres instead of '|', in the order a tie is resolved.
 OTHER_SEPARATORS = (", ", ",", ";", "/")
 
 
 def item_text(title: str, year: int | None, genres: Sequence[str],
-              facts: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
-    """The text the encoder reads for a catalog item: title, year, genres, then facts as
-    (label, names) sentences: "Heat (1995). Genres: Crime. Directed by Michael Mann." """
+              facts: Sequence[tuple[str, Sequence[str]]] = (), topics: Sequence[str] = (),
+              description: str = "") -> str:
+    """The text the encoder reads for a catalog item: title, year, genres, the first
+    MAX_TOPICS_IN_TEXT topics, facts as (label, names) sentences, then the description last
+    (the encoder cuts a long text on the right, so the short facts come first):
+    "Heat (1995). Genres: Crime. Topics: robbery, heist. Directed by Michael Mann. A thief..." """
     head = f"{title} ({year})" if year else title
     parts = [f"{head}.", *([f"Genres: {', '.join(genres)}."] if genres else [])]
+    parts += [f"Topics: {', '.join(topics[:MAX_TOPICS_IN_TEXT])}."] if topics else []
     parts += [f"{label} {', '.join(names)}." for label, names in facts if names]
+    parts += [" ".join(description.split())] if description.strip() else []
     return " ".join(parts)
 
 
@@ -89,6 +100,9 @@ def _facets(table: Table, line_no: int, rec: dict[str, str], columns: dict[str, 
                                    f'{config_path(table.path)} as {{"units": {{"{name}": "..."}}}}')
         elif values := split_values(value):
             (people if prefix == "people" else categories)[name] = values
+    topics = [*categories.get(TOPIC_FACET, ()), *(v for c in TOPIC_COLUMNS for v in split_values(rec.get(c, "")))]
+    if topics:  # cat:topic, topics and tags read as one lower-case facet, first appearance kept
+        categories[TOPIC_FACET] = tuple(dict.fromkeys(t.lower() for t in topics))
     return Facets(people, numbers, categories)
 
 
@@ -153,7 +167,7 @@ def read_catalog(path: str | Path, name: str | None = None, *, encoding: str = "
     kind, note = (cfg.kind, cfg.kind_note) if cfg.kind else infer_kind(path, facet_cols)
     cfg = CatalogConfig(kind, cfg.units, cfg.rating_scale, cfg.source, note)
     items = [_item(path, line_no, rec, facets, cfg.units, facet_cols) for line_no, rec, facets in rows]
-    notices = [n for column in ("genres", *(c for c, (p, _) in facet_cols.items() if p == "cat"))
+    notices = [n for column in ("genres", *TOPIC_COLUMNS, *(c for c, (p, _) in facet_cols.items() if p == "cat"))
                if (n := separator_notice(path, column, [rec.get(column, "") for _, rec, _ in rows]))]
     nums = {n for p, n in facet_cols.values() if p == "num"}
     notices += [f"{cfg.source}: units name {u!r} but the catalog has no column num:{u}"
@@ -173,11 +187,12 @@ def _item(path: Path, line_no: int, rec: dict[str, str], facets: Facets, units: 
                             "leave it empty or write e.g. 1995") from None
     genres = split_values(rec.get("genres", ""))
     title = rec["title"]
-    text = rec.get("text") or (item_text(title, year, genres, facets.sentences(units)) if title else "")
+    text = rec.get("text") or (item_text(title, year, genres, facets.sentences(units), facets.topics(),
+                                         rec.get("description", "")) if title else "")
     if not text.strip() or not title:
         raise DataError(f"{path}:{line_no}: item {rec['item_id']!r} has an empty title/text; "
                         "every item needs words for the encoder")
-    extra = {k: v for k, v in rec.items() if k not in PLAIN_COLUMNS and k not in facet_cols and v}
+    extra = {k: v for k, v in rec.items() if k not in (*PLAIN_COLUMNS, *TOPIC_COLUMNS) and k not in facet_cols and v}
     return Item(rec["item_id"], title, text, year, genres, extra, facets)
 
 

@@ -6,20 +6,25 @@ pandas pickles, so before unpickling we check each one's sha256 against the pinn
 
 Items carry facets (retrieval/movielens_facets.py): runtime and MPAA rating from the same
 distribution's IMDB table (ggplot2movies), director, cast and writer from the people file
-shipped in the package; the item text reads them ("Directed by Michael Mann.").
+shipped in the package; the item text reads them ("Directed by Michael Mann."). They also
+carry what they are about (retrieval/movielens_content.py, TMDB overviews and keywords
+shipped in the package): topics in the topic facet and the text ("Topics: robbery, ..."),
+a short description in `Item.fields["description"]` and at the end of the text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.loaders import DataError, item_text
-from retrieval.facets import MAX_NAMES_IN_TEXT, MOVIE, Facets
+from retrieval.facets import MAX_NAMES_IN_TEXT, MOVIE, TOPIC_FACET, Facets
+from retrieval.movielens_content import Content, read_content
 from retrieval.movielens_facets import imdb_facts, movie_facets, read_people
 from retrieval.records import Catalog, Interactions, Item
 
@@ -73,10 +78,10 @@ def read_frame(data_file: str, sha256: str) -> pd.DataFrame:
 def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
     """Catalog of 9,061 movies and 99,997 ratings by 671 users (the file's 5 movies without a
     title, and their 7 ratings, are left out: a person could neither be shown nor name
-    them). Item text = title, year, genres, then the facets (at most MAX_NAMES_IN_TEXT
-    names per role; the facets keep all).
+    them). Item text = title, year, genres, topics (at most MAX_TOPICS_IN_TEXT), the other
+    facets (at most MAX_NAMES_IN_TEXT names per role; the facets keep all), description.
     `facets=False` gives the bare catalog (title, year, genres), which is what
-    retrieval.data.build_people links to ReDial."""
+    retrieval.data.build_people links to ReDial and build_content filters by."""
     import pandas as pd
 
     df = read_frame(DATA_FILE, SHA256)
@@ -89,13 +94,20 @@ def load_movielens(facets: bool = True) -> tuple[Catalog, Interactions]:
         g = tuple(x for x in str(genres).split("|") if x and x != "(no genres listed)")
         base.append((str(movie_id), title.strip(), y, g))
     by_id: dict[str, Facets] = {}
+    content: dict[str, Content] = {}
     if facets:
         imdb = imdb_facts(read_frame(IMDB_FILE, IMDB_SHA256))
         by_id = movie_facets(((i, t, y) for i, t, y, _ in base), imdb, read_people())
+        content = read_content()
     items = []
     for movie_id, t, y, g in base:
         f = by_id.get(movie_id, Facets())
-        items.append(Item(movie_id, t, item_text(t, y, g, f.sentences(max_names=MAX_NAMES_IN_TEXT)), y, g, facets=f))
+        c = content.get(movie_id, Content())
+        if c.topics:  # a movie with topics and no other facet still gets its Facets
+            f = replace(f, categories={**f.categories, TOPIC_FACET: c.topics})
+        text = item_text(t, y, g, f.sentences(max_names=MAX_NAMES_IN_TEXT), f.topics(), c.description)
+        fields = {"description": c.description} if c.description else {}
+        items.append(Item(movie_id, t, text, y, g, fields, facets=f))
     catalog = Catalog("movielens", tuple(items), kind=MOVIE)
     df = df[df.movieId.astype(str).isin({movie_id for movie_id, *_ in base})]
     interactions = Interactions(

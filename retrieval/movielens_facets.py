@@ -12,7 +12,11 @@ title AND year, strict on purpose, so a join is almost never wrong):
 - `retrieval/data/movielens_people.jsonl.gz`, shipped in the package: director, cast and
   writer from DBpedia via the ReDial dataset (CC BY-SA 3.0, retrieval/data/LICENSE-DBPEDIA.txt),
   derived by `python -m retrieval.data.build_people`. Covers 3,007 of the 9,061 movies
-  (director 2,955, cast 2,895, writer 2,649). 6,522 movies carry at least one facet.
+  (director 2,955, cast 2,895, writer 2,649). 6,522 movies carry at least one of these facets.
+
+What a movie is about (the topic facet and a description, from TMDB keywords and overviews)
+is a third source with its own file and module, retrieval/movielens_content.py; with it,
+8,615 movies carry some facet.
 
 The file format lives here, reader and writer side by side: one JSON object per line,
 {"item_id": "6", "director": [...], "cast": [...], "writer": [...]}, lines sorted by

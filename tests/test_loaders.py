@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.catalog_config import infer_kind, parse_rating_scale
-from retrieval.facets import BOOK, MOVIE, ItemKind
-from retrieval.loaders import DataError, load_catalog, load_interactions, read_catalog
+from retrieval.facets import BOOK, MOVIE, TOPIC_FACET, Facets, ItemKind, facet_line
+from retrieval.loaders import DataError, item_text, load_catalog, load_interactions, read_catalog
 
 BOOKS = Path(__file__).parent / "data" / "books"
 CATALOG = "item_id,title,year,genres\nm1,Alpha,1999,Drama|War\nm2,Beta,2001,Comedy\n"
@@ -164,6 +164,45 @@ def test_a_text_column_wins_over_facet_sentences(tmp_path):
     p = write(tmp_path / "cat.csv", "item_id,title,text,people:author\n1,A,A quiet story.,Ann\n")
     item = load_catalog(p).items[0]
     assert item.text == "A quiet story." and item.facets.names() == ("Ann",)
+
+
+def test_item_text_reads_topics_after_genres_and_the_description_last():
+    facets = Facets(people={"director": ("Michael Mann",)}, numbers={"runtime": 170.0},
+                    categories={"mpaa": ("R",), TOPIC_FACET: tuple(f"t{i}" for i in range(10))})
+    assert [label for label, _ in facets.sentences()] == ["Directed by", "Rated", "Runtime:"]  # no topics twice
+    assert facet_line(facets) == "Michael Mann · 170 min · R"
+    text = item_text("Heat", 1995, ("Crime",), facets.sentences(), facets.topics(), "  A thief and\na cop. ")
+    assert text == ("Heat (1995). Genres: Crime. Topics: t0, t1, t2, t3, t4, t5, t6, t7. Directed by Michael Mann. "
+                    "Rated R. Runtime: 170 min. A thief and a cop.")
+    assert facets.topics() == tuple(f"t{i}" for i in range(10))  # the facet keeps all ten
+    assert item_text("Up", None, (), topics=("balloon",)) == "Up. Topics: balloon."
+
+
+def test_a_description_column_adds_to_the_built_text(tmp_path):
+    p = write(tmp_path / "films.csv", "item_id,title,year,genres,people:director,description\n"
+                                      "1,Heat,1995,Crime,Michael Mann,A thief meets   his match.\n2,Up,2009,,,\n")
+    heat, up = load_catalog(p).items
+    assert heat.text == "Heat (1995). Genres: Crime. Directed by Michael Mann. A thief meets his match."
+    assert heat.fields == {"description": "A thief meets   his match."} and up.text == "Up (2009)." and up.fields == {}
+
+
+def test_tags_and_topics_columns_become_the_topic_facet_and_text(tmp_path):
+    p = write(tmp_path / "books.jsonl",
+              '{"item_id": "b1", "title": "Emma", "topics": "Matchmaking|Class", '
+              '"tags": ["class", "Regency England"]}\n'
+              '{"item_id": "b2", "title": "Dune", "tags": "Desert Planet|Politics", "description": "Spice."}\n')
+    emma, dune = load_catalog(p).items
+    assert emma.facets.categories == {TOPIC_FACET: ("matchmaking", "class", "regency england")}  # lower case, once each
+    assert emma.text == "Emma. Topics: matchmaking, class, regency england." and emma.fields == {}
+    assert dune.facets.has_category(TOPIC_FACET, "Politics")
+    assert dune.text == "Dune. Topics: desert planet, politics. Spice." and dune.fields == {"description": "Spice."}
+
+
+def test_an_explicit_text_still_wins_over_topics_and_description(tmp_path):
+    p = write(tmp_path / "cat.csv", "item_id,title,text,tags,description\n1,Heat,A heist film.,Heist|Bank,Cops.\n")
+    heat = load_catalog(p).items[0]
+    assert heat.text == "A heist film."
+    assert heat.facets.topics() == ("heist", "bank") and heat.fields == {"description": "Cops."}
 
 
 @pytest.mark.parametrize("header, row, message", [
