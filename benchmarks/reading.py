@@ -181,6 +181,8 @@ def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> 
     for f in reading.facet_filters:
         if f.kind == "people":
             out += [("person", norm(v), "-" if f.negate else "+") for v in f.values]
+        elif f.kind == "cat" and f.name == "topic":  # "no vampires": a topic ruled out
+            out.append(("topic", "", "-" if f.negate else "+"))
         else:
             out.append(("limit", "", "-" if f.negate else "+"))
     kids = getattr(reading, "audience", "") == "kids"
@@ -195,6 +197,9 @@ def predicted(reading, message: str, shown_ids: tuple[str, ...], keys: Keys) -> 
             out.append(("genre", canonical(g), "+"))
         cue_words.update(cues)
     out += [("genre", canonical(g), "-") for g in reading.banned_genres]
+    # topics read from the catalog's vocabulary (bot/conversation/topics.py), unless also a genre's cue above
+    out += [("topic", "", "+") for t in getattr(reading, "topics", ()) if t not in cue_words
+            and not any(c.rstrip("s") == t for c in cue_words)]
     left = [w for w in re.findall(r"[a-z0-9']+", reading.text.lower()) if w not in keys.plain]
     if act in ("request", "more") and left and not any(k == "topic" for k, _, _ in out):
         out.append(("topic", "", "+"))  # words left for the encoder beyond genres and filler: what it is about

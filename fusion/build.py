@@ -302,13 +302,15 @@ def ratings_only(retriever: Retriever, cf: CFModel, config: PipelineConfig, tune
     """(terms, config) of a pipeline without dialogues: `terms` plus the request terms and,
     when CF has counts, the "popular" prior; weighted by the replay defaults when the
     ratings were large enough to tune on (the defaults were chosen over such a config),
-    else unweighted."""
-    from fusion.config import REPLAY_DEFAULTS, with_replay_defaults
+    else unweighted; the topics term weighs TOPIC_WEIGHT in both."""
+    from fusion.config import REPLAY_DEFAULTS, TOPIC_WEIGHT, with_replay_defaults
     from fusion.terms import popular_term, request_terms
 
     out = [*terms, *request_terms(retriever.catalog, retriever.item_vectors)]
     if np.asarray(cf.counts).any():
         out.append(popular_term(cf.counts))
+    # what an item is about counts in any catalog (a topic asked for is rare and specific)
+    config = config.with_(weights={"topics": TOPIC_WEIGHT, **config.weights})
     if not tuned or set(REPLAY_DEFAULTS.get("weights", {})) - {t.name for t in out}:  # e.g. no counts: no "popular"
         return out, config
     return out, with_replay_defaults(config)

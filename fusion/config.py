@@ -92,6 +92,11 @@ class PipelineConfig:
 # A fixed text weight α replaces the ratings-tuned fuser where the search picks one.
 REPLAY_DEFAULTS: dict[str, Any] = {"n_candidates": 1000,
                                    "weights": {"alike": 0.4, "genres": 0.3, "latest": 0.1, "popular": 0.3}}
+# The weight of the "topics" term (items carrying the topics a request names, fusion/terms.py
+# TopicTerm) in every ratings-only pipeline, tuned or not: chosen on the dev topics of
+# benchmarks/topics.py (`--split dev --topic-weight W`), never on the held-out ones it
+# reports (ReDial replays name too few topics to choose it on).
+TOPIC_WEIGHT = 0.5
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:

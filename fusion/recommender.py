@@ -210,7 +210,7 @@ class Recommender:
                              if i in self.catalog)
         return Request(qvec.astype(np.float32), self.history(query), mentioned, repeat,
                        None if latest is None else latest.astype(np.float32), excluded, self.allowed_rows(query),
-                       tuple(g.lower() for g in query.wanted_genres))
+                       tuple(g.lower() for g in query.wanted_genres), tuple(t.lower() for t in query.wanted_topics))
 
     def forget_texts(self) -> None:
         """Drop the cached query-text embeddings (a benchmark replaying the same words

@@ -18,6 +18,8 @@ each weighted term after the text/CF fusion, and hands every term to the second 
 - `GenreTerm`: the share of the genres the current request asks for ("something funny"
   -> Comedy) that the item has; a conversation embedded whole hears a late "now
   something funny" only faintly, this term hears it.
+- `TopicTerm`: the share of the topics the current request asks for ("a heist movie" ->
+  heist) that the item carries in its topic facet (retrieval/facets.py TOPIC_FACET).
 - `AlikeTerm`: what an item shares with the liked items, in the catalog's own content
   (genres and people), where the encoder and CF of a small ratings log mostly hear the
   release year ("I loved Heat" -> 1995's blockbusters).
@@ -35,6 +37,7 @@ import numpy as np
 from fusion.cf import History
 from fusion.cooccur import CoOccurrence
 from fusion.neighbours import ContextNeighbours
+from retrieval.facets import TOPIC_FACET
 from retrieval.head import CatalogHead
 
 # The repeat term: an item mentioned t turns ago scores REPEAT_DECAY ** t, halved when
@@ -54,6 +57,7 @@ class Request:
     excluded: frozenset[int] = frozenset()  # rows never listed (shown, liked, disliked, ...)
     allowed: np.ndarray | None = None  # bool (n_items,) filter mask, None = every item
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
+    wanted_topics: tuple[str, ...] = ()  # lower-case topics (what items are about) it asks for
 
 
 class Term(Protocol):
@@ -192,6 +196,23 @@ class GenreTerm(_NoEvidence):
         return (self.has[:, cols].sum(1)[rows] / np.float32(len(wanted))).astype(np.float32)
 
 
+class TopicTerm(_NoEvidence):
+    name, norm = "topics", "raw"
+
+    def __init__(self, item_topics: "list[frozenset[str]]") -> None:  # per catalog row: its lower-case topics
+        self.column: dict[str, int] = {}  # topic -> its column, filled by _membership
+        # (n_items, n_topics), a few per item; by column: a request reads a topic or two
+        self.by_topic = _membership(item_topics, self.column).tocsc()
+
+    def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
+        wanted = set(request.wanted_topics)
+        cols = [self.column[t] for t in wanted if t in self.column]
+        if not cols:
+            return np.zeros(len(rows), np.float32)
+        hits = np.asarray(self.by_topic[:, cols].sum(1)).ravel()[rows]
+        return (hits / np.float32(len(wanted))).astype(np.float32)
+
+
 class AlikeTerm(_NoEvidence):
     """The mean, over the request's liked items (history rows weighted > 0), of half the
     genre overlap (Jaccard) plus half of "shares a person" (any role: director, cast,
@@ -219,12 +240,12 @@ class AlikeTerm(_NoEvidence):
         return ((jaccard + person) / 2).mean(1).astype(np.float32)
 
 
-def _membership(sets: "list[frozenset[str]]"):
+def _membership(sets: "list[frozenset[str]]", column: "dict[str, int] | None" = None):
     """CSR float32 (n_items, n_names): 1 where the item has the name (people: thousands of
-    names, a few per item)."""
+    names, a few per item); `column`, when given, is filled with name -> column."""
     from scipy import sparse
 
-    column: dict[str, int] = {}
+    column = {} if column is None else column
     indptr, indices = [0], []
     for names in sets:
         indices.extend(column.setdefault(n, len(column)) for n in sorted(names))
@@ -237,9 +258,11 @@ def _membership(sets: "list[frozenset[str]]"):
 def request_terms(catalog, item_vectors: np.ndarray) -> list:
     """The terms that read only the request, so any catalog has them: items named again
     (repeat), closeness to the items mentioned (entity) and to the latest turn (latest),
-    the share of the asked-for genres (genres), content shared with the liked items (alike)."""
+    the share of the asked-for genres (genres) and topics (topics), content shared with the
+    liked items (alike)."""
     genres = GenreTerm([frozenset(g.lower() for g in it.genres) for it in catalog.items])
-    return [RepeatTerm(), EntityTerm(item_vectors), LatestTerm(item_vectors), genres,
+    topics = TopicTerm([frozenset(t.lower() for t in it.facets.categories.get(TOPIC_FACET, ())) for it in catalog.items])
+    return [RepeatTerm(), EntityTerm(item_vectors), LatestTerm(item_vectors), genres, topics,
             AlikeTerm(genres, [frozenset(n.casefold() for n in it.facets.names()) for it in catalog.items])]
 
 

@@ -31,7 +31,7 @@ ROLE_PHRASES = {"director": "Directed by", "cast": "Starring", "writer": "Writte
 ROLE_WORDS = {"director": "directed by", "cast": "with", "writer": "written by", "author": "by",
               "composer": "music by", "creator": "created by", "artist": "by", "brand": "by"}
 # How a category limit reads in a request or a reason ("rated PG", "in French", "set in 1920s").
-CATEGORY_WORDS = {"mpaa": "rated", "certification": "rated", "language": "in", "setting": "set in",
+CATEGORY_WORDS = {"topic": "about", "mpaa": "rated", "certification": "rated", "language": "in", "setting": "set in",
                   "place": "set in", "location": "set in", "period": "set in", "era": "set in"}
 CATEGORY_PHRASES = {"mpaa": "Rated", "certification": "Rated", "language": "In",
                     "country": "From", "studio": "From", "publisher": "Published by"}

@@ -236,6 +236,7 @@ class Query:
     context: tuple[Utterance, ...] = ()  # the conversation as turns (retrieval/dialogue.py): what
     # a pipeline in context mode embeds, and where it finds the items mentioned so far
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
+    wanted_topics: tuple[str, ...] = ()  # topics (retrieval/facets.py TOPIC_FACET) it asks for
     facet_filters: tuple[FacetFilter, ...] = ()  # all must keep an item (people, categories, numbers)
     # items whose catalog vectors join the texts in the query ("more like Heat"), with their
     # weights beside `text_weights`: the item as the index holds it, nothing to encode

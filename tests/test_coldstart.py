@@ -227,7 +227,7 @@ def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monke
     from benchmarks.coldstart import build_manifest_note, shipped_recommender
     from fusion.build import built_pipeline, load_tuned
     from fusion.cf import make_cf
-    from fusion.config import with_replay_defaults
+    from fusion.config import TOPIC_WEIGHT, with_replay_defaults
     from fusion.terms import popular_term
     from retrieval.artifacts import jsonable
 
@@ -238,10 +238,11 @@ def test_the_shipped_row_ranks_with_the_pipeline_make_run_serves(tmp_path, monke
     split = split_users(catalog, log, 3, 2)
     cf = make_cf("itemknn", split.train, len(catalog))
     shipped = shipped_recommender(folder, served.retriever, cf, load_tuned(folder / "fusion", catalog, log))
-    assert shipped.config == served.config == with_replay_defaults(TUNED)
+    tuned = TUNED.with_(weights={"topics": TOPIC_WEIGHT, **TUNED.weights})  # topics weigh in every ratings pipeline
+    assert shipped.config == served.config == with_replay_defaults(tuned)
     assert shipped.config.fuser is None and shipped.config.weights  # the replay defaults, not the tuned fuser
     assert [(n, type(t)) for n, t in shipped.terms.items()] == [(n, type(t)) for n, t in served.terms.items()]
-    assert set(shipped.terms) == {"repeat", "entity", "latest", "genres", "alike", "popular"}
+    assert set(shipped.terms) == {"repeat", "entity", "latest", "genres", "topics", "alike", "popular"}
     assert built_pipeline(folder) == jsonable(shipped.config.to_dict())  # what the build manifest records
     assert build_manifest_note(folder, shipped.config).startswith("the same config")
     # the popular prior counts the training users' ratings, never the held-out ones'

@@ -110,4 +110,8 @@ def test_movielens_embedded_default():
     toy = catalog.items[catalog.row("1")]
     assert toy.title == "Toy Story" and toy.year == 1995 and "Animation" in toy.genres
     # runtime from IMDB (ggplot2movies); DBpedia has no people for Toy Story (tests/test_movielens_facets.py)
-    assert toy.text == "Toy Story (1995). Genres: Adventure, Animation, Children, Comedy, Fantasy. Runtime: 81 min."
+    # then its TMDB topics (the first 8) and description (retrieval/data/movielens_content.jsonl.gz)
+    assert toy.text == ("Toy Story (1995). Genres: Adventure, Animation, Children, Comedy, Fantasy. Topics: jealousy, "
+                        "toy, boy, friendship, friends, rivalry, boy next door, new toy. Runtime: 81 min. Led by Woody, "
+                        "Andy's toys live happily in his room until Andy's birthday brings Buzz Lightyear onto the "
+                        "scene. Afraid of losing his place in Andy's heart, Woody plots against Buzz.")

@@ -86,7 +86,7 @@ def test_without_dialogues_the_build_says_it_learns_from_ratings_alone(tmp_path,
     rec, report = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a")
     assert "no dialogue file given" in report.skipped["conversations"]
     # only what reads the request and the ratings: nothing learnt from conversations
-    assert set(rec.terms) <= {"repeat", "entity", "latest", "genres", "alike", "popular"}
+    assert set(rec.terms) <= {"repeat", "entity", "latest", "genres", "topics", "alike", "popular"}
     assert "[5/5] conversations: skipped, no dialogue file given" in capsys.readouterr().out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion.config import PipelineConfig, with_replay_defaults
+from fusion.config import TOPIC_WEIGHT, PipelineConfig, with_replay_defaults
 from fusion.terms import popular_term, request_terms
 from tests.helpers import tiny_bot
 
@@ -29,7 +29,7 @@ def test_the_popular_prior_is_the_cf_popularity_of_the_most_rated_items():
 def test_the_request_terms_need_no_data_beyond_the_catalog():
     rec = tiny_bot().recommender
     assert [t.name for t in request_terms(rec.catalog, rec.retriever.item_vectors)] == [
-        "repeat", "entity", "latest", "genres", "alike"]
+        "repeat", "entity", "latest", "genres", "topics", "alike"]
 
 
 def test_replay_defaults_go_over_the_tuned_config(monkeypatch):
@@ -51,18 +51,20 @@ def test_a_build_weighs_the_terms_only_over_a_tuned_config(monkeypatch):
     monkeypatch.setattr(config_module, "REPLAY_DEFAULTS", {"weights": {"popular": 0.3, "genres": 0.3}})
     rec = tiny_bot(extra=EXTRA).recommender
     terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=False)
-    assert {t.name for t in terms} == {"repeat", "entity", "latest", "genres", "alike", "popular"}
-    assert config == rec.config  # too few ratings to tune: nothing chosen over them
+    assert {t.name for t in terms} == {"repeat", "entity", "latest", "genres", "topics", "alike", "popular"}
+    # too few ratings to tune: nothing chosen over them but the topics' weight
+    assert config == rec.config.with_(weights={"topics": TOPIC_WEIGHT})
     terms, config = ratings_only(rec.retriever, rec.cf, rec.config, tuned=True)
-    assert config.weights == {"popular": 0.3, "genres": 0.3}
+    assert config.weights == {"topics": TOPIC_WEIGHT, "popular": 0.3, "genres": 0.3}
     # a CF without counts (a text-only catalog) has no "popular" prior: the defaults stay off
     no_counts = type("NoCounts", (), {"counts": np.zeros(len(rec.catalog), np.int64)})()
     terms, config = ratings_only(rec.retriever, no_counts, rec.config, tuned=True)
-    assert "popular" not in {t.name for t in terms} and config == rec.config
+    assert "popular" not in {t.name for t in terms} and config == rec.config.with_(weights={"topics": TOPIC_WEIGHT})
     # terms the folder already serves (e.g. the logbook's) are kept, their weights too
     logbook = type("Logbook", (), {"name": "logbook"})()
     terms, config = ratings_only(rec.retriever, rec.cf, rec.config.with_(weights={"logbook": 0.2}), True, [logbook])
-    assert terms[0] is logbook and config.weights == {"logbook": 0.2, "popular": 0.3, "genres": 0.3}
+    assert terms[0] is logbook and config.weights == {"topics": TOPIC_WEIGHT, "logbook": 0.2, "popular": 0.3,
+                                                      "genres": 0.3}
 
 
 def test_the_shipped_defaults_are_the_ones_the_dev_replay_chose():

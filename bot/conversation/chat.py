@@ -142,13 +142,16 @@ class Bot:
     def query(self, session: Session, alpha: float | None = None) -> Query:
         texts, weights, anchors, anchor_weights = [], [], [], []
         fade = [self.config.switch_decay if r.switch else self.config.recency_decay for r in session.readings]
+        current = session.wanted_topics()
         for i, r in enumerate(session.readings):
             w = float(np.prod(fade[i + 1:]))
             # Genres the words asked for are appended in the catalog's own item-text form
             # ("Genres: Comedy, Children."), which the encoder matches far better than "funny".
             genres = ", ".join(self.genre_names[g] for g in r.wanted_genres if g not in session.banned_genres)
+            # ... and so are the topics ("Topics: heist.", as item texts list them)
+            topics = ", ".join(t for t in r.topics if t in current)
             if r.text:
-                texts.append(f"{r.text}. Genres: {genres}." if genres else r.text)
+                texts.append(r.text + (f". Genres: {genres}." if genres else "") + (f" Topics: {topics}." if topics else ""))
                 weights.append(w)
             for name, role in r.people:  # in the item texts' own words: "Directed by Christopher Nolan."
                 texts.append(f"{ROLE_PHRASES.get(role, 'With')} {name}.")
@@ -170,7 +173,7 @@ class Bot:
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
-            wanted_genres=current_genres(session), facet_filters=session.facet_filters + self.audience_filters(session),
+            wanted_genres=current_genres(session), wanted_topics=current, facet_filters=session.facet_filters + self.audience_filters(session),
         )
 
     def audience_filters(self, session: Session) -> tuple[FacetFilter, ...]:

@@ -1,7 +1,9 @@
 """Reasons built only from the evidence that ranked an item.
 
 `claims` lists typed, checkable statements:
-- what the person asked for and the item has: a genre they named in their own words, a
+- what the person asked for and the item has: a topic it is about (from its topic facet, or
+  named in its own description: the reason quotes the words around it), a genre they
+  named in their own words, a
   person they asked for (in that role), a numeric limit it meets ("runs 94 min"), a
   category (rated PG), its release year when they limited the years;
 - a person it shares with an item they liked ("also directed by Michael Mann, like Heat");
@@ -20,16 +22,18 @@ nothing else to assert.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.conversation.state import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
-from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, format_number
+from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, TOPIC_FACET, format_number
 from retrieval.records import Catalog, FacetFilter, Item
 
 QUOTE_WORDS = 8  # words of the person's description quoted in a reason
+DESCRIPTION_WORDS = 12  # words of an item's own description quoted around a topic
 # term (fusion/terms.py) whose evidence is an item -> the claim that cites it: items rated
 # highly together, talked about in one dialogue, liked in one of the bot's own logged chats
 EVIDENCE_CLAIMS = (("ratings", "co_liked"), ("dialogues", "talked_together"), ("logbook", "liked_in_chats"))
@@ -62,6 +66,34 @@ def _requested_people(session: Session) -> list[tuple[str, str]]:
     return [(f.values[0], f.name) for f in session.facet_filters if f.kind == "people" and not f.negate]
 
 
+def topic_claims(item: Item, topics: tuple[str, ...]) -> list[Claim]:
+    """A claim per asked-for topic the item carries in its topic facet or names in its own
+    description, with the description's words around the topic where it names it."""
+    description = item.fields.get("description", "")
+    have = {t.casefold() for t in item.facets.categories.get(TOPIC_FACET, ())}
+    out = []
+    for topic in topics:
+        fragment = quote_around(description, topic)
+        if topic.casefold() in have or fragment:
+            out.append(Claim("topic", topic, detail=fragment))
+    return out
+
+
+def quote_around(text: str, topic: str, words: int = DESCRIPTION_WORDS) -> str:
+    """About `words` words of `text` around the first place it names `topic` (the topic's
+    last word may be plural there: "dog" matches "dogs"), "..." where cut; "" when it does not."""
+    m = re.search(rf"\b{re.escape(topic)}(?:s|es)?\b", text, re.IGNORECASE)
+    if m is None:
+        return ""
+    tokens = list(re.finditer(r"\S+", text))
+    at = next(i for i, t in enumerate(tokens) if t.end() > m.start())
+    a = max(0, at - words // 2)
+    b = min(len(tokens), a + words)
+    a = max(0, b - words)
+    quoted = text[tokens[a].start():tokens[b - 1].end()].strip(" ,;:")
+    return ("..." if a > 0 else "") + quoted + ("..." if b < len(tokens) else "")
+
+
 def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None) -> list[Claim]:
     """The claims about `rec` in `session`; `catalog` (the one `rec` came from) lets a reason
     cite the liked items' facets and the catalog's units."""
@@ -72,6 +104,7 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
     def liked_item(item_id: str) -> Item | None:
         return catalog.items[catalog.row(item_id)] if catalog is not None and item_id in catalog else None
 
+    out += topic_claims(item, session.wanted_topics())
     cues = session.wanted_cues()
     out += [Claim("genre", g, cues[g.lower()][0]) for g in item.genres if g.lower() in cues]
     for name, role in _requested_people(session):
@@ -147,11 +180,15 @@ class TemplateWriter:
     def write(self, claims: list[Claim], rec: Recommendation) -> str:
         parts: list[str] = []
         genres = [c for c in claims if c.kind == "genre"]
+        topics = {c.value.casefold() for c in claims if c.kind == "topic"}
+        genres = [c for c in genres if c.cue.casefold() not in topics]  # "heist" said once: as the topic
         if genres:
             named = ", ".join(f"{c.value} ('{c.cue}')" if c.cue.lower() != c.value.lower() else c.value for c in genres)
             parts.append(f"{named}, as you asked")
         for c in claims:
-            if c.kind == "person":
+            if c.kind == "topic":
+                parts.append(f"about {c.value}, as you asked" + (f": \"{c.detail}\"" if c.detail else ""))
+            elif c.kind == "person":
                 parts.append(f"{ROLE_WORDS.get(c.cue, 'with')} {c.value}, whom you asked for")
             elif c.kind == "shared_person":
                 parts.append(f"also {ROLE_WORDS.get(c.cue, 'with')} {c.value}, like {c.detail}, which you liked")

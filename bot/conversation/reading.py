@@ -28,12 +28,14 @@ import numpy as np
 from bot.conversation.commonness import zipf
 from bot.conversation.facetread import FacetReader, FacetReading
 from bot.conversation.intents import BYE, COURTESY, foreign_language, is_question, item_question, small_talk
-from bot.conversation.linking import COMMON_WORDS, CUE, Mention, TitleLinker, list_references
+from bot.conversation.linking import COMMON_WORDS, CUE, MAX_SERIES, Mention, TitleLinker, list_references
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
+from bot.conversation.topics import TopicReader, singulars as singular_forms
 from bot.conversation.understand import FILLER, has_content, is_paging, read_turn, resolve_relative
-from bot.conversation.vocabulary import GenreVocabulary
+from bot.conversation.vocabulary import NARROW, GenreVocabulary, canonical
+from retrieval.facets import TOPIC_FACET
 from retrieval.records import Catalog, FacetFilter
 from retrieval.titles import WORDS, fold
 
@@ -91,6 +93,7 @@ MIN_WORD = 5  # letters of such a one-word title
 LIST_RARE_ZIPF = 3.5  # ... rarer than this in English: the list is context enough ("nemo" 3.2, not "toy" 4.3)
 EXACT_LIST_ZIPF = 5.0  # a one-word title of the conversation, said whole, unless an everyday word ("up" 6.4)
 MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list just shown ("nemo")
+TOPIC_OVER_TITLE = 20  # a ruled-out word that this many items are about is the topic, not a title ("no aliens")
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
 
 
@@ -130,8 +133,8 @@ def spans_of(spans: list[Span] | tuple[Span, ...], kind: str) -> list[Span]:
 
 
 def narrows(reading: Reading) -> bool:
-    """Whether a reading limits the list (genres, people, numbers, categories, years)."""
-    return bool(reading.wanted_genres or reading.banned_genres or reading.facet_filters
+    """Whether a reading limits the list (genres, topics, people, numbers, categories, years)."""
+    return bool(reading.wanted_genres or reading.banned_genres or reading.topics or reading.facet_filters
                 or reading.years is not None or reading.relative_years)
 
 
@@ -145,7 +148,7 @@ def asking(reading: Reading, item_id: str, spans: tuple[Span, ...], language: st
     friendly?" wants no kids' films) and likes nothing."""
     return replace(reading, act="question", asked_ids=(item_id,), liked_ids=(), seen_ids=(), disliked_ids=(),
                    text="", wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(), years=None,
-                   relative_years="", audience="", banned_words=(), spans=spans, language=language)
+                   relative_years="", audience="", banned_words=(), spans=spans, language=language, topics=())
 
 
 class Reader:
@@ -165,6 +168,11 @@ class Reader:
         self.facets = FacetReader(catalog)
         self.read_facets = read_facets
         self.popular = top_share(self.linker.prior, POPULAR_SHARE)
+        # the words that ask for a whole genre ("funny", "romantic") and for the kind of item are
+        # never topics; those naming a corner of one may be ("heist": crime, and heists)
+        reserved = {w for cues in self.vocabulary.cues.values() for w in cues if w not in NARROW} \
+            | {w for g in self.genre_names for w in (g, g.replace("-", " "), canonical(g))} | set(self.kind.words())
+        self.topics = TopicReader(catalog, frozenset(reserved))
 
     def with_prior(self, prior: np.ndarray | None) -> "Reader":
         """This reader with another tie-breaking prior (a refitted CF model's counts): the
@@ -200,12 +208,13 @@ class Reader:
             known = tuple(v for f in session.facet_filters if f.kind == "people" for v in f.values
                           if said & {w for w in re.findall(r"[a-z]+", fold(v)) if len(w) >= 4})
             values = tuple(dict.fromkeys(tuple(f.values[0] for f in reading.facet_filters if f.kind == "people")
-                                         + known + reading.wanted_genres + reading.banned_genres))
-            spans = tuple(replace(s, polarity="undo") if s.kind in ("title", "person", "genre") else s
+                                         + known + reading.wanted_genres + reading.banned_genres + reading.topics
+                                         + tuple(s.value for s in spans_of(reading.spans, "topic"))))
+            spans = tuple(replace(s, polarity="undo") if s.kind in ("title", "person", "genre", "topic") else s
                           for s in reading.spans)
             return replace(reading, act="undo", undone_ids=undone, undone_values=values, liked_ids=(),
                            disliked_ids=(), seen_ids=(), spans=spans, text="", language=language, facet_filters=(),
-                           people=(), wanted_genres=(), banned_genres=(), cues={})
+                           people=(), wanted_genres=(), banned_genres=(), cues={}, topics=())
         if correction:
             # the earlier reading of titles is replaced by this one: what the last turn liked
             # or disliked goes, what this one names is liked (its "no" is about the reading)
@@ -445,11 +454,25 @@ class Reader:
             year = self.catalog.items[self.catalog.row(m.item_id)].year
             named_years += [year] if year is not None else []
         facets = self.facets.read(blanked) if self.read_facets else FacetReading()
+        facets = self._topics_not_people(blanked, facets)
         for a, b in facets.spans:
             blanked = blanked[:a] + " " * (b - a) + blanked[b:]
         for a, b, f in facets.found:
             kind = "person" if f.kind == "people" else "limit"
             spans.append(Span(kind, a, b, message[a:b], "-" if f.negate else "+", ", ".join(f.values) or f.name))
+        for a, b, item_ids in self._ruled_out_titles(blanked, scopes):  # "not rocky", "no harry potter"
+            disliked.extend(item_ids)
+            spans += [Span("title", a, b, message[a:b], "-", i) for i in item_ids]
+            blanked = blanked[:a] + " " * (b - a) + blanked[b:]
+        wanted_topics: list[str] = []
+        topic_filters: list[FacetFilter] = []
+        for t in self.topics.find(blanked):  # what it is about: "a heist movie", "no vampires"
+            against = verdict(plain, t.start, t.end, scopes) == "-"
+            if against:
+                topic_filters.append(FacetFilter("cat", TOPIC_FACET, (t.value,), negate=True))
+            else:
+                wanted_topics.append(t.value)
+            spans.append(Span("topic", t.start, t.end, message[t.start:t.end], "-" if against else "+", t.value))
         audience = ""
         if complaint is not None:
             # the complaint's words are ruled out: "those are kids movies" bans children's films
@@ -462,7 +485,12 @@ class Reader:
         if GROWN_UP.search(blanked) and not complaint:
             audience = "adults"
         reading = read_turn(blanked, self.vocabulary, self.newest_year, self.kind.words())
-        reading = replace(reading, facet_filters=facets.filters, people=facets.people, unusable=facets.unusable)
+        ruled_out = {w for f in topic_filters for v in f.values for w in v.split()}
+        reading = replace(reading, facet_filters=facets.filters + tuple(dict.fromkeys(topic_filters)),
+                          people=facets.people, unusable=facets.unusable, topics=tuple(dict.fromkeys(wanted_topics)),
+                          # a topic ruled out is a filter, never "I can't rule out 'vampires'"
+                          unused=tuple(u for u in reading.unused
+                                       if not ruled_out & {w for x in u.lower().split() for w in singular_forms(x)}))
         refs = {pos: offset for pos, offset in reversed(list_references(message, len(session.last_ids)))}
         for pos, offset in sorted(refs.items(), key=lambda r: r[1]):  # each listed item once: its first reference
             item_id = session.last_ids[pos - 1]
@@ -508,6 +536,58 @@ class Reader:
                        disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
                        seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
                        spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
+
+    def _topics_not_people(self, text: str, facets: FacetReading) -> FacetReading:
+        """The facet reading less the people read from one lower-case word that is a topic of
+        the catalog ("no gore" rules out gore, not Gore Verbinski; "def not nolan" stays Nolan)."""
+        def topical(a: int, b: int) -> bool:
+            word = text[a:b]
+            return word.islower() and " " not in word.strip() and self.topics.lookup([word.strip()]) is not None
+
+        drop = [(a, b, f) for a, b, f in facets.found if f.kind == "people" and topical(a, b)]
+        if not drop:
+            return facets
+        gone = {f for _, _, f in drop}
+        names = {v for f in gone for v in f.values}
+        return replace(facets, filters=tuple(f for f in facets.filters if f not in gone),
+                       people=tuple(p for p in facets.people if p[0] not in names),
+                       spans=tuple(sp for sp in facets.spans if not any(sp == (a, b) for a, b, _ in drop)),
+                       found=tuple(x for x in facets.found if x not in drop))
+
+    def _ruled_out_titles(self, text: str, scopes) -> list[tuple[int, int, tuple[str, ...]]]:
+        """(start, end, items) of a title or series ruled out in lower case, which the linker
+        leaves to a cue ("not rocky", "no harry potter please", "not star wars"): the words a
+        negation scope starts with, longest first, naming a popular exact title (its most
+        rated film) or the first words of two or more titles (the series). One word must be
+        a rare one, no topic, genre or everyday word ("no vampires" is the topic)."""
+        out = []
+        for a, b, scope in scopes:
+            a = max(a, b - len(scope))  # the words it negates, after the cue
+            words = [(m.start() + a, m.end() + a, " ".join(WORDS.findall(fold(m.group(0)))))
+                     for m in re.finditer(r"\S+", text[a:b])]
+            words = [w for w in words if w[2]]
+            while words and (words[0][2] in FILLER or words[0][2] in COMMON_WORDS):
+                words = words[1:]
+            for n in range(min(len(words), self.linker.max_words), 0, -1):
+                phrase = " ".join(w[2] for w in words[:n])
+                topic = self.topics.lookup([phrase]) if n == 1 else None
+                if n == 1 and (len(phrase) < MIN_LIST_WORD or zipf(phrase) >= EXACT_LIST_ZIPF
+                               or phrase in self.topics.reserved
+                               or (topic is not None and self.topics.topics[topic] >= TOPIC_OVER_TITLE)):
+                    continue
+                rows = self.linker.by_title.get(phrase) or self.linker.main_titles.get(phrase)
+                if rows:
+                    row = max(rows, key=lambda r: self.linker.prior[r])
+                    items = (self.catalog.items[row].item_id,) if self.linker.prior[row] >= self.popular else ()
+                elif n >= 2 and len(series := self.linker.by_prefix.get(phrase, [])) >= 2:
+                    series = sorted(series, key=lambda r: -self.linker.prior[r])[:MAX_SERIES]
+                    items = tuple(self.catalog.items[r].item_id for r in series)
+                else:
+                    continue
+                if items:
+                    out.append((words[0][0], words[n - 1][1], items))
+                break
+        return out
 
     def _pronoun(self, message: str, session: Session, scopes) -> tuple[int, int, str, str] | None:
         """(start, end, item, verdict) of "it" / "that one" / "that movie" pointing at the

@@ -100,6 +100,8 @@ class Reading:
     accepted_ids: tuple[str, ...] = ()  # the pick the person settles on ("X it is, thanks")
     audience: str = ""  # who it is for, kept until changed: "kids" | "adults" | "" (not said)
     language: str = ""  # the language of a message that is clearly not English ("" = English)
+    topics: tuple[str, ...] = ()  # topics asked for, as the catalog spells them (bot/conversation/topics.py);
+    # ruled-out ones are negated facet filters on the topic facet
 
     def mentioned_ids(self) -> tuple[str, ...]:
         """Every item the turn named, whatever it said about it (the transcript's mentions)."""
@@ -107,6 +109,7 @@ class Reading:
 
     def usable(self) -> bool:
         """Whether the turn says anything the recommender can act on."""
-        return bool(self.text or self.wanted_genres or self.banned_genres or self.liked_ids or self.disliked_ids
+        return bool(self.text or self.wanted_genres or self.banned_genres or self.topics or self.liked_ids
+                    or self.disliked_ids
                     or self.seen_ids or self.paging or self.years is not None or self.relative_years
                     or self.banned_words or self.facet_filters)

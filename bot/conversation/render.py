@@ -103,6 +103,7 @@ def taken(reading, bot: Bot) -> str:
                 [f"not liked: {escape(bot.label(i))}" for i in reading.undone_ids[:NOTED_MAX]]
     kids = reading.audience == "kids"  # "for kids" says it once, not also as the Children genre
     asked = [bot.genre_names.get(g, g) for g in reading.wanted_genres if not (kids and canonical(g) == "children")] + \
+            [f"about {t}" for t in reading.topics] + \
             [f"no {g}" for g in reading.banned_genres] + \
             ([describe_filters(reading.facet_filters, bot.catalog)] if reading.facet_filters else []) + \
             ([reading.years.describe()] if reading.years is not None else []) + \

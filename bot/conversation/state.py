@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from bot.conversation.records import Reading, Span, Years
 from retrieval.dialogue import Utterance
+from retrieval.facets import TOPIC_FACET
 from retrieval.records import FacetFilter
 
 
@@ -50,6 +51,18 @@ class Session:
                     cues[g] = tuple(dict.fromkeys(cues.get(g, ()) + words))
         return cues
 
+    def wanted_topics(self) -> tuple[str, ...]:
+        """Topics the current request asks for ("a heist movie"): those of the turns since the
+        latest one that opened a new request, less those taken back or ruled out since."""
+        start = max((i for i, r in enumerate(self.readings) if r.switch), default=0)
+        banned = {v for f in self.facet_filters if f.kind == "cat" and f.name == TOPIC_FACET and f.negate
+                  for v in f.values}
+        wanted: list[str] = []
+        for r in self.readings[start:]:
+            gone = {v.lower() for v in r.undone_values}
+            wanted = [t for t in wanted if t not in gone] + list(r.topics)
+        return tuple(dict.fromkeys(t for t in wanted if t not in banned))
+
     def with_turn(self, message: str, reading: Reading) -> "Session":
         """Add a turn: what it takes back goes first ("I didn't say I liked X", a
         correction's misread title), then its likes/dislikes override earlier ones, a genre
@@ -88,13 +101,15 @@ class Session:
 
 def merge_filters(old: tuple[FacetFilter, ...], new: tuple[FacetFilter, ...], switch: bool) -> tuple[FacetFilter, ...]:
     """Filters after a turn: a new numeric or category limit replaces the earlier one on the
-    same facet ("under 2 hours", then "under 90 minutes"); people add up ("with Tom Hanks",
-    then "and Meg Ryan"); a turn that opens a new request drops the people asked for before
-    (what was ruled out stays ruled out)."""
-    replaced = {(f.kind, f.name) for f in new if f.kind != "people"}
+    same facet ("under 2 hours", then "under 90 minutes"); people and topics ruled out add
+    up ("with Tom Hanks", then "and Meg Ryan"; "no vampires", then "no clowns"), the same
+    value said again replaces its earlier filter; a turn that opens a new request drops the
+    people asked for before (what was ruled out stays ruled out)."""
+    adding = {(f.kind, f.name) for f in old + new if f.kind == "people" or (f.kind, f.name) == ("cat", TOPIC_FACET)}
+    replaced = {(f.kind, f.name) for f in new if (f.kind, f.name) not in adding}
     kept = tuple(f for f in old if (f.kind, f.name) not in replaced
                  and not (switch and f.kind == "people" and not f.negate)
-                 and not (f.kind == "people" and any(g.values == f.values for g in new)))
+                 and not ((f.kind, f.name) in adding and any(g.values == f.values for g in new)))
     return tuple(dict.fromkeys(kept + new))
 
 
@@ -131,7 +146,7 @@ def _reading_json(r: Reading) -> dict:
             "undone_ids": list(r.undone_ids), "undone_turn": r.undone_turn, "undone_values": list(r.undone_values),
             "accepted_ids": list(r.accepted_ids),
             "audience": r.audience,
-            "language": r.language}
+            "language": r.language, "topics": list(r.topics)}
 
 
 def _reading(d: dict) -> Reading:
@@ -145,7 +160,8 @@ def _reading(d: dict) -> Reading:
         asked_ids=tuple(d["asked_ids"]), act=d.get("act", "request"),
         spans=tuple(Span(*s) for s in d.get("spans", ())), undone_ids=tuple(d.get("undone_ids", ())),
         undone_turn=d.get("undone_turn", ""), undone_values=tuple(d.get("undone_values", ())),
-        accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""))
+        accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""),
+        topics=tuple(d.get("topics", ())))
 
 
 _ID_TUPLES = ("turns", "liked_ids", "disliked_ids", "excluded_ids", "banned_genres", "banned_words",

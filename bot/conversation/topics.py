@@ -1,0 +1,128 @@
+"""Reading topics: what a film or a book is about ("a heist movie", "about dogs", "no vampires").
+
+The vocabulary is the catalog's own: the values of its topic facet (retrieval/facets.py
+TOPIC_FACET: TMDB keywords for the embedded catalog, a `tags` or `topics` column in a
+catalog file) that at least MIN_ITEMS items carry. A phrase of the message names a topic
+when its words are one of those values, the last word also in its plural ("dogs" -> dog,
+"zombies" -> zombie, "serial killers" -> serial killer). One word that is common in English
+(wordfreq Zipf >= CUE_ZIPF: "love", "family", "school") names a topic only after a cue
+("about", "with", "involving") or before the kind of item or a genre word ("a dog movie",
+"a wedding comedy"); rarer ones ("heist", "dinosaurs") in any case. Words that name a genre
+or the kind of item are the genre reader's, never topics.
+
+Whether a topic is wanted or ruled out ("no vampires", "nothing with clowns") is the
+reading stage's call (bot/conversation/reading.py, through the one negation model).
+Knows nothing of sessions or scoring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from bot.conversation.commonness import zipf
+from retrieval.facets import TOPIC_FACET
+from retrieval.records import Catalog
+
+MIN_ITEMS = 2  # a topic value carried by one item only is that item's detail, not a topic people ask for
+MAX_WORDS = 3  # words in a topic phrase
+CUE_ZIPF = 4.9  # one word at least this common needs a cue ("about love"); "dogs" 4.8, "heist" 3.0
+MIN_LETTERS = 3  # "ufo" yes, "us" no
+CUES = frozenset({"about", "with", "involving", "featuring", "on", "of", "without", "regarding", "concerning"})
+WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+# Words that are never a topic on their own: the grammar of a request
+FUNCTION_WORDS = frozenset("""a an the and or but not no nothing any some something anything more less very really
+just please me my our your we i you it that this these those want like love liked good great best bad new old
+one ones kind sort type movie movies film films book books show shows watch read see""".split())
+
+
+@dataclass(frozen=True)
+class TopicSpan:
+    start: int
+    end: int
+    value: str  # the topic as the catalog spells it
+
+
+def singulars(word: str) -> tuple[str, ...]:
+    """The word and the singulars it may be the plural of: "zombies" -> (zombies, zombie,
+    zombi, zomby); "dogs" -> (dogs, dog)."""
+    out = [word]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        out.append(word[:-1])
+        if word.endswith("es"):
+            out.append(word[:-2])
+        if word.endswith("ies"):
+            out.append(word[:-3] + "y")
+    return tuple(out)
+
+
+class TopicReader:
+    """The topics of one catalog and how to find them in a message."""
+
+    def __init__(self, catalog: Catalog, reserved: frozenset[str] = frozenset()) -> None:
+        """`reserved`: words and phrases another reader owns (genre cues, the kind of item)."""
+        counts = Counter(v.casefold() for it in catalog.items for v in dict.fromkeys(
+            it.facets.categories.get(TOPIC_FACET, ())))
+        self.counts = counts
+        self.reserved = reserved
+        self.topics = {v: n for v, n in counts.items() if n >= MIN_ITEMS and self._usable(v)}
+        self.max_words = max((len(v.split()) for v in self.topics), default=0)
+        self.kind_words = frozenset(catalog.kind.words())
+
+    def _usable(self, value: str) -> bool:
+        words = value.split()
+        return (0 < len(words) <= MAX_WORDS and value not in self.reserved and not value.isdigit()
+                and not (len(words) == 1 and (len(value) < MIN_LETTERS or value in FUNCTION_WORDS)))
+
+    def __bool__(self) -> bool:
+        return bool(self.topics)
+
+    def lookup(self, words: list[str]) -> str | None:
+        """The topic these message words name (the last one may be a plural), or None."""
+        head = " ".join(words[:-1])
+        best = None
+        for last in singulars(words[-1]):
+            phrase = f"{head} {last}" if head else last
+            if phrase in self.topics and (best is None or self.topics[phrase] > self.topics[best]):
+                best = phrase
+        return best
+
+    def find(self, message: str, taken: list[tuple[int, int]] | None = None) -> list[TopicSpan]:
+        """Topics in `message` (spans in its offsets), longest phrase first, none inside
+        `taken` (spans other readers own: titles, people) or overlapping another."""
+        if not self.topics:
+            return []
+        low = message.lower()
+        tokens = [(m.start(), m.end(), m.group(0).strip("'-")) for m in WORD.finditer(low)]
+        used = [False] * len(tokens)
+        for a, b in taken or ():
+            for k, (s, e, _) in enumerate(tokens):
+                used[k] = used[k] or (s < b and a < e)
+        found: list[TopicSpan] = []
+        for n in range(min(self.max_words, len(tokens)), 0, -1):
+            for i in range(len(tokens) - n + 1):
+                if any(used[i:i + n]):
+                    continue
+                words = [t for _, _, t in tokens[i:i + n]]
+                if n == 1 and (words[0] in FUNCTION_WORDS or words[0] in self.kind_words):
+                    continue
+                value = self.lookup(words)
+                if value is None or " ".join(words) in self.reserved or words[-1] in self.reserved:
+                    continue
+                if n == 1 and zipf(words[0]) >= CUE_ZIPF and not self._cued(tokens, i):
+                    continue
+                a, b = tokens[i][0], tokens[i + n - 1][1]
+                found.append(TopicSpan(a, b, value))
+                for k in range(i, i + n):
+                    used[k] = True
+        return sorted(found, key=lambda t: t.start)
+
+    def _cued(self, tokens: list[tuple[int, int, str]], i: int) -> bool:
+        """A cue before the word ("about dogs", "with a dog") or the kind of item or a genre
+        after it ("a dog movie", "a wedding comedy")."""
+        before = [t for _, _, t in tokens[max(0, i - 2):i]]
+        after = tokens[i + 1][2] if i + 1 < len(tokens) else ""
+        return (bool(before) and (before[-1] in CUES or (len(before) == 2 and before[0] in CUES
+                                                         and before[1] in ("a", "an", "the", "some", "lots")))) \
+            or any(w in self.kind_words or w in self.reserved for w in singulars(after))
