@@ -35,7 +35,8 @@ def test_chat_turns_continue_a_session(client):
     items = body["items"]
     assert [i["rank"] for i in items] == [1, 2, 3]
     for i in items:
-        assert set(i) >= {"item_id", "title", "rank", "score", "parts", "reason"}
+        assert set(i) >= {"item_id", "title", "rank", "score", "parts", "reason", "facets"}
+        assert set(i["facets"]) == {"people", "numbers", "categories", "topics", "description"}
         assert i["score"] == pytest.approx(i["parts"]["text"] + i["parts"]["cf"], abs=1e-5)
         assert i["reason"]
     r2 = client.post("/api/chat", json={"session_id": sid, "message": "a dark crime thriller"}, headers=auth)

@@ -39,7 +39,15 @@ def test_card_escapes_catalog_text_and_leaves_out_what_the_item_lacks():
     assert "130 min · PG-13" in html and "Crime" in html and "matches &#x27;crime&#x27;" in html
     bare = card_html(Item("y", "Untitled", "text"), 1, "", {})
     assert "pick-facets" not in bare and "pick-genres" not in bare and "pick-reason" not in bare
-    assert "pick-year" not in bare
+    assert "pick-year" not in bare and "pick-about" not in bare
+
+
+def test_a_card_shows_the_start_of_the_description_and_no_topic_list():
+    words = " ".join(f"w{i}" for i in range(40))
+    facets = Facets(PRESTIGE.people, PRESTIGE.numbers, {**PRESTIGE.categories, "topic": ("magic", "rivalry")})
+    html = card_html(Item("x", "The Prestige", "text", 2006, facets=facets, fields={"description": words + " <i>"}), 1, "", {})
+    assert '<div class="pick-about">w0 w1' in html and "w29 ...</div>" in html and "w30" not in html
+    assert "magic" not in html  # topics are what the card's reasons cite, not a line of their own
 
 
 def test_greeting_speaks_the_catalogs_kind():

@@ -4,7 +4,8 @@ POST /api/sessions {"user_id"?, "participant_id"?}  -> 201 {"session_id", "token
 POST /api/chat     {"session_id"?, "message", "user_id"?, "alpha"?, "participant_id"?}
                 -> {"session_id", "token"? (only when this call started the session), "reply",
                     "items": [{"item_id", "title", "year", "genres", "rank", "score",
-                    "parts": {"text", "cf"}, "reason"}], "understood": {...}}
+                    "parts": {"text", "cf"}, "reason", "facets": {"people", "numbers", "categories",
+                    "topics", "description"}}], "understood": {...}}
 POST /api/feedback {"session_id", "item_id", "kind": "like" | "dislike" | "unlike"}
 POST /api/rate     {"session_id", "rating": 1..5}
 POST /api/reset    {"session_id"}

@@ -4,7 +4,7 @@ as the conversation keeps it.
 Plain strings from records, so they can be tested without a browser: the greeting and its
 example requests come from the catalog (its kind of item, genres, years, a well-known
 title), never from words written for movies; a card shows rank, title, year, the item's
-facets (people, numbers with units, categories), genres and the reason; a reply in the
+facets (people, numbers with units, categories), genres, the start of its description and the reason; a reply in the
 chat history keeps its list compactly (rank, title, year and reason on one line), so an
 earlier list stays readable after the cards have moved on. Every catalog string is
 escaped here (HTML in cards, HTML and Markdown in the chat). Knows nothing of gradio,
@@ -21,12 +21,19 @@ from retrieval.facets import facet_line
 from retrieval.records import Catalog, Item
 
 SEP = " · "
+ABOUT_WORDS = 30  # words of an item's description on its card
+
+
+def shorten_words(text: str, n: int) -> str:
+    """The first n words of `text`, "..." where cut."""
+    words = text.split()
+    return " ".join(words[:n]) + (" ..." if len(words) > n else "")
 
 
 def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | None = None) -> str:
     """One pick as an HTML fragment (the UI adds the 👍 / 👎 buttons beside it); `units`
     are the catalog's (Catalog.units). Classes: pick-head, pick-rank, pick-title, pick-year,
-    pick-facets, pick-genres, pick-reason; a line the item has nothing for is left out."""
+    pick-facets, pick-genres, pick-about (the description), pick-reason; a line the item has nothing for is left out."""
     e = html.escape
     head = (f'<span class="pick-rank">{int(rank)}.</span> <span class="pick-title">{e(item.display_title())}</span>'
             + (f' <span class="pick-year">({item.year})</span>' if item.year else ""))
@@ -36,6 +43,9 @@ def card_html(item: Item, rank: int, reason: str, units: Mapping[str, str] | Non
         lines.append(f'<div class="pick-facets">{e(facets)}</div>')
     if item.genres:
         lines.append(f'<div class="pick-genres">{e(SEP.join(item.genres))}</div>')
+    about = shorten_words(item.fields.get("description", ""), ABOUT_WORDS)
+    if about:
+        lines.append(f'<div class="pick-about">{e(about)}</div>')
     if reason:
         lines.append(f'<div class="pick-reason">{e(reason)}</div>')
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import Mapping
 
 from bot.conversation.chat import BadInput, Bot, Answer, with_user
 from bot.service.gate import Busy, TurnGate
@@ -21,11 +22,25 @@ from bot.service.logqueue import FAILURES as LOG_FAILURES
 from bot.service.logqueue import SafeLog
 from bot.conversation.state import Session
 from bot.service.study import StudyConfig, StudyConfigError, assign_recorded, clean_participant_id
+from retrieval.facets import DEFAULT_UNITS, TOPIC_FACET
+from retrieval.records import Item
 
 
-def items_json(turn: Answer) -> list[dict]:
+def facets_json(item: Item, units: Mapping[str, str]) -> dict:
+    """What an item carries, as the cards show it: people by role, numbers with their unit,
+    categories, topics (what it is about) and its description ("" when it has none)."""
+    f = item.facets
+    return {"people": {role: list(names) for role, names in f.people.items()},
+            "numbers": {name: {"value": value, "unit": units.get(name, "")} for name, value in f.numbers.items()},
+            "categories": {name: list(vs) for name, vs in f.categories.items() if name != TOPIC_FACET},
+            "topics": list(f.categories.get(TOPIC_FACET, ())), "description": item.fields.get("description", "")}
+
+
+def items_json(turn: Answer, units: Mapping[str, str] | None = None) -> list[dict]:
     """The API's item records: parts are the weighted contributions of text, CF and every
-    weighted term, so score = sum(parts), unless `reranked` (the second stage's score)."""
+    weighted term, so score = sum(parts), unless `reranked` (the second stage's score);
+    `facets` as facets_json gives them (`units`: the catalog's, over the defaults)."""
+    units = {**DEFAULT_UNITS, **(units or {})}
     out = []
     for it in turn.items:
         r = it.recommendation
@@ -34,7 +49,7 @@ def items_json(turn: Answer) -> list[dict]:
         out.append({
             "item_id": r.item.item_id, "title": r.item.title, "year": r.item.year,
             "genres": list(r.item.genres), "rank": r.rank, "score": round(r.score, 6),
-            "parts": parts, "reranked": r.reranked, "reason": it.reason,
+            "parts": parts, "reranked": r.reranked, "reason": it.reason, "facets": facets_json(r.item, units),
         })
     return out
 
@@ -153,7 +168,7 @@ class ChatService:
         with self.gate.turn():  # Busy when too many turns run and wait already
             start = time.perf_counter()  # logged latency: the turn's own time, as before the gate
             turn = self.bot.respond(message, session, alpha=alpha)
-        items = items_json(turn)
+        items = items_json(turn, self.bot.catalog.units)
         if self.logbook is not None:
             self.logbook.log_turn(session.session_id, len(turn.session.turns) - 1, turn.session.turns[-1],
                                   turn.reply, items, (time.perf_counter() - start) * 1000)
@@ -171,7 +186,7 @@ class ChatService:
         with self.gate.turn():
             start = time.perf_counter()
             turn = self.bot.recommend(session, alpha=alpha)
-        items = items_json(turn)
+        items = items_json(turn, self.bot.catalog.units)
         if self.logbook is not None:
             self.logbook.log_event(session.session_id, "refresh",
                                    {**(cause or {}), "turn_index": len(session.turns) - 1, "items": items,

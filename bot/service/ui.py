@@ -42,6 +42,7 @@ CSS = """
 .pick-rank { font-weight: 700; color: var(--body-text-color-subdued); }
 .pick-title { font-weight: 600; }
 .pick-facets, .pick-genres { color: var(--body-text-color-subdued); font-size: 0.92em; }
+.pick-about { font-size: 0.92em; margin-top: 2px; }
 .pick-reason { font-style: italic; margin-top: 4px; }
 .pick-votes { flex-wrap: nowrap !important; gap: 8px; }
 .pick-votes button { flex: 1 1 0; min-width: 0 !important; }
