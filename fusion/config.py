@@ -96,7 +96,7 @@ REPLAY_DEFAULTS: dict[str, Any] = {"n_candidates": 1000,
 # TopicTerm) in every ratings-only pipeline, tuned or not: chosen on the dev topics of
 # benchmarks/topics.py (`--split dev --topic-weight W`), never on the held-out ones it
 # reports (ReDial replays name too few topics to choose it on).
-TOPIC_WEIGHT = 0.5
+TOPIC_WEIGHT = 2.0
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:
