@@ -115,7 +115,8 @@ def test_a_topic_request_ranks_items_about_it_first_with_a_reason_that_cites_it(
     assert "about heist" in answer.reply  # "Noted: Crime; about heist"
     scary = bot.respond("no ghosts, something scary", Session("t"))
     assert not {"m8", "m10"} & {it.recommendation.item.item_id for it in scary.items}
-    assert "can't rule out" not in scary.reply
+    assert "can't rule out" not in scary.reply and "Leaving out: anything about ghost." in scary.reply
+    assert "Only movies" not in scary.reply  # a topic left out is no limit to list
 
 
 def test_quotes_come_from_the_description_around_the_topic():

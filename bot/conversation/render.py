@@ -15,6 +15,7 @@ from retrieval.facets import (
     CATEGORY_WORDS,
     DEFAULT_UNITS,
     ROLE_WORDS,
+    TOPIC_FACET,
     facet_line,
     format_number,
 )
@@ -34,9 +35,17 @@ def escape(text: str) -> str:
 
 
 def left_out(session: Session) -> str:
-    """'horror, titles with 'aliens', 'alien'' ("" when nothing is ruled out)."""
+    """'horror, anything about alien, titles with 'aliens', 'alien'' ("" when nothing is
+    ruled out)."""
     words = ", ".join(f"'{escape(w)}'" for w in session.banned_words)
-    return ", ".join(session.banned_genres + ((f"titles with {words}",) if words else ()))
+    topics = ", ".join(escape(v) for f in session.facet_filters if topic_ruled_out(f) for v in f.values)
+    return ", ".join(session.banned_genres + ((f"anything about {topics}",) if topics else ())
+                     + ((f"titles with {words}",) if words else ()))
+
+
+def topic_ruled_out(f) -> bool:
+    """A filter leaving out what is about a topic ("no vampires"): said with what is left out."""
+    return f.kind == "cat" and f.name == TOPIC_FACET and f.negate
 
 
 def picks(n: int, new: bool = False) -> str:
@@ -54,12 +63,13 @@ def render(items: tuple[RankedItem, ...], session: Session, bot: Bot) -> str:
         seen = [escape(bot.label(i)) for i in last.seen_ids]
         lines.append(f"Noted that you have seen {', '.join(seen[:NOTED_MAX])}: I won't suggest "
                      f"{'it' if len(seen) == 1 else 'them'}.")
-    if session.banned_genres or session.banned_words:
+    limits = tuple(f for f in session.facet_filters if not topic_ruled_out(f))
+    if session.banned_genres or session.banned_words or len(limits) < len(session.facet_filters):
         lines.append(f"Leaving out: {left_out(session)}.")
     if session.years is not None:
         lines.append(f"Years: {session.years.describe()}.")
-    if session.facet_filters:
-        lines.append(f"Only {bot.kind.plural} {describe_filters(session.facet_filters, bot.catalog)}.")
+    if limits:
+        lines.append(f"Only {bot.kind.plural} {describe_filters(limits, bot.catalog)}.")
     if last is not None:
         for what in last.unusable:
             lines.append(f"I can't filter by {what} yet; I used the rest of your message.")
