@@ -4,6 +4,7 @@ catalog with topics added)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from bot.conversation.reading import Reader
 from bot.conversation.state import Session, session_from_json, session_to_json
 from bot.conversation.topics import TopicReader, singulars
 from bot.service.chatservice import facets_json
+from fusion.config import TOPIC_WEIGHT
 from fusion.recommender import Recommender
 from fusion.terms import Request, TopicTerm, request_terms
 from retrieval.facets import TOPIC_FACET, Facets
@@ -169,3 +171,40 @@ def test_a_lower_case_surname_that_is_a_topic_is_the_topic():
     assert filters("no kane", kane_topic=False) == [("people", ("Bo Kane",))]
     assert filters("no kane", kane_topic=True) == [("cat", ("kane",))]
     assert filters("no Bo Kane", kane_topic=True) == [("people", ("Bo Kane",))]  # a full name is the person
+
+
+def test_a_bookshop_with_shelves_answers_shelf_requests_in_book_words(tmp_path):
+    """The books fixture with a `tags` column (shelves) and a `description` column, as a
+    shop would export them: "a cozy mystery" and "epic fantasy" are shelves of several words;
+    "no vampires" leaves the vampire shelf out; no film word reaches the reader."""
+    import csv
+    import shutil
+
+    from tests.helpers import DATA, fixture_bot
+
+    shelves = {"b20": "epic fantasy", "b35": "epic fantasy|quest", "b36": "epic fantasy|dragons",
+               "b37": "epic fantasy", "b41": "cozy mystery|detective", "b56": "cozy mystery|monastery",
+               "b06": "vampires|romance", "b07": "vampires", "b26": "vampires|ghosts", "b14": "ghosts"}
+    folder = tmp_path / "books"
+    shutil.copytree(DATA / "books", folder)
+    with open(DATA / "books" / "books.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with open(folder / "books.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, [*rows[0], "tags", "description"])
+        w.writeheader()
+        for row in rows:
+            desc = "A quiet village, a vicar and a murder nobody saw." if row["item_id"] == "b41" else ""
+            w.writerow({**row, "tags": shelves.get(row["item_id"], ""), "description": desc})
+    bot = fixture_bot(folder, k=4)
+    rec = bot.recommender
+    bot = type(bot)(Recommender(rec.retriever, rec.cf, rec.config.with_(weights={"topics": TOPIC_WEIGHT}),
+                                request_terms(rec.catalog, rec.retriever.item_vectors)), bot.config)
+    cozy = bot.respond("a cozy mystery please", Session("s"))
+    assert {it.recommendation.item.item_id for it in cozy.items[:2]} == {"b41", "b56"}
+    assert "about cozy mystery" in cozy.reply
+    epic = bot.respond("epic fantasy", Session("t"))
+    assert {it.recommendation.item.item_id for it in epic.items} == {"b20", "b35", "b36", "b37"}
+    scary = bot.respond("something scary, no vampires", Session("u"))
+    assert not {"b06", "b07", "b26"} & {it.recommendation.item.item_id for it in scary.items}
+    for answer in (cozy, epic, scary):
+        assert not re.search(r"\b(?:movies?|films?|watch)\b", answer.reply, re.IGNORECASE), answer.reply

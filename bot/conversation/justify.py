@@ -182,13 +182,14 @@ class TemplateWriter:
         genres = [c for c in claims if c.kind == "genre"]
         topics = {c.value.casefold() for c in claims if c.kind == "topic"}
         genres = [c for c in genres if c.cue.casefold() not in topics]  # "heist" said once: as the topic
-        if genres:
-            named = ", ".join(f"{c.value} ('{c.cue}')" if c.cue.lower() != c.value.lower() else c.value for c in genres)
-            parts.append(f"{named}, as you asked")
+        about = [c for c in claims if c.kind == "topic"]
+        if genres or about:  # "Comedy ('funny'), about dog, as you asked: '...'": one "as you asked"
+            named = [f"{c.value} ('{c.cue}')" if c.cue.lower() != c.value.lower() else c.value for c in genres]
+            named += [f"about {c.value}" for c in about]
+            quote = next((c.detail for c in about if c.detail), "")
+            parts.append(", ".join(named) + ", as you asked" + (f": \"{quote}\"" if quote else ""))
         for c in claims:
-            if c.kind == "topic":
-                parts.append(f"about {c.value}, as you asked" + (f": \"{c.detail}\"" if c.detail else ""))
-            elif c.kind == "person":
+            if c.kind == "person":
                 parts.append(f"{ROLE_WORDS.get(c.cue, 'with')} {c.value}, whom you asked for")
             elif c.kind == "shared_person":
                 parts.append(f"also {ROLE_WORDS.get(c.cue, 'with')} {c.value}, like {c.detail}, which you liked")

@@ -108,7 +108,7 @@ class TopicReader:
                 if n == 1 and (words[0] in FUNCTION_WORDS or words[0] in self.kind_words):
                     continue
                 value = self.lookup(words)
-                if value is None or " ".join(words) in self.reserved or words[-1] in self.reserved:
+                if value is None or " ".join(words) in self.reserved:
                     continue
                 if n == 1 and zipf(words[0]) >= CUE_ZIPF and not self._cued(tokens, i):
                     continue
