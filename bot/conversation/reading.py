@@ -172,7 +172,7 @@ class Reader:
         # never topics; those naming a corner of one may be ("heist": crime, and heists)
         reserved = {w for cues in self.vocabulary.cues.values() for w in cues if w not in NARROW} \
             | {w for g in self.genre_names for w in (g, g.replace("-", " "), canonical(g))} | set(self.kind.words())
-        self.topics = TopicReader(catalog, frozenset(reserved))
+        self.topics = TopicReader(catalog, frozenset(reserved), NARROW)
 
     def with_prior(self, prior: np.ndarray | None) -> "Reader":
         """This reader with another tie-breaking prior (a refitted CF model's counts): the

@@ -27,14 +27,20 @@ from retrieval.records import Catalog
 
 MIN_ITEMS = 2  # a topic value carried by one item only is that item's detail, not a topic people ask for
 MAX_WORDS = 3  # words in a topic phrase
-CUE_ZIPF = 4.9  # one word at least this common needs a cue ("about love"); "dogs" 4.8, "heist" 3.0
+CUE_ZIPF = 4.0  # one word at least this common needs a cue ("about dogs" 4.8, "a wedding comedy" 4.8; "heist" 3.4
+# and "zombies" 3.8 need none; "trailer" 4.3, "chat" 4.6 and "rent" 4.6 in chat are no topics)
+NARROW_ZIPF = 4.1  # a word that also names a corner of a genre ("aliens" 4.0; "epic" 4.35, "space" 5.2) is a
+# topic only when rarer than this, cue or not: "a classic action movie" asks for no keyword "classic"
 MIN_LETTERS = 3  # "ufo" yes, "us" no
-CUES = frozenset({"about", "with", "involving", "featuring", "on", "of", "without", "regarding", "concerning"})
+# Words before a topic that say the next word is what the item is about, or rule it out
+CUES = frozenset({"about", "with", "involving", "featuring", "regarding", "concerning", "without", "no", "not",
+                  "nothing", "any", "more", "less", "fewer"})
+SENTENCE_END = ".!?"
 WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 # Words that are never a topic on their own: the grammar of a request
 FUNCTION_WORDS = frozenset("""a an the and or but not no nothing any some something anything more less very really
 just please me my our your we i you it that this these those want like love liked good great best bad new old
-one ones kind sort type movie movies film films book books show shows watch read see""".split())
+one ones kind sort type movie movies film films book books show shows watch read see hate hated fan""".split())
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,15 @@ def singulars(word: str) -> tuple[str, ...]:
 class TopicReader:
     """The topics of one catalog and how to find them in a message."""
 
-    def __init__(self, catalog: Catalog, reserved: frozenset[str] = frozenset()) -> None:
-        """`reserved`: words and phrases another reader owns (genre cues, the kind of item)."""
+    def __init__(self, catalog: Catalog, reserved: frozenset[str] = frozenset(),
+                 narrow: frozenset[str] = frozenset()) -> None:
+        """`reserved`: words and phrases another reader owns (a whole genre's cues, the kind of
+        item); `narrow`: genre cues that name a corner of one ("heist"), topics when rare."""
         counts = Counter(v.casefold() for it in catalog.items for v in dict.fromkeys(
             it.facets.categories.get(TOPIC_FACET, ())))
         self.counts = counts
         self.reserved = reserved
+        self.narrow = narrow
         self.topics = {v: n for v, n in counts.items() if n >= MIN_ITEMS and self._usable(v)}
         self.max_words = max((len(v.split()) for v in self.topics), default=0)
         self.kind_words = frozenset(catalog.kind.words())
@@ -105,18 +114,27 @@ class TopicReader:
                 if any(used[i:i + n]):
                     continue
                 words = [t for _, _, t in tokens[i:i + n]]
-                if n == 1 and (words[0] in FUNCTION_WORDS or words[0] in self.kind_words):
+                if n == 1 and any(w in FUNCTION_WORDS or w in self.kind_words for w in singulars(words[0])):
                     continue
                 value = self.lookup(words)
-                if value is None or " ".join(words) in self.reserved:
-                    continue
-                if n == 1 and zipf(words[0]) >= CUE_ZIPF and not self._cued(tokens, i):
+                if value is None or all(w in self.reserved for w in words):
                     continue
                 a, b = tokens[i][0], tokens[i + n - 1][1]
+                if any(message[s].isupper() and not self._sentence_start(message, s) for s, _, _ in tokens[i:i + n]):
+                    continue  # "Black Panther", "Lady Bird": a name the linker did not take
+                narrow = n == 1 and any(w in self.narrow for w in singulars(words[0]))
+                if n == 1 and (zipf(words[0]) >= (NARROW_ZIPF if narrow else CUE_ZIPF)
+                               and (narrow or not self._cued(tokens, i))):
+                    continue
                 found.append(TopicSpan(a, b, value))
                 for k in range(i, i + n):
                     used[k] = True
         return sorted(found, key=lambda t: t.start)
+
+    @staticmethod
+    def _sentence_start(message: str, at: int) -> bool:
+        before = message[:at].rstrip(" \"'(")
+        return not before or before[-1] in SENTENCE_END
 
     def _cued(self, tokens: list[tuple[int, int, str]], i: int) -> bool:
         """A cue before the word ("about dogs", "with a dog") or the kind of item or a genre
