@@ -208,3 +208,15 @@ def test_a_bookshop_with_shelves_answers_shelf_requests_in_book_words(tmp_path):
     assert not {"b06", "b07", "b26"} & {it.recommendation.item.item_id for it in scary.items}
     for answer in (cozy, epic, scary):
         assert not re.search(r"\b(?:movies?|films?|watch)\b", answer.reply, re.IGNORECASE), answer.reply
+
+
+def test_the_kind_of_item_is_no_part_of_a_topic_and_a_genre_shelf_keeps_its_head():
+    catalog = topic_catalog()
+    extra = {"m6": ("heist movie",), "m9": ("heist movie",), "m7": ("serial killer thriller",),
+             "m8": ("serial killer thriller",)}
+    items = tuple(replace(it, facets=Facets(it.facets.people, it.facets.numbers, {
+        **it.facets.categories, TOPIC_FACET: it.facets.categories.get(TOPIC_FACET, ()) + extra.get(it.item_id, ())}))
+        for it in catalog.items)
+    reader = Reader(Catalog(catalog.name, items, kind=catalog.kind))
+    assert reader.read("a heist movie", Session("s")).topics == ("heist",)
+    assert reader.read("serial killer thrillers", Session("s")).topics == ("serial killer thriller", "serial killer")

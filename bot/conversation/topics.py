@@ -116,6 +116,8 @@ class TopicReader:
                 words = [t for _, _, t in tokens[i:i + n]]
                 if n == 1 and any(w in FUNCTION_WORDS or w in self.kind_words for w in singulars(words[0])):
                     continue
+                if n > 1 and any(w in self.kind_words for w in singulars(words[-1])):
+                    continue  # "heist movie", "dog film": the topic is the words before the kind of item
                 value = self.lookup(words)
                 if value is None or all(w in self.reserved for w in words):
                     continue
@@ -127,6 +129,9 @@ class TopicReader:
                                and (narrow or not self._cued(tokens, i))):
                     continue
                 found.append(TopicSpan(a, b, value))
+                head = self.lookup(words[:-1]) if n > 1 and any(w in self.reserved for w in singulars(words[-1])) else None
+                if head is not None:  # "courtroom dramas": the shelf, and what it is about
+                    found.append(TopicSpan(a, tokens[i + n - 2][1], head))
                 for k in range(i, i + n):
                     used[k] = True
         return sorted(found, key=lambda t: t.start)
