@@ -196,21 +196,56 @@ class GenreTerm(_NoEvidence):
         return (self.has[:, cols].sum(1)[rows] / np.float32(len(wanted))).astype(np.float32)
 
 
+# Endings that make one word of the same stem ("boxing", "boxer", "boxers": box), longest first.
+SUFFIXES = ("ings", "ers", "ing", "ies", "er", "es", "ed", "s", "")
+MIN_STEM = 3
+NEAR_CREDIT = 0.5  # an item carrying only a near topic ("boxer", "boxing match" for "boxing")
+
+
+def stem(word: str) -> str:
+    """"boxing" -> "box", "boxers" -> "box", "heist" -> "heist": a word less one ending."""
+    for suffix in SUFFIXES[:-1]:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            return word[:-len(suffix)]
+    return word
+
+
 class TopicTerm(_NoEvidence):
+    """Per asked-for topic, 1 for an item carrying it and NEAR_CREDIT for one carrying only a
+    near topic: a topic of the catalog with a word of the same stem as the asked-for topic's
+    last word ("boxing" -> "boxer", "boxing match"; the catalog tags 4 films "boxing" and 27
+    "boxer"); the mean over the asked-for topics."""
+
     name, norm = "topics", "raw"
 
     def __init__(self, item_topics: "list[frozenset[str]]") -> None:  # per catalog row: its lower-case topics
         self.column: dict[str, int] = {}  # topic -> its column, filled by _membership
         # (n_items, n_topics), a few per item; by column: a request reads a topic or two
         self.by_topic = _membership(item_topics, self.column).tocsc()
+        self.by_stem: dict[str, list[int]] = {}  # stem -> columns of the topics with a word of that stem
+        for topic, j in self.column.items():
+            for word in dict.fromkeys(topic.split()):
+                self.by_stem.setdefault(stem(word), []).append(j)
+
+    def near(self, topic: str) -> list[int]:
+        """Columns of the topics near `topic` (not itself)."""
+        words = topic.split()
+        if not words:
+            return []
+        base = stem(words[-1])
+        own = self.column.get(topic)
+        return [j for j in self.by_stem.get(base, []) if j != own and len(base) >= MIN_STEM]
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
-        wanted = set(request.wanted_topics)
-        cols = [self.column[t] for t in wanted if t in self.column]
-        if not cols:
-            return np.zeros(len(rows), np.float32)
-        hits = np.asarray(self.by_topic[:, cols].sum(1)).ravel()[rows]
-        return (hits / np.float32(len(wanted))).astype(np.float32)
+        wanted = list(dict.fromkeys(request.wanted_topics))
+        total = np.zeros(len(rows), np.float32)
+        for topic in wanted:
+            exact = self.column.get(topic)
+            has = (np.asarray(self.by_topic[:, [exact]].sum(1)).ravel()[rows] > 0) if exact is not None else False
+            near = self.near(topic)
+            close = (np.asarray(self.by_topic[:, near].sum(1)).ravel()[rows] > 0) if near else False
+            total += np.where(has, 1.0, np.where(close, NEAR_CREDIT, 0.0)).astype(np.float32)
+        return total / np.float32(max(len(wanted), 1))
 
 
 class AlikeTerm(_NoEvidence):

@@ -220,3 +220,19 @@ def test_the_kind_of_item_is_no_part_of_a_topic_and_a_genre_shelf_keeps_its_head
     reader = Reader(Catalog(catalog.name, items, kind=catalog.kind))
     assert reader.read("a heist movie", Session("s")).topics == ("heist",)
     assert reader.read("serial killer thrillers", Session("s")).topics == ("serial killer thriller", "serial killer")
+
+
+def test_a_near_topic_earns_part_credit():
+    from fusion.terms import NEAR_CREDIT, stem
+
+    assert stem("boxing") == stem("boxer") == stem("boxers") == "box" and stem("heist") == "heist"
+    term = TopicTerm([frozenset({"boxing"}), frozenset({"boxer"}), frozenset({"boxing match", "ring"}),
+                      frozenset({"boxcar"}), frozenset()])
+    scores = term.score(Request(np.zeros(4, np.float32), wanted_topics=("boxing",)), np.arange(5))
+    assert scores.tolist() == [1.0, NEAR_CREDIT, NEAR_CREDIT, 0.0, 0.0]  # "boxcar" is no ending of "box"
+
+
+def test_a_reason_names_the_near_topic_the_item_carries():
+    item = replace(topic_catalog().items[7], facets=Facets(categories={TOPIC_FACET: ("boxer", "night")}))
+    assert [(c.value, c.detail) for c in topic_claims(item, ("boxing",))] == [("boxer", "")]
+    assert topic_claims(item, ("heist",)) == []

@@ -29,6 +29,7 @@ from typing import Protocol
 from bot.conversation.state import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
+from fusion.terms import MIN_STEM, stem
 from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, TOPIC_FACET, format_number
 from retrieval.records import Catalog, FacetFilter, Item
 
@@ -68,14 +69,22 @@ def _requested_people(session: Session) -> list[tuple[str, str]]:
 
 def topic_claims(item: Item, topics: tuple[str, ...]) -> list[Claim]:
     """A claim per asked-for topic the item carries in its topic facet or names in its own
-    description, with the description's words around the topic where it names it."""
+    description, with the description's words around the topic where it names it; else for
+    a near topic it carries ("boxer" when "boxing" was asked for), named as it is."""
     description = item.fields.get("description", "")
-    have = {t.casefold() for t in item.facets.categories.get(TOPIC_FACET, ())}
+    carried = tuple(item.facets.categories.get(TOPIC_FACET, ()))
+    have = {t.casefold() for t in carried}
     out = []
     for topic in topics:
         fragment = quote_around(description, topic)
         if topic.casefold() in have or fragment:
             out.append(Claim("topic", topic, detail=fragment))
+            continue
+        # a near topic the ranking gave part credit for (fusion/terms.py TopicTerm): "boxer" for "boxing"
+        base = stem(topic.split()[-1]) if topic.split() else ""
+        near = next((t for t in carried if any(stem(w) == base for w in t.casefold().split())), None)
+        if near is not None and len(base) >= MIN_STEM:
+            out.append(Claim("topic", near, detail=quote_around(description, near)))
     return out
 
 
