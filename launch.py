@@ -80,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="user-study config (JSON: arms, seed, consent_text, ask_rating)")
     p.add_argument("--auth", default=os.environ.get("CONVREC_AUTH"),
                    help="USER:PASSWORD required by the chat and the API (default: $CONVREC_AUTH)")
+    p.add_argument("--trusted-proxies", default=os.environ.get("CONVREC_TRUSTED_PROXIES", ""),
+                   help="comma-separated addresses of the reverse proxies whose X-Forwarded-For names the "
+                        "client (the login throttle's key); default none: every client is its own socket "
+                        "address, whatever headers it sends (default: $CONVREC_TRUSTED_PROXIES)")
     p.add_argument("--concurrency", type=int, default=2,
                    help="chat turns computed at once, over the chat and the API together")
     p.add_argument("--queue", type=int, default=16,
@@ -217,6 +221,17 @@ def load_conversations(path: Path, catalog):
     fit, dev = split_dialogues(linked.dialogues)
     print(f"dialogues {path}: {linked.describe()}; {len(fit):,} fit the model, {len(dev):,} tune it", flush=True)
     return Conversations(fit, dev, f"{path.name}: {linked.describe()}", tune_on_dialogues, tuner_fingerprint())
+
+
+def server_options(trusted_proxies: str = "") -> dict:
+    """uvicorn's options for `serve`: connections beyond 256 get 503 at once; idle keep-alive
+    connections close after 5 s; X-Forwarded-For is read only from `trusted_proxies`
+    (comma-separated addresses): uvicorn's own default trusts it from 127.0.0.1, so any local
+    client, or any client behind a proxy that passes the header on, could pick the address
+    the login throttle counts its failures under."""
+    proxies = [a.strip() for a in trusted_proxies.split(",") if a.strip()]
+    return {"limit_concurrency": 256, "timeout_keep_alive": 5, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": ",".join(proxies) or None}
 
 
 def make_bot(args: argparse.Namespace):
@@ -364,10 +379,10 @@ def serve(bot, args: argparse.Namespace) -> int:
           flush=True)
     from bot.service.slowloris import HeaderTimeoutH11
 
-    # Connections beyond 256 get 503 at once; idle keep-alive connections close after 5 s;
-    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/service/guard.py).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=256,
-                timeout_keep_alive=5, http=HeaderTimeoutH11)
+    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/service/guard.py);
+    # the rest: server_options
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", http=HeaderTimeoutH11,
+                **server_options(args.trusted_proxies))
     if service.logbook is not None and not service.logbook.flush():
         print(f"warning: {service.logbook.health()['pending']} log entries could not be written "
               f"at shutdown ({service.logbook.last_error})", file=sys.stderr)

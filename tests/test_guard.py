@@ -116,3 +116,28 @@ def test_a_body_sent_too_slowly_is_408():
     scope = {"type": "http", "method": "POST", "path": "/api/chat", "headers": [(b"content-length", b"10")]}
     asyncio.run(guard(scope, receive, send))
     assert sent[0]["status"] == 408
+
+
+def test_healthz_answers_head(open_client, locked):
+    for client in (open_client, locked):
+        r = client.head("/healthz")
+        assert r.status_code == 200 and r.content == b""
+
+
+def test_a_forged_x_forwarded_for_neither_escapes_nor_blames_the_throttle(service):
+    """Served with launch.py's own uvicorn options: without --trusted-proxies the throttle
+    counts failures under the socket's address, whatever X-Forwarded-For says; with the
+    client's proxy trusted, under the address the proxy forwards."""
+    import httpx
+
+    import launch
+    from tests.helpers import serve_app
+
+    def guesses(options: dict) -> list[int]:
+        app = build_app(service, credentials=CREDS, throttle=LoginThrottle(max_failures=3, window_s=60))
+        with serve_app(app, **options) as url:
+            return [httpx.get(f"{url}/api/health", auth=("pilot", f"guess{i}"),
+                              headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(4)]
+
+    assert guesses(launch.server_options()) == [401, 401, 429, 429]  # one client: 127.0.0.1
+    assert guesses(launch.server_options("127.0.0.1")) == [401, 401, 401, 401]  # four forwarded clients

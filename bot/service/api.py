@@ -10,7 +10,7 @@ POST /api/feedback {"session_id", "item_id", "kind": "like" | "dislike" | "unlik
 POST /api/rate     {"session_id", "rating": 1..5}
 POST /api/reset    {"session_id"}
 GET  /api/health   readiness: 200 once a real start-up turn succeeded, else 503
-GET  /healthz      liveness only: no credentials, no details
+GET  /healthz      liveness only: no credentials, no details (HEAD too)
 
 Every call on an existing session carries its token in the `X-Session-Token` header; a
 missing or wrong token, or an id the server never issued, is a 403 that says how to start
@@ -212,8 +212,8 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
         body = service.health()
         return JSONResponse(body, status_code=200 if service.ready else 503)
 
-    @app.get("/healthz", include_in_schema=False)
-    def alive() -> dict:
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
+    def alive() -> dict:  # HEAD too: load balancers probe with it
         return {"status": "alive"}
 
     return app
