@@ -50,6 +50,7 @@ def test_plural_forms_fold_to_the_catalog_spelling():
     assert singulars("dogs") == ("dogs", "dog")
     assert "zombie" in singulars("zombies") and "comedy" in singulars("comedies")
     assert singulars("boss") == ("boss",)
+    assert "jam" not in singulars("james") and "box" in singulars("boxes")
 
 
 def test_topics_come_from_the_catalog_and_need_two_items():
@@ -71,6 +72,7 @@ def test_an_everyday_word_is_a_topic_only_after_a_cue():
     assert read("i watched one last night").topics == ()
     assert read("a movie about the night").topics == ("night",)
     assert read("a night movie").topics == ("night",)
+    assert read("something about heists").topics == ("heist",)
 
 
 def test_a_ruled_out_topic_is_a_filter_and_never_unused():

@@ -35,6 +35,7 @@ MIN_LETTERS = 3  # "ufo" yes, "us" no
 # Words before a topic that say the next word is what the item is about, or rule it out
 CUES = frozenset({"about", "with", "involving", "featuring", "regarding", "concerning", "without", "no", "not",
                   "nothing", "any", "more", "less", "fewer"})
+ABOUT = frozenset({"about", "involving", "featuring", "regarding", "concerning"})  # cues that make any word a topic
 SENTENCE_END = ".!?"
 WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 # Words that are never a topic on their own: the grammar of a request
@@ -52,11 +53,12 @@ class TopicSpan:
 
 def singulars(word: str) -> tuple[str, ...]:
     """The word and the singulars it may be the plural of: "zombies" -> (zombies, zombie,
-    zombi, zomby); "dogs" -> (dogs, dog)."""
+    zomby); "dogs" -> (dogs, dog); "boxes" -> (boxes, boxe, box). Only the endings English
+    plurals take "-es" after lose it whole ("james" is no plural of "jam")."""
     out = [word]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         out.append(word[:-1])
-        if word.endswith("es"):
+        if word.endswith(("ses", "xes", "zes", "ches", "shes")):
             out.append(word[:-2])
         if word.endswith("ies"):
             out.append(word[:-3] + "y")
@@ -125,8 +127,9 @@ class TopicReader:
                 if any(message[s].isupper() and not self._sentence_start(message, s) for s, _, _ in tokens[i:i + n]):
                     continue  # "Black Panther", "Lady Bird": a name the linker did not take
                 narrow = n == 1 and any(w in self.narrow for w in singulars(words[0]))
-                if n == 1 and (zipf(words[0]) >= (NARROW_ZIPF if narrow else CUE_ZIPF)
-                               and (narrow or not self._cued(tokens, i))):
+                about = i >= 1 and tokens[i - 1][2] in ABOUT  # "something about space"
+                if n == 1 and not about and (zipf(words[0]) >= (NARROW_ZIPF if narrow else CUE_ZIPF)
+                                             and (narrow or not self._cued(tokens, i))):
                     continue
                 found.append(TopicSpan(a, b, value))
                 head = self.lookup(words[:-1]) if n > 1 and any(w in self.reserved for w in singulars(words[-1])) else None
