@@ -29,7 +29,7 @@ MIN_ITEMS = 2  # a topic value carried by one item only is that item's detail, n
 MAX_WORDS = 3  # words in a topic phrase
 CUE_ZIPF = 4.0  # one word at least this common needs a cue ("about dogs" 4.8, "a wedding comedy" 4.8; "heist" 3.4
 # and "zombies" 3.8 need none; "trailer" 4.3, "chat" 4.6 and "rent" 4.6 in chat are no topics)
-NARROW_ZIPF = 4.1  # a word that also names a corner of a genre ("aliens" 4.0; "epic" 4.35, "space" 5.2) is a
+NARROW_ZIPF = 4.2  # a word that also names a corner of a genre ("aliens" 4.0, "dragons" 4.1; "epic" 4.35, "space" 5.2) is a
 # topic only when rarer than this, cue or not: "a classic action movie" asks for no keyword "classic"
 MIN_LETTERS = 3  # "ufo" yes, "us" no
 # Words before a topic that say the next word is what the item is about, or rule it out
@@ -118,8 +118,8 @@ class TopicReader:
                 words = [t for _, _, t in tokens[i:i + n]]
                 if n == 1 and any(w in FUNCTION_WORDS or w in self.kind_words for w in singulars(words[0])):
                     continue
-                if n > 1 and any(w in self.kind_words for w in singulars(words[-1])):
-                    continue  # "heist movie", "dog film": the topic is the words before the kind of item
+                if n > 1 and any(w in self.kind_words for w in singulars(words[-1])) and self.lookup(words[:-1]):
+                    continue  # "heist movie": the topic is the words before the kind of item ("picture books" stays)
                 value = self.lookup(words)
                 if value is None or all(w in self.reserved for w in words):
                     continue
