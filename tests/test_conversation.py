@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bot.conversation.chat import BadInput
+from bot.conversation.state import Session
 from bot.conversation.linking import TitleLinker, list_references
 from tests.conftest import make_catalog
 from retrieval.titles import normalise_title
@@ -316,3 +317,16 @@ def test_a_turn_passes_the_stages_in_order(capsys):
     assert calls == ["chat.Bot.read", "reading.Reader.read", "chat.Bot.update", "chat.Bot.decide", "chat.Bot.rank",
                      "chat.Bot.reasons", "render.render"]
     assert "chat.Bot.read -> reading.Reader.read -> chat.Bot.update" in capsys.readouterr().out
+
+
+def test_a_question_after_a_verdict_on_a_listed_item_is_about_that_item():
+    """"the second one looks good. how long is it?": the like is noted and the question answered
+    about #2, not about the item named last or the top of the list."""
+    bot = tiny_bot(k=3)
+    s = bot.respond("a funny cartoon", Session("s")).session
+    second = s.last_ids[1]
+    answer = bot.respond("the second one looks good. how long is it?", s)
+    item = bot.catalog.items[bot.catalog.row(second)]
+    assert answer.reply == f"{item.display_label()} runs {int(item.facets.numbers['runtime'])} min."
+    assert second in answer.session.liked_ids and answer.items == ()
+    assert answer.session.readings[-1].act == "question" and answer.session.readings[-1].asked_facet == "length"

@@ -238,3 +238,9 @@ def test_a_reason_names_the_near_topic_the_item_carries():
     item = replace(topic_catalog().items[7], facets=Facets(categories={TOPIC_FACET: ("boxer", "night")}))
     assert [(c.value, c.detail) for c in topic_claims(item, ("boxing",))] == [("boxer", "")]
     assert topic_claims(item, ("heist",)) == []
+
+
+def test_what_an_item_is_about_is_answered_from_its_description():
+    bot = tiny_bot(catalog=topic_catalog())
+    reply = bot.respond("what is midnight heist about?", Session("s")).reply
+    assert reply.endswith(DESCRIPTIONS["m6"]) and reply.startswith("Midnight Heist (1990): Crime, Thriller")

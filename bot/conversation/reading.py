@@ -191,8 +191,14 @@ class Reader:
         language = foreign_language(message) or ""
         asked = self._asked(message, session)
         if asked is not None:
-            return replace(read_turn("", self.vocabulary, self.newest_year), asked_ids=(asked[0],), act="question",
-                           spans=(asked[1],), language=language)
+            item_id, span, start, facet = asked
+            head = read_turn("", self.vocabulary, self.newest_year)
+            if start > 0:  # "the second one looks good. who's in it?": the first sentence is read too
+                head = self._read_words(message[:start].rstrip(), session, None)
+                head = replace(head, text="", spans=tuple(s for s in head.spans if s.kind in ("title", "list_ref")))
+            return replace(head, asked_ids=(item_id,), act="question", spans=head.spans + (span,), language=language,
+                           wanted_genres=(), banned_genres=(), cues={}, facet_filters=(), people=(), topics=(),
+                           asked_facet=facet)
         undo_m = UNDO.search(message)
         correction_m = None if undo_m else CORRECTION.match(message)
         undo, correction = undo_m is not None, correction_m is not None
@@ -269,24 +275,38 @@ class Reader:
         return replace(reading, act=act, language=language)
 
     # --- parts ----------------------------------------------------------------------------
-    def _asked(self, message: str, session: Session) -> tuple[str, Span] | None:
-        """(item, span) of a question about one item ("who directed Jaws?", "who's in it?"):
-        a pronoun is the item named last, else the top of the last list."""
+    def _asked(self, message: str, session: Session) -> tuple[str, Span, int, str] | None:
+        """(item, span, where the question starts, what it asks: director, cast, runtime, about...)
+        of a question about one item ("who
+        directed Jaws?", "who's in it?"), the whole message or its last sentence ("the
+        second one looks good. who's in it?"): a pronoun is the item the sentences before
+        point at or name, else the item named last, else the top of the last list."""
+        start = 0
         question = item_question(message)
         if question is None:
-            return None
+            sentences = list(re.finditer(r"[^.!?]+[.!?]*", message))
+            if len(sentences) < 2:
+                return None
+            start = sentences[-1].start() + len(sentences[-1].group(0)) - len(sentences[-1].group(0).lstrip())
+            question = item_question(message[start:])
+            if question is None:
+                return None
         refs = list_references(question.title, len(session.last_ids))
         if question.title.lower() in PRONOUNS:
+            before = message[:start]
+            pointed = [session.last_ids[p - 1] for p, _ in list_references(before, len(session.last_ids))]
             named = [i for t in session.transcript if t.seeker for i in t.item_ids]
-            found = named[-1:] or list(session.last_ids[:1])
+            found = (pointed[:1] or [m.item_id for m in self.linker.find(before)][:1] or named[-1:]
+                     or list(session.last_ids[:1]))
         elif refs:  # "whats #4 about", "who's in the second one"
             found = [session.last_ids[refs[0][0] - 1]]
         else:
             found = [m.item_id for m in self.linker.find(f'"{question.title}"')[:1]]
         if not found:
             return None
-        start = max(0, message.lower().find(question.title.lower()))
-        return found[0], Span("title", start, start + len(question.title), question.title, "asked", found[0])
+        at = max(start, message.lower().find(question.title.lower(), start))
+        return (found[0], Span("title", at, at + len(question.title), question.title, "asked", found[0]), start,
+                question.facet)
 
     def _last_items(self, session: Session) -> tuple[str, ...]:
         """Items the latest turn that named any liked or disliked."""

@@ -92,6 +92,7 @@ class Reading:
     unusable: tuple[str, ...] = ()  # kinds of limit asked for that the catalog cannot check
     seen_ids: tuple[str, ...] = ()  # named as seen, without a verdict: never listed, not liked
     asked_ids: tuple[str, ...] = ()  # asked about ("who directed Jaws?"): not liked
+    asked_facet: str = ""  # what the question asks of it (bot/conversation/intents.py ITEM_QUESTIONS: "director", ...)
     act: str = "request"  # one of ACTS
     spans: tuple[Span, ...] = ()
     undone_ids: tuple[str, ...] = ()  # items whose earlier reading the turn takes back ("I didn't say I liked X")

@@ -28,7 +28,9 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
         return (f"I read English only (this looks like {reading.language}). Tell me in English what you would like "
                 f"to {bot.kind.verb}, for example: {examples}.")
     if reading.asked_ids:
-        return answer(bot, item_question(message), reading.asked_ids[0])
+        # what the reader found it asks ("the second one looks good. who's in it?": the cast)
+        question = ItemQuestion(reading.asked_facet, "") if reading.asked_facet else item_question(message)
+        return answer(bot, question, reading.asked_ids[0])
     if reading.act == "accept":
         picked = ", ".join(escape(bot.label(i)) for i in reading.accepted_ids[:NOTED_MAX])
         if picked:
@@ -79,6 +81,9 @@ def answer(bot: "Bot", question: ItemQuestion | None, item_id: str) -> str:
         genres = ", ".join(item.genres)
         known = facet_line(facets, bot.catalog.units)
         facts = " · ".join(escape(x) for x in (genres, known) if x)
+        about = item.fields.get("description", "")  # what it is about, in the catalog's own words
+        if about:
+            return f"{label}: {facts}. {escape(about)}" if facts else f"{label}: {escape(about)}"
         return (f"{label}: {facts}. That is all the catalog tells me about it." if facts
                 else f"I don't know more about {label} than its title: the catalog doesn't say.")
     if facet in ("director", "writer", "cast"):

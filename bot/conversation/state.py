@@ -146,7 +146,7 @@ def _reading_json(r: Reading) -> dict:
             "undone_ids": list(r.undone_ids), "undone_turn": r.undone_turn, "undone_values": list(r.undone_values),
             "accepted_ids": list(r.accepted_ids),
             "audience": r.audience,
-            "language": r.language, "topics": list(r.topics)}
+            "language": r.language, "topics": list(r.topics), "asked_facet": r.asked_facet}
 
 
 def _reading(d: dict) -> Reading:
@@ -161,7 +161,7 @@ def _reading(d: dict) -> Reading:
         spans=tuple(Span(*s) for s in d.get("spans", ())), undone_ids=tuple(d.get("undone_ids", ())),
         undone_turn=d.get("undone_turn", ""), undone_values=tuple(d.get("undone_values", ())),
         accepted_ids=tuple(d.get("accepted_ids", ())), audience=d.get("audience", ""), language=d.get("language", ""),
-        topics=tuple(d.get("topics", ())))
+        topics=tuple(d.get("topics", ())), asked_facet=d.get("asked_facet", ""))
 
 
 _ID_TUPLES = ("turns", "liked_ids", "disliked_ids", "excluded_ids", "banned_genres", "banned_words",
