@@ -141,3 +141,11 @@ def test_a_forged_x_forwarded_for_neither_escapes_nor_blames_the_throttle(servic
 
     assert guesses(launch.server_options()) == [401, 401, 429, 429]  # one client: 127.0.0.1
     assert guesses(launch.server_options("127.0.0.1")) == [401, 401, 401, 401]  # four forwarded clients
+
+
+def test_headers_over_16_kb_are_refused_whatever_the_route(open_client, locked):
+    big = {"X-Filler": "x" * 70_000}
+    for client, path in ((open_client, "/api/health"), (open_client, "/"), (locked, "/healthz")):
+        r = client.get(path, headers=big)
+        assert r.status_code == 431 and r.json() == {"error": "request headers over 16 KB"}
+    assert open_client.get("/api/health", headers={"X-Filler": "x" * 8_000}).status_code in (200, 503)

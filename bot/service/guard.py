@@ -10,7 +10,9 @@
 4. Request bodies are read here, capped (`json_limit` under /api, `body_limit` elsewhere:
    413) and timed (`body_timeout_s` for the whole body: 408), then replayed to the app.
 5. Every response gets `X-Content-Type-Options: nosniff`.
-Header size is capped by uvicorn (h11, 16 KB) and their read time by bot/service/slowloris.py.
+Headers over HEADER_LIMIT bytes in all are refused (431) before anything else: h11 caps only
+headers that arrive in pieces (16 KB), so 70 KB sent at once used to pass. Their read time is
+capped by bot/service/slowloris.py.
 
 What this module does NOT know: sessions, turns, gradio's internals.
 """
@@ -39,6 +41,7 @@ JSON_LIMIT = 64 * 1024  # a chat message is at most 10,000 characters: 64 KB is 
 BODY_LIMIT = 1024 * 1024  # Gradio's own JSON calls (queue joins) are small too
 BODY_TIMEOUT_S = 10.0  # a whole body, however slowly sent; then 408
 LIVENESS = "/healthz"
+HEADER_LIMIT = 16 * 1024  # names and values of all request headers together
 
 
 class LoginThrottle:
@@ -110,7 +113,12 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
+        raw_headers = scope.get("headers") or []
+        if sum(len(k) + len(v) for k, v in raw_headers) > HEADER_LIMIT:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1009})
+            return await respond(send, 431, f"request headers over {HEADER_LIMIT // 1024} KB")
+        headers = dict(raw_headers)
         path = scope.get("path", "")
         if self.credentials is not None and path != LIVENESS:
             client = (scope.get("client") or ("unknown", 0))[0]
