@@ -210,6 +210,19 @@ def stem(word: str) -> str:
     return word
 
 
+def near_stem(topic: str) -> str:
+    """The stem a near topic shares with `topic`: its last word's ("boxing match" -> "box"),
+    "" when too short to tell anything apart."""
+    words = topic.split()
+    base = stem(words[-1]) if words else ""
+    return base if len(base) >= MIN_STEM else ""
+
+
+def stems_of(topic: str) -> set[str]:
+    """The stems of every word of a topic: a topic is near another whose near_stem is among them."""
+    return {stem(w) for w in topic.split()}
+
+
 class TopicTerm(_NoEvidence):
     """Per asked-for topic, 1 for an item carrying it and NEAR_CREDIT for one carrying only a
     near topic: a topic of the catalog with a word of the same stem as the asked-for topic's
@@ -224,17 +237,13 @@ class TopicTerm(_NoEvidence):
         self.by_topic = _membership(item_topics, self.column).tocsc()
         self.by_stem: dict[str, list[int]] = {}  # stem -> columns of the topics with a word of that stem
         for topic, j in self.column.items():
-            for word in dict.fromkeys(topic.split()):
-                self.by_stem.setdefault(stem(word), []).append(j)
+            for s in stems_of(topic):
+                self.by_stem.setdefault(s, []).append(j)
 
     def near(self, topic: str) -> list[int]:
         """Columns of the topics near `topic` (not itself)."""
-        words = topic.split()
-        if not words:
-            return []
-        base = stem(words[-1])
-        own = self.column.get(topic)
-        return [j for j in self.by_stem.get(base, []) if j != own and len(base) >= MIN_STEM]
+        own, base = self.column.get(topic), near_stem(topic)
+        return [j for j in self.by_stem.get(base, []) if j != own] if base else []
 
     def score(self, request: Request, rows: np.ndarray) -> np.ndarray:
         wanted = list(dict.fromkeys(request.wanted_topics))

@@ -29,7 +29,7 @@ from typing import Protocol
 from bot.conversation.state import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
-from fusion.terms import MIN_STEM, stem
+from fusion.terms import near_stem, stems_of
 from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, TOPIC_FACET, format_number
 from retrieval.records import Catalog, FacetFilter, Item
 
@@ -81,9 +81,9 @@ def topic_claims(item: Item, topics: tuple[str, ...]) -> list[Claim]:
             out.append(Claim("topic", topic, detail=fragment))
             continue
         # a near topic the ranking gave part credit for (fusion/terms.py TopicTerm): "boxer" for "boxing"
-        base = stem(topic.split()[-1]) if topic.split() else ""
-        near = next((t for t in carried if any(stem(w) == base for w in t.casefold().split())), None)
-        if near is not None and len(base) >= MIN_STEM:
+        base = near_stem(topic)
+        near = next((t for t in carried if base in stems_of(t.casefold())), None) if base else None
+        if near is not None:
             out.append(Claim("topic", near, detail=quote_around(description, near)))
     return out
 

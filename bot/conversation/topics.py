@@ -5,10 +5,14 @@ TOPIC_FACET: TMDB keywords for the embedded catalog, a `tags` or `topics` column
 catalog file) that at least MIN_ITEMS items carry. A phrase of the message names a topic
 when its words are one of those values, the last word also in its plural ("dogs" -> dog,
 "zombies" -> zombie, "serial killers" -> serial killer). One word that is common in English
-(wordfreq Zipf >= CUE_ZIPF: "love", "family", "school") names a topic only after a cue
-("about", "with", "involving") or before the kind of item or a genre word ("a dog movie",
-"a wedding comedy"); rarer ones ("heist", "dinosaurs") in any case. Words that name a genre
-or the kind of item are the genre reader's, never topics.
+(wordfreq Zipf >= CUE_ZIPF: "dogs", "wedding", "school") names a topic only after a cue
+("about", "with", "no") or before the kind of item or a genre word ("a dog movie", "a
+wedding comedy"); rarer ones ("heist", "dinosaurs") in any case. Words that name a whole
+genre or the kind of item are the genre reader's, never topics, and a phrase made of such
+words only ("romantic comedy") is the genres; a word that names a corner of a genre
+("aliens", "heist") is also a topic when rare enough, or right after "about" ("something
+about space"). A capitalised word inside a sentence is a name (an unlinked title: "Black
+Panther", "Lady Bird"), never a topic.
 
 Whether a topic is wanted or ruled out ("no vampires", "nothing with clowns") is the
 reading stage's call (bot/conversation/reading.py, through the one negation model).
@@ -74,7 +78,6 @@ class TopicReader:
         item); `narrow`: genre cues that name a corner of one ("heist"), topics when rare."""
         counts = Counter(v.casefold() for it in catalog.items for v in dict.fromkeys(
             it.facets.categories.get(TOPIC_FACET, ())))
-        self.counts = counts
         self.reserved = reserved
         self.narrow = narrow
         self.topics = {v: n for v, n in counts.items() if n >= MIN_ITEMS and self._usable(v)}
@@ -86,9 +89,6 @@ class TopicReader:
         return (0 < len(words) <= MAX_WORDS and value not in self.reserved and not value.isdigit()
                 and not (len(words) == 1 and (len(value) < MIN_LETTERS or value in FUNCTION_WORDS)))
 
-    def __bool__(self) -> bool:
-        return bool(self.topics)
-
     def lookup(self, words: list[str]) -> str | None:
         """The topic these message words name (the last one may be a plural), or None."""
         head = " ".join(words[:-1])
@@ -99,17 +99,14 @@ class TopicReader:
                 best = phrase
         return best
 
-    def find(self, message: str, taken: list[tuple[int, int]] | None = None) -> list[TopicSpan]:
-        """Topics in `message` (spans in its offsets), longest phrase first, none inside
-        `taken` (spans other readers own: titles, people) or overlapping another."""
+    def find(self, message: str) -> list[TopicSpan]:
+        """Topics in `message` (spans in its offsets), longest phrase first, none overlapping
+        another. The caller blanks what other readers took (titles, people) beforehand."""
         if not self.topics:
             return []
         low = message.lower()
         tokens = [(m.start(), m.end(), m.group(0).strip("'-")) for m in WORD.finditer(low)]
         used = [False] * len(tokens)
-        for a, b in taken or ():
-            for k, (s, e, _) in enumerate(tokens):
-                used[k] = used[k] or (s < b and a < e)
         found: list[TopicSpan] = []
         for n in range(min(self.max_words, len(tokens)), 0, -1):
             for i in range(len(tokens) - n + 1):
