@@ -163,8 +163,13 @@ class Recommender:
 
     def allowed_rows(self, query: Query) -> np.ndarray | None:
         """bool (n_items,) mask of the items the query's filters let through (banned
-        genre/title words, release years, facets); None when it has no filter."""
-        return self.filters.mask(query)
+        genre/title words, release years, facets) among those still available (items
+        withdrawn from the catalog never are, retrieval/records.py `Catalog.available`);
+        None when it has no filter and every item is available."""
+        mask, available = self.filters.mask(query), self.catalog.available()
+        if available is None:
+            return mask
+        return available.copy() if mask is None else mask & available
 
     def query_texts(self, query: Query) -> list[str]:
         """The texts `request` embeds: the conversation and its latest turn (context

@@ -110,6 +110,40 @@ class FaissIndex:
         built.stats["build_s"] = round(time.perf_counter() - t0, 2)
         return built
 
+    def updated(self, vectors: np.ndarray, changed_rows: np.ndarray) -> "FaissIndex":
+        """A new index over `vectors` (float32 (n', dim), n' >= len(self)): rows past
+        len(self) added, `changed_rows` (int64, below len(self)) re-embedded; this one is
+        left as it is (turns in flight keep searching it). An exact index is made anew
+        (a copy of the vectors: milliseconds at 200k items); an IVF index is cloned and
+        takes the new and changed vectors by id into its trained lists (the breadth tuned
+        at build is kept); an HNSW graph takes new vectors, and is rebuilt when a vector
+        changed (a graph node cannot be moved). Rows stay catalog rows: a withdrawn item
+        keeps its row, left out by the search filter (fusion/recommender.py)."""
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n_old, changed = len(self), np.asarray(changed_rows, np.int64)
+        if len(vectors) < n_old or (len(changed) and (changed.min() < 0 or changed.max() >= n_old)):
+            raise ValueError("an updated index keeps every row: give the old rows' vectors first, new rows after")
+        stats = {**self.stats, "updated_rows": int(len(changed)), "added_rows": int(len(vectors) - n_old)}
+        if self.exact:
+            index = faiss.IndexFlatIP(vectors.shape[1])
+            index.add(vectors)
+            return FaissIndex(index, self.config, vectors, stats)
+        if self.breadth_name == "efSearch" and len(changed):
+            return FaissIndex.build(vectors, self.config)
+        index = faiss.clone_index(self.index)
+        new_rows = np.arange(n_old, len(vectors), dtype=np.int64)
+        if self.breadth_name == "nprobe":
+            if len(changed):
+                index.remove_ids(faiss.IDSelectorBatch(len(changed), faiss.swig_ptr(changed)))
+            rows = np.concatenate([changed, new_rows])
+            if len(rows):
+                index.add_with_ids(vectors[rows], rows)
+        elif len(new_rows):  # HNSW: ids are the order of addition, so new rows follow the old
+            index.add(vectors[new_rows])
+        return FaissIndex(index, self.config, vectors, stats)
+
     def _tune_breadth(self, vectors: np.ndarray) -> dict:
         """Widen an approximate index's breadth until recall@10 reaches the target; the
         measured recall either way (1.0 for an exact index, by construction)."""

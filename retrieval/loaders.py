@@ -31,7 +31,7 @@ from retrieval.records import Catalog, Interactions, Item
 from retrieval.tables import DataError, Table, open_table, read_jsonl, require
 
 __all__ = ["DataError", "LoadedCatalog", "item_text", "load_catalog", "load_interactions", "read_catalog",
-           "read_jsonl"]
+           "read_item_rows", "read_jsonl"]
 
 PLAIN_COLUMNS = ("item_id", "title", "text", "year", "genres")
 # Columns read into the topic facet ('|' between values), in the order their values are kept.
@@ -144,6 +144,23 @@ def read_catalog(path: str | Path, name: str | None = None, *, encoding: str = "
         raise DataError(f"{config}: catalog config not found; give an existing file or none")
     cfg_path = Path(config) if config is not None else config_path(path)
     cfg = read_config(cfg_path) if cfg_path.resolve() != path.resolve() else CatalogConfig()
+    rows, facet_cols = _catalog_rows(table)
+    kind, note = (cfg.kind, cfg.kind_note) if cfg.kind else infer_kind(path, facet_cols)
+    cfg = CatalogConfig(kind, cfg.units, cfg.rating_scale, cfg.source, note)
+    items = [_item(path, line_no, rec, facets, cfg.units, facet_cols) for line_no, rec, facets in rows]
+    notices = [n for column in ("genres", *TOPIC_COLUMNS, *(c for c, (p, _) in facet_cols.items() if p == "cat"))
+               if (n := separator_notice(path, column, [rec.get(column, "") for _, rec, _ in rows]))]
+    nums = {n for p, n in facet_cols.values() if p == "num"}
+    notices += [f"{cfg.source}: units name {u!r} but the catalog has no column num:{u}"
+                for u in cfg.units if u not in nums]
+    catalog = Catalog(name or path.stem, tuple(items), kind=kind, units=dict(cfg.units))
+    return LoadedCatalog(catalog, cfg, tuple(notices))
+
+
+def _catalog_rows(table: Table) -> tuple[list[tuple[int, dict[str, str], Facets]], dict[str, tuple[str, str]]]:
+    """(line number, record, facets) of every catalog row, and the facet columns: the
+    checks every catalog file gets (required columns, ids present and unique, facets)."""
+    path = table.path
     facet_cols: dict[str, tuple[str, str]] = {}
     if table.columns is not None:
         require(table, table.header_line, dict.fromkeys(table.columns, ""), ("item_id", "title"), "a catalog")
@@ -164,16 +181,20 @@ def read_catalog(path: str | Path, name: str | None = None, *, encoding: str = "
         rows.append((line_no, rec, _facets(table, line_no, rec, facet_cols)))
     if not rows:
         raise DataError(f"{path}: no items; the catalog file is empty")
-    kind, note = (cfg.kind, cfg.kind_note) if cfg.kind else infer_kind(path, facet_cols)
-    cfg = CatalogConfig(kind, cfg.units, cfg.rating_scale, cfg.source, note)
-    items = [_item(path, line_no, rec, facets, cfg.units, facet_cols) for line_no, rec, facets in rows]
-    notices = [n for column in ("genres", *TOPIC_COLUMNS, *(c for c, (p, _) in facet_cols.items() if p == "cat"))
-               if (n := separator_notice(path, column, [rec.get(column, "") for _, rec, _ in rows]))]
-    nums = {n for p, n in facet_cols.values() if p == "num"}
-    notices += [f"{cfg.source}: units name {u!r} but the catalog has no column num:{u}"
-                for u in cfg.units if u not in nums]
-    catalog = Catalog(name or path.stem, tuple(items), kind=kind, units=dict(cfg.units))
-    return LoadedCatalog(catalog, cfg, tuple(notices))
+    return rows, facet_cols
+
+
+def read_item_rows(path: str | Path, units: Mapping[str, str], *, encoding: str = "utf-8"
+                   ) -> tuple[tuple[Item, ...], tuple[dict[str, str], ...]]:
+    """Items of a catalog file read as `read_catalog` reads them (the same checks, errors
+    and item text), with `units` for the numeric facets' sentences (an existing catalog's),
+    and each item's record as read (column -> string value), in file order: the rows of a
+    live catalog update (fusion/catalog_update.py), whose log keeps the records."""
+    path = Path(path)
+    table = open_table(path, encoding)
+    rows, facet_cols = _catalog_rows(table)
+    items = tuple(_item(path, line_no, rec, facets, units, facet_cols) for line_no, rec, facets in rows)
+    return items, tuple(rec for _, rec, _ in rows)
 
 
 def _item(path: Path, line_no: int, rec: dict[str, str], facets: Facets, units: Mapping[str, str],

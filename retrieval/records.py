@@ -59,13 +59,18 @@ class UnknownItemError(KeyError):
 class Catalog:
     """An ordered collection of items; row i of every item-aligned array is `items[i]`.
     `kind` names its items in words ("movie / movies / watch"); `units` names the units of
-    its numeric facets beyond retrieval/facets.py's defaults ({"weight": "g"})."""
+    its numeric facets beyond retrieval/facets.py's defaults ({"weight": "g"}).
+    `unavailable_ids` are items withdrawn from the catalog (fusion/catalog_update.py): they
+    keep their rows, so the logbook, past turns and likes still name them, but are never
+    recommended again (`available`)."""
 
     name: str
     items: tuple[Item, ...]
     kind: ItemKind = field(default_factory=ItemKind)
     units: Mapping[str, str] = field(default_factory=dict)
+    unavailable_ids: frozenset[str] = frozenset()
     _row_of: dict[str, int] = field(init=False, repr=False)
+    _available: np.ndarray | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         row_of: dict[str, int] = {}
@@ -74,6 +79,19 @@ class Catalog:
                 raise ValueError(f"catalog {self.name!r}: duplicate item id {item.item_id!r}")
             row_of[item.item_id] = row
         object.__setattr__(self, "_row_of", row_of)
+        unknown = sorted(i for i in self.unavailable_ids if i not in row_of)
+        if unknown:
+            raise ValueError(f"catalog {self.name!r}: unavailable ids {unknown[:5]} are not among its items")
+        if self.unavailable_ids:
+            available = np.ones(len(self.items), bool)
+            available[[row_of[i] for i in self.unavailable_ids]] = False
+            available.setflags(write=False)
+            object.__setattr__(self, "_available", available)
+
+    def available(self) -> np.ndarray | None:
+        """bool (n_items,) read-only: the items that may be recommended; None when every
+        item may (no item was withdrawn)."""
+        return self._available
 
     def __len__(self) -> int:
         return len(self.items)
@@ -104,6 +122,8 @@ class Catalog:
             h.update(b"\x00")
             h.update(item.text.encode())
             h.update(b"\x01")
+        if self.unavailable_ids:  # a catalog without withdrawn items keeps the fingerprint it always had
+            h.update(b"\x02" + "\x00".join(sorted(self.unavailable_ids)).encode())
         return h.hexdigest()
 
 
