@@ -27,6 +27,8 @@ COMMANDS = {
     "logbook": ("bot.service.logbook", "export or summarise the logbook (export | summary)"),
     "tune": ("fusion.tune", "tune CF model, fuser and MMR on MovieLens validation users"),
     "evaluate": ("benchmarks.redial.evaluate", "score a system folder on the ReDial protocol"),
+    "catalog": ("bot.service.admin", "add, replace or withdraw catalog items: on a running server (--url) or "
+                                     "in a stopped artifact folder"),
 }
 
 
@@ -84,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated addresses of the reverse proxies whose X-Forwarded-For names the "
                         "client (the login throttle's key); default none: every client is its own socket "
                         "address, whatever headers it sends (default: $CONVREC_TRUSTED_PROXIES)")
+    p.add_argument("--admin-token-file", type=Path, default=os.environ.get("CONVREC_ADMIN_TOKEN_FILE"),
+                   help="token that POST /api/admin/catalog needs to add, replace or withdraw items while serving "
+                        "(`launch.py catalog --new-token FILE` writes one); without it updates are refused "
+                        "(default: $CONVREC_ADMIN_TOKEN_FILE)")
     p.add_argument("--concurrency", type=int, default=2,
                    help="chat turns computed at once, over the chat and the API together")
     p.add_argument("--queue", type=int, default=16,
@@ -121,6 +127,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
         p.error("--auth must look like USER:PASSWORD")
+    if args.admin_token_file is not None and (args.redial or args.serve == "ray"):
+        p.error("--admin-token-file: live catalog updates are served by --serve local over the default catalog or "
+                "--catalog FILE, not yet by --catalog redial or --serve ray")
     if args.concurrency < 1 or args.queue < 0:
         p.error("--concurrency must be at least 1 and --queue at least 0")
     if args.study is not None and args.no_log:
@@ -255,6 +264,10 @@ def make_bot(args: argparse.Namespace):
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune,
                                         conversations=conversations, int8_queries=args.query_precision == "int8")
+    from fusion.catalog_log import replay
+
+    recommender, _ = replay(folder, recommender, progress=True)  # live catalog updates since the build
+    args.artifacts = folder
     print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
 
@@ -373,7 +386,14 @@ def serve(bot, args: argparse.Namespace) -> int:
               "rebuild the artifacts with --rebuild", file=sys.stderr)
         return 2
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency)
+    from bot.service.admin import AdminError, CatalogAdmin, load_token
+
+    try:
+        admin = CatalogAdmin(service, args.artifacts, load_token(args.admin_token_file)) if args.admin_token_file else None
+    except AdminError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency, admin=admin)
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
           flush=True)

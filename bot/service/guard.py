@@ -103,9 +103,13 @@ class Guard:
     def __init__(self, app: ASGIApp, routes: Callable[[], dict[str, set[str]]],
                  credentials: tuple[str, str] | None = None, throttle: LoginThrottle | None = None,
                  json_limit: int = JSON_LIMIT, body_limit: int = BODY_LIMIT,
-                 body_timeout_s: float = BODY_TIMEOUT_S) -> None:
-        """`routes()`: path -> allowed methods of the JSON API (read on first use)."""
+                 body_timeout_s: float = BODY_TIMEOUT_S,
+                 body_limits: dict[str, Callable[[dict[bytes, bytes]], int | None]] | None = None) -> None:
+        """`routes()`: path -> allowed methods of the JSON API (read on first use).
+        `body_limits`: path prefix -> the body limit of a request there, from its headers
+        (None: the usual one); the admin route's, larger with the admin token only."""
         self.app, self._routes, self.credentials = app, routes, credentials
+        self.body_limits = body_limits or {}
         self.throttle = throttle or LoginThrottle()
         self.json_limit, self.body_limit, self.body_timeout_s = json_limit, body_limit, body_timeout_s
         self._methods: dict[str, set[str]] | None = None
@@ -151,6 +155,9 @@ class Guard:
                                      {"Allow": ", ".join(sorted(allowed))})
         if method in ("POST", "PUT", "PATCH"):
             limit = self.json_limit if is_api else self.body_limit
+            for prefix, limit_of in self.body_limits.items():
+                if path.startswith(prefix):
+                    limit = limit_of(headers) or limit
             try:
                 declared = int(headers.get(b"content-length", b"0"))
             except ValueError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bot.service.admin import CatalogAdmin, add_admin_route
 from bot.service.api import create_app
 from bot.service.guard import LIVENESS, Guard, LoginThrottle
 from bot.service.chatservice import ChatService
@@ -21,12 +22,15 @@ def api_routes(api: FastAPI) -> dict[str, set[str]]:
 
 def build_app(service: ChatService, sessions: Sessions | None = None, alpha: float = 0.7,
               credentials: tuple[str, str] | None = None, concurrency: int = 4, ui: bool = True,
-              throttle: LoginThrottle | None = None) -> Guard:
+              throttle: LoginThrottle | None = None, admin: CatalogAdmin | None = None) -> Guard:
     """API + chat behind the guard. `concurrency` is Gradio's own queue; the limit shared
-    by both front ends is `service.gate`."""
+    by both front ends is `service.gate`. `admin` takes catalog updates (None: the route
+    refuses them)."""
     api = create_app(service, sessions)
+    add_admin_route(api, admin)  # catalog updates (bot/service/admin.py): refused unless `admin` has a token
     if ui:
         from bot.service.ui import mount_ui  # gradio is imported only where the chat is served
 
         api = mount_ui(api, service, alpha, concurrency=concurrency, queue_size=service.gate.limit + service.gate.queue)
-    return Guard(api, lambda: api_routes(api), credentials, throttle)
+    return Guard(api, lambda: api_routes(api), credentials, throttle,
+                 body_limits={"/api/admin/": admin.body_limit} if admin is not None else None)
