@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         module, what = COMMANDS[argv[0]]
         import importlib
 
+        if argv[0] == "catalog":  # a stopped folder is loaded as `serve` loads it
+            return importlib.import_module(module).main(argv[1:], served_bot)
         return importlib.import_module(module).main(argv[1:])
     args = parse_args(argv)
     if args.serve == "ray":
@@ -304,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         del bot  # the replicas load their own copies from the artifacts just checked
         return serve_on_ray(args, argv)
     return serve(bot, args)
+
+
+def served_bot(argv: list[str]):
+    """(the Bot these serve flags serve, from artifacts already built, with the catalog
+    changes recorded in them; its artifact folder): what `launch.py catalog` updates."""
+    args = parse_args(argv)
+    args.rebuild = False
+    return make_bot(args)[0], args.artifacts
 
 
 def replica_bot(argv: list[str]):

@@ -4,7 +4,8 @@ Layout of an artifact folder: `text/` (item vectors + FAISS index), `cf/` (CF mo
 once tuned, `fusion/` (the tuned pipeline config: CF model, fuser, MMR λ; fusion/config.py),
 each with its own manifest; the folder's own `manifest.json` (kind "build") records the
 last build's stages: built, reused or skipped and why, seconds, and the pipeline config. A CF folder holding another model or format than the config
-names is refitted (seconds).
+names is refitted (seconds). `catalog_updates/` holds the changes made to the catalog
+while serving (fusion/catalog_log.py), replayed over what this module loads.
 A folder built for another catalog, interaction log or encoder is rebuilt when `rebuild`
 is set, else refused with a message that says so.
 """

@@ -210,10 +210,11 @@ def test_the_command_updates_a_stopped_folder_and_launch_serves_it(tmp_path, tin
     rows = tmp_path / "new.csv"
     rows.write_text("item_id,title,year,genres,people:director\n"
                     "cartoon,Cartoon Kittens,1995,Animation|Children,Ann Lee\n")
-    assert admin.main(["--rows", str(rows), "--remove", "memento", "--", *flags]) == 0
+    assert launch.main(["catalog", "--rows", str(rows), "--remove", "memento", "--", *flags]) == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("item_id,title,year\nx,Bad,soon\n")
-    assert admin.main(["--rows", str(bad), "--", *flags]) == 2
+    assert launch.main(["catalog", "--rows", str(bad), "--", *flags]) == 2
+    assert admin.main(["--rows", str(bad)]) == 2  # no folder to load without launch.py
     bot, _ = launch.make_bot(launch.parse_args(flags))  # a restart
     assert "cartoon" in bot.catalog and bot.catalog.unavailable_ids == {"memento"}
     assert len(recorded(tmp_path / "art")) == 1

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
@@ -174,7 +174,9 @@ def _send(args: argparse.Namespace) -> dict:
         raise AdminError(f"{e.code}: {json.loads(e.read() or b'{}').get('error', e.reason)}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, load: Callable[[list[str]], tuple[Bot, Path]] | None = None) -> int:
+    """The command; `load(launch flags)` -> (the bot those flags serve, its artifact folder)
+    updates a stopped folder (launch.py passes its own loader: this module never imports it)."""
     args, launch_flags = _parse(sys.argv[1:] if argv is None else argv)
     try:
         if args.new_token:
@@ -191,12 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise AdminError("--url needs --admin-token-file")
             out = _send(args)
         else:
-            import launch  # the stopped folder is loaded as launch.py serves it
-
-            served = launch.parse_args(launch_flags)
-            served.rebuild = False
-            holder = argparse.Namespace(bot=launch.make_bot(served)[0])
-            out = CatalogAdmin(holder, served.artifacts).update(rows_file=args.rows, remove=args.remove)
+            if load is None:
+                raise AdminError("a stopped folder is updated through launch.py: python launch.py catalog --rows "
+                                 "FILE -- [the flags that serve it]")
+            bot, folder = load(launch_flags)
+            out = CatalogAdmin(argparse.Namespace(bot=bot), folder).update(rows_file=args.rows, remove=args.remove)
     except (AdminError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
