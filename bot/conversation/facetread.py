@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.conversation.budget import spend
 from bot.conversation.commonness import zipf
 from bot.conversation.linking import FuzzyKeys
 from bot.conversation.negation import negated_scopes
@@ -48,6 +49,7 @@ ROLE_CUES = [
 NAME_ZIPF = 5.0
 RARE_NAME_ZIPF = 3.2
 # A well-known surname right after a negation is a person in any case: "def not nolan", "no hanks"
+CUE_WINDOW = 40  # characters before a name searched for its cue: the longest cue is 20
 RULED_OUT = re.compile(r"\b(?:no|not|nothing|without|except|nah|never|none of)\s*$", re.I)
 # "short"/"long" with nothing else: below the 25th / above the 75th percentile of the facet.
 SHORT_Q, LONG_Q = 25, 75
@@ -168,8 +170,10 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
              for m in re.finditer(r"[A-Za-z0-9][\w.'’\-]*", message)]
     words = [" ".join(NAME_WORD.findall(fold(message[a:b]))) for a, b in spans]
     taken = [False] * len(spans)
+    looked_up: dict[str, tuple | None] = {}  # phrase -> its fuzzy match, once per message
     out = []
     for n in range(min(index.max_words, len(spans)), 0, -1):
+        spend()
         for s in range(len(spans) - n + 1):
             if any(taken[s:s + n]) or not all(words[s:s + n]):
                 continue
@@ -177,7 +181,10 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
             if re.search(r"[,.;!?]", message[a:b].rstrip(".")):
                 continue  # a name does not run across a comma
             phrase = " ".join(words[s:s + n])
-            before = message[:a]
+            if not (phrase in index.surnames if n == 1 else (phrase in index.counts or len(phrase) >= 10)):
+                continue  # no name can start here (cheap test first: the cue search below is not)
+            # the cues end right before the name; a word the window cuts is dropped ("baby" is no "by")
+            before = message[a - CUE_WINDOW:a].partition(" ")[2] if a > CUE_WINDOW else message[:a]
             after = message[b:b + 20]
             capital = message[a].isupper()
             cue = next((role for pat, role in ROLE_CUES if pat.search(before)), None)
@@ -187,7 +194,7 @@ def read_people(message: str, index: PeopleIndex) -> list[tuple[int, int, str, s
                 if phrase in index.counts:
                     key = phrase
                 elif (capital or cue) and len(phrase) >= 10:
-                    best = index.fuzzy.best(phrase, FUZZY_MIN)
+                    best = index.fuzzy.best_of_message(phrase, FUZZY_MIN, looked_up)
                     key = best[0] if best else None
             elif phrase in index.surnames and (((capital or cue is not None) and (cue is not None or owner)
                                                 and (cue is not None or zipf(phrase) < NAME_ZIPF))

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.conversation.budget import spend
 from retrieval.records import Catalog
 from retrieval.titles import WORDS, fold, normalise_title, title_form
 
@@ -29,6 +31,9 @@ YEAR = re.compile(r"^(19|20)\d\d$")
 EDGE_STOP = frozenset("and or but was were is are a an of with like loved liked love hated "
                       "saw seen watch watched also too please than as to for in on".split())
 FUZZY_MIN = 90  # rapidfuzz ratio (0-100): one or two typos in a title of 10+ letters
+# Typo lookups per message (about 0.1 ms each): a chat message makes a few dozen; a 2,000-
+# character run of capitalised words would make thousands. Past this, only exact titles link.
+MAX_FUZZY_LOOKUPS = 300
 # Words that announce a title written in lower case ("i loved toy story", "more like the
 # matrix"); without one, lower-case words are read as words ("a date night" is not "Date Night").
 CUE = frozenset("loved love liked like enjoyed enjoy adored hated hate disliked dislike saw seen "
@@ -163,27 +168,34 @@ class FuzzyKeys:
         grams = self._grams(phrase) if a >= Q * (k + 1) else None
         if grams is None:
             return None
-        sizes = self._indptr[grams + 1] - self._indptr[grams]
+        sizes = (self._indptr[grams + 1] - self._indptr[grams]).tolist()
         # choose k+1 grams at positions >= Q apart with the fewest postings: best[i][j] =
-        # least total using j grams among positions >= i
-        m = len(grams)
-        inf = np.iinfo(np.int64).max // 4
-        best = np.full((m + Q + 1, k + 2), inf, np.int64)
-        best[:, 0] = 0
+        # least total using j grams among positions >= i (plain lists: numpy scalars in
+        # this small loop cost ten times more)
+        m = len(sizes)
+        inf = float("inf")
+        best = [[0] + [inf] * (k + 1) for _ in range(m + Q + 1)]
         for i in range(m - 1, -1, -1):
+            row, skip, after = best[i], best[i + 1], best[i + Q]
             for j in range(1, k + 2):
-                take = sizes[i] + best[i + Q, j - 1] if best[i + Q, j - 1] < inf else inf
-                best[i, j] = min(best[i + 1, j], take)
+                row[j] = min(skip[j], sizes[i] + after[j - 1])
         chosen, i, j = [], 0, k + 1
         while j > 0:
-            if best[i, j] == best[i + 1, j]:
+            if best[i][j] == best[i + 1][j]:
                 i += 1
             else:
-                chosen.append(grams[i])
+                chosen.append(int(grams[i]))
                 i, j = i + Q, j - 1
         keys = np.concatenate([self._owner[self._indptr[g]:self._indptr[g + 1]] for g in chosen])
         length = self.lengths[keys]
         return np.unique(keys[(length >= shortest) & (length <= longest)])
+
+    def best_of_message(self, phrase: str, cutoff: float, looked_up: dict):
+        """`best`, remembered in `looked_up` (one dict per message); None for new phrases once
+        it holds MAX_FUZZY_LOOKUPS, so no message costs more than that many lookups."""
+        if phrase not in looked_up and len(looked_up) < MAX_FUZZY_LOOKUPS:
+            looked_up[phrase] = self.best(phrase, cutoff)
+        return looked_up.get(phrase)
 
     def best(self, phrase: str, cutoff: float):
         """What `process.extractOne(phrase, self.keys, scorer=fuzz.ratio,
@@ -264,21 +276,35 @@ class TitleLinker:
         # a title does not run across a comma, full stop etc. ("Toy Story, I want ..."); a
         # colon it does ("The Lord of the Rings: The Two Towers")
         breaks = [bool(re.search(r"[,.;!?]$", w)) for w in raw]
+        # running counts, so that "any break / quote / capital in words s..e" costs one subtraction
+        n_breaks = list(accumulate(breaks, initial=0))
+        n_quoted = list(accumulate((i in quoted for i in range(len(raw))), initial=0))
+        n_capital = list(accumulate((w[:1].isupper() for w in raw), initial=0))
 
         def capital_run(i: int) -> bool:
             """raw[i] is a capitalised word joined to its neighbour (no break between)."""
             return 0 <= i < len(raw) and raw[i][:1].isupper() and not (i > 0 and breaks[i - 1])
         taken = [False] * len(raw)
         found: list[Mention] = []
+        looked_up: dict[str, tuple | None] = {}  # phrase -> its fuzzy match, once per message
+        phrases: dict[tuple[int, int], str] = {}  # (start, words) -> phrase, shared by both passes
         for fuzzy, n in [(f, n) for f in (False, True) for n in range(min(self.max_words, len(raw)), 0, -1)]:
+            spend()
             for s in range(0, len(raw) - n + 1):
-                if (any(taken[s:s + n]) or not tokens[s] or not tokens[s + n - 1]
-                        or any(breaks[s:s + n - 1])):
+                if (not tokens[s] or not tokens[s + n - 1] or n_breaks[s + n - 1] > n_breaks[s]
+                        or any(taken[s:s + n])):
                     continue
-                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                phrase = phrases.get((s, n))
+                if phrase is None:
+                    phrase = phrases[s, n] = " ".join(t for t in tokens[s:s + n] if t)
+                # what can be a title at all, first (cheap): the filters below only refuse
+                fuzzy_shape = (n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
+                               and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP)
+                if (not fuzzy_shape) if fuzzy else (phrase not in self.by_title):
+                    continue
                 sentence_start = s == 0 or bool(re.search(r"[.!?]$", raw[s - 1]))
-                marked = (bool(quoted & set(range(s, s + n)))
-                          or any(raw[i][:1].isupper() for i in range(s + int(sentence_start), s + n)))
+                said_quoted = n_quoted[s + n] > n_quoted[s]
+                marked = said_quoted or n_capital[s + n] > n_capital[s + int(sentence_start)]
                 cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
                 # "i loved the dark knight and inception": the next item of a list of titles
                 listed = ((s >= 2 and tokens[s - 1] in ("and", "or", "&") and taken[s - 2])
@@ -303,13 +329,12 @@ class TitleLinker:
                 inside = ((s > 0 and not sentence_start and not breaks[s - 1] and capital_run(s - 1)
                            and tokens[s - 1] not in CUE)
                           or (s + n < len(raw) and not breaks[s + n - 1] and capital_run(s + n)))
-                if inside and not (quoted & set(range(s, s + n))):
+                if inside and not said_quoted:
                     continue
                 rows = None if fuzzy else self.by_title.get(phrase)
-                if (fuzzy and n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
-                        and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
+                if fuzzy:
                     # ("scary movies" is no typo of Scary Movie: a kind word never ends a fuzzy match)
-                    best = self.fuzzy.best(phrase, FUZZY_MIN)
+                    best = self.fuzzy.best_of_message(phrase, FUZZY_MIN, looked_up)
                     rows = self.by_title[best[0]] if best else None
                 if rows is None:
                     continue
@@ -342,13 +367,16 @@ class TitleLinker:
         a place; an exact title ("Toy Story") is the film itself unless a series word follows."""
         found: list[Mention] = []
         for n in range(min(self.max_words, len(raw)), 0, -1):
+            spend()
             for s in range(0, len(raw) - n + 1):
                 if any(taken[s:s + n]) or not tokens[s] or not tokens[s + n - 1] or any(breaks[s:s + n - 1]):
                     continue
-                phrase = " ".join(t for t in tokens[s:s + n] if t)
                 series_word = s + n < len(raw) and not breaks[s + n - 1] and tokens[s + n] in self.series_words
-                cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
-                if not (series_word or (cued and n >= 2 and phrase not in self.by_title)):
+                cued = n >= 2 and any(tokens[i] in CUE for i in range(max(0, s - 3), s))
+                if not (series_word or cued):
+                    continue
+                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                if not series_word and phrase in self.by_title:
                     continue
                 if not any(raw[i][:1].isupper() or raw[i][:1] in "\"'“‘" for i in range(s, s + n)):
                     continue  # lower-case words are words ("i loved the space movies")

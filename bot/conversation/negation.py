@@ -108,12 +108,19 @@ def in_scope(scopes: list[tuple[int, int, str]], position: int) -> bool:
     return any(a <= position < b for a, b, _ in scopes)
 
 
+# Characters of its clause either side of a mention that its verdict reads: the words that
+# judge a title stand near it ("I didn't like Heat", "Heat was too slow"), and a clause
+# without punctuation as long as the message would make every verdict read all of it.
+VERDICT_REACH = 200
+
+
 def verdict(message: str, start: int, end: int, scopes: list[tuple[int, int, str]] | None = None) -> str:
     """What the clause around message[start:end] (a title, a list reference) says of it:
     "-" (ruled out or spoken against), "seen" (seen, no verdict), "unseen" (not seen, no
     verdict: "I haven't seen Heat") or "+"."""
     scopes = negated_scopes(message) if scopes is None else scopes
     left, right = clause_bounds(message, start, end)
+    left, right = max(left, start - VERDICT_REACH), min(right, end + VERDICT_REACH)
     after = message[end:right]
     clause = message[left:start] + " " + after
     if UNSEEN.search(clause) and not POSITIVE.search(clause):

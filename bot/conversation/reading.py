@@ -25,6 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from bot.conversation.budget import ReadingOverrun, reading_budget
 from bot.conversation.commonness import zipf
 from bot.conversation.facetread import FacetReader, FacetReading
 from bot.conversation.intents import BYE, COURTESY, foreign_language, is_question, item_question, small_talk
@@ -62,7 +63,8 @@ COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|
                        r"look|looks|seem|seems|all look|are all|were all)\s+(?:all\s+|just\s+|so\s+|too\s+|way too\s+)?"
                        r"([^.,;!?]*)", re.IGNORECASE)
 # "the george clooney one", "the 2001 version": words that pick one film among namesakes
-WHICH_ONE = re.compile(r"\bthe\s+[\w .'-]+?\s+(?:one|version|film|movie)\b", re.IGNORECASE)
+# (the words between: at most 60 characters, so that a run of "the the the ..." is linear)
+WHICH_ONE = re.compile(r"\bthe\s+[\w .'-]{1,60}?\s+(?:one|version|film|movie)\b", re.IGNORECASE)
 # A reference to one film just spoken of: "it", "that one", "that movie"
 REFERENCE = re.compile(r"\b(?:(?:that|this) (?:one|movie|film|flick)|it|(?:that|this)(?=\s*(?:is|was|'s|sounds|looks|"
                        r"seems|too|[.,!?]|$)))\b", re.IGNORECASE)
@@ -186,8 +188,16 @@ class Reader:
 
     # --- the stage ------------------------------------------------------------------------
     def read(self, message: str, session: Session) -> Reading:
-        """The reading of one message in the conversation `session` (before this turn)."""
+        """The reading of one message in the conversation `session` (before this turn); the
+        act "unread", and nothing taken from it, when it costs more than the reading budget."""
         message = " ".join(message.split())[:MAX_MESSAGE_CHARS]
+        try:
+            with reading_budget():
+                return self._read(message, session)
+        except ReadingOverrun:
+            return Reading(text="", wanted_genres=(), banned_genres=(), cues={}, act="unread")
+
+    def _read(self, message: str, session: Session) -> Reading:
         language = foreign_language(message) or ""
         asked = self._asked(message, session)
         if asked is not None:

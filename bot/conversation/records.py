@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from retrieval.records import FacetFilter
 
 # What a message mainly does (one per message): the policy acts on it.
+# "unread": the message cost more than the reading budget (bot/conversation/budget.py).
 ACTS = ("request", "more", "like", "dislike", "seen", "correction", "undo", "accept", "goodbye", "question",
-        "small_talk")
+        "small_talk", "unread")
 # What a span names.
 KINDS = ("title", "person", "genre", "topic", "mood", "years", "limit", "audience", "list_ref")
 # What the message says of it: wanted/liked, ruled out/disliked, seen, asked about, taken

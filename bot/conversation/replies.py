@@ -24,6 +24,9 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
     item or about something else, another language), or None for a request."""
     message, reading = session.turns[-1], session.readings[-1]
     examples = "; ".join(f"'{e}'" for e in bot.examples())
+    if reading.act == "unread":
+        return ("That message is more than I can read in one go. Could you tell me in a sentence or two what "
+                f"you would like to {bot.kind.verb}? For example: {examples}.")
     if reading.language and not (reading.liked_ids or reading.people):
         return (f"I read English only (this looks like {reading.language}). Tell me in English what you would like "
                 f"to {bot.kind.verb}, for example: {examples}.")

@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from bot.conversation.budget import spend
 from bot.conversation.commonness import zipf
 from retrieval.facets import TOPIC_FACET
 from retrieval.records import Catalog
@@ -109,6 +110,7 @@ class TopicReader:
         used = [False] * len(tokens)
         found: list[TopicSpan] = []
         for n in range(min(self.max_words, len(tokens)), 0, -1):
+            spend()
             for i in range(len(tokens) - n + 1):
                 if any(used[i:i + n]):
                     continue
