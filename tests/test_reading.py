@@ -64,6 +64,44 @@ def test_x_it_is_accepts_the_pick_and_ends(bot):
     assert not plain.items and plain.session.readings[-1].act == "accept"
 
 
+def test_a_numbered_pick_it_is_accepts_that_pick(bot):
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    turn = bot.respond("the second one it is, thanks!", s)
+    r = turn.session.readings[-1]
+    assert r.act == "accept" and r.accepted_ids == ("collateral",)
+    assert not turn.items and turn.reply.startswith("Great choice: enjoy Collateral (2004)")
+    r = bot.read("#3 sounds perfect", s)
+    assert r.act == "accept" and r.accepted_ids == ("memento",)
+    r = bot.read("not the second one, something older", s)  # ruled out: no pick taken
+    assert r.act != "accept" and r.disliked_ids == ("collateral",)
+
+
+def test_that_one_it_is_after_a_list_asks_which(bot):
+    """Several films shown and none spoken of alone: "that one" names none, so the bot asks."""
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    turn = bot.respond("that one it is, thanks", s)
+    assert turn.session.readings[-1].act == "accept" and turn.session.readings[-1].accepted_ids == ()
+    assert not turn.items and turn.reply.startswith("Glad one of them caught your eye! Which one is it?")
+    assert bot.respond("perfect, thanks", s).reply.startswith("You're welcome!")  # no pointer: nothing to ask
+
+
+def test_a_correction_that_names_who_is_in_it_picks_that_film_from_the_list(bot):
+    """ "no, I meant the other one, the one with jamie foxx": the shown film with him is
+    liked; he is no limit on the list."""
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    r = bot.read("no, I meant the other one, the one with jamie foxx", s)
+    assert r.act == "correction" and r.liked_ids == ("collateral",) and not r.facet_filters
+    both = shown(bot.new_session("s"), "heat", "collateral")
+    r = bot.read("no, i meant the one with michael mann", both)  # both are his: nothing is picked
+    assert r.liked_ids == () and r.facet_filters
+
+
+def test_moods_after_a_list_ask_for_the_genre_they_stand_for(bot):
+    assert bot.read("something happier", bot.new_session("s")).wanted_genres == ("comedy",)
+    assert bot.read("something less heavy please", bot.new_session("s")).wanted_genres == ("comedy",)
+    assert bot.read("i want to cry tonight", bot.new_session("s")).wanted_genres == ("drama",)
+
+
 def test_a_complaint_about_the_list_steers_away(bot):
     s = shown(bot.new_session("s"), "toystory", "nemo", "shrek")
     r = bot.read("toy story and nemo?? those are kids movies lol. grown up dramas", s)

@@ -235,6 +235,10 @@ class Reader:
             # the earlier reading of titles is replaced by this one: what the last turn liked
             # or disliked goes, what this one names is liked (its "no" is about the reading)
             named = tuple(s.value for s in titles)
+            if not named:
+                # "no, I meant the other one, the one with hilary swank": who is in it picks
+                # the film among those just shown (or spoken of), not a limit on the list
+                named = self._picked_by_people(reading, session)
             undone = tuple(i for i in self._last_items(session) if i not in named) if named else ()
             spans = tuple(replace(s, polarity="+") if s.kind in ("title", "person") else s for s in reading.spans)
             # "the george clooney one": who is in the film picks it; it is no limit on the list
@@ -252,12 +256,23 @@ class Reader:
                            facet_filters=tuple(f for f in kept if not (f.kind == "people" and f.negate)))
         accepted = self._accepted(message, titles, session)
         intends = ACCEPT_BEFORE.search(message) is not None and not is_question(message)
-        if accepted == () and intends and reading.liked_ids:
-            accepted = reading.liked_ids  # "ok ill watch the first one", "i'll take 2 and 4"
+        listed = [s for s in spans_of(reading.spans, "list_ref") if s.value.isdigit() and s.polarity != "-"]
+        if not accepted and listed and (intends or ACCEPT_AFTER.search(message, listed[0].start)):
+            # "ok ill watch the first one", "i'll take 2 and 4", "the second one it is, thanks!"
+            accepted = tuple(session.last_ids[int(s.value) - 1] for s in listed)
+            # "#3 sounds perfect" asks nothing more
+            rest = " ".join(w for w in ACCEPT_AFTER.sub(" ", reading.text).split() if not w.startswith("#"))
+            reading = replace(reading, text=rest if has_content(rest) else "")
+        elif accepted == () and intends and reading.liked_ids:
+            accepted = reading.liked_ids
         if accepted is not None and not (narrows(reading) or (asks(reading) and not intends)) \
                 and not (is_question(message) and not accepted):
-            spans = tuple(replace(s, polarity="accept") if s.kind == "title" and s.value in accepted else s
-                          for s in reading.spans)
+            spans = tuple(replace(s, polarity="accept") if (s.kind == "title" and s.value in accepted) or s in listed
+                          else s for s in reading.spans)
+            pointer = REFERENCE.search(message) if not accepted and session.last_ids else None
+            if pointer is not None:
+                # "that one it is, thanks" after a list: which one is not said; the reply asks
+                spans += (Span("list_ref", pointer.start(), pointer.end(), pointer.group(0), "accept", "?"),)
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
                            text="", language=language)
         act = self._act(message, reading, session)
@@ -333,6 +348,18 @@ class Reader:
             if any(v in facets.names(role) for v in f.values for role in facets.people):
                 return True
         return False
+
+    def _picked_by_people(self, reading: Reading, session: Session) -> tuple[str, ...]:
+        """The one item of the last list (else of the titles spoken of last) that has every
+        person the message wants, or () when none or several do."""
+        wanted = [f for f in reading.facet_filters if f.kind == "people" and not f.negate]
+        if not wanted:
+            return ()
+        for pool in (session.last_ids, last_named(session)):
+            fits = [i for i in pool if all(self._describes(f, (i,)) for f in wanted)]
+            if len(fits) == 1:
+                return (fits[0],)
+        return ()
 
     def _accepted(self, message: str, titles: list[Span], session: Session) -> tuple[str, ...] | None:
         """The pick a message settles on ("love actually it is. thanks!!", "I'll check it

@@ -38,6 +38,9 @@ def reply_without_list(bot: "Bot", session: Session, before: Session) -> str | N
         picked = ", ".join(escape(bot.label(i)) for i in reading.accepted_ids[:NOTED_MAX])
         if picked:
             return f"Great choice: enjoy {picked}! Come back any time, or tell me what to change for more picks."
+        if any(s.kind == "list_ref" and s.value == "?" for s in reading.spans):
+            return ("Glad one of them caught your eye! Which one is it? Tell me its number or title and I'll note "
+                    "it, or tell me what to change for more picks.")
         return "You're welcome! Say 'show me more' for more picks, or tell me what to change."
     if reading.act == "goodbye":
         return "Bye, enjoy! Come back any time."

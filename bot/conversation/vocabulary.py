@@ -67,9 +67,11 @@ SCREEN_SYNONYMS: dict[str, tuple[str, ...]] = {
 # reason says which word was read as which genre ("Comedy ('uplifting'), as you asked").
 MOOD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "comedy": ("feel-good", "feel good", "feelgood", "uplifting", "heartwarming", "heart-warming",
-               "heart warming", "cheerful", "cheer me up", "cheer us up", "cozy", "cosy", "relaxing", "rainy day"),
+               "heart warming", "cheerful", "cheer me up", "cheer us up", "cozy", "cosy", "relaxing", "rainy day",
+               # comparatives after a list ("something happier", "lighter please", "less heavy")
+               "happier", "cheerier", "lighter", "less heavy", "light-hearted", "light hearted"),
     "drama": ("sad", "tearjerker", "tearjerkers", "tear-jerker", "tear jerker", "heartbreaking", "depressing",
-              "melancholic", "bittersweet"),
+              "melancholic", "bittersweet", "weepy", "weepie", "make me cry", "want to cry", "a good cry"),
 }
 # Ruling a mood out ("nothing too sad") rules out neither its genre nor a title word.
 MOODS = frozenset(w for ws in MOOD_SYNONYMS.values() for w in ws)
