@@ -29,6 +29,8 @@ COMMANDS = {
     "evaluate": ("benchmarks.redial.evaluate", "score a system folder on the ReDial protocol"),
     "catalog": ("bot.service.admin", "add, replace or withdraw catalog items: on a running server (--url) or "
                                      "in a stopped artifact folder"),
+    "user-token": ("bot.service.identity", "issue the signed token that binds a known user (for the pilot's "
+                                           "login), or write a new secret (--new-secret FILE)"),
 }
 
 
@@ -86,6 +88,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated addresses of the reverse proxies whose X-Forwarded-For names the "
                         "client (the login throttle's key); default none: every client is its own socket "
                         "address, whatever headers it sends (default: $CONVREC_TRUSTED_PROXIES)")
+    p.add_argument("--user-secret-file", type=Path, default=os.environ.get("CONVREC_USER_SECRET_FILE"),
+                   help="secret that signs user tokens: the API binds a known user_id only with a user_token "
+                        "issued with it (`launch.py user-token --user ID --secret-file FILE`; `--new-secret FILE` "
+                        "writes one). Without it, a user_id is refused (default: $CONVREC_USER_SECRET_FILE)")
+    p.add_argument("--demo-users", action="store_true",
+                   help="show the chat page's 'Known user id' box: anyone who can open the page may then act as "
+                        "any known user and read what that user rated, so it is for a local demo; outside "
+                        "127.0.0.1 it needs --auth. The API still needs user tokens")
     p.add_argument("--admin-token-file", type=Path, default=os.environ.get("CONVREC_ADMIN_TOKEN_FILE"),
                    help="token that POST /api/admin/catalog needs to add, replace or withdraw items while serving "
                         "(`launch.py catalog --new-token FILE` writes one); without it updates are refused "
@@ -127,6 +137,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--data-dir goes with --catalog redial")
     if args.auth is not None and (":" not in args.auth or not all(args.auth.split(":", 1))):
         p.error("--auth must look like USER:PASSWORD")
+    if args.demo_users and args.auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        p.error("--demo-users lets anyone who opens the page read every known user's history: serve it on "
+                "127.0.0.1, or put it behind --auth USER:PASSWORD")
+    if args.demo_users and args.serve == "ray":
+        p.error("--demo-users is a chat page option and --serve ray has no chat page: drop it")
     if args.admin_token_file is not None and (args.redial or args.serve == "ray"):
         p.error("--admin-token-file: live catalog updates are served by --serve local over the default catalog or "
                 "--catalog FILE, not yet by --catalog redial or --serve ray")
@@ -334,12 +349,15 @@ def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
 
     import launch  # by its module name, so replicas import it rather than unpickle __main__
     from bot.service import serve_ray
+    from bot.service.identity import SecretError, load_secret
     from bot.service.redis_store import RedisStateStore
     from bot.service.store import StateStoreError
 
     try:
         RedisStateStore(args.redis_url).close()  # fail here, in one line, not in every replica
-    except StateStoreError as e:
+        if args.user_secret_file:
+            load_secret(args.user_secret_file)  # the ingress reads it at the same path
+    except (StateStoreError, SecretError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not args.no_log:
@@ -350,7 +368,8 @@ def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
                                    port=args.port, pythonpath=str(ROOT))
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     serve_ray.deploy(functools.partial(launch.replica_bot, argv), args.redis_url, config,
-                     None if args.no_log else str(args.log_db), auth)
+                     None if args.no_log else str(args.log_db), auth,
+                     str(args.user_secret_file.resolve()) if args.user_secret_file else None)
     print(f"API on http://{args.host}:{args.port}/api/chat  ·  {args.replicas} pipeline replicas on Ray "
           f"({ray.get_runtime_context().gcs_address})  ·  state: {args.redis_url}  ·  Ctrl-C stops", flush=True)
     try:
@@ -368,6 +387,7 @@ def serve(bot, args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.service.gate import TurnGate, apply_thread_budget, thread_budget
+    from bot.service.identity import SecretError, load_secret
     from bot.service.logbook import SERVING_BUSY_TIMEOUT_S, Logbook, LogbookError
     from bot.service.server import build_app
     from bot.service.chatservice import ChatService
@@ -378,6 +398,7 @@ def serve(bot, args: argparse.Namespace) -> int:
     apply_thread_budget(thread_budget(args.concurrency))
     try:
         study = load_study_config(args.study) if args.study else None
+        users = load_secret(args.user_secret_file) if args.user_secret_file else None
         for folder in {args.log_db.parent, args.state_db.parent}:
             folder.mkdir(parents=True, exist_ok=True)
         logbook = None if args.no_log else Logbook(args.log_db, busy_timeout_s=SERVING_BUSY_TIMEOUT_S)
@@ -388,7 +409,7 @@ def serve(bot, args: argparse.Namespace) -> int:
             sessions = Sessions(RedisStateStore(args.redis_url))
         else:
             sessions = Sessions(SqliteStateStore(args.state_db))
-    except (StudyConfigError, LogbookError, StateStoreError, OSError) as e:
+    except (StudyConfigError, LogbookError, StateStoreError, SecretError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not service.self_test():
@@ -403,9 +424,12 @@ def serve(bot, args: argparse.Namespace) -> int:
     except AdminError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency, admin=admin)
+    app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency, users=users,
+                    demo_users=args.demo_users, admin=admin)
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
-          + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else ""),
+          + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else "")
+          + ("  ·  known users: with user tokens" if users else "  ·  known users: off (--user-secret-file)")
+          + ("  ·  demo users: ON, anyone on the page may act as any user" if args.demo_users else ""),
           flush=True)
     from bot.service.slowloris import HeaderTimeoutH11
 

@@ -202,13 +202,15 @@ def launch_app(bot: Bot, folder: Path, ui: bool = True):
     return build_app(service, Sessions(SqliteStateStore(folder / "state.sqlite")), 0.7, ui=ui)
 
 
-def chat_over_http(server: str | object, messages, user_id: str | None = None) -> list[dict]:
+def chat_over_http(server: str | object, messages, user_id: str | None = None,
+                   user_token: str | None = None) -> list[dict]:
     """One issued session through POST /api/chat of a server at a URL (or of an
-    httpx.Client over one, e.g. a TestClient of the app); the answers, in order."""
+    httpx.Client over one, e.g. a TestClient of the app); the answers, in order. A known
+    `user_id` needs the `user_token` the server's secret signed for it."""
     import httpx
 
     with httpx.Client(base_url=server, timeout=60) if isinstance(server, str) else nullcontext(server) as client:
-        answers, body, headers = [], {"user_id": user_id}, {}
+        answers, body, headers = [], {"user_id": user_id, **({"user_token": user_token} if user_token else {})}, {}
         for message in messages:
             r = client.post("/api/chat", json={**body, "message": message}, headers=headers)
             assert r.status_code == 200, r.text

@@ -7,13 +7,16 @@ from fastapi.testclient import TestClient
 
 from bot.service.api import create_app
 from bot.service.chatservice import ChatService
+from bot.service.identity import UserTokens
 from bot.service.sessions import Sessions
 from tests.helpers import tiny_bot
+
+USERS = UserTokens(b"a-test-secret-of-at-least-32-characters")
 
 
 @pytest.fixture
 def client():
-    return TestClient(create_app(ChatService(tiny_bot(k=3))), raise_server_exceptions=False)
+    return TestClient(create_app(ChatService(tiny_bot(k=3)), users=USERS), raise_server_exceptions=False)
 
 
 def start(client, **body) -> tuple[str, dict]:
@@ -64,7 +67,8 @@ def test_issued_ids_and_tokens_are_unguessable(client):
     ({"session_id": "", "message": "x"}, 422, "session_id"),
     ({"message": "x", "alpha": 3}, 422, "alpha"),
     ({"message": "x", "alpha": "0.5"}, 422, "alpha: Input should be a valid number"),
-    ({"message": "x", "user_id": "ghost"}, 400, "unknown user id 'ghost'"),
+    ({"message": "x", "user_id": "ghost", "user_token": USERS.issue("ghost")}, 400, "unknown user id 'ghost'"),
+    ({"message": "x", "user_id": "ghost"}, 403, "needs its user_token"),  # existence is not told without proof
     ({"message": "x", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ([1, 2], 422, "invalid request"),
 ])
@@ -80,7 +84,7 @@ def test_malformed_json_is_422(client):
 
 
 def test_known_user_is_bound_and_changes_only_when_asked(client):
-    r = client.post("/api/chat", json={"message": "a movie", "user_id": "u5"})
+    r = client.post("/api/chat", json={"message": "a movie", "user_id": "u5", "user_token": USERS.issue("u5")})
     assert r.status_code == 200 and r.json()["understood"]["user_id"] == "u5"
     sid, auth = r.json()["session_id"], {"X-Session-Token": r.json()["token"]}
     r = client.post("/api/chat", json={"session_id": sid, "message": "another"}, headers=auth)

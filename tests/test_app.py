@@ -14,13 +14,17 @@ TURNS = ("I'd like a funny animated movie for kids", "now something darker for a
 pytestmark = pytest.mark.slow
 
 
+SECRET = "a-test-secret-of-at-least-32-characters"  # signs the user tokens of the known-user test
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     pytest.importorskip("pandas", reason="the embedded catalog needs the demo extra")
     artifacts = tmp_path_factory.mktemp("artifacts")
+    (artifacts / "user-secret").write_text(SECRET)
     # first run encodes 9,061 movies: ~40 s on 2 idle cores
-    with serve_process(artifacts, "--artifacts", str(artifacts), "--no-finetune", entry=("launch.py",),
-                       timeout_s=600) as server:
+    with serve_process(artifacts, "--artifacts", str(artifacts), "--no-finetune", "--user-secret-file",
+                       str(artifacts / "user-secret"), entry=("launch.py",), timeout_s=600) as server:
         yield server.url
 
 
@@ -54,7 +58,13 @@ def test_two_turns_through_gradio_client(app_url):
 
 
 def test_known_user_gets_cf_reasons(app_url):
+    from bot.service.identity import UserTokens
+
+    token = UserTokens(SECRET.encode()).issue("15")
     r = httpx.post(f"{app_url}/api/chat", json={"message": "a classic war movie", "user_id": "15"}, timeout=60)
+    assert r.status_code == 403 and "user_token" in r.json()["error"]  # the id alone reads no history
+    r = httpx.post(f"{app_url}/api/chat", json={"message": "a classic war movie", "user_id": "15",
+                                                "user_token": token}, timeout=60)
     assert r.status_code == 200
     items = r.json()["items"]
     assert any("highly, as you did" in i["reason"] for i in items)

@@ -11,25 +11,31 @@ from fastapi.testclient import TestClient
 from bot.service.api import create_app
 from bot.service.chatservice import ChatService
 from bot.conversation.state import Session
+from bot.service.identity import UserTokens
 from bot.service.sessions import NotOwner, Sessions
 from tests.helpers import tiny_bot
+
+USERS = UserTokens(b"a-test-secret-of-at-least-32-characters")
 
 
 @pytest.fixture
 def app():
     sessions = Sessions()
-    return TestClient(create_app(ChatService(tiny_bot(k=3)), sessions), raise_server_exceptions=False), sessions
+    return TestClient(create_app(ChatService(tiny_bot(k=3)), sessions, USERS),
+                      raise_server_exceptions=False), sessions
 
 
 def owned(client, user_id=None):
-    r = client.post("/api/chat", json={"message": "funny cartoon for kids", "user_id": user_id})
+    proof = {"user_token": USERS.issue(user_id)} if user_id else {}
+    r = client.post("/api/chat", json={"message": "funny cartoon for kids", "user_id": user_id, **proof})
     assert r.status_code == 200
     return r.json()["session_id"], r.json()["token"]
 
 
 CALLS = [
     ("/api/chat", lambda sid: {"session_id": sid, "message": "show me more"}),
-    ("/api/chat", lambda sid: {"session_id": sid, "message": "more", "user_id": "u1"}),
+    ("/api/chat", lambda sid: {"session_id": sid, "message": "more", "user_id": "u1",
+                               "user_token": USERS.issue("u1")}),
     ("/api/feedback", lambda sid: {"session_id": sid, "item_id": "m0", "kind": "like"}),
     ("/api/rate", lambda sid: {"session_id": sid, "rating": 5}),
     ("/api/reset", lambda sid: {"session_id": sid}),

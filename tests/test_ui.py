@@ -191,12 +191,21 @@ def test_the_undo_button_sends_undo_through_the_chat(app):
     (session,) = book.sessions()
     assert [t["message"] for t in session["turns"]] == ["funny cartoon for kids", "I loved midnight hiest", "undo"]
 
+    import gradio as gr
+
+    from bot.service.tabs import TAB_COOKIE, owner_of
+    from bot.service.ui import Tab
+
     service = ChatService(tiny_bot(k=3))
     demo = build_ui(service, 0.7)
-    (undoable,) = {f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "undoable"}
+    (undoable,) = {f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "undoable_of"}
+    browser = gr.Request(cookies={TAB_COOKIE: "the-browser's-cookie"})
     session = service.start("s", None)
-    assert undoable(None)["interactive"] is False and undoable(session)["interactive"] is False
+    tab = Tab(owner_of("the-browser's-cookie"), session)
+    assert undoable(None, browser)["interactive"] is False and undoable(tab, browser)["interactive"] is False
     turn, _ = service.turn(session, "funny cartoon for kids")
-    assert undoable(turn.session)["interactive"] is True
+    assert undoable(Tab(tab.owner, turn.session), browser)["interactive"] is True
+    # another browser's event on this tab: nothing to take back there
+    assert undoable(Tab(tab.owner, turn.session), gr.Request(cookies={TAB_COOKIE: "another"}))["interactive"] is False
     turn, _ = service.turn(turn.session, "undo")  # nothing left to take back
-    assert undoable(turn.session)["interactive"] is False
+    assert undoable(Tab(tab.owner, turn.session), browser)["interactive"] is False

@@ -1,7 +1,7 @@
 """HTTP API for pilots: server-issued sessions, one chat turn per request, feedback, rating, reset.
 
-POST /api/sessions {"user_id"?, "participant_id"?}  -> 201 {"session_id", "token", "user_id"}
-POST /api/chat     {"session_id"?, "message", "user_id"?, "alpha"?, "participant_id"?}
+POST /api/sessions {"user_id"?, "user_token"?, "participant_id"?}  -> 201 {"session_id", "token", "user_id"}
+POST /api/chat     {"session_id"?, "message", "user_id"?, "user_token"?, "alpha"?, "participant_id"?}
                 -> {"session_id", "token"? (only when this call started the session), "reply",
                     "items": [{"item_id", "title", "year", "genres", "rank", "score",
                     "parts": {"text", "cf"}, "reason", "facets": {"people", "numbers", "categories",
@@ -14,7 +14,12 @@ GET  /healthz      liveness only: no credentials, no details (HEAD too)
 
 Every call on an existing session carries its token in the `X-Session-Token` header; a
 missing or wrong token, or an id the server never issued, is a 403 that says how to start
-a session. `parts` are the weighted contributions, so `score == parts.text + parts.cf`.
+a session. A known `user_id` (whose history the reasons cite) is bound only with the
+`user_token` the pilot's login issued for it (bot/service/identity.py: HMAC-signed with
+the secret of --user-secret-file, with an expiry); without one, or on a server started
+without a secret, it is a 403 that says how to get one (a session's bound user stays
+without a new token; null unbinds it). `parts` are the weighted contributions, so
+`score == parts.text + parts.cf`.
 Bodies are strict JSON (no "0.5" for a number, no true for 1, no unknown keys); every
 error is {"error": ...} with a 4xx status, or 503 + Retry-After when too many turns run.
 Limits, auth and headers for every route live in bot/service/guard.py.
@@ -34,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.conversation.chat import BadInput
 from bot.service.gate import Busy
 from bot.service.chatservice import ChatService
+from bot.service.identity import MAX_TOKEN_CHARS, NO_SECRET, NotProven, UserTokens
 from bot.conversation.state import Session
 from bot.service.sessions import MAX_ID_CHARS, NotOwner, Sessions
 from bot.service.store import StateConflict, StateStoreError
@@ -45,6 +51,8 @@ MAX_USER_ID_CHARS = 200
 STRICT = ConfigDict(strict=True, extra="forbid")  # no coercion, no unknown keys
 SessionId = Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_-]+$")
 UserId = Field(default=None, min_length=1, max_length=MAX_USER_ID_CHARS)
+UserToken = Field(default=None, min_length=1, max_length=MAX_TOKEN_CHARS,
+                  description="proof for user_id, issued by the pilot's login (launch.py user-token)")
 TokenHeader = Header(default=None, alias="X-Session-Token", max_length=200,
                      description="the token POST /api/sessions returned for this session")
 
@@ -57,7 +65,8 @@ class ErrorBody(BaseModel):
 
 ERRORS = {status: {"model": ErrorBody, "description": what} for status, what in (
     (400, "input the bot cannot act on"), (401, "credentials required (with --auth)"),
-    (403, "no session with this id and token"), (409, "the session changed in another request"),
+    (403, "no session with this id and token, or a user_id without a valid user_token"),
+    (409, "the session changed in another request"),
     (413, "body over 64 KB"), (422, "body of the wrong shape or types"),
     (429, "too many failed logins"), (503, "busy or a store briefly unavailable: see Retry-After"))}
 
@@ -65,6 +74,7 @@ ERRORS = {status: {"model": ErrorBody, "description": what} for status, what in 
 class StartRequest(BaseModel):
     model_config = STRICT
     user_id: str | None = UserId
+    user_token: str | None = UserToken
     participant_id: str | None = Field(default=None, max_length=200)
 
 
@@ -74,6 +84,7 @@ class ChatRequest(BaseModel):
                                    pattern=r"^[A-Za-z0-9_-]+$")
     message: str = Field(max_length=10_000)
     user_id: str | None = UserId
+    user_token: str | None = UserToken
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
     participant_id: str | None = Field(default=None, max_length=200)
 
@@ -122,7 +133,7 @@ def guarded(fn: Callable[[], dict], status: int = 200) -> JSONResponse:
         return JSONResponse(fn(), status_code=status)
     except BadInput as e:
         return error(400, str(e))
-    except NotOwner as e:
+    except (NotOwner, NotProven) as e:
         return error(403, str(e))
     except StateConflict as e:
         return error(409, str(e))
@@ -132,8 +143,20 @@ def guarded(fn: Callable[[], dict], status: int = 200) -> JSONResponse:
         return error(503, str(e), {"Retry-After": str(STORE_RETRY_S)})
 
 
-def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAPI:
-    """The JSON API over `service`; `sessions` holds issued sessions (in memory by default)."""
+def proven(users: UserTokens | None, user_id: str | None, user_token: str | None) -> None:
+    """Raise NotProven unless `user_id` is None or `user_token` proves it with `users`' secret."""
+    if user_id is None:
+        if user_token is not None:
+            raise BadInput("a user_token goes with the user_id it was issued for: send both")
+        return
+    if users is None:
+        raise NotProven(NO_SECRET)
+    users.check(user_id, user_token)
+
+
+def create_app(service: ChatService, sessions: Sessions | None = None, users: UserTokens | None = None) -> FastAPI:
+    """The JSON API over `service`; `sessions` holds issued sessions (in memory by default);
+    `users` checks the user tokens that bind known users (None: every user_id is refused)."""
     app = FastAPI(title="Conversational recommender", docs_url="/api/docs", openapi_url="/api/openapi.json",
                   redoc_url=None)
     sessions = sessions or Sessions()
@@ -156,6 +179,7 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
     @app.post("/api/sessions", status_code=201, responses=ERRORS)
     def open_session(req: StartRequest) -> JSONResponse:
         def run():
+            proven(users, req.user_id, req.user_token)
             session = service.start(sessions.new_id(), req.user_id, req.participant_id)
             return {"session_id": session.session_id, "token": sessions.issue(session), "user_id": session.user_id}
         return guarded(run, status=201)
@@ -164,6 +188,7 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
     def chat(req: ChatRequest, token: str | None = TokenHeader) -> JSONResponse:
         def run():
             if req.session_id is None:  # the first turn of a new session: issued once it succeeded
+                proven(users, req.user_id, req.user_token)
                 session = service.start(sessions.new_id(), req.user_id, req.participant_id)
                 turn, items = service.turn(session, req.message, req.alpha)
                 new_token = sessions.issue(turn.session)
@@ -173,7 +198,11 @@ def create_app(service: ChatService, sessions: Sessions | None = None) -> FastAP
                 record = sessions.claim(req.session_id, token)
                 session = record.session
                 if "user_id" in req.model_fields_set:  # only an explicit user_id changes it
+                    if req.user_id != session.user_id:  # the bound one was proven when bound
+                        proven(users, req.user_id, req.user_token)
                     session = service.set_user(session, req.user_id)
+                elif req.user_token is not None:
+                    proven(users, None, req.user_token)  # a token alone: say it needs its user_id
                 turn, items = service.turn(session, req.message, req.alpha)
                 sessions.save(record, turn.session)
                 return {"session_id": req.session_id, "reply": turn.reply, "items": items,

@@ -189,7 +189,11 @@ class ServedBy:
 class Ingress:
     """The HTTP front: bot/service/api.py's app over a RemoteService and Redis-backed Sessions."""
 
-    def __init__(self, pipeline, redis_url: str, credentials: tuple[str, str] | None) -> None:
+    def __init__(self, pipeline, redis_url: str, credentials: tuple[str, str] | None,
+                 user_secret_file: str | None = None) -> None:
+        from pathlib import Path
+
+        from bot.service.identity import load_secret
         from bot.service.redis_store import RedisStateStore
         from bot.service.sessions import Sessions
 
@@ -197,11 +201,13 @@ class Ingress:
         self.sessions = Sessions(RedisStateStore(redis_url), capacity=0)
         self.service = RemoteService(pipeline)
         self.credentials = credentials
+        self.users = load_secret(Path(user_secret_file)) if user_secret_file else None  # else: user ids refused
 
     def __serve_build_asgi_app__(self):
         from bot.service.server import build_app
 
-        return ServedBy(build_app(self.service, self.sessions, credentials=self.credentials, ui=False))
+        return ServedBy(build_app(self.service, self.sessions, credentials=self.credentials, ui=False,
+                                  users=self.users))
 
 
 @serve.deployment(name="IndexShard")
@@ -265,7 +271,8 @@ class ServeConfig:
 
 
 def deploy(make_bot: Callable, redis_url: str, config: ServeConfig = ServeConfig(),
-           log_db: str | None = None, credentials: tuple[str, str] | None = None):
+           log_db: str | None = None, credentials: tuple[str, str] | None = None,
+           user_secret_file: str | None = None):
     """Deploy ingress + pipeline on the Ray cluster this process is connected to (call
     `ray.init` first); returns once every replica passed its start-up turn."""
     if config.replicas < 1:
@@ -281,7 +288,7 @@ def deploy(make_bot: Callable, redis_url: str, config: ServeConfig = ServeConfig
         ray_actor_options={"num_cpus": config.replica_cpus, **options},
     ).bind(make_bot, log_db, config.concurrency, config.queue, thread_budget(config.concurrency, cores))
     ingress = Ingress.options(max_ongoing_requests=INGRESS_MAX_ONGOING, ray_actor_options={"num_cpus": 0, **options})
-    serve.run(ingress.bind(pipeline, redis_url, credentials), name=APP_NAME, route_prefix="/")
+    serve.run(ingress.bind(pipeline, redis_url, credentials, user_secret_file), name=APP_NAME, route_prefix="/")
 
 
 def replica_actors() -> list[tuple[str, str]]:

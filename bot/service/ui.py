@@ -1,6 +1,14 @@
 """The Gradio chat: a thin layer over `ChatService` (the only module importing gradio).
 
-Each browser tab keeps its own `Session` in `gr.State`, so visitors never share state.
+Each browser tab keeps its own `Session` in `gr.State` on the server, bound to the browser
+that started it (`Tab`: the digest of the cookie bot/service/tabs.py issues), so a session
+hash replayed by someone else finds no conversation, and theirs is left as it was. A tab's
+state is dropped after STATE_TTL_S idle seconds, and Gradio keeps at most
+GRADIO_SESSIONS session hashes (the oldest go first): memory is bounded whatever the
+number of visitors. Known user ids (whose history the reasons cite) are typed only when
+the operator allows it (`demo_users`, launch.py --demo-users): the page has no login, so
+anyone on it could otherwise read any user's history; the API binds them with user tokens.
+
 The page: a greeting with example requests (bot/service/cards.py), the chat, and the last list as
 cards, each with its own 👍 / 👎 that applies the feedback and brings a new list at once
 (the page's only thumbs: the chat's messages have none). Every list also stays in the
@@ -9,7 +17,7 @@ list can still be read after the cards have moved on; "#2" and "the second one" 
 last list, the one on the cards. Undo, beside Send and Start over, sends the message
 "undo" through the chat like a typed one (logged as a turn) and takes back what the bot
 took from the last message; it is enabled while there is a turn to take back.
-Research and study extras are folded under "Advanced": known user id, α, the editable
+Research and study extras are folded under "Advanced": known user id (with demo_users), α, the editable
 summary of what the bot took from the conversation, the scores; in study mode a
 participant gate comes first and a 1-5 rating follows each reply.
 The `chat` event is Gradio's API endpoint (`api_name="chat"`) for gradio_client: its
@@ -20,6 +28,7 @@ Undo button's is `api_name="undo"` (the chat's inputs less the message; history 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import gradio as gr
 from fastapi import FastAPI
@@ -30,6 +39,7 @@ from bot.service.gate import Busy
 from bot.conversation.render import escape, picks
 from bot.service.chatservice import ChatService
 from bot.conversation.state import Session
+from bot.service.tabs import TabCookies, owner_of, TAB_COOKIE
 
 # Cards stack in one column and wrap long titles and names, so a phone (420 px) never
 # scrolls sideways; Gradio's own rows already wrap when their columns' min_width does
@@ -64,9 +74,45 @@ SCROLL_TO_PICKS = """(items) => {
 PICKS_EMPTY = "### Your picks\nThey appear here after your first message."
 PICKS = "### Your picks"
 UNDO = "undo"  # what the Undo button says in the chat: the word the bot reads as taking back the last message
+STATE_TTL_S = 3600  # a tab idle for an hour starts over; API sessions (bot/service/store.py) last 30 days
+GRADIO_SESSIONS = 2000  # session hashes Gradio keeps (~160 KB each, its copies of the page's values): ~320 MB
+USERS_OFF = ("Known user ids are off on this page: anyone could type one and read what that user rated. "
+             "The operator can allow them for a local demo (launch.py --demo-users); the API binds known "
+             "users with the user tokens of the pilot's login.")
 
 
-def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
+@dataclass(frozen=True)
+class Tab:
+    """A tab's state: its session and the browser it belongs to (tabs.owner_of its cookie)."""
+
+    owner: str
+    session: Session
+
+
+def owner(request: gr.Request | None) -> str | None:
+    """The owner digest of the browser behind an event; None without the tab cookie."""
+    cookies = getattr(request, "cookies", None) if request is not None else None
+    return owner_of(cookies.get(TAB_COOKIE)) if cookies is not None else None
+
+
+def mine(tab: Tab | None, request: gr.Request | None) -> Session | None:
+    """The tab's session if this browser started it, else None (as for a new visitor)."""
+    who = owner(request)
+    return tab.session if tab is not None and who is not None and tab.owner == who else None
+
+
+def kept(tab: Tab | None, session: Session | None, request: gr.Request | None) -> Tab | None:
+    """What the tab stores after an event: `session`, bound to this browser. Another
+    browser's tab is left as it was, and a client without the cookie keeps nothing."""
+    who = owner(request)
+    if who is None or (tab is not None and tab.owner != who):
+        return tab
+    return None if session is None else Tab(who, session)
+
+
+def build_ui(service: ChatService, alpha: float, demo_users: bool = False, state_ttl_s: float = STATE_TTL_S
+             ) -> gr.Blocks:
+    """The page; `demo_users`: the Advanced box may bind any known user id (see the module doc)."""
     bot, study = service.bot, service.study
     catalog = bot.catalog
     genres = sorted(bot.catalog_genres)
@@ -75,16 +121,22 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
     slots = bot.config.k  # one card per item of a reply
 
     def choices(ids):
-        return [(bot.label(i), i) for i in ids]
+        return [(service.bot.label(i), i) for i in ids]
+
+    def item_of(item_id: str):
+        """The item as the served catalog holds it now: the catalog changes while serving
+        (bot/service/admin.py swaps service.bot), and a new item is in no earlier version."""
+        served = service.bot.catalog
+        return served.items[served.row(item_id)]
 
     def resolve(values: list[str]) -> tuple[str, ...]:
         """Dropdown values: item ids, or titles typed by the person (linked to the catalog)."""
         out = []
         for v in values or []:
-            if v in catalog:
+            if v in service.bot.catalog:
                 out.append(v)
                 continue
-            found = bot.linker.find(f'"{v}"')
+            found = service.bot.linker.find(f'"{v}"')
             if not found:
                 raise BadInput(f"no catalog title matches {v!r}")
             out.append(found[0].item_id)
@@ -95,7 +147,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         if session is None:
             empty = gr.update(choices=[], value=[])
             return ("Nothing yet.", empty, empty, gr.update(value=[]), note)
-        return (bot.summary(session),
+        return (service.bot.summary(session),
                 gr.update(choices=choices(session.liked_ids), value=list(session.liked_ids)),
                 gr.update(choices=choices(session.disliked_ids), value=list(session.disliked_ids)),
                 gr.update(value=list(session.banned_genres)),
@@ -103,7 +155,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
 
     def listed(items: list[dict]) -> list[tuple]:
         """The (rank, item, reason) of a reply's item records, for its list in the chat."""
-        return [(it["rank"], catalog.items[catalog.row(it["item_id"])], it["reason"]) for it in items]
+        return [(it["rank"], item_of(it["item_id"]), it["reason"]) for it in items]
 
     def undoable(session: Session | None):
         """The Undo button: enabled while the session has a message whose reading can be taken back."""
@@ -120,7 +172,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         for i in range(slots):
             if i < len(items):
                 it = items[i]
-                item = catalog.items[catalog.row(it["item_id"])]
+                item = item_of(it["item_id"])
                 boxes.append(gr.update(visible=True))
                 bodies.append(card_html(item, it["rank"], it["reason"], catalog.units))
             else:
@@ -128,12 +180,20 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
                 bodies.append("")
         return [PICKS if items else PICKS_EMPTY, *boxes, *bodies]
 
-    def chat(message: str, user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
-             session: Session | None):
-        history = list(history or [])
+    def user_of(user_id: str | None) -> str | None:
+        """The typed known user id, if the operator allows them (else BadInput)."""
         uid = (user_id or "").strip() or None
+        if uid is not None and not demo_users:
+            raise BadInput(USERS_OFF)
+        return uid
+
+    def chat(message: str, user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
+             tab: Tab | None, request: gr.Request):
+        history = list(history or [])
+        session = mine(tab, request)
         items: list = []
         try:
+            uid = user_of(user_id)
             if session is None:
                 if study is not None:
                     raise BadInput("Please enter your participant id and press Start first.")
@@ -147,16 +207,17 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             reply = str(e)
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": reply}]
-        return history, "", session, items
+        return history, "", kept(tab, session, request), items
 
     def vote(slot: int, kind: str, auto_alpha: bool, alpha_value: float, history: list | None,
-             session: Session | None, items: list | None):
+             tab: Tab | None, items: list | None, request: gr.Request):
         """👍 / 👎 on the card in `slot`: the feedback, then a new list at once."""
         history = list(history or [])
+        session = mine(tab, request)
         if session is None or slot >= len(session.last_ids):
-            return history, session, items
+            return history, tab, items
         item_id = session.last_ids[slot]
-        label = escape(bot.label(item_id))
+        label = escape(service.bot.label(item_id))
         history.append({"role": "user", "content": f"{'👍' if kind == 'like' else '👎'} {label}"})
         try:
             session = service.feedback(session, item_id, kind)
@@ -170,41 +231,60 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         except (BadInput, Busy) as e:
             reply = str(e)
         history.append({"role": "assistant", "content": reply})
-        return history, session, items
+        return history, kept(tab, session, request), items
+
+    def voter(slot: int, kind: str):
+        def on_vote(auto_alpha: bool, alpha_value: float, history: list | None, tab: Tab | None,
+                    items: list | None, request: gr.Request):
+            return vote(slot, kind, auto_alpha, alpha_value, history, tab, items, request)
+        return on_vote
 
     def undo(user_id: str, auto_alpha: bool, alpha_value: float, history: list | None,
-             session: Session | None):
+             tab: Tab | None, request: gr.Request):
         """The Undo button: the message "undo" through `chat`, so it reads and logs like a typed one."""
-        history, _, session, items = chat(UNDO, user_id, auto_alpha, alpha_value, history, session)
-        return history, session, items
+        history, _, tab, items = chat(UNDO, user_id, auto_alpha, alpha_value, history, tab, request)
+        return history, tab, items
 
-    def start(participant_id: str, agreed: bool, user_id: str):
+    def start(participant_id: str, agreed: bool, user_id: str, tab: Tab | None, request: gr.Request):
         if study is not None and study.consent_text and not agreed:
-            return None, "Please read the consent text and tick the box to continue.", \
+            return tab, "Please read the consent text and tick the box to continue.", \
                 gr.update(visible=True), gr.update(visible=False)
         try:
-            session = service.start(uuid.uuid4().hex, (user_id or "").strip() or None, participant_id)
+            session = service.start(uuid.uuid4().hex, user_of(user_id), participant_id)
         except (BadInput, Busy) as e:
-            return None, str(e), gr.update(visible=True), gr.update(visible=False)
+            return tab, str(e), gr.update(visible=True), gr.update(visible=False)
         if study is not None and study.consent_text and service.logbook is not None:
             service.logbook.log_event(session.session_id, "consent", {"accepted": True})
-        return session, "", gr.update(visible=False), gr.update(visible=True)
+        return kept(tab, session, request), "", gr.update(visible=False), gr.update(visible=True)
 
-    def save_edits(liked: list[str], disliked: list[str], banned: list[str], session: Session | None):
+    def save_edits(liked: list[str], disliked: list[str], banned: list[str], tab: Tab | None,
+                   request: gr.Request):
+        session = mine(tab, request)
         if session is None:
-            return (session, *panels(session, "Start a conversation first."))
+            return (tab, *panels(session, "Start a conversation first."))
         try:
             session = service.edit(session, resolve(liked), resolve(disliked), tuple(banned or ()))
             note = "Saved: it counts from your next message."
         except BadInput as e:
             note = str(e)
-        return (session, *panels(session, note))
+        return (kept(tab, session, request), *panels(session, note))
 
-    def reset(session: Session | None):
+    def reset(tab: Tab | None, request: gr.Request):
+        session = mine(tab, request)
         session = service.reset(session) if session is not None else None
-        return (list(hello), "", session, [], *panels(session))
+        return (list(hello), "", kept(tab, session, request) if session is not None else tab, [], *panels(session))
 
-    def rate(value: str | None, session: Session | None):
+    def panels_of(tab: Tab | None, request: gr.Request):
+        return panels(mine(tab, request))
+
+    def cards_of(tab: Tab | None, items: list[dict] | None, request: gr.Request):
+        return cards(mine(tab, request), items)
+
+    def undoable_of(tab: Tab | None, request: gr.Request):
+        return undoable(mine(tab, request))
+
+    def rate(value: str | None, tab: Tab | None, request: gr.Request):
+        session = mine(tab, request)
         if session is None or not value:
             return ""
         try:
@@ -214,7 +294,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             return str(e)
 
     with gr.Blocks(title=f"Recommender · {catalog.name}") as demo:
-        state = gr.State(None)
+        state = gr.State(None, time_to_live=state_ttl_s)  # a Tab, or None for a new visitor
         with gr.Column(visible=study is not None) as gate:
             gr.Markdown(f"## What would you like to {catalog.kind.verb}?")
             if study is not None and study.consent_text:
@@ -255,7 +335,7 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
             with gr.Accordion("Advanced", open=False):
                 with gr.Row(visible=study is None):
                     user = gr.Textbox(label="Known user id (empty = new visitor)", scale=2, min_width=200,
-                                      placeholder="e.g. 15")
+                                      placeholder="e.g. 15", visible=demo_users)
                     auto = gr.Checkbox(value=True, scale=1, min_width=200,
                                        label="Tuned weighting (grows with your likes)")
                     alpha_slider = gr.Slider(0.0, 1.0, value=alpha, step=0.05, scale=2, min_width=200,
@@ -279,9 +359,9 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
 
         def after(event):
             """The steps after anything that brings a list: cards, summary, Undo, scroll."""
-            return (event.then(cards, [state, details], card_outputs, **private)
-                    .then(panels, [state], panel_outputs, **private)
-                    .then(undoable, [state], [undo_btn], **private)
+            return (event.then(cards_of, [state, details], card_outputs, **private)
+                    .then(panels_of, [state], panel_outputs, **private)
+                    .then(undoable_of, [state], [undo_btn], **private)
                     .then(None, [details], None, js=SCROLL_TO_PICKS, **private))
 
         after(send.click(chat, chat_inputs, chat_outputs, api_name="chat"))
@@ -289,22 +369,26 @@ def build_ui(service: ChatService, alpha: float) -> gr.Blocks:
         after(undo_btn.click(undo, chat_inputs[1:], [chatbot, state, details], api_name="undo"))
         for i in range(slots):
             for button, kind in ((ups[i], "like"), (downs[i], "dislike")):
-                after(button.click(lambda a, v, h, s, d, i=i, kind=kind: vote(i, kind, a, v, h, s, d),
-                                   [auto, alpha_slider, chatbot, state, details], [chatbot, state, details],
-                                   **private))
-        start_btn.click(start, [participant, agree, user], [state, gate_note, gate, main], api_name="start")
+                after(button.click(voter(i, kind), [auto, alpha_slider, chatbot, state, details],
+                                   [chatbot, state, details], **private))
+        start_btn.click(start, [participant, agree, user, state], [state, gate_note, gate, main], api_name="start")
         save.click(save_edits, [liked_dd, disliked_dd, banned_dd, state], [state, *panel_outputs], **private)
         clear.click(reset, [state], [chatbot, message, state, details, *panel_outputs], api_name="reset").then(
-            cards, [state, details], card_outputs, **private).then(undoable, [state], [undo_btn], **private)
+            cards_of, [state, details], card_outputs, **private).then(undoable_of, [state], [undo_btn], **private)
         rating.input(rate, [rating, state], [rating_note], **private)
     return demo
 
 
 def mount_ui(app: FastAPI, service: ChatService, alpha: float, concurrency: int = 4,
-             queue_size: int = 16) -> FastAPI:
+             queue_size: int = 16, demo_users: bool = False, state_ttl_s: float = STATE_TTL_S,
+             sessions_kept: int = GRADIO_SESSIONS) -> FastAPI:
     """Mount the chat at `/` of `app`; `concurrency` caps Gradio's own workers and
     `queue_size` its queue (the limit shared with the API is `service.gate`). Credentials
     are checked in front of it, for every route alike (bot/service/guard.py), so Gradio's own
-    login is not used."""
-    demo = build_ui(service, alpha).queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    login is not used. The tab cookie (bot/service/tabs.py) is issued around it; a tab's
+    state lasts `state_ttl_s` idle seconds and Gradio keeps `sessions_kept` session hashes."""
+    demo = build_ui(service, alpha, demo_users, state_ttl_s).queue(default_concurrency_limit=concurrency,
+                                                                    max_size=queue_size)
+    demo.state_session_capacity = sessions_kept  # read when mounted (gradio StateHolder.set_blocks)
+    app.add_middleware(TabCookies)
     return gr.mount_gradio_app(app, demo, path="/", css=CSS)
