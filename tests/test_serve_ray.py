@@ -268,3 +268,33 @@ def test_three_index_shards_on_serve_equal_the_unsharded_top_k(tmp_path):
         assert [len(s) for s in sharded.shards] == [101, 100, 100]
     finally:
         serve_ray.shutdown()
+
+
+def test_the_ingress_binds_known_users_only_with_tokens_of_its_secret(tmp_path, monkeypatch):
+    """--serve ray reads --user-secret-file in the ingress: without it a user_id is refused, with
+    it a token of that secret binds (no Ray runtime: the ingress class over a FakeHandle)."""
+    pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install '.[scale]'")
+    from fastapi.testclient import TestClient
+
+    from bot.service import redis_store, serve_ray
+    from bot.service.chatservice import ChatService
+    from bot.service.identity import NO_SECRET, UserTokens
+    from bot.service.store import MemoryStateStore
+
+    monkeypatch.setattr(redis_store, "RedisStateStore", lambda url: MemoryStateStore())
+    pipeline = serve_ray.Pipeline.func_or_class.__new__(serve_ray.Pipeline.func_or_class)
+    pipeline.service, pipeline.replica = ChatService(tiny_bot(k=3)), "r1"
+    secret = tmp_path / "user-secret"
+    secret.write_text("s" * 32)
+    token = UserTokens(b"s" * 32).issue("u5")
+    written = serve_ray.Ingress.func_or_class.__mro__[1]  # the class as written, under Serve's async wrapper
+    ingress = written.__new__(serve_ray.Ingress.func_or_class)
+    for secret_file in (None, str(secret)):
+        written.__init__(ingress, FakeHandle(pipeline), "redis://unused", None, secret_file)
+        client = TestClient(ingress.__serve_build_asgi_app__())
+        r = client.post("/api/sessions", json={"user_id": "u5", "user_token": token})
+        if secret_file is None:
+            assert r.status_code == 403 and r.json()["error"] == NO_SECRET
+        else:
+            assert r.status_code == 201 and r.json()["user_id"] == "u5"
+            assert client.post("/api/sessions", json={"user_id": "u5"}).status_code == 403
