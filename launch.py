@@ -431,12 +431,12 @@ def serve(bot, args: argparse.Namespace) -> int:
           + ("  ·  known users: with user tokens" if users else "  ·  known users: off (--user-secret-file)")
           + ("  ·  demo users: ON, anyone on the page may act as any user" if args.demo_users else ""),
           flush=True)
-    from bot.service.slowloris import HeaderTimeoutH11
+    from bot.service.slowloris import connection_protocol
 
-    # headers must arrive within 10 s (HeaderTimeoutH11), bodies too (bot/service/guard.py);
-    # the rest: server_options
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", http=HeaderTimeoutH11,
-                **server_options(args.trusted_proxies))
+    # headers must arrive within 10 s, and one address holds at most 32 connections
+    # (bot/service/slowloris.py); bodies are timed too (bot/service/guard.py); the rest: server_options
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                http=connection_protocol(args.trusted_proxies), **server_options(args.trusted_proxies))
     if service.logbook is not None and not service.logbook.flush():
         print(f"warning: {service.logbook.health()['pending']} log entries could not be written "
               f"at shutdown ({service.logbook.last_error})", file=sys.stderr)

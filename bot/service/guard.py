@@ -10,6 +10,10 @@
 4. Request bodies are read here, capped (`json_limit` under /api, `body_limit` elsewhere:
    413) and timed (`body_timeout_s` for the whole body: 408), then replayed to the app.
 5. Every response gets `X-Content-Type-Options: nosniff`.
+6. A client (by address) holds at most `stream_limit` event streams (responses of type
+   text/event-stream: the chat page's queue and heartbeat) at once; one more is answered
+   429 + Retry-After instead, and the app's stream is stopped. 255 open streams used to
+   exhaust the server's connections for everyone.
 Headers over HEADER_LIMIT bytes in all are refused (431) before anything else: h11 caps only
 headers that arrive in pieces (16 KB), so 70 KB sent at once used to pass. Their read time is
 capped by bot/service/slowloris.py.
@@ -27,7 +31,7 @@ import math
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -42,6 +46,8 @@ BODY_LIMIT = 1024 * 1024  # Gradio's own JSON calls (queue joins) are small too
 BODY_TIMEOUT_S = 10.0  # a whole body, however slowly sent; then 408
 LIVENESS = "/healthz"
 HEADER_LIMIT = 16 * 1024  # names and values of all request headers together
+STREAM_LIMIT = 8  # event streams one address may hold open: a chat tab holds one or two
+STREAM_RETRY_S = 5
 
 
 class LoginThrottle:
@@ -104,7 +110,8 @@ class Guard:
                  credentials: tuple[str, str] | None = None, throttle: LoginThrottle | None = None,
                  json_limit: int = JSON_LIMIT, body_limit: int = BODY_LIMIT,
                  body_timeout_s: float = BODY_TIMEOUT_S,
-                 body_limits: dict[str, Callable[[dict[bytes, bytes]], int | None]] | None = None) -> None:
+                 body_limits: dict[str, Callable[[dict[bytes, bytes]], int | None]] | None = None,
+                 stream_limit: int = STREAM_LIMIT) -> None:
         """`routes()`: path -> allowed methods of the JSON API (read on first use).
         `body_limits`: path prefix -> the body limit of a request there, from its headers
         (None: the usual one); the admin route's, larger with the admin token only."""
@@ -113,6 +120,8 @@ class Guard:
         self.throttle = throttle or LoginThrottle()
         self.json_limit, self.body_limit, self.body_timeout_s = json_limit, body_limit, body_timeout_s
         self._methods: dict[str, set[str]] | None = None
+        self.stream_limit = stream_limit
+        self.streams: Counter[str] = Counter()  # client address -> event streams open now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -169,7 +178,33 @@ class Guard:
                 return await respond(send, body, "request body over the limit" if body == 413
                                      else f"request body not received within {self.body_timeout_s:g} s")
             receive = _replay(body, receive)
-        await self.app(scope, receive, _nosniff(send))
+        await self._serve(scope, receive, _nosniff(send))
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, with its event streams counted per client and refused past the limit."""
+        client = (scope.get("client") or ("unknown", 0))[0]
+        counted = False
+
+        async def counting(message: Message) -> None:
+            nonlocal counted
+            if message["type"] == "http.response.start" and _is_stream(message):
+                if self.streams[client] >= self.stream_limit:
+                    await respond(send, 429, f"too many open event streams from this client (at most "
+                                             f"{self.stream_limit}): close one, or try again later",
+                                  {"Retry-After": str(STREAM_RETRY_S)})
+                    raise _StreamRefused  # stops the app's stream where it writes
+                self.streams[client] += 1
+                counted = True
+            await send(message)
+        try:
+            await self.app(scope, receive, counting)
+        except _StreamRefused:
+            pass  # answered 429 above
+        finally:
+            if counted:
+                self.streams[client] -= 1
+                if self.streams[client] <= 0:
+                    del self.streams[client]
 
     async def _read(self, receive: Receive, limit: int) -> bytes | int:
         """The whole body, or 413 past `limit` bytes, or 408 past the time budget."""
@@ -189,6 +224,15 @@ class Guard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+class _StreamRefused(Exception):
+    """Raised into the app when its event stream is over the client's limit."""
+
+
+def _is_stream(start: Message) -> bool:
+    return any(k.lower() == b"content-type" and v.lower().startswith(b"text/event-stream")
+               for k, v in start.get("headers") or [])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
