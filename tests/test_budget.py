@@ -145,3 +145,22 @@ def test_the_budget_counts_this_thread_only():
     finally:
         stop.set()
         other.join()
+
+
+def test_a_fresh_bots_first_messages_are_read_within_the_budget():
+    """One-time loading (wordfreq's tables: ~0.35 s of CPU) happens when the reader is built,
+    not inside the first message's budget: in a fresh process, as a server's first visitor."""
+    import subprocess
+    import sys
+
+    code = ("from tests.helpers import tiny_bot\n"
+            "from bot.conversation import budget\n"
+            "from bot.conversation.state import Session\n"
+            "bot = tiny_bot()\n"
+            "budget.READING_BUDGET_S = 0.15  # ordinary messages take 2 to 20 ms; one-time loads more\n"
+            "for m in ('I loved midnight hiest', 'something funny about dogs', 'no horror please'):\n"
+            "    print(bot.respond(m, Session('x')).session.readings[-1].act)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "unread" not in out.stdout.split() and len(out.stdout.split()) == 3

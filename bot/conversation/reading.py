@@ -169,6 +169,7 @@ class Reader:
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(catalog)
         self.read_facets = read_facets
+        zipf("the")  # wordfreq loads its tables on first use (~0.35 s): here, not inside a reading budget
         self.popular = top_share(self.linker.prior, POPULAR_SHARE)
         # the words that ask for a whole genre ("funny", "romantic") and for the kind of item are
         # never topics; those naming a corner of one may be ("heist": crime, and heists)
