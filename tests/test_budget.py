@@ -88,11 +88,15 @@ def test_every_module_pattern_of_the_reader_is_linear_on_runs():
     for name, pattern in patterns:
         for unit in UNITS:
             text = long(unit)
-            start = time.perf_counter()
-            pattern.search(text)
-            list(pattern.finditer(text))
-            seconds = time.perf_counter() - start
-            if seconds > 0.05:  # a linear pattern over 2,000 characters: well under a millisecond
+            seconds = 1.0
+            for _ in range(3):  # the best of three: a busy machine or a GC pause is no pattern's fault
+                start = time.perf_counter()
+                pattern.search(text)
+                list(pattern.finditer(text))
+                seconds = min(seconds, time.perf_counter() - start)
+                if seconds <= 0.05:  # a linear pattern over 2,000 characters: well under a millisecond
+                    break
+            else:
                 slow.append((name, ascii(unit), round(seconds, 3)))
     assert not slow, slow
 

@@ -250,6 +250,13 @@ class TitleLinker:
         self.keys = list(self.by_title)
         self.fuzzy = FuzzyKeys(self.keys)
         self.max_words = max(len(k.split()) for k in self.keys)
+        # first word -> the word counts of the titles it starts: most n-grams of a message
+        # are no title, and this says so before their phrase is even joined
+        lengths: dict[str, set[int]] = {}
+        for key in self.keys:
+            words = key.split()
+            lengths.setdefault(words[0] if words else "", set()).add(len(words))
+        self.title_lengths = {first: frozenset(ns) for first, ns in lengths.items()}
         # series names: "harry potter" -> the Harry Potter films (see series_prefixes)
         self.by_prefix: dict[str, list[int]] = {}
         for row, item in enumerate(catalog.items):
@@ -280,6 +287,7 @@ class TitleLinker:
         n_breaks = list(accumulate(breaks, initial=0))
         n_quoted = list(accumulate((i in quoted for i in range(len(raw))), initial=0))
         n_capital = list(accumulate((w[:1].isupper() for w in raw), initial=0))
+        ends_sentence = [bool(re.search(r"[.!?]$", w)) for w in raw]
 
         def capital_run(i: int) -> bool:
             """raw[i] is a capitalised word joined to its neighbour (no break between)."""
@@ -287,22 +295,24 @@ class TitleLinker:
         taken = [False] * len(raw)
         found: list[Mention] = []
         looked_up: dict[str, tuple | None] = {}  # phrase -> its fuzzy match, once per message
-        phrases: dict[tuple[int, int], str] = {}  # (start, words) -> phrase, shared by both passes
+        n_words = list(accumulate((len(t.split()) for t in tokens), initial=0))
+        first_word = [t.split(" ", 1)[0] for t in tokens]
         for fuzzy, n in [(f, n) for f in (False, True) for n in range(min(self.max_words, len(raw)), 0, -1)]:
             spend()
             for s in range(0, len(raw) - n + 1):
-                if (not tokens[s] or not tokens[s + n - 1] or n_breaks[s + n - 1] > n_breaks[s]
-                        or any(taken[s:s + n])):
+                if not tokens[s] or not tokens[s + n - 1] or n_breaks[s + n - 1] > n_breaks[s]:
                     continue
-                phrase = phrases.get((s, n))
-                if phrase is None:
-                    phrase = phrases[s, n] = " ".join(t for t in tokens[s:s + n] if t)
                 # what can be a title at all, first (cheap): the filters below only refuse
-                fuzzy_shape = (n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
-                               and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP)
-                if (not fuzzy_shape) if fuzzy else (phrase not in self.by_title):
+                phrase = ""
+                if not fuzzy:
+                    if n_words[s + n] - n_words[s] not in self.title_lengths.get(first_word[s], ()):
+                        continue  # no title starts with this word and has this many
+                    phrase = " ".join(t for t in tokens[s:s + n] if t)
+                    if phrase not in self.by_title:
+                        continue
+                if any(taken[s:s + n]):
                     continue
-                sentence_start = s == 0 or bool(re.search(r"[.!?]$", raw[s - 1]))
+                sentence_start = s == 0 or ends_sentence[s - 1]
                 said_quoted = n_quoted[s + n] > n_quoted[s]
                 marked = said_quoted or n_capital[s + n] > n_capital[s + int(sentence_start)]
                 cued = any(tokens[i] in CUE for i in range(max(0, s - 3), s))
@@ -310,6 +320,13 @@ class TitleLinker:
                 listed = ((s >= 2 and tokens[s - 1] in ("and", "or", "&") and taken[s - 2])
                           or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1])
                           or (s + n + 1 < len(raw) and tokens[s + n] in ("and", "or") and taken[s + n + 1]))
+                if fuzzy and not (marked or (listed and tokens[s] not in LIST_STOP) or cued):
+                    continue  # a typo is looked up only for words marked or cued as a title (below)
+                if fuzzy:
+                    phrase = " ".join(t for t in tokens[s:s + n] if t)
+                    if not (n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
+                            and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
+                        continue
                 # "i loved memento and ...": a one-word title right after a cue word, when the
                 # word is no common word ("i loved it" is not It (1990))
                 # ... and ends its phrase ("i liked aliens, ...", "loved memento and ..."), so "i like
