@@ -2,7 +2,8 @@
 
     python -m benchmarks.load --url http://127.0.0.1:7860 [--sessions 50 --turns 4]
 
-Every session starts with POST /api/chat (no session_id: the server issues id and token)
+Each session is one person: its own connection from its own loopback address (127.0.0.2,
+127.0.0.3, ...; the server holds each address to 32 connections). Every session starts with POST /api/chat (no session_id: the server issues id and token)
 and continues with the token; all sessions run at once (asyncio + httpx), each turn after
 the previous one of its session. A 503/429 answer is retried after its Retry-After (at most
 `--retries` times), so the figures show both refusals and the latency people would see.
@@ -63,14 +64,29 @@ async def session(client: httpx.AsyncClient, n: int, turns: int, retries: int, l
     return out
 
 
+def person_address(n: int, url: str) -> str | None:
+    """The loopback address session `n` speaks from (127.0.0.2 ...): people come from their
+    own addresses, and the server caps connections per address (bot/service/slowloris.py).
+    None (the system's choice) for a server not on 127.0.0.1."""
+    if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
+        return None
+    return f"127.0.{1 + n // 250}.{2 + n % 250}"
+
+
+async def _session_from(url: str, n: int, turns: int, retries: int, legacy: bool, deadline: float,
+                        max_seconds: float) -> list[dict]:
+    transport = httpx.AsyncHTTPTransport(local_address=person_address(n, url))
+    async with httpx.AsyncClient(base_url=url, timeout=max_seconds, transport=transport) as client:
+        return await session(client, n, turns, retries, legacy, deadline)
+
+
 async def run(url: str, sessions: int, turns: int, retries: int, legacy: bool, max_seconds: float) -> dict:
     deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=sessions + 4)
-    async with httpx.AsyncClient(base_url=url, timeout=max_seconds, limits=limits) as client:
-        start = time.perf_counter()
-        results = await asyncio.gather(*(session(client, n, turns, retries, legacy, deadline)
-                                         for n in range(sessions)))
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    results = await asyncio.gather(*(_session_from(url, n, turns, retries, legacy, deadline, max_seconds)
+                                     for n in range(sessions)))
+    seconds = time.perf_counter() - start
+    async with httpx.AsyncClient(base_url=url, timeout=max_seconds) as client:
         try:
             health = (await client.get("/api/health")).json()
         except (httpx.HTTPError, ValueError):
