@@ -408,7 +408,7 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
     `dialogues` (conversations naming this catalog's items, retrieval/dialogue.py) add up
     to DIALOGUE_PAIRS (context -> the items a recommender named next) to the training
     pairs, their last 10% giving as many early-stopping pairs as the users do."""
-    from retrieval.artifacts import StaleArtifactError, check_manifest
+    from retrieval.artifacts import OutdatedArtifactError, check_manifest
     from retrieval.pairs import interaction_pairs
 
     config = config or CATALOG_RECIPE
@@ -433,8 +433,10 @@ def finetune_on_interactions(catalog, interactions, base_dir: Path, out_dir: Pat
         try:
             check_manifest(out_dir, KIND, fps, expected=expected)
             return CatalogFinetune(out_dir, False, "", evidence)
-        except StaleArtifactError as e:
+        except OutdatedArtifactError as e:  # built for other pairs or recipe: train anew
             log.warning("%s; retraining", e)
+        # damaged weights (a file changed or missing: StaleArtifactError) stay a refusal, as for
+        # every other artifact: retraining on a serving box is not what anyone asked for
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items}, out_dir, config,
              progress=progress, extra_manifest={"catalog": catalog.fingerprint(),
                                                 "pairs": "interactions + dialogues" if dialogues else "interactions",
@@ -448,7 +450,7 @@ def finetune_on_dialogues(dialogues, catalog, base_dir: Path, out_dir: Path, con
     10% of them give the early-stopping pairs) into `out_dir`, or reuse `out_dir` when its
     manifest has these pairs, this catalog and a recipe that `reuse_if(manifest's
     finetune dict)` accepts (default: the same recipe). Returns the folder's manifest."""
-    from retrieval.artifacts import StaleArtifactError, check_manifest, read_manifest
+    from retrieval.artifacts import OutdatedArtifactError, check_manifest, read_manifest
     from retrieval.pairs import dialogue_pairs
 
     n_fit = len(dialogues) - len(dialogues) // 10  # the last 10%: early-stopping pairs
@@ -464,7 +466,7 @@ def finetune_on_dialogues(dialogues, catalog, base_dir: Path, out_dir: Path, con
                 print(f"reusing fine-tuned encoder {out_dir} "
                       f"({manifest['config']['finetune']['max_steps']} max steps)", flush=True)
                 return manifest
-        except StaleArtifactError as e:
+        except OutdatedArtifactError as e:  # other pairs or catalog: train anew; damaged files stay a refusal
             print(f"retraining: {e}", flush=True)
     finetune(base_dir, train, valid, {it.item_id: it.text for it in catalog.items},
              out_dir, config, extra_manifest={"catalog": catalog.fingerprint()})

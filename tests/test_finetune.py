@@ -117,6 +117,18 @@ def test_first_run_build_finetunes_once(tmp_path: Path, tiny_model: Path, tiny_c
     _, fifth = load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
                              tmp_path / "art", progress=False, finetune=True)
     assert not served_retriever(tiny_catalog, tmp_path / "art").query_encoder.int8  # the last build's choice
+    # damaged weights are refused like every other artifact, not retrained on the serving box
+    from retrieval.artifacts import StaleArtifactError
+
+    weights = tmp_path / "art" / "encoder" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-16:] = bytes(16)
+    weights.write_bytes(bytes(data))
+    before = weights.stat().st_mtime_ns
+    with pytest.raises(StaleArtifactError, match="model.safetensors changed since it was built"):
+        load_or_build(tiny_catalog, checkerboard, TransformerEncoder(tiny_model, max_length=32),
+                      tmp_path / "art", progress=False, finetune=True)
+    assert weights.stat().st_mtime_ns == before  # nothing was trained over it
 
 
 def test_cached_top_layers_match_the_full_forward(tiny_model: Path, tiny_catalog) -> None:
