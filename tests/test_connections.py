@@ -138,3 +138,24 @@ def test_a_trusted_proxy_is_not_held_to_one_clients_share():
 def test_a_share_needs_one_connection_at_least():
     with pytest.raises(ValueError):
         connection_protocol(per_client=0)
+
+
+async def leaky(scope, receive, send):
+    """An app whose server errors say too much, as Gradio's did (object reprs, addresses)."""
+    if scope["type"] != "http":
+        return
+    status = 503 if scope["path"] == "/api/busy" else 500
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"<gradio.blocks.Blocks object at 0x7f3a2c>", "more_body": True})
+    await send({"type": "http.response.body", "body": b" Traceback ..."})
+
+
+def test_server_errors_outside_the_api_carry_no_internals():
+    from starlette.testclient import TestClient
+
+    client = TestClient(Guard(leaky, routes=lambda: {"/api/busy": {"GET"}}))
+    r = client.get("/gradio_api/queue/join")
+    assert r.status_code == 500 and r.json() == {"error": "internal error: the server could not answer this "
+                                                          "request (details are in its log)"}
+    assert "0x7f" not in r.text and "object at" not in r.text
+    assert client.get("/api/busy").status_code == 503  # the API's own errors are its own: kept

@@ -10,7 +10,9 @@
 4. Request bodies are read here, capped (`json_limit` under /api, `body_limit` elsewhere:
    413) and timed (`body_timeout_s` for the whole body: 408), then replayed to the app.
 5. Every response gets `X-Content-Type-Options: nosniff`.
-6. A client (by address) holds at most `stream_limit` event streams (responses of type
+6. Server errors outside /api/ (Gradio's routes) are answered with a plain
+   `{"error": "internal error: ..."}`: the app's own 500 bodies may carry internals.
+7. A client (by address) holds at most `stream_limit` event streams (responses of type
    text/event-stream: the chat page's queue and heartbeat) at once; one more is answered
    429 + Retry-After instead, and the app's stream is stopped. 255 open streams used to
    exhaust the server's connections for everyone.
@@ -181,12 +183,21 @@ class Guard:
         await self._serve(scope, receive, _nosniff(send))
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, with its event streams counted per client and refused past the limit."""
+        """The app, with its event streams counted per client and refused past the limit, and
+        its server errors outside /api/ (Gradio's, whose bodies may carry object reprs and
+        addresses) replaced by a plain {"error": ...}."""
         client = (scope.get("client") or ("unknown", 0))[0]
-        counted = False
+        plain_errors = not scope.get("path", "").startswith("/api/")
+        counted = replaced = False
 
         async def counting(message: Message) -> None:
-            nonlocal counted
+            nonlocal counted, replaced
+            if replaced:
+                return  # the rest of an error body the client never sees
+            if message["type"] == "http.response.start" and plain_errors and message.get("status", 200) >= 500:
+                replaced = True
+                return await respond(send, message["status"], "internal error: the server could not answer this "
+                                                              "request (details are in its log)")
             if message["type"] == "http.response.start" and _is_stream(message):
                 if self.streams[client] >= self.stream_limit:
                     await respond(send, 429, f"too many open event streams from this client (at most "
