@@ -4,7 +4,7 @@ extra fields): no 5xx, every error is {"error": ...} as the schema documents it,
 and content types as documented, nosniff on every answer. Schemathesis's own checks run
 too, except "schema-valid data is accepted": a well-formed unknown user id is a 400.
 
-Marked slow (11 runs of 50 generated cases); the default suite sends the fixed bad-input
+Marked slow (13 runs of 50 generated cases); the default suite sends the fixed bad-input
 corpus through the same app (tests/test_bad_inputs.py) with the same no-5xx, {"error": ...}
 and nosniff checks."""
 
@@ -23,7 +23,7 @@ from bot.service.server import build_app  # noqa: E402
 from bot.service.chatservice import ChatService  # noqa: E402
 from tests.helpers import tiny_bot  # noqa: E402
 
-EXAMPLES = 50  # per operation and mode: 11 runs, ~10 s on 2 busy cores
+EXAMPLES = 50  # per operation and mode: 13 runs, ~12 s on 2 busy cores
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,8 @@ def schema(served):
 
 
 OPERATIONS = [("/api/sessions", "POST"), ("/api/chat", "POST"), ("/api/feedback", "POST"),
-              ("/api/rate", "POST"), ("/api/reset", "POST"), ("/api/health", "GET")]
+              ("/api/rate", "POST"), ("/api/reset", "POST"), ("/api/health", "GET"),
+              ("/api/admin/catalog", "POST")]
 
 
 def test_the_list_covers_the_schema(schema):
