@@ -225,3 +225,14 @@ def test_the_command_updates_a_stopped_folder_and_launch_serves_it(tmp_path, tin
         shown |= set(ids(answer))
         session = answer.session
     assert "cartoon" in shown and "memento" not in shown
+
+
+def test_an_update_shortens_thread_switches_only_while_it_runs():
+    import sys
+
+    from bot.service.admin import UPDATE_SWITCH_S, short_switches
+
+    before = sys.getswitchinterval()
+    with short_switches():
+        assert sys.getswitchinterval() == pytest.approx(min(before, UPDATE_SWITCH_S))
+    assert sys.getswitchinterval() == before

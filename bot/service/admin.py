@@ -34,6 +34,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 from fastapi import FastAPI, Header, Request
@@ -48,6 +50,11 @@ ROUTE = "/api/admin/catalog"
 TOKEN_HEADER = "X-Admin-Token"
 MIN_TOKEN_CHARS = 32  # 32 characters of a random token: too many to guess, even unthrottled
 ADMIN_BODY_LIMIT = 8 * 1024 * 1024  # ~1,000 items with descriptions in one atomic update
+# How often the interpreter hands the GIL to another thread while an update runs (Python's
+# default is 5 ms). Building the next Bot is pure Python; a turn beside it waits for the GIL
+# after each of its many torch and numpy calls, up to one interval each: measured at the
+# default, turns went from p50 20 to 218 ms while Bots were built (live_catalog_contention.md).
+UPDATE_SWITCH_S = 0.0005
 NO_TOKEN = ("catalog updates are off on this server: start it with --admin-token-file FILE "
             "(python launch.py catalog --new-token FILE writes one)")
 
@@ -66,6 +73,17 @@ def load_token(path: Path) -> str:
         raise AdminError(f"{path}: an admin token needs at least {MIN_TOKEN_CHARS} characters; "
                          "write a new one with python launch.py catalog --new-token FILE")
     return token
+
+
+@contextmanager
+def short_switches(interval: float = UPDATE_SWITCH_S) -> Iterator[None]:
+    """The interpreter's thread switch interval at most `interval` inside, as it was after."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, interval))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 class CatalogAdmin:
@@ -91,7 +109,7 @@ class CatalogAdmin:
     def update(self, rows: list | None = None, remove: list | None = None, rows_file: Path | None = None) -> dict:
         """Apply one change (rows as JSON objects, or a rows file; ids to withdraw), record
         it, swap the bot; what changed. DataError for bad rows: nothing changed."""
-        with self._lock:
+        with self._lock, short_switches():
             bot: Bot = self.holder.bot
             before = bot.catalog
             if rows_file is not None:
