@@ -220,3 +220,16 @@ def test_taking_back_a_person_or_a_genre_by_name(bot):
     c2 = bot.listen("i meant tom hardy not tom hanks lol", c)
     assert c2.readings[-1].act == "correction"
     assert [(f.values, f.negate) for f in c2.facet_filters] == [(("Tom Hardy",), False)]
+
+
+def test_praise_in_an_earlier_sentence_does_not_turn_seen_into_liked(bot):
+    s = bot.listen("I loved Heat", bot.new_session("s"))
+    r = bot.read("seen it, loved it. also seen memento", s)
+    assert "memento" in r.seen_ids and "memento" not in r.liked_ids
+    assert bot.read("Seen memento, it was awesome.", bot.new_session("s")).liked_ids == ("memento",)
+
+
+def test_casual_fillers_are_no_phrase_the_bot_cannot_rule_out(bot):
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    r = bot.read("not heat tho", s)
+    assert r.disliked_ids == ("heat",) and not r.unused

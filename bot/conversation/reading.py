@@ -501,8 +501,11 @@ class Reader:
                 spans.append(Span("title", a, b, message[a:b], "asked", m.item_id))
                 blanked = blanked[:a] + " " * (b - a) + blanked[b:]
                 continue
-            if said == "seen" and len(mentions) == 1 and POSITIVE.search(plain[:a] + " " + plain[b:]):
-                said = "+"  # "Seen sixth sense, it was awesome."
+            sentence = max(plain.rfind(".", 0, a), plain.rfind("!", 0, a), plain.rfind("?", 0, a)) + 1
+            if said == "seen" and len(mentions) == 1 and POSITIVE.search(plain[sentence:a] + " " + plain[b:]):
+                # "Seen sixth sense, it was awesome."; not the praise of an earlier sentence
+                # ("seen it, loved it. also seen inception": Inception is seen, no more)
+                said = "+"
             if complaint is not None and said == "+" and b <= complaint.start():
                 said = "-"  # "babe and toy story?? those are kids movies": named to complain
             if said != "unseen":  # "I haven't seen Heat": named, but no verdict at all

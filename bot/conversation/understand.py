@@ -183,7 +183,8 @@ recommendations suggest suggestion suggestions help helped hope day night have h
 did will watching look looking find found know mean i'm i've i'll it's that's im ive been was were am
 how today tonight morning afternoon evening hii hiya howdy all every there folks everyone
 your you're yours our ours us he she they they're their theirs his her hers them those these
-def defo lmao lmfao tbh idk pls plz u ur r smth sth w kinda sorta gonna wanna imo rn omg ngl btw""".split())
+def defo lmao lmfao tbh idk pls plz u ur r smth sth w kinda sorta gonna wanna imo rn omg ngl btw
+tho altho ty tbf lmk ya yea yup hahaha""".split())
 
 
 def has_content(text: str, kind_words: frozenset[str] = frozenset()) -> bool:
