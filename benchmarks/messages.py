@@ -30,9 +30,10 @@ import httpx
 import numpy as np
 
 from benchmarks.load import run as run_load
+from bot.conversation.reading import MAX_MESSAGE_CHARS
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MAX_CHARS = 2000  # the reader's length limit (bot/conversation/reading.py MAX_MESSAGE_CHARS)
+MAX_CHARS = MAX_MESSAGE_CHARS  # the reader's length limit
 # Runs of one unit up to the length limit: punctuation, emoji, digits, letters, and the words
 # each reading stage looks for (negations, cues, list references, years, units, names, titles).
 UNITS = (".", "🎬", "!", "?", ",", "-", "'", '"', "(", "#", "*", "/", ":", "_", "\u200d", "é", "1", "A", "a",

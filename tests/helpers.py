@@ -69,8 +69,12 @@ def fixture_bot(folder: Path, k: int = 5) -> Bot:
 
     catalog_file = next(f for f in sorted(folder.glob("*.csv")) if f.name != "ratings.csv")
     catalog = load_catalog(catalog_file)
-    interactions = load_interactions(folder / "ratings.csv", catalog)
-    recommender = Recommender(Retriever.build(catalog, HashingEncoder(dim=512)),
+    return hashing_bot(catalog, load_interactions(folder / "ratings.csv", catalog), k)
+
+
+def hashing_bot(catalog: Catalog, interactions: Interactions, k: int = 5, dim: int = 512) -> Bot:
+    """A bot over `catalog` with the hashing encoder and item-kNN CF on `interactions`."""
+    recommender = Recommender(Retriever.build(catalog, HashingEncoder(dim=dim)),
                               ItemKNN.fit(interactions, len(catalog)), PipelineConfig(alpha=0.7))
     return Bot(recommender, BotConfig(k=k))
 

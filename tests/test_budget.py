@@ -21,25 +21,17 @@ from bot.conversation import budget
 from bot.conversation.budget import ReadingOverrun, reading_budget, spend
 from bot.conversation.reading import MAX_MESSAGE_CHARS
 from bot.conversation.state import Session
-from tests.helpers import demo, tiny_bot
+from tests.helpers import demo, hashing_bot, tiny_bot
 
 TURN_BOUND_S = 2.0  # four times the budget: what failed before took 2.5 to 172 s
 
 
 @pytest.fixture(scope="module")
 def movielens_bot():
-    from bot.conversation.chat import Bot, BotConfig
-    from fusion.cf import ItemKNN
-    from fusion.config import PipelineConfig
-    from fusion.recommender import Recommender
-    from retrieval.encoder import HashingEncoder
     from retrieval.movielens import load_movielens
-    from retrieval.retriever import Retriever
 
     catalog, interactions = load_movielens()
-    recommender = Recommender(Retriever.build(catalog, HashingEncoder(dim=64)),
-                              ItemKNN.fit(interactions, len(catalog)), PipelineConfig(alpha=0.7))
-    return Bot(recommender, BotConfig(k=5))
+    return hashing_bot(catalog, interactions, k=5, dim=64)
 
 
 def test_the_benchmark_sends_messages_at_the_readers_length_limit():

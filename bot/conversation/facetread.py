@@ -48,8 +48,8 @@ ROLE_CUES = [
 # is a person in any case (wordfreq's Zipf scale, bot/conversation/commonness.py).
 NAME_ZIPF = 5.0
 RARE_NAME_ZIPF = 3.2
-# A well-known surname right after a negation is a person in any case: "def not nolan", "no hanks"
 CUE_WINDOW = 40  # characters before a name searched for its cue: the longest cue is 20
+# A well-known surname right after a negation is a person in any case: "def not nolan", "no hanks"
 RULED_OUT = re.compile(r"\b(?:no|not|nothing|without|except|nah|never|none of)\s*$", re.I)
 # "short"/"long" with nothing else: below the 25th / above the 75th percentile of the facet.
 SHORT_Q, LONG_Q = 25, 75

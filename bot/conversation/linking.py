@@ -209,6 +209,11 @@ class FuzzyKeys:
         return None if hit is None else (hit[0], hit[1], int(found[hit[2]]))
 
 
+def phrase_at(tokens: list[str], start: int, n: int) -> str:
+    """The words of tokens[start:start + n] as a title key is spelled (empty tokens left out)."""
+    return " ".join(t for t in tokens[start:start + n] if t)
+
+
 @dataclass(frozen=True)
 class Mention:
     item_id: str
@@ -307,7 +312,7 @@ class TitleLinker:
                 if not fuzzy:
                     if n_words[s + n] - n_words[s] not in self.title_lengths.get(first_word[s], ()):
                         continue  # no title starts with this word and has this many
-                    phrase = " ".join(t for t in tokens[s:s + n] if t)
+                    phrase = phrase_at(tokens, s, n)
                     if phrase not in self.by_title:
                         continue
                 if any(taken[s:s + n]):
@@ -320,10 +325,10 @@ class TitleLinker:
                 listed = ((s >= 2 and tokens[s - 1] in ("and", "or", "&") and taken[s - 2])
                           or (s >= 1 and raw[s - 1].endswith(",") and taken[s - 1])
                           or (s + n + 1 < len(raw) and tokens[s + n] in ("and", "or") and taken[s + n + 1]))
-                if fuzzy and not (marked or (listed and tokens[s] not in LIST_STOP) or cued):
-                    continue  # a typo is looked up only for words marked or cued as a title (below)
                 if fuzzy:
-                    phrase = " ".join(t for t in tokens[s:s + n] if t)
+                    if not (marked or (listed and tokens[s] not in LIST_STOP) or cued):
+                        continue  # a typo is looked up only for words marked or cued as a title (below)
+                    phrase = phrase_at(tokens, s, n)
                     if not (n >= 2 and len(phrase) >= 10 and tokens[s + n - 1] not in self.kind_words
                             and tokens[s] not in EDGE_STOP - {"a", "an"} and tokens[s + n - 1] not in EDGE_STOP):
                         continue
@@ -392,7 +397,7 @@ class TitleLinker:
                 cued = n >= 2 and any(tokens[i] in CUE for i in range(max(0, s - 3), s))
                 if not (series_word or cued):
                     continue
-                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                phrase = phrase_at(tokens, s, n)
                 if not series_word and phrase in self.by_title:
                     continue
                 if not any(raw[i][:1].isupper() or raw[i][:1] in "\"'“‘" for i in range(s, s + n)):

@@ -29,7 +29,8 @@ from bot.conversation.budget import ReadingOverrun, reading_budget
 from bot.conversation.commonness import zipf
 from bot.conversation.facetread import FacetReader, FacetReading
 from bot.conversation.intents import BYE, COURTESY, foreign_language, is_question, item_question, small_talk
-from bot.conversation.linking import COMMON_WORDS, CUE, MAX_SERIES, Mention, TitleLinker, list_references
+from bot.conversation.linking import (COMMON_WORDS, CUE, MAX_SERIES, Mention, TitleLinker, list_references,
+                                        phrase_at)
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
@@ -169,7 +170,7 @@ class Reader:
         self.newest_year = max(years) if years else None
         self.facets = FacetReader(catalog)
         self.read_facets = read_facets
-        zipf("the")  # wordfreq loads its tables on first use (~0.35 s): here, not inside a reading budget
+        zipf("the")  # wordfreq loads its tables on first use (~0.4 s of CPU): here, not inside a reading budget
         self.popular = top_share(self.linker.prior, POPULAR_SHARE)
         # the words that ask for a whole genre ("funny", "romantic") and for the kind of item are
         # never topics; those naming a corner of one may be ("heist": crime, and heists)
@@ -410,7 +411,7 @@ class Reader:
             for s in range(len(raw) - n + 1):
                 if any(taken[s:s + n]):
                     continue
-                phrase = " ".join(t for t in tokens[s:s + n] if t)
+                phrase = phrase_at(tokens, s, n)
                 item = keys.get(phrase) or (firsts.get(phrase) if n == 1 else None)
                 if item is None or (n == 1 and (phrase in COMMON_WORDS or phrase in FILLER)):
                     continue

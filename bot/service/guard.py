@@ -136,7 +136,7 @@ class Guard:
         headers = dict(raw_headers)
         path = scope.get("path", "")
         if self.credentials is not None and path != LIVENESS:
-            client = (scope.get("client") or ("unknown", 0))[0]
+            client = _client(scope)
             wait = self.throttle.blocked_for(client)
             if wait or not basic_ok(headers.get(b"authorization"), self.credentials):
                 if not wait and b"authorization" in headers:
@@ -186,11 +186,11 @@ class Guard:
         """The app, with its event streams counted per client and refused past the limit, and
         its server errors outside /api/ (Gradio's, whose bodies may carry object reprs and
         addresses) replaced by a plain {"error": ...}."""
-        client = (scope.get("client") or ("unknown", 0))[0]
+        client = _client(scope)
         plain_errors = not scope.get("path", "").startswith("/api/")
         counted = replaced = False
 
-        async def counting(message: Message) -> None:
+        async def guarded(message: Message) -> None:
             nonlocal counted, replaced
             if replaced:
                 return  # the rest of an error body the client never sees
@@ -208,7 +208,7 @@ class Guard:
                 counted = True
             await send(message)
         try:
-            await self.app(scope, receive, counting)
+            await self.app(scope, receive, guarded)
         except _StreamRefused:
             pass  # answered 429 above
         finally:
@@ -235,6 +235,11 @@ class Guard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _client(scope: Scope) -> str:
+    """The client's address (behind --trusted-proxies: the one X-Forwarded-For names)."""
+    return (scope.get("client") or ("unknown", 0))[0]
 
 
 class _StreamRefused(Exception):
