@@ -44,9 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="with --catalog redial: the ReDial folder (default: ../shared/data/redial)")
     p.add_argument("--dialogues", type=Path, default=None,
-                   help="ReDial-style dialogue file (JSON lines, movies_with_mentions.csv beside it), e.g. "
-                        "../shared/data/redial/train.jsonl: the build also learns from the conversations whose "
-                        "movies link to the catalog (default artifacts: artifacts/<catalog>-dialogues)")
+                   help="ReDial-style dialogue file (JSON lines, movies_with_mentions.csv beside it): the build "
+                        "also learns from the conversations whose movies link to the catalog, besides the ReDial "
+                        "dialogues shipped for the default catalog (default artifacts: artifacts/<catalog>-dialogues)")
+    p.add_argument("--no-dialogues", action="store_true",
+                   help="the default catalog without the shipped ReDial dialogues: learning from ratings alone "
+                        "(default artifacts: artifacts/movielens-ratings)")
     p.add_argument("--interactions", type=Path,
                    help="interaction log CSV/JSONL for --catalog; without one the bot starts on the item "
                         "texts alone (no CF) until a log is given")
@@ -75,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
     p.add_argument("--no-finetune", action="store_true",
                    help="use the encoder as it is: skip the first-run fine-tuning on the interactions")
+    p.add_argument("--rebuild-choices", action="store_true",
+                   help="tune here even where the package ships the tuned choices for this very build "
+                        "(retrieval/data/movielens_choices.json; `python -m fusion.choices record` writes it)")
     p.add_argument("--no-tune", action="store_true",
                    help="skip the first-run tuning of CF model, fusion rule and MMR on validation users")
     p.add_argument("--log-db", type=Path, default=ROOT / "logs" / "sessions.sqlite",
@@ -127,6 +133,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--catalog redial learns from ReDial's conversations: drop --interactions")
     if args.redial and args.dialogues is not None:
         p.error("--catalog redial learns from its own dialogues (--data-dir): drop --dialogues")
+    if args.no_dialogues and args.dialogues is not None:
+        p.error("--no-dialogues and --dialogues FILE contradict each other: keep one")
+    if args.no_dialogues and args.catalog is not None:
+        p.error("--no-dialogues goes with the default catalog (only it ships dialogues)")
     if args.catalog is None and args.interactions is not None:
         p.error("--interactions goes with --catalog (the catalog its item ids refer to)")
     own_files = [f for f, v in (("--encoding", args.encoding != "utf-8"), ("--rating-scale", args.rating_scale),
@@ -233,18 +243,44 @@ def make_redial_bot(args: argparse.Namespace):
     return Bot(recommender), BuildReport(("pipeline",) if built else (), seconds)
 
 
-def load_conversations(path: Path, catalog):
-    """The dialogues of `path` on `catalog`'s items, split into fit and dev
-    (retrieval/dialogue.py `split_dialogues`), with the dev replay as their tuner."""
+def load_conversations(args: argparse.Namespace, catalog):
+    """What the build learns from conversations (None: nothing): on the default catalog the
+    ReDial dialogues shipped with the package (retrieval/shipped_dialogues.py) unless
+    --no-dialogues, plus those of --dialogues FILE on `catalog`'s items (a dialogue both hold
+    is taken once; another one under a shipped id is renamed "FILE:id"); split into fit and dev (retrieval/dialogue.py
+    `split_dialogues`), with the dev replay as their tuner."""
+    from dataclasses import replace
+
     from bot.offline.replay import tune_on_dialogues, tuner_fingerprint
     from fusion.build import Conversations
     from retrieval.dialogue import split_dialogues
     from retrieval.redial import load_linked_dialogues
+    from retrieval.shipped_dialogues import DIALOGUES_FILE, shipped_dialogues
 
-    linked = load_linked_dialogues(path, catalog)
-    fit, dev = split_dialogues(linked.dialogues)
-    print(f"dialogues {path}: {linked.describe()}; {len(fit):,} fit the model, {len(dev):,} tune it", flush=True)
-    return Conversations(fit, dev, f"{path.name}: {linked.describe()}", tune_on_dialogues, tuner_fingerprint())
+    dialogues, sources = {}, []
+    if args.catalog is None and not args.no_dialogues:
+        shipped = shipped_dialogues(catalog)
+        mentions = sum(len(t.item_ids) for d in shipped for t in d.turns)
+        if mentions:
+            dialogues.update((d.dialogue_id, d) for d in shipped)
+            sources.append(f"{DIALOGUES_FILE.name} (shipped, from ReDial's train.jsonl): {len(shipped):,} dialogues, "
+                           f"{mentions:,} mentions of catalog movies")
+        else:  # a catalog that none of their movies link to: nothing to learn
+            print(f"dialogues {DIALOGUES_FILE.name}: none of their movies is in catalog {catalog.name}; not used",
+                  flush=True)
+    if args.dialogues is not None:
+        linked = load_linked_dialogues(args.dialogues, catalog)
+        for d in linked.dialogues:  # the same dialogue once; another one under a shipped id renamed
+            if dialogues.get(d.dialogue_id, d) != d:
+                d = replace(d, dialogue_id=f"{args.dialogues.name}:{d.dialogue_id}")
+            dialogues[d.dialogue_id] = d
+        sources.append(f"{args.dialogues.name}: {linked.describe()}")
+    if not dialogues:
+        return None
+    fit, dev = split_dialogues(list(dialogues.values()))
+    source = "; ".join(sources)
+    print(f"dialogues {source}; {len(fit):,} fit the model, {len(dev):,} tune it", flush=True)
+    return Conversations(fit, dev, source, tune_on_dialogues, tuner_fingerprint())
 
 
 def server_options(trusted_proxies: str = "") -> dict:
@@ -263,6 +299,7 @@ def make_bot(args: argparse.Namespace):
         return make_redial_bot(args)
     from bot.conversation.chat import Bot
     from fusion.build import load_or_build
+    from fusion.choices import ShippedChoices
     from fusion.config import PipelineConfig
     from retrieval.encoder import TransformerEncoder
 
@@ -271,14 +308,16 @@ def make_bot(args: argparse.Namespace):
         args.alpha = 1.0  # the UI slider starts where the pipeline is: text only
         print(f"no interactions for catalog {catalog.name}: recommendations use the item texts only "
               "(CF off, alpha = 1) until interactions are given (--interactions FILE)", flush=True)
-    conversations = load_conversations(args.dialogues, catalog) if args.dialogues else None
-    folder = args.artifacts or ROOT / "artifacts" / (catalog.name + ("-dialogues" if conversations else ""))
+    conversations = load_conversations(args, catalog)
+    suffix = "-dialogues" if args.dialogues else "-ratings" if args.no_dialogues else ""
+    folder = args.artifacts or ROOT / "artifacts" / (catalog.name + suffix)
     verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
                                         PipelineConfig(alpha=args.alpha), rebuild=args.rebuild,
                                         finetune=not args.no_finetune, tune=not args.no_tune,
-                                        conversations=conversations, int8_queries=args.query_precision == "int8")
+                                        conversations=conversations, int8_queries=args.query_precision == "int8",
+                                        choices=None if args.rebuild_choices else ShippedChoices.load())
     from fusion.catalog_log import replay
 
     recommender, _ = replay(folder, recommender, progress=True)  # live catalog updates since the build

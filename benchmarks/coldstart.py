@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.build import built_pipeline, load_tuned, ratings_pipeline
+from fusion.build import learnt_pipeline, built_pipeline, load_tuned, ratings_pipeline
 from fusion.cf import CFModel, make_cf
 from fusion.coldstart import KS, by_k, episodes, evaluate, split_users
 from fusion.diversity import catalog_coverage, genre_coverage, intra_list_similarity, novelty
@@ -51,12 +51,15 @@ MMR_SWEEP = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0)
 
 def shipped_recommender(folder: Path, retriever: Retriever, cf: CFModel, tuned: PipelineConfig) -> Recommender:
     """The pipeline `make run` serves from the artifact folder `folder` (launch.py
-    `make_bot` -> fusion/build.py `load_or_build`, no dialogues), over `cf`: the `tuned`
-    config under the replay defaults with the request terms, the "popular" prior of
-    `cf.counts` and the folder's logbook term, assembled by the build's own
-    `ratings_pipeline`. `cf` is the tuned config's model fitted on the benchmark's training
-    users, so neither it nor the popular prior has seen a test user's ratings."""
-    terms, config = ratings_pipeline(folder, retriever, cf, tuned, tuned=True)
+    `make_bot` -> fusion/build.py `load_or_build`), over `cf`. A folder that learnt from
+    conversations (the default, from the shipped dialogues): the weights tuned for what they
+    teach, its parts and the logbook term (fusion/build.py `learnt_pipeline`); its priors
+    count what recommenders named in ReDial, not ratings. Else the `tuned` config under the
+    replay defaults with the request terms, the "popular" prior of `cf.counts` and the
+    logbook term (`ratings_pipeline`). `cf` is the tuned config's model fitted on the
+    benchmark's training users, so neither it nor a ratings prior has seen a test user's ratings."""
+    learnt = learnt_pipeline(folder, retriever)
+    terms, config = learnt if learnt is not None else ratings_pipeline(folder, retriever, cf, tuned, tuned=True)
     return Recommender(retriever, cf, config, terms)
 
 

@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-replies", action="store_true",
                    help="with --catalog redial: leave out the replay with the bot's own replies (the slow row, "
                         "about 12 minutes on 2 cores)")
-    p.add_argument("--train-dialogues", type=Path, default=None, metavar="FILE",
-                   help="also build the MovieLens bot that learns from these dialogues (launch.py --dialogues "
-                        "FILE, e.g. ../shared/data/redial/train.jsonl) and report it beside the ratings-only bot "
+    p.add_argument("--versus-ratings", action="store_true",
+                   help="the default MovieLens bot (learnt from the shipped ReDial train dialogues) beside the "
+                        "ratings-only one (launch.py --no-dialogues), with each learnt term left out in turn "
                         "(writes conversations_dialogues.*)")
+    p.add_argument("--train-dialogues", type=Path, default=None, metavar="FILE",
+                   help="with --versus-ratings: the learnt bot also reads FILE (launch.py --dialogues FILE)")
     p.add_argument("--tune-defaults", type=Path, default=None, metavar="TRAIN",
                    help="choose the ratings-only replay defaults (fusion/config.py REPLAY_DEFAULTS) on the dev "
                         "split of these dialogues (e.g. ../shared/data/redial/train.jsonl), replayed through the "
@@ -93,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--plain-texts builds its own MovieLens artifacts: give --artifacts DIR")
     if args.catalog == "redial":
         return redial_main(args, argv)
-    if args.train_dialogues is not None:
+    if args.train_dialogues is not None and not args.versus_ratings:
+        p.error("--train-dialogues goes with --versus-ratings")
+    if args.versus_ratings:
         return dialogues_main(args, argv)
     if args.tune_defaults is not None:
         return defaults_main(args, argv)
@@ -279,9 +283,11 @@ def dialogues_main(args, argv: list[str]) -> int:
     try:
         redial = load_catalog(dialogues_path.parent, with_facts=False)
         dialogues = load_dialogues(dialogues_path, redial)
-        plain, _ = launch.make_bot(launch.parse_args([]))
-        learnt, _ = launch.make_bot(launch.parse_args(["--dialogues", str(args.train_dialogues)] + (
-            ["--artifacts", str(args.artifacts)] if args.artifacts else [])))
+        plain, _ = launch.make_bot(launch.parse_args(["--no-dialogues"]))
+        flags = (["--dialogues", str(args.train_dialogues)] if args.train_dialogues else []) + (
+            ["--artifacts", str(args.artifacts)] if args.artifacts else [])
+        learnt_args = launch.parse_args(flags)
+        learnt, _ = launch.make_bot(learnt_args)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -289,7 +295,9 @@ def dialogues_main(args, argv: list[str]) -> int:
     to_bot = {redial.items[a].item_id: learnt.catalog.items[b].item_id for a, b in links.items()}
     results, seconds = {}, {}
     config = learnt.recommender.config
-    variants = {"ratings alone (make run)": plain, "learnt from dialogues (launch.py --dialogues)": learnt}
+    learnt_name = (f"learnt from dialogues (launch.py {' '.join(flags)})" if flags
+                   else "learnt from the shipped dialogues (make run)")
+    variants = {"ratings alone (launch.py --no-dialogues)": plain, learnt_name: learnt}
     for term in sorted(w for w, v in config.weights.items() if v):
         weights = {k: v for k, v in config.weights.items() if k != term}
         variants[f"learnt, without the {term} term"] = type(learnt)(
@@ -301,10 +309,9 @@ def dialogues_main(args, argv: list[str]) -> int:
         print(f"{name}: R@10 {results[name]['recall@10']:.3f} R@50 {results[name]['recall@50']:.3f}", flush=True)
     from retrieval.artifacts import read_manifest
 
-    folder = args.artifacts or launch.ROOT / "artifacts" / f"{learnt.catalog.name}-dialogues"
-    build = read_manifest(folder).get("config", {}).get("conversations", {})
+    build = read_manifest(learnt_args.artifacts).get("config", {}).get("conversations", {})
     tuning = build.get("tuning", {})
-    report = {"dialogues": str(dialogues_path), "train_dialogues": str(args.train_dialogues),
+    report = {"dialogues": str(dialogues_path), "learnt_flags": flags,
               "n_dialogues": len(dialogues), "linked_movies": len(links), "catalog": learnt.catalog.name,
               "learnt_pipeline": config.to_dict(), "source": build.get("source"),
               "dev_tuning": {k: tuning.get(k) for k in ("n_dialogues", "n_cases", "structures", "seconds")},
@@ -314,9 +321,10 @@ def dialogues_main(args, argv: list[str]) -> int:
           f"`{dialogues_path.name}` replayed through each bot (MovieLens, {len(learnt.catalog)} items; the bot "
           f"hears the seeker's messages only); {len(links)} ReDial movies link to the catalog, and only linked "
           "movies new to the dialogue count as targets. The learnt bot was built with "
-          f"`launch.py --dialogues {args.train_dialogues}`: {build.get('source', '?')}; 85% of them fit its "
+          f"`launch.py {' '.join(flags)}`: {build.get('source', '?')}; 85% of them fit its "
           "parts (encoder pairs, co-occurrence, priors, head, nearest contexts), the other 15% (dev) chose its "
-          "weights by this same replay. The replayed file was touched by no choice.", "",
+          "weights by this same replay (at development time where the build took the shipped choices, "
+          f"fusion/choices.py). The replayed file was touched by no choice.", "",
           "| bot | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
     md += table_rows(results, seconds)
     if tuning.get("structures"):

@@ -12,14 +12,16 @@ is set, else refused with a message that says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
-from fusion.config import PipelineConfig, load_config
+from fusion.choices import CONVERSATIONS, RATINGS
+from fusion.config import PipelineConfig, load_config, request_weights, save_config
 from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
@@ -69,7 +71,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
                   progress: bool = True, finetune: bool = False,
                   tune: bool = False, finetune_config=None,
                   conversations: Conversations | None = None,
-                  int8_queries: bool = False) -> tuple[Recommender, BuildReport]:
+                  int8_queries: bool = False, choices=None) -> tuple[Recommender, BuildReport]:
     """`finetune`: first fine-tune the (transformer) encoder on this catalog's interaction
     log into `<folder>/encoder/` (reused on later runs; see retrieval/finetune.py, whose
     `finetune_config` recipe defaults to CATALOG_RECIPE) and embed the catalog with the
@@ -85,7 +87,9 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     what they teach (co-occurrence, recommendation priors, head, nearest contexts;
     fusion/conversations.py) is fitted into `<folder>/conversations/` and weighted as
     tuned on their dev split (`<folder>/conversations/tuned/`); without them the
-    pipeline learns from ratings alone, and the build says so. With `progress`, prints a
+    pipeline learns from ratings alone, and the build says so. `choices` (fusion/choices.py
+    ShippedChoices): tuned configs made at development time for a recipe; where the build's
+    recipe is that one, tuning takes them instead of searching. With `progress`, prints a
     heading per stage (with an ETA for the long ones) and a closing one-line summary;
     `<folder>/manifest.json` records it."""
     stages = Stages(STAGES, progress)
@@ -99,6 +103,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         return not (part / "manifest.json").exists()
 
     text_stale = rebuild or stale(text_dir)
+    recipe = _recipe(catalog, interactions, encoder, finetune and not text_only, finetune_config, conversations,
+                     config, int8_queries)
     # 1. fine-tuning (a folder written by `python -m bot.offline.learn --finetune-encoder` serves
     # the encoder it fine-tuned on logged sessions, whose vectors are in text/)
     learned_encoder = folder / LEARNED_DIR / "encoder"
@@ -172,8 +178,18 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         from fusion.tune import tune_and_save, tune_readiness
 
         why = tune_readiness(interactions)
+        shipped, not_shipped = choices.get(RATINGS, recipe) if choices is not None else (None, "")
+        if not_shipped and progress:
+            print(f"  tuning here: {not_shipped}", flush=True)
         if why:
             stages.skip("tuning", f"{why}; using {config.cf_model} and fixed alpha {config.alpha}")
+        elif shipped is not None:
+            stages.start("tuning", "CF model, fuser and MMR as tuned at development time on the same data and "
+                                   "recipe (shipped: retrieval/data/movielens_choices.json)")
+            save_config(folder / "fusion", shipped.config, fingerprints(catalog, interactions),
+                        {**shipped.validation, "shipped": choices.made})
+            tuned = shipped.config
+            stages.done("tuning", "shipped")
         else:
             stages.start("tuning", f"tuning CF model, fuser and MMR on validation users of {len(interactions):,} "
                                    "interactions")
@@ -195,12 +211,16 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     conversation_report: dict = {}
     if conversations is None:
         terms, config = ratings_pipeline(folder, retriever, cf, config, tuned is not None, text_only)
-        stages.skip("conversations", "no dialogue file given (--dialogues FILE): learning from ratings alone")
+        stages.skip("conversations", "no dialogues (the default catalog ships ReDial's; --dialogues FILE adds yours): "
+                                     "learning from ratings alone")
     else:
         terms, config = _logbook(folder, catalog, config, text_only)
+        config = config.with_(weights={**request_weights(), **config.weights})
         stages.start("conversations", f"learning from conversations: {conversations.source}")
+        shipped = (choices.get(CONVERSATIONS, recipe) if choices is not None and tune else (None, ""))
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
-                                                            cf, config, folder / "conversations", progress, terms)
+                                                            cf, config, folder / "conversations", progress, terms,
+                                                            shipped, choices.made if choices is not None else "")
         built += conversation_report["built"]
         stages.done("conversations", "built" if conversation_report["built"] else "reused",
                     conversation_report.get("summary", ""))
@@ -213,10 +233,25 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
     wall, cpu = stages.seconds()
     write_manifest(folder, KIND, fingerprints(catalog, interactions),
                    {**stages.to_dict(), "built": built, "text_only": text_only, "pipeline": config.to_dict(),
+                    "recipe": recipe,
                     "queries": retriever.query_encoder.describe(),
                     "conversations": {k: v for k, v in conversation_report.items() if k != "built"}})
     return Recommender(retriever, cf, config, terms), BuildReport(tuple(built), wall, stages.skipped(), cpu, summary,
                                                                   text_only)
+
+
+def _recipe(catalog: Catalog, interactions: Interactions, encoder: Encoder, finetunes: bool, finetune_config,
+            conversations: Conversations | None, config: PipelineConfig, int8_queries: bool) -> dict[str, str]:
+    """fusion/choices.py build_recipe for this build's arguments."""
+    from fusion.choices import build_recipe
+    from retrieval.encoder import model_identity
+    from retrieval.finetune import CATALOG_PAIRS, CATALOG_RECIPE, DIALOGUE_PAIRS
+
+    base = model_identity(encoder.model_dir) if hasattr(encoder, "model_dir") else json.dumps(
+        jsonable(encoder.describe()), sort_keys=True)
+    recipe = ({**asdict(finetune_config or CATALOG_RECIPE), "pairs": CATALOG_PAIRS, "dialogue_pairs": DIALOGUE_PAIRS}
+              if finetunes else None)
+    return build_recipe(catalog, interactions, base, recipe, conversations, config, int8_queries)
 
 
 def ratings_pipeline(folder: Path, retriever: Retriever, cf: CFModel, config: PipelineConfig, tuned: bool,
@@ -228,6 +263,22 @@ def ratings_pipeline(folder: Path, retriever: Retriever, cf: CFModel, config: Pi
     chat serves."""
     terms, config = _logbook(folder, retriever.catalog, config, text_only)
     return ratings_only(retriever, cf, config, tuned, terms)
+
+
+def learnt_pipeline(folder: Path, retriever: Retriever) -> tuple[list, PipelineConfig] | None:
+    """(terms, config) that a build of `folder` which learnt from conversations serves (the
+    parts and the weights tuned for them in `<folder>/conversations/`, then the folder's
+    "logbook" term, as `load_or_build` assembles them); None for a folder built without
+    dialogues. The cold-start benchmark's shipped row reads the default bot through it."""
+    from fusion.conversations import conversation_terms
+
+    tuned = folder / "conversations" / TUNED
+    if not (tuned / "manifest.json").exists():
+        return None
+    logbook, _ = _logbook(folder, retriever.catalog, PipelineConfig(), False)
+    terms = conversation_terms(folder / "conversations", retriever.catalog, retriever.item_vectors,
+                               cooccur_term=True) + logbook
+    return terms, load_config(tuned)[0]
 
 
 def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: bool) -> tuple[list, PipelineConfig]:
@@ -322,14 +373,13 @@ TUNED = "tuned"  # <folder>/conversations/tuned/: the config tuned on the dev di
 
 def _conversations(conversations: Conversations, catalog: Catalog, interactions: Interactions, encoder: Encoder,
                    retriever: Retriever, cf: CFModel, config: PipelineConfig, folder: Path, progress: bool,
-                   extra_terms: Sequence = ()):
+                   extra_terms: Sequence = (), shipped: tuple = (None, ""), made: str = ""):
     """(config, terms, report) of a pipeline that also learns from `conversations`: its
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
-    reused when parts, dev dialogues, starting config and query encoder are the same)."""
+    reused when parts, dev dialogues, starting config and query encoder are the same, or
+    taken from `shipped`, (fusion/choices.py Choice or None, why not), when it has one)."""
     import hashlib
-    import json
 
-    from fusion.config import save_config
     from fusion.conversations import (conversation_terms, dialogues_fingerprint, encoder_fingerprint,
                                       fit_conversation_parts)
 
@@ -348,8 +398,18 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
         report["tuning"] = manifest.get("validation") or {}
     except StaleArtifactError:  # none yet, or tuned for other parts, dev dialogues, start or queries
         tuned = None
-    if tuned is None and conversations.tune is not None:
+    if tuned is None and shipped[0] is not None:
+        report["tuning"] = {**shipped[0].validation, "shipped": made}
+        tuned = shipped[0].config
+        save_config(folder / TUNED, tuned, fps, report["tuning"])
+        if progress:
+            print("  weights of what they teach as tuned at development time on the same dev dialogues and recipe "
+                  "(shipped: retrieval/data/movielens_choices.json)", flush=True)
+    elif tuned is None and conversations.tune is not None:
         from fusion.tune import ratings_guard
+
+        if shipped[1] and progress:
+            print(f"  tuning here: {shipped[1]}", flush=True)
 
         # words learnt from conversations must not cost what likes bring (fusion/tune.py)
         guard = ratings_guard(catalog, interactions, retriever, config, lambda _cf: terms)
@@ -407,7 +467,8 @@ def _finetuned(catalog: Catalog, interactions: Interactions, encoder, out_dir: P
     eta = None
     if progress and (rebuild or not (out_dir / "config.json").exists()):
         per_text = estimate_encode_seconds(encoder.encode, catalog.texts()) / max(len(catalog), 1)
-        eta = estimate_seconds(config, len(catalog), per_text)
+        eta = estimate_seconds(config, len(catalog), per_text, text_length=getattr(encoder, "max_length", 128),
+                               dialogues=bool(dialogues))
     source = "the interactions and dialogues" if dialogues else "the interactions"
     stages.start("fine-tuning", f"fine-tuning the encoder on {source} (up to {config.max_steps} steps)"
                  if eta is not None else f"fine-tuned encoder in {out_dir}", eta)

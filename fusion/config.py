@@ -99,6 +99,16 @@ REPLAY_DEFAULTS: dict[str, Any] = {"n_candidates": 1000,
 TOPIC_WEIGHT = 2.0
 
 
+def request_weights() -> dict[str, float]:
+    """The weights of the terms that read only the request and mean the same in every
+    pipeline: the topics asked for (TOPIC_WEIGHT) and the replay defaults' genres and latest
+    turn. A pipeline that learns from conversations starts from them and keeps them while
+    the dev replay tunes what the conversations teach (ReDial requests name too few topics
+    for the replay to weigh them; without them "a heist movie" listed The Matrix first)."""
+    defaults = REPLAY_DEFAULTS.get("weights", {})
+    return {"topics": TOPIC_WEIGHT, **{k: defaults[k] for k in ("genres", "latest") if k in defaults}}
+
+
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:
     """`config` with the ratings-only replay defaults over it (its other term weights kept)."""
     changes = dict(REPLAY_DEFAULTS)

@@ -200,7 +200,8 @@ TUNED = PipelineConfig(cf_model="itemknn", fuser={"kind": "adaptive", "alpha_inf
 
 def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recommender]:
     """`_comedy_targets` with TUNED saved in `folder`, built and loaded as `make run` does
-    (launch.make_bot; the data and the encoder swapped for the tiny ones): its recommender."""
+    (launch.make_bot; the data and the encoder swapped for the tiny ones; the ratings path,
+    --no-dialogues): its recommender."""
     import fusion.build
     import launch
     import retrieval.encoder
@@ -214,7 +215,7 @@ def _served(folder, monkeypatch, encoder) -> tuple[Catalog, Interactions, Recomm
     monkeypatch.setattr(retrieval.movielens, "load_movielens", lambda: (catalog, log))
     monkeypatch.setattr(retrieval.encoder, "TransformerEncoder", lambda path=None, **_: encoder)
     monkeypatch.setattr(fusion.build, "served_encoder", lambda folder, model_dir=None: encoder)  # the benchmark's
-    bot, _ = launch.make_bot(launch.parse_args(["--artifacts", str(folder), "--no-finetune", "--no-tune"]))
+    bot, _ = launch.make_bot(launch.parse_args(["--artifacts", str(folder), "--no-finetune", "--no-tune", "--no-dialogues"]))
     return catalog, log, bot.recommender
 
 

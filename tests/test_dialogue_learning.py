@@ -84,10 +84,10 @@ def conversations(dialogue_file) -> Conversations:
 def test_without_dialogues_the_build_says_it_learns_from_ratings_alone(tmp_path, capsys):
     cat = catalog()
     rec, report = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a")
-    assert "no dialogue file given" in report.skipped["conversations"]
+    assert "no dialogues" in report.skipped["conversations"]
     # only what reads the request and the ratings: nothing learnt from conversations
     assert set(rec.terms) <= {"repeat", "entity", "latest", "genres", "topics", "alike", "popular"}
-    assert "[5/5] conversations: skipped, no dialogue file given" in capsys.readouterr().out
+    assert "[5/5] conversations: skipped, no dialogues" in capsys.readouterr().out
 
 
 def test_the_build_learns_what_only_conversations_know_and_reuses_it(tmp_path, dialogue_file):
@@ -173,6 +173,78 @@ def test_launch_reads_dialogues_into_a_folder_of_their_own(dialogue_file, capsys
     with pytest.raises(SystemExit):
         launch.parse_args(["--catalog", "redial", "--dialogues", str(dialogue_file)])
     assert "drop --dialogues" in capsys.readouterr().err
-    convs = launch.load_conversations(dialogue_file, catalog())
+    own = launch.parse_args(["--catalog", "books.csv", "--dialogues", str(dialogue_file)])
+    convs = launch.load_conversations(own, catalog())  # another catalog: no shipped dialogues
     assert len(convs.fit) + len(convs.dev) == 60 and convs.tune is tune_on_dialogues and convs.tune_fingerprint
     assert "2 of their movies linked" in capsys.readouterr().out
+    assert launch.load_conversations(launch.parse_args(["--catalog", "books.csv"]), catalog()) is None
+
+
+def test_the_default_catalog_learns_from_the_shipped_dialogues_and_a_file_adds_to_them(dialogue_file, capsys):
+    import launch
+
+    from retrieval.shipped_dialogues import read_dialogues
+
+    named = sorted({i for d in read_dialogues()[:20] for t in d.turns for i in t.item_ids})
+    movies = Catalog("movielens", catalog().items + tuple(Item(i, f"Movie {i}", item_text(f"Movie {i}", 1990, ()),
+                                                                1990, ()) for i in named), kind=MOVIE)
+    shipped = launch.load_conversations(launch.parse_args([]), movies)
+    assert len(shipped.fit) + len(shipped.dev) == 1513 and "shipped" in shipped.source
+    both = launch.load_conversations(launch.parse_args(["--dialogues", str(dialogue_file)]), movies)
+    assert len(both.fit) + len(both.dev) == 1513 + 60 and "shipped" in both.source
+    assert launch.load_conversations(launch.parse_args(["--no-dialogues"]), movies) is None
+    assert launch.load_conversations(launch.parse_args([]), catalog()) is None  # none of their movies: unused
+    assert "none of their movies is in catalog small" in capsys.readouterr().out
+    for flags in (["--no-dialogues", "--dialogues", str(dialogue_file)], ["--no-dialogues", "--catalog", "x.csv"]):
+        with pytest.raises(SystemExit):
+            launch.parse_args(flags)
+    assert "--no-dialogues" in capsys.readouterr().err
+
+
+def test_shipped_choices_replace_tuning_only_for_the_recipe_they_were_made_for(tmp_path, dialogue_file, capsys):
+    from fusion.choices import CONVERSATIONS, ShippedChoices, recorded
+
+    cat, convs = catalog(), conversations(dialogue_file)
+    tuned, first = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                                 progress=False, conversations=convs, tune=True)
+    assert "conversation tuning" in first.built
+    path = tmp_path / "choices.json"
+    path.write_text(recorded(tmp_path / "a", "test").to_json())
+    choices = ShippedChoices.load(path)
+    assert choices.choices[CONVERSATIONS].config == tuned.config
+    # a fresh folder, the same data and recipe: the shipped weights, no search, the same pipeline
+    again, second = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "b",
+                                  conversations=convs, tune=True, choices=choices)
+    assert "conversation tuning" not in second.built and again.config == tuned.config
+    assert "as tuned at development time" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="came from the shipped file"):
+        recorded(tmp_path / "b", "test")  # a shipped choice is never recorded as a tuning
+    # other dev dialogues: the file does not apply, and the build says why before tuning
+    other = replace(convs, dev=convs.dev[1:])
+    _, third = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "c",
+                             conversations=other, tune=True, choices=choices)
+    assert "conversation tuning" in third.built
+    assert "the shipped choices were made for another dev" in capsys.readouterr().out
+
+
+def test_unreadable_shipped_choices_are_ignored(tmp_path):
+    from fusion.choices import ShippedChoices
+
+    for text in ("", "{}", '{"recipe": {}, "choices": {"ratings": {"pipeline": {"alpha": "x"}}}}'):
+        (tmp_path / "c.json").write_text(text)
+        assert ShippedChoices.load(tmp_path / "c.json") is None
+    assert ShippedChoices.load(tmp_path / "missing.json") is None
+
+
+def test_the_cold_start_benchmark_reads_the_learnt_pipeline_the_build_serves(tmp_path, dialogue_file):
+    from benchmarks.coldstart import shipped_recommender
+    from fusion.build import learnt_pipeline
+
+    cat = catalog()
+    log = make_checkerboard(cat)
+    rec, _ = load_or_build(cat, log, HashingEncoder(dim=256), tmp_path / "a", progress=False,
+                           conversations=conversations(dialogue_file))
+    shipped = shipped_recommender(tmp_path / "a", rec.retriever, rec.cf, rec.config)
+    assert shipped.config == rec.config and list(shipped.terms) == list(rec.terms)
+    plain, _ = load_or_build(cat, log, HashingEncoder(dim=256), tmp_path / "b", progress=False)
+    assert learnt_pipeline(tmp_path / "b", plain.retriever) is None  # built without dialogues: the ratings path
