@@ -321,7 +321,7 @@ def dialogues_main(args, argv: list[str]) -> int:
           f"`{dialogues_path.name}` replayed through each bot (MovieLens, {len(learnt.catalog)} items; the bot "
           f"hears the seeker's messages only); {len(links)} ReDial movies link to the catalog, and only linked "
           "movies new to the dialogue count as targets. The learnt bot was built with "
-          f"`launch.py {' '.join(flags)}`: {build.get('source', '?')}; 85% of them fit its "
+          f"`{' '.join(['launch.py', *flags]) if flags else 'make run'}`: {build.get('source', '?')}; 85% of them fit its "
           "parts (encoder pairs, co-occurrence, priors, head, nearest contexts), the other 15% (dev) chose its "
           "weights by this same replay (at development time where the build took the shipped choices, "
           f"fusion/choices.py). The replayed file was touched by no choice.", "",

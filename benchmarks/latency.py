@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     result["queries"] = queries
     # --query-precision float32 beside the int8 default: its own file, for the comparison
     name = ("latency" if bot.catalog.name == "movielens" else f"latency_{bot.catalog.name}") + (
-        "_dialogues" if launch_args.dialogues else "") + (
+        "_dialogues" if launch_args.dialogues else "_ratings" if launch_args.no_dialogues else "") + (
         "_float32" if launch_args.query_precision == "float32" else "")
     result["pipeline"] = bot.recommender.config.to_dict()
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
