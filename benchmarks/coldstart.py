@@ -10,8 +10,9 @@ other term), re-tuned on the validation users: text only, CF only, fixed-α fusi
 adaptive fusion (the tuned α(n), the issue's rule that is text only at k = 0, and the best
 rule whose CF weight grows with k), adaptive fusion + MMR, and adaptive fusion over a
 text-only pool. The shipped row ranks with the pipeline `make run` serves from the
-artifacts (`shipped_recommender`: fusion/build.py `ratings_pipeline`, the build's own
-code path: the tuned config under the replay defaults, the request terms with the
+artifacts (`shipped_recommender`, the build's own code path: fusion/build.py
+`learnt_pipeline` for a folder that learnt from conversations, the default, else
+`ratings_pipeline`: the tuned config under the replay defaults, the request terms with the
 request's genres wanted, the "popular" prior), its CF fitted on the training users.
 Figures: mean Recall@10 / NDCG@10 / MRR@10 with 95% bootstrap intervals over users, paired
 differences, an MMR λ sweep with diversity metrics, and CF-only figures per CF model.
@@ -335,8 +336,12 @@ def main(argv: list[str] | None = None) -> int:
                     "config": served.config.to_dict(), "terms": list(served.terms),
                     "served_by": ("the pipeline `make run` serves from these artifacts" if shipped is not None else
                                   "no tuned config in these artifacts: this tuning as `make run` serves a tuned one")
-                                 + " (launch.py make_bot -> fusion/build.py ratings_pipeline), its CF fitted on the "
-                                   "training users: the popular prior counts their ratings only",
+                                 + (" (launch.py make_bot -> fusion/build.py learnt_pipeline: the weights tuned for "
+                                    "what the shipped dialogues teach), its CF fitted on the training users; its "
+                                    "priors count ReDial's recommendations, no rating"
+                                    if "popularity" in served.terms else
+                                    " (launch.py make_bot -> fusion/build.py ratings_pipeline), its CF fitted on the "
+                                    "training users: the popular prior counts their ratings only"),
                     "build_manifest": build_manifest_note(args.artifacts, served.config)},
         "method_order": list(methods), "methods": results, "paired_ndcg": paired,
         "mmr_sweep": sweep, "cf_models": cf_models, "diagnostics": diagnostics,
