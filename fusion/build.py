@@ -26,7 +26,8 @@ from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
 from fusion.stages import Stages, estimate_encode_seconds
-from retrieval.artifacts import OutdatedArtifactError, StaleArtifactError, jsonable, read_manifest, write_manifest
+from retrieval.artifacts import (OutdatedArtifactError, StaleArtifactError, json_fingerprint, jsonable,
+                                 read_manifest, write_manifest)
 from retrieval.encoder import Encoder
 from retrieval.dialogue import Dialogue
 from retrieval.records import Catalog, Interactions
@@ -179,8 +180,6 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
 
         why = tune_readiness(interactions)
         shipped, not_shipped = choices.get(RATINGS, recipe) if choices is not None else (None, "")
-        if not_shipped and progress:
-            print(f"  tuning here: {not_shipped}", flush=True)
         if why:
             stages.skip("tuning", f"{why}; using {config.cf_model} and fixed alpha {config.alpha}")
         elif shipped is not None:
@@ -191,6 +190,8 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
             tuned = shipped.config
             stages.done("tuning", "shipped")
         else:
+            if not_shipped and progress:
+                print(f"  tuning here: {not_shipped}", flush=True)
             stages.start("tuning", f"tuning CF model, fuser and MMR on validation users of {len(interactions):,} "
                                    "interactions")
             tuned = tune_and_save(catalog, interactions, retriever, folder / "fusion", config=config).config
@@ -378,8 +379,6 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
     reused when parts, dev dialogues, starting config and query encoder are the same, or
     taken from `shipped`, (fusion/choices.py Choice or None, why not), when it has one)."""
-    import hashlib
-
     from fusion.conversations import (conversation_terms, dialogues_fingerprint, encoder_fingerprint,
                                       fit_conversation_parts)
 
@@ -388,7 +387,7 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True) + list(extra_terms)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
-           "start": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest(),
+           "start": json_fingerprint(config.to_dict()),
            # weights chosen while requests were heard at another precision are chosen again
            "queries": encoder_fingerprint(retriever.query_encoder)}
     built = [f"conversations ({', '.join(parts['built'])})"] if parts["built"] else []

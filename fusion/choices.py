@@ -19,28 +19,25 @@ made on the same dev data. Nothing here reads valid.jsonl or any split a benchma
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping
 
+from fusion.cf import fingerprints
 from fusion.config import PipelineConfig, request_weights
+from retrieval.artifacts import json_fingerprint
 
 CHOICES_FILE = Path(__file__).resolve().parent.parent / "retrieval" / "data" / "movielens_choices.json"
 RATINGS, CONVERSATIONS = "ratings", "conversations"  # the two tunings a build may take from the file
-
-
-def _sha(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def ratings_tuner_fingerprint() -> str:
     """What fusion/tune.py searches and how it splits users: a change there is a new tuner."""
     from fusion import tune
 
-    return _sha({"models": tune.MODELS, "mmr": tune.MMR_LAMBDAS, "mmr_keep": tune.MMR_KEEP,
+    return json_fingerprint({"models": tune.MODELS, "mmr": tune.MMR_LAMBDAS, "mmr_keep": tune.MMR_KEEP,
                  "split": [tune.N_TEST, tune.N_VALIDATION, tune.SEED], "guard_keep": tune.GUARD_KEEP,
                  "families": sorted(tune.FAMILIES)})
 
@@ -51,10 +48,10 @@ def build_recipe(catalog, interactions, base_model: str, finetune: Mapping | Non
     fine-tuning recipe as a dict, None when the build does not fine-tune)."""
     from fusion.conversations import dialogues_fingerprint
 
-    recipe = {"catalog": catalog.fingerprint(), "interactions": interactions.fingerprint(),
-              "encoder": _sha({"base": base_model, "finetune": finetune}),
-              "queries": "int8" if int8_queries else "float32", "start": _sha(start.to_dict()),
-              "request_weights": _sha(request_weights()),
+    recipe = {**fingerprints(catalog, interactions),
+              "encoder": json_fingerprint({"base": base_model, "finetune": finetune}),
+              "queries": "int8" if int8_queries else "float32", "start": json_fingerprint(start.to_dict()),
+              "request_weights": json_fingerprint(request_weights()),
               "ratings_tuner": ratings_tuner_fingerprint()}
     if conversations is not None:
         recipe.update(fit=dialogues_fingerprint(conversations.fit), dev=dialogues_fingerprint(conversations.dev),
@@ -154,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.write_text(shipped.to_json(), encoding="utf-8")
     print(f"wrote {args.out}: {', '.join(sorted(shipped.choices))} choices for recipe "
-          f"{_sha(dict(shipped.recipe))[:12]}")
+          f"{json_fingerprint(dict(shipped.recipe))[:12]}")
     return 0
 
 

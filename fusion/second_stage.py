@@ -52,11 +52,10 @@ AFTER_SECOND_STAGE = ("genre_first",)  # config entries that act on the reranked
 def first_stage_fingerprint(config) -> str:
     """What a trained reranker depends on besides its data: the first stage whose
     candidates and scores it reads (the config without the second stage and what follows it)."""
-    import hashlib
-    import json
+    from retrieval.artifacts import json_fingerprint
 
     first = {k: v for k, v in config.with_(rerank=False).to_dict().items() if k not in AFTER_SECOND_STAGE}
-    return hashlib.sha256(json.dumps(first, sort_keys=True).encode()).hexdigest()
+    return json_fingerprint(first)
 
 
 def select(first: np.ndarray, extras: Sequence[np.ndarray], banned: Sequence[int], always: Sequence[int],

@@ -73,6 +73,11 @@ def artifact_files(folder: Path) -> list[Path]:
     return out
 
 
+def json_fingerprint(value: Any) -> str:
+    """sha256 of `value` as sorted-key JSON: what a manifest records for a config or recipe."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def write_manifest(folder: Path, kind: str, fingerprints: dict[str, str], config: dict[str, Any]) -> None:
     """Write `folder`/manifest.json last, after every file it vouches for."""
     folder.mkdir(parents=True, exist_ok=True)
