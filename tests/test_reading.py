@@ -85,6 +85,43 @@ def test_that_one_it_is_after_a_list_asks_which(bot):
     assert bot.respond("perfect, thanks", s).reply.startswith("You're welcome!")  # no pointer: nothing to ask
 
 
+def test_that_one_after_a_correction_accepts_the_film_corrected_to(bot):
+    """Issue 31, a stranger's chat: "i loved rocky" -> list -> "no, I meant the other one,
+    million dollar baby" -> list -> "that one it is, thanks" settles on the film corrected
+    to, not on the list shown after it; so do the close variants."""
+    s = shown(bot.listen("I loved Heat", shown(bot.new_session("s"), "heat", "ryan", "jaws")), "memento", "prestige")
+    s = shown(bot.listen("no i meant Collateral", s), "memento", "prestige", "bttf")
+    turn = bot.respond("that one it is, thanks", s)
+    r = turn.session.readings[-1]
+    assert r.act == "accept" and r.accepted_ids == ("collateral",)
+    assert [(x.kind, x.text, x.polarity, x.value) for x in r.spans] == [("title", "that one", "accept", "collateral")]
+    assert not turn.items and turn.reply.startswith("Great choice: enjoy Collateral (2004)")
+    for message in ("that one it is", "that's the one", "ok that one then", "i'll go with that one",
+                    "sounds good, that one", "yes this one please"):
+        r = bot.read(message, s)
+        assert (r.act, r.accepted_ids) == ("accept", ("collateral",)), message
+    for message in ("not that one", "is that one any good?", "i loved that one"):  # no pick taken
+        assert bot.read(message, s).act != "accept", message
+    done = bot.respond("that's it, thanks", s)  # done, no film pointed at: nothing to ask
+    assert done.session.readings[-1].accepted_ids == () and done.reply.startswith("You're welcome!")
+
+
+def test_that_one_after_a_question_about_one_film_accepts_it(bot):
+    s = shown(bot.new_session("s"), "heat", "collateral", "memento")
+    s = shown(bot.listen("is memento any good?", s), "prestige", "inception")  # a list came after the answer
+    r = bot.read("that one it is, thanks", s)
+    assert r.act == "accept" and r.accepted_ids == ("memento",)
+
+
+def test_that_one_after_two_films_named_asks_which(bot):
+    """The previous turn named two films: "that one" is either, so the bot asks, as after a list."""
+    s = shown(bot.listen("I loved Heat and Memento", bot.new_session("s")), "prestige", "collateral")
+    turn = bot.respond("that one it is, thanks", s)
+    assert turn.session.readings[-1].act == "accept" and turn.session.readings[-1].accepted_ids == ()
+    assert turn.reply.startswith("Glad one of them caught your eye! Which one is it?")
+    assert bot.read("ok that one then", s).accepted_ids == ()
+
+
 def test_a_correction_that_names_who_is_in_it_picks_that_film_from_the_list(bot):
     """ "no, I meant the other one, the one with jamie foxx": the shown film with him is
     liked; he is no limit on the list."""

@@ -51,14 +51,17 @@ UNDO = re.compile(r"\b(?:i\s+)?(?:didn'?t|did not|never)\s+(?:say|said|mean|mean
 CORRECTION = re.compile(r"^\W*(?:(?:no+|nope|nah|sorry|oops|wait|actually)\W+)*(?:i\s+)?(?:meant|mean|said)\b",
                         re.IGNORECASE)
 # "X it is", "I'll watch X", "going with X", "X sounds perfect": settling on a pick
-ACCEPT_AFTER = re.compile(r"\b(?:it is|it'?s decided|is the one|sounds (?:perfect|great|good|like a plan)|"
-                          r"it'?ll be|for tonight|wins)\b", re.IGNORECASE)
+ACCEPT_AFTER = re.compile(r"(?:\b(?:it is|it'?s decided|is the one|sounds (?:perfect|great|good|like a plan)|"
+                          r"it'?ll be|for tonight|wins)|'s the one)\b", re.IGNORECASE)  # "that's the one"
 ACCEPT_BEFORE = re.compile(r"\b(?:i'?ll|i will|i'?m going to|gonna|going to|let'?s|we'?ll|i (?:might|may|should|will have to|"
                            r"have to|need to))\s+(?:definitely\s+|probably\s+|have to\s+|be sure to\s+)?(?:watch|go with|take|"
                            r"try|pick|check|see|give|look (?:into|up|for)|add|rent|stream)\b|\b(?:going with|i pick|i choose|"
                            r"i'?ll have)\b", re.IGNORECASE)
 ACCEPT_PLAIN = re.compile(r"^\W*(?:perfect|great|awesome|sounds good|that works|that'?s it|done|deal)\W*"
                           r"(?:thanks?|thank you|thx|ty|cheers)", re.IGNORECASE)
+# Words that only agree: "ok that one then", "sounds good, that one", "yes that one please"
+ASSENT = frozenset("""ok okay k yes yeah yep yup yea ya sure alright then please pls plz sounds good great perfect cool
+awesome thanks thank you thx ty cheers""".split())
 # "those are kids movies", "they're all too old", "these look boring": about the last list
 COMPLAINT = re.compile(r"\b(?:those|these|they|them|all of (?:them|those|these)|that list|this list)\s*(?:are|were|'re|re|"
                        r"look|looks|seem|seems|all look|are all|were all)\s+(?:all\s+|just\s+|so\s+|too\s+|way too\s+)?"
@@ -144,6 +147,47 @@ def narrows(reading: Reading) -> bool:
 def last_named(session: Session) -> tuple[str, ...]:
     """The items of the latest turn, either side's, that named any: what "it" may mean."""
     return next((t.item_ids for t in reversed(session.transcript) if t.item_ids), ())
+
+
+def settles_on(message: str, start: int, end: int) -> bool:
+    """Whether the message settles on what message[start:end] names (a title, "that one"):
+    "X it is", "that's the one", "I'll go with X"."""
+    return bool(ACCEPT_AFTER.match(message[end:end + 30].lstrip(" ,"))
+                or ACCEPT_BEFORE.search(message[max(0, start - 30):start]))
+
+
+def settled_reference(message: str) -> re.Match | None:
+    """The "that one" / "it" a message settles on, as a title would be ("that one it is,
+    thanks", "i'll go with that one", "that's the one"), or said with nothing but assent
+    around it ("ok that one then", "sounds good, that one"); None for "not that one", "is
+    it scary?", "that's it, thanks"."""
+    if is_question(message):
+        return None
+    plain = ACCEPT_PLAIN.match(message)  # "that's it, thanks": done, no pick
+    scopes = negated_scopes(message)
+    for m in REFERENCE.finditer(message):
+        if (plain and m.start() < plain.end()) or verdict(message, m.start(), m.end(), scopes) == "-":
+            continue
+        rest = re.findall(r"[a-z']+", (message[:m.start()] + " " + message[m.end():]).lower())
+        if settles_on(message, m.start(), m.end()) or set(rest) <= ASSENT:
+            return m
+    return None
+
+
+def referred(session: Session) -> str | None:
+    """The one title "that one" / "it" points back at: that of the latest turn naming
+    exactly one (either side's), else, when the latest named several (a list), the one
+    title the person's previous turn liked, corrected to or asked about ("no, I meant
+    Million Dollar Baby" -> list -> "that one it is"); None when that turn named none or
+    several."""
+    last = last_named(session)
+    if len(last) == 1:
+        return last[0]
+    previous = session.readings[-1] if session.readings else None
+    named = previous.mentioned_ids() if previous is not None else ()
+    if len(named) == 1 and named[0] in previous.liked_ids + previous.asked_ids:
+        return named[0]
+    return None
 
 
 def asking(reading: Reading, item_id: str, spans: tuple[Span, ...], language: str) -> Reading:
@@ -271,9 +315,15 @@ class Reader:
                 and not (is_question(message) and not accepted):
             spans = tuple(replace(s, polarity="accept") if (s.kind == "title" and s.value in accepted) or s in listed
                           else s for s in reading.spans)
-            pointer = REFERENCE.search(message) if not accepted and session.last_ids else None
-            if pointer is not None:
-                # "that one it is, thanks" after a list: which one is not said; the reply asks
+            pointer = settled_reference(message) if not accepted else None
+            one = referred(session) if pointer is not None else None
+            if one is not None:
+                # "that one it is, thanks": the title spoken of last, or the one the person's
+                # previous turn named ("no, I meant Million Dollar Baby" before the list)
+                accepted = (one,)
+                spans += (Span("title", pointer.start(), pointer.end(), pointer.group(0), "accept", one),)
+            elif pointer is not None and session.last_ids:
+                # "that one it is, thanks" after a list, with no one title to point at: the reply asks
                 spans += (Span("list_ref", pointer.start(), pointer.end(), pointer.group(0), "accept", "?"),)
             return replace(reading, act="accept", accepted_ids=accepted, liked_ids=accepted, spans=spans,
                            text="", language=language)
@@ -368,13 +418,12 @@ class Reader:
         out"), () for a plain "perfect, thanks" or "thanks for the help", None when it
         settles on nothing."""
         for s in titles:
-            after = message[s.end:s.end + 30]
-            before = message[max(0, s.start - 30):s.start]
-            if s.polarity != "-" and (ACCEPT_AFTER.match(after.lstrip(" ,")) or ACCEPT_BEFORE.search(before)):
+            if s.polarity != "-" and settles_on(message, s.start, s.end):
                 return (s.value,)
         if not titles and (ACCEPT_PLAIN.match(message) or THANKS_FOR.search(message)
-                           or (ACCEPT_BEFORE.search(message) and not is_question(message))):
-            return ()
+                           or (ACCEPT_BEFORE.search(message) and not is_question(message))
+                           or settled_reference(message) is not None):
+            return ()  # which one "that one" is: Reader._read
         spoken = session.last_ids or any(u.item_ids for u in session.transcript)
         farewell = any(not u.seeker and BYE.search(u.text) for u in session.transcript[-1:])
         if spoken and not farewell and small_talk(message) == "thanks" \
