@@ -224,20 +224,82 @@ def test_the_kind_of_item_is_no_part_of_a_topic_and_a_genre_shelf_keeps_its_head
     assert reader.read("serial killer thrillers", Session("s")).topics == ("serial killer thriller", "serial killer")
 
 
+# row -> topics: "boxer" tags half the items "boxing" does (one family); "box" tags none of
+# them (another word of the same stem); "training" none of "train"'s
+BOXING = [{"boxing"}, {"boxer", "boxing match"}, {"boxer"}, {"boxing match", "ring"}, {"female boxer"},
+          {"box"}, {"reference to pandora's box"}, {"music box"}, {"boxcar"}, {"reference to a boxing match at night"},
+          {"train"}, {"train station"}, {"training"}, set()]
+
+
+def boxing_term() -> TopicTerm:
+    return TopicTerm([frozenset(t) for t in BOXING])
+
+
 def test_a_near_topic_earns_part_credit():
     from fusion.terms import NEAR_CREDIT, stem
 
-    assert stem("boxing") == stem("boxer") == stem("boxers") == "box" and stem("heist") == "heist"
-    term = TopicTerm([frozenset({"boxing"}), frozenset({"boxer"}), frozenset({"boxing match", "ring"}),
-                      frozenset({"boxcar"}), frozenset()])
-    scores = term.score(Request(np.zeros(4, np.float32), wanted_topics=("boxing",)), np.arange(5))
-    assert scores.tolist() == [1.0, NEAR_CREDIT, NEAR_CREDIT, 0.0, 0.0]  # "boxcar" is no ending of "box"
+    assert stem("boxing") == stem("boxer") == stem("box") == "box" and stem("heist") == "heist"
+    scores = boxing_term().score(Request(np.zeros(4, np.float32), wanted_topics=("boxing",)), np.arange(len(BOXING)))
+    near = NEAR_CREDIT
+    # boxing, boxer (+ boxing match), boxer, boxing match, female boxer; not box, pandora's box,
+    # music box, boxcar, nor a keyword 5 words longer than the topic
+    assert scores.tolist() == [1.0, near, near, near, near, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_words_of_one_stem_are_one_family_only_where_the_catalog_tags_the_same_items_with_both():
+    term = boxing_term()
+    assert term.family("boxing") == {"boxing", "boxer"} and term.family("boxers") == {"boxing", "boxer"}
+    assert term.family("box") == {"box"} and term.family("train") == {"train"}  # no item tagged with both
+    assert term.near_topics("boxing") == {"boxer", "boxing match", "female boxer"}
+    assert term.near_topics("train") == {"train station"}  # not "training"
+    assert term.near_topics("box") == {"music box"}  # "reference to pandora's box": 3 words more, too long
+
+
+def test_a_plural_is_the_same_word_and_a_near_topic_has_every_word_of_the_topic():
+    from fusion.terms import singular
+
+    assert singular("dogs") == "dog" and singular("boxes") == "box" and singular("stories") == "story"
+    assert singular("boss") == "boss" and singular("zombies", {"zombie"}) == "zombie"
+    assert singular("heroes", {"hero"}) == "hero" and singular("shoes") == "shoe"
+    term = TopicTerm([frozenset(t) for t in ({"time travel"}, {"time travel", "time traveler"}, {"travel"},
+                                             {"space travel"}, {"travel agent"}, {"zombies"}, {"zombie"},
+                                             {"zombie"}, {"high school"}, {"school"}, {"high school reunion"})])
+    assert term.near_topics("time travel") == {"time traveler"}  # not any travel
+    assert term.near_topics("zombie") == {"zombies"}
+    assert term.near_topics("high school") == {"high school reunion"}  # not "school"
 
 
 def test_a_reason_names_the_near_topic_the_item_carries():
-    item = replace(topic_catalog().items[7], facets=Facets(categories={TOPIC_FACET: ("boxer", "night")}))
-    assert [(c.value, c.detail) for c in topic_claims(item, ("boxing",))] == [("boxer", "")]
-    assert topic_claims(item, ("heist",)) == []
+    item = replace(topic_catalog().items[7], facets=Facets(categories={TOPIC_FACET: ("reference to pandora's box",
+                                                                                     "female boxer", "night")}))
+    near = boxing_term().near_topics
+    assert [(c.value, c.detail) for c in topic_claims(item, ("boxing",), near)] == [("female boxer", "")]
+    assert topic_claims(item, ("heist",), near) == []
+    stoner = replace(item, facets=Facets(categories={TOPIC_FACET: ("stoner", "reference to pandora's box")}))
+    assert topic_claims(stoner, ("boxing",), near) == []  # a box inside an unrelated phrase is no boxing
+    assert topic_claims(item, ("boxing",)) == []  # no judge of near topics: none named
+    near = TopicTerm([frozenset({"boxing", "boxer"}), frozenset({"boxer shorts", "shadow boxing"})]).near_topics
+    fighter = replace(item, facets=Facets(categories={TOPIC_FACET: ("boxer shorts", "shadow boxing", "boxer")}))
+    assert [c.value for c in topic_claims(fighter, ("boxing",), near)] == ["shadow boxing"]  # the very word
+    quoted = replace(fighter, fields={"description": "A washed-up boxer gets one more fight."})
+    assert [(c.value, c.detail) for c in topic_claims(quoted, ("boxing",), near)] == [
+        ("boxer", "A washed-up boxer gets one more fight.")]  # one its description quotes, first
+
+
+def test_a_bot_names_near_topics_as_its_ranking_judged_them():
+    catalog = topic_catalog()
+    extra = {"m1": ("boxing",), "m2": ("boxing", "boxer"), "m3": ("boxer",), "m4": ("reference to pandora's box",)}
+    items = tuple(replace(it, facets=Facets(it.facets.people, it.facets.numbers, {
+        **it.facets.categories, TOPIC_FACET: it.facets.categories.get(TOPIC_FACET, ()) + extra.get(it.item_id, ())}))
+        for it in catalog.items)
+    bot = tiny_bot(k=12, catalog=Catalog(catalog.name, items, kind=catalog.kind))
+    rec = bot.recommender
+    bot = type(bot)(Recommender(rec.retriever, rec.cf, rec.config.with_(weights={"topics": TOPIC_WEIGHT}),
+                                request_terms(rec.catalog, rec.retriever.item_vectors)), bot.config)
+    answer = bot.respond("a movie about boxing", Session("s"))
+    reasons = {it.recommendation.item.item_id: it.reason for it in answer.items}
+    assert [it.recommendation.item.item_id for it in answer.items[:3]] == ["m2", "m1", "m3"]
+    assert "about boxer" in reasons["m3"].lower() and "pandora" not in reasons["m4"]
 
 
 def test_what_an_item_is_about_is_answered_from_its_description():

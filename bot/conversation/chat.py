@@ -275,7 +275,9 @@ class Bot:
 
     def reasons(self, recs: list[Recommendation], session: Session) -> tuple[RankedItem, ...]:
         """Each pick with its reason, drawn from the evidence that ranked it (bot/conversation/justify.py)."""
-        return tuple(RankedItem(r, reason(r, session, self.writer, self.catalog)) for r in recs)
+        topics = getattr(self.recommender, "terms", {}).get("topics")  # a near topic is named as the ranking judged it
+        near = getattr(topics, "near_topics", None)
+        return tuple(RankedItem(r, reason(r, session, self.writer, self.catalog, near)) for r in recs)
 
     # --- feedback and edits -----------------------------------------------------------
     def feedback(self, session: Session, liked: tuple[str, ...] = (), disliked: tuple[str, ...] = ()) -> Session:

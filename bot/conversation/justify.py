@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from bot.conversation.state import Session
 from fusion.cf import MIN_POPULARITY_COUNT as MIN_POPULAR  # below it, no popularity score at all
 from fusion.recommender import Recommendation
-from fusion.terms import near_stem, stems_of
 from retrieval.facets import CATEGORY_WORDS, DEFAULT_UNITS, ROLE_WORDS, TOPIC_FACET, format_number
 from retrieval.records import Catalog, FacetFilter, Item
 
@@ -38,6 +37,8 @@ DESCRIPTION_WORDS = 12  # words of an item's own description quoted around a top
 # term (fusion/terms.py) whose evidence is an item -> the claim that cites it: items rated
 # highly together, talked about in one dialogue, liked in one of the bot's own logged chats
 EVIDENCE_CLAIMS = (("ratings", "co_liked"), ("dialogues", "talked_together"), ("logbook", "liked_in_chats"))
+# an asked-for topic -> the catalog's topics near it, lower case (fusion/terms.py TopicTerm.near_topics)
+NearTopics = Callable[[str], "frozenset[str]"]
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ def _requested_people(session: Session) -> list[tuple[str, str]]:
     return [(f.values[0], f.name) for f in session.facet_filters if f.kind == "people" and not f.negate]
 
 
-def topic_claims(item: Item, topics: tuple[str, ...]) -> list[Claim]:
+def topic_claims(item: Item, topics: tuple[str, ...], near: NearTopics | None = None) -> list[Claim]:
     """A claim per asked-for topic the item carries in its topic facet or names in its own
     description, with the description's words around the topic where it names it; else for
-    a near topic it carries ("boxer" when "boxing" was asked for), named as it is."""
+    a near topic it carries ("boxer" when "boxing" was asked for), named as it is: one that
+    `near` (the ranking's own judge, fusion/terms.py TopicTerm.near_topics) calls near."""
     description = item.fields.get("description", "")
     carried = tuple(item.facets.categories.get(TOPIC_FACET, ()))
     have = {t.casefold() for t in carried}
@@ -81,10 +83,14 @@ def topic_claims(item: Item, topics: tuple[str, ...]) -> list[Claim]:
             out.append(Claim("topic", topic, detail=fragment))
             continue
         # a near topic the ranking gave part credit for (fusion/terms.py TopicTerm): "boxer" for "boxing"
-        base = near_stem(topic)
-        near = next((t for t in carried if base in stems_of(t.casefold())), None) if base else None
-        if near is not None:
-            out.append(Claim("topic", near, detail=quote_around(description, near)))
+        close = near(topic) if near is not None else frozenset()
+        choices = [t for t in carried if t.casefold() in close]
+        if choices:
+            # one the description quotes ("...for boxer Maggie Fitzgerald..."), then one with the
+            # very words asked for ("shadow boxing" before "boxer shorts"), then the shortest
+            quotes, words = {t: quote_around(description, t) for t in choices}, set(topic.casefold().split())
+            named = min(choices, key=lambda t: (not quotes[t], not words <= set(t.casefold().split()), len(t.split())))
+            out.append(Claim("topic", named, detail=quotes[named]))
     return out
 
 
@@ -103,9 +109,10 @@ def quote_around(text: str, topic: str, words: int = DESCRIPTION_WORDS) -> str:
     return ("..." if a > 0 else "") + quoted + ("..." if b < len(tokens) else "")
 
 
-def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None) -> list[Claim]:
+def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None,
+           near: NearTopics | None = None) -> list[Claim]:
     """The claims about `rec` in `session`; `catalog` (the one `rec` came from) lets a reason
-    cite the liked items' facets and the catalog's units."""
+    cite the liked items' facets and the catalog's units, `near` the near topics it carries."""
     out: list[Claim] = []
     item, facets = rec.item, rec.item.facets
     units = {**DEFAULT_UNITS, **(dict(catalog.units) if catalog is not None else {})}
@@ -113,7 +120,7 @@ def claims(rec: Recommendation, session: Session, catalog: Catalog | None = None
     def liked_item(item_id: str) -> Item | None:
         return catalog.items[catalog.row(item_id)] if catalog is not None and item_id in catalog else None
 
-    out += topic_claims(item, session.wanted_topics())
+    out += topic_claims(item, session.wanted_topics(), near)
     cues = session.wanted_cues()
     out += [Claim("genre", g, cues[g.lower()][0]) for g in item.genres if g.lower() in cues]
     for name, role in _requested_people(session):
@@ -238,5 +245,5 @@ class TemplateWriter:
 
 
 def reason(rec: Recommendation, session: Session, writer: ReasonWriter | None = None,
-           catalog: Catalog | None = None) -> str:
-    return (writer or TemplateWriter()).write(claims(rec, session, catalog), rec)
+           catalog: Catalog | None = None, near: NearTopics | None = None) -> str:
+    return (writer or TemplateWriter()).write(claims(rec, session, catalog, near), rec)
