@@ -59,7 +59,7 @@ def shipped_recommender(folder: Path, retriever: Retriever, cf: CFModel, tuned: 
     replay defaults with the request terms, the "popular" prior of `cf.counts` and the
     logbook term (`ratings_pipeline`). `cf` is the tuned config's model fitted on the
     benchmark's training users, so neither it nor a ratings prior has seen a test user's ratings."""
-    learnt = learnt_pipeline(folder, retriever)
+    learnt = learnt_pipeline(folder, retriever, cf)
     terms, config = learnt if learnt is not None else ratings_pipeline(folder, retriever, cf, tuned, tuned=True)
     return Recommender(retriever, cf, config, terms)
 

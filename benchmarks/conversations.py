@@ -328,20 +328,36 @@ def dialogues_main(args, argv: list[str]) -> int:
           "| bot | R@1 | R@10 | R@50 | MRR@10 | targets | seconds |", "|---|---|---|---|---|---|---|"]
     md += table_rows(results, seconds)
     if tuning.get("structures"):
+        reference = tuning.get("guard_reference")
+        against = ("the ratings-only pipeline's cold-start NDCG@10 at any number k of likes revealed (k = 0, 1, 3, "
+                   f"5, 10; {figures(reference['ndcg@10_by_k'])})" if reference else
+                   "the start's cold-start NDCG@10 (mean over k = 0..10 likes)")
         md += ["", f"Dev replay ({tuning.get('n_dialogues')} dialogues, {tuning.get('n_cases')} cases), best point "
-               "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights). Guard "
-               f"(fusion/tune.py ratings_guard): a point that keeps less than {GUARD_KEEP:.0%} of the start's "
-               "cold-start NDCG@10 on the ratings tuner's validation users (k = 0..10 likes) is refused:", "",
-               "| query | candidates | start | best | cold-start NDCG@10 start -> best (floor) | points refused "
-               "| best point |", "|---|---|---|---|---|---|---|"]
+               "per structure (objective: mean of R@10 and R@50; start = the ratings-only weights; terms fade: "
+               "every term but the request's words weighs n0 / (n0 + likes)). Guard (fusion/tune.py "
+               f"ratings_guard): a point that keeps less than {GUARD_KEEP:.0%} of {against} on the ratings tuner's "
+               "validation users is refused:", "",
+               "| query | candidates | terms fade | start | best | cold-start NDCG@10 best (floor) | points refused "
+               "| best point |", "|---|---|---|---|---|---|---|---|"]
         for row in tuning["structures"]:
             g = row.get("guard")
-            guarded = (f"{g['start']:.4f} -> {g['best']:.4f} ({g['floor']:.4f}) | {g['refused']} of "
+            guarded = (f"{figures(g['best'])} ({figures(g['floor'])}) | {g['refused']} of "
                        f"{row['configs_tried']}") if g else "no guard | –"
-            md.append(f"| {row['query']} | {row['n_candidates'] or 'all'} | {row['start_objective']:.3f} | "
-                      f"{row['objective']:.3f} | {guarded} | `{json.dumps(row['best'])}` |")
+            fade = row.get("term_decay")
+            md.append(f"| {row['query']} | {row['n_candidates'] or 'all'} | {'no' if fade is None else f'n0 {fade}'} | "
+                      f"{objective(row['start_objective'])} | {row['objective']:.3f} | {guarded} | `{json.dumps(row['best'])}` |")
     write_report("conversations_dialogues", report, md)
     return 0
+
+
+def objective(value: float | None) -> str:
+    """A dev objective for a table cell (None: the point was refused by the guard)."""
+    return "refused by the guard" if value is None else f"{value:.3f}"
+
+
+def figures(value) -> str:
+    """A guard figure (one mean) or figures (one per k) for a table cell."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) else " / ".join(f"{v:.3f}" for v in value)
 
 
 def redial_main(args, argv: list[str]) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 
 from fusion.cf import CFModel, fingerprints, load_cf, make_cf, stored_model_matches
 from fusion.choices import CONVERSATIONS, RATINGS
-from fusion.config import PipelineConfig, load_config, request_weights, save_config
+from fusion.config import PipelineConfig, load_config, save_config
 from fusion.logbook_term import LOGBOOK, chosen_weight, load_logbook_term
 from fusion.logged import LEARNED_DIR, with_learned
 from fusion.recommender import Recommender
@@ -215,8 +215,10 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         stages.skip("conversations", "no dialogues (the default catalog ships ReDial's; --dialogues FILE adds yours): "
                                      "learning from ratings alone")
     else:
-        terms, config = _logbook(folder, catalog, config, text_only)
-        config = config.with_(weights={**request_weights(), **config.weights})
+        # the search starts from the ratings-only pipeline (its terms and weights): what the
+        # conversations teach is added where the dev replay rewards it
+        terms, config = ratings_pipeline(folder, retriever, cf, config, tuned is not None, text_only)
+        terms = [t for t in terms if t.name in (LOGBOOK, "popular")]  # the others come with the conversation terms
         stages.start("conversations", f"learning from conversations: {conversations.source}")
         shipped = (choices.get(CONVERSATIONS, recipe) if choices is not None and tune else (None, ""))
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
@@ -266,20 +268,29 @@ def ratings_pipeline(folder: Path, retriever: Retriever, cf: CFModel, config: Pi
     return ratings_only(retriever, cf, config, tuned, terms)
 
 
-def learnt_pipeline(folder: Path, retriever: Retriever) -> tuple[list, PipelineConfig] | None:
-    """(terms, config) that a build of `folder` which learnt from conversations serves (the
-    parts and the weights tuned for them in `<folder>/conversations/`, then the folder's
-    "logbook" term, as `load_or_build` assembles them); None for a folder built without
-    dialogues. The cold-start benchmark's shipped row reads the default bot through it."""
-    from fusion.conversations import conversation_terms
-
+def learnt_pipeline(folder: Path, retriever: Retriever, cf: CFModel) -> tuple[list, PipelineConfig] | None:
+    """(terms, config) that a build of `folder` which learnt from conversations serves over
+    `cf` (the parts and the weights tuned for them in `<folder>/conversations/`, then the
+    "popular" prior of `cf`'s counts and the folder's "logbook" term, as `load_or_build`
+    assembles them); None for a folder built without dialogues. The cold-start benchmark's
+    shipped row reads the default bot through it."""
     tuned = folder / "conversations" / TUNED
     if not (tuned / "manifest.json").exists():
         return None
     logbook, _ = _logbook(folder, retriever.catalog, PipelineConfig(), False)
-    terms = conversation_terms(folder / "conversations", retriever.catalog, retriever.item_vectors,
-                               cooccur_term=True) + logbook
-    return terms, load_config(tuned)[0]
+    return learnt_terms(folder / "conversations", retriever, cf, logbook), load_config(tuned)[0]
+
+
+def learnt_terms(folder: Path, retriever: Retriever, cf: CFModel, extra_terms: Sequence = ()) -> list:
+    """The terms of a pipeline that learnt from conversations (parts in `folder`): what
+    they teach, the request terms, the "popular" prior of `cf`'s counts (as the ratings-only
+    pipeline has it) and `extra_terms` (e.g. the logbook's)."""
+    from fusion.conversations import conversation_terms
+    from fusion.terms import popular_term
+
+    popular = [popular_term(cf.counts)] if np.asarray(cf.counts).any() else []
+    return (conversation_terms(folder, retriever.catalog, retriever.item_vectors, cooccur_term=True) + popular
+            + [t for t in extra_terms if t.name != "popular"])
 
 
 def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: bool) -> tuple[list, PipelineConfig]:
@@ -379,12 +390,11 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     parts fitted (or reused) into `folder`, their weights tuned on the dev dialogues (or
     reused when parts, dev dialogues, starting config and query encoder are the same, or
     taken from `shipped`, (fusion/choices.py Choice or None, why not), when it has one)."""
-    from fusion.conversations import (conversation_terms, dialogues_fingerprint, encoder_fingerprint,
-                                      fit_conversation_parts)
+    from fusion.conversations import dialogues_fingerprint, encoder_fingerprint, fit_conversation_parts
 
     parts = fit_conversation_parts(conversations.fit, catalog, encoder, retriever.item_vectors, folder,
                                    progress=progress)
-    terms = conversation_terms(folder, catalog, retriever.item_vectors, cooccur_term=True) + list(extra_terms)
+    terms = learnt_terms(folder, retriever, cf, extra_terms)
     fps = {**fingerprints(catalog, interactions), **{f"parts_{k}": v for k, v in parts["fingerprints"].items()},
            "dev": dialogues_fingerprint(conversations.dev), "tuner": conversations.tune_fingerprint,
            "start": json_fingerprint(config.to_dict()),
@@ -411,7 +421,8 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
             print(f"  tuning here: {shipped[1]}", flush=True)
 
         # words learnt from conversations must not cost what likes bring (fusion/tune.py)
-        guard = ratings_guard(catalog, interactions, retriever, config, lambda _cf: terms)
+        guard = ratings_guard(catalog, interactions, retriever, config,
+                              lambda guard_cf: learnt_terms(folder, retriever, guard_cf, extra_terms))
         tuned, report["tuning"] = conversations.tune(Recommender(retriever, cf, config, terms), conversations.dev,
                                                      progress=progress, guard=guard)
         save_config(folder / TUNED, tuned, fps, report["tuning"])
@@ -422,8 +433,9 @@ def _conversations(conversations: Conversations, catalog: Catalog, interactions:
     structures = report["tuning"].get("structures") or []
     if structures:
         best = max(structures, key=lambda r: r["objective"])
-        report["summary"] = (f"mean of R@10 and R@50 on the dev replay {structures[0]['start_objective']:.3f} "
-                             f"without these terms -> {best['objective']:.3f}")
+        start = next((r["start_objective"] for r in structures if r["start_objective"] is not None), None)
+        report["summary"] = (f"mean of R@10 and R@50 on the dev replay "
+                             f"{'?' if start is None else f'{start:.3f}'} without these terms -> {best['objective']:.3f}")
     return chosen, terms, {**report, "built": built}
 
 

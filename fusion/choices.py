@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from fusion.cf import fingerprints
-from fusion.config import PipelineConfig, request_weights
+from fusion.config import REPLAY_DEFAULTS, PipelineConfig, request_weights
 from retrieval.artifacts import json_fingerprint
 
 CHOICES_FILE = Path(__file__).resolve().parent.parent / "retrieval" / "data" / "movielens_choices.json"
@@ -52,6 +52,7 @@ def build_recipe(catalog, interactions, base_model: str, finetune: Mapping | Non
               "encoder": json_fingerprint({"base": base_model, "finetune": finetune}),
               "queries": "int8" if int8_queries else "float32", "start": json_fingerprint(start.to_dict()),
               "request_weights": json_fingerprint(request_weights()),
+              "replay_defaults": json_fingerprint(REPLAY_DEFAULTS),
               "ratings_tuner": ratings_tuner_fingerprint()}
     if conversations is not None:
         recipe.update(fit=dialogues_fingerprint(conversations.fit), dev=dialogues_fingerprint(conversations.dev),

@@ -159,9 +159,9 @@ def by_k(eps: Sequence[Episode], values: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def validation_ndcg(recommender: Recommender, users: Sequence[HeldOutUser], query_vectors: np.ndarray
-                    ) -> Callable[[object], float]:
-    """config -> mean NDCG@10 over `users` and every k (the tuner's metric) of
-    `recommender` under that config, its own fuser and MMR λ. Pools are built once per
+                    ) -> Callable[[object], np.ndarray]:
+    """config -> NDCG@10 per k of KS (float64 (len(KS),), each the mean over `users`; their
+    mean is the tuner's metric) of `recommender` under that config, its own fuser and MMR λ. Pools are built once per
     candidate structure (what sets the pool: query mode, text and CF candidates, like
     weight) and shared by every config with that structure. A guard for choices made on
     other data (the replay defaults, bot/offline/replay.py) that must not cost what likes bring."""
@@ -172,6 +172,7 @@ def validation_ndcg(recommender: Recommender, users: Sequence[HeldOutUser], quer
         key = (config.query, config.n_candidates, config.n_cf_candidates, config.like_weight)
         if key not in pools:
             pools[key] = episodes(rec, users, query_vectors, config.like_weight)
-        return float(evaluate(rec, pools[key], rec.fuser, config.mmr_lambda)[0][:, 1].mean())
+        ndcg = by_k(pools[key], evaluate(rec, pools[key], rec.fuser, config.mmr_lambda)[0][:, 1])
+        return np.array([ndcg[k].mean() for k in KS])
 
     return score

@@ -42,6 +42,11 @@ class PipelineConfig:
     fuser: Mapping[str, Any] | None = None  # a tuned fuser (fusion/fuse.py describe())
     entity_weight: float = 0.0  # similarity to the mentioned items' mean vector, added to text
     weights: Mapping[str, float] = field(default_factory=dict)  # term name -> weight (fusion/terms.py)
+    # n0: every term but the request's own words (`request_weights`) weighs n0 / (n0 + n),
+    # n the liked items of the history (the adaptive fuser's evidence count): as a person's
+    # likes grow, CF speaks for them and what other people's ratings and talk taught yields
+    # to it. None: the weights stay as they are.
+    term_decay: float | None = None
     rerank: bool = False  # the second stage (fusion/second_stage.py) reorders the best candidates
     # Items with more of the genres the current request asks for come first (the "genres"
     # term; ties keep the scores' order): a conversation embedded whole hears a late "now
@@ -57,6 +62,8 @@ class PipelineConfig:
             raise ValueError(f"n_candidates must be positive or None, got {self.n_candidates}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.term_decay is not None and not self.term_decay > 0:
+            raise ValueError(f"term_decay must be positive or None, got {self.term_decay}")
         self.make_fuser()  # refuse a fuser that cannot be built
 
     def make_fuser(self) -> Fuser:
@@ -106,7 +113,16 @@ def request_weights() -> dict[str, float]:
     the dev replay tunes what the conversations teach (ReDial requests name too few topics
     for the replay to weigh them; without them "a heist movie" listed The Matrix first)."""
     defaults = REPLAY_DEFAULTS.get("weights", {})
-    return {"topics": TOPIC_WEIGHT, **{k: defaults[k] for k in ("genres", "latest") if k in defaults}}
+    return {"topics": TOPIC_WEIGHT, **{k: defaults[k] for k in REQUEST_TERMS if k in defaults}}
+
+
+REQUEST_TERMS = ("topics", "genres", "latest")  # what the person asked for, in their words
+
+
+def decays(term: str) -> bool:
+    """Whether `term`'s weight fades as likes grow (PipelineConfig.term_decay): all but the
+    terms of the request's own words."""
+    return term not in REQUEST_TERMS
 
 
 def with_replay_defaults(config: PipelineConfig) -> PipelineConfig:

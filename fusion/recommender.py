@@ -34,7 +34,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from fusion.cf import CFModel, CFScores, History, popular_counts, top_rows
-from fusion.config import PipelineConfig
+from fusion.config import PipelineConfig, decays
 from fusion.filters import ItemFilters
 from fusion.fuse import Fuser, WeightedFuser, normalise
 from fusion.mmr import mmr
@@ -284,8 +284,10 @@ class Recommender:
         parts = fuser.fuse(text, pool.cf.scores, pool.n_liked)
         fused = parts.fused.copy()
         weighted = {}
+        fade = 1.0 if cfg.term_decay is None else cfg.term_decay / (cfg.term_decay + pool.n_liked)
         for name, w in cfg.weights.items():
             if w:
+                w = w * fade if decays(name) else w
                 norm = self.terms[name].norm
                 value = pool.terms[name] if norm == "raw" else normalise(pool.terms[name], norm)
                 weighted[name] = (w * value).astype(np.float32)

@@ -182,13 +182,18 @@ GUARD_KEEP = 0.98  # a choice made on other data keeps 98% of the cold-start fig
 
 @dataclass(frozen=True)
 class ColdStartGuard:
-    """A figure a choice made on other data must keep (bot/offline/replay.py tune_on_dialogues):
-    `score(config)` of every point tried is at least `keep` times the start's, else the
-    point is refused."""
+    """Figures a choice made on other data must keep (bot/offline/replay.py tune_on_dialogues):
+    `per_k(config)` (NDCG@10 per number of likes revealed, fusion/coldstart.py KS) of every
+    point tried is at least `keep` times a reference config's, in the mean over k
+    (`score`) or at every k, as the search asks; else the point is refused."""
 
     name: str
-    score: Callable[[PipelineConfig], float]
+    per_k: Callable[[PipelineConfig], np.ndarray]
     keep: float = GUARD_KEEP
+
+    def score(self, config: PipelineConfig) -> float:
+        """The mean over k: the cold-start tuner's own metric."""
+        return float(self.per_k(config).mean())
 
 
 def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: PipelineConfig,
@@ -205,8 +210,8 @@ def ratings_guard(catalog: Catalog, interactions, retriever: Retriever, config: 
     cf = make_cf(config.cf_model, split.train, len(catalog), **config.cf_params)
     served = Recommender(retriever, cf, config, list(terms(cf)))
     qv = retriever.query_encoder.encode([u.request for u in split.validation])
-    return ColdStartGuard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (mean over k = "
-                 f"{', '.join(map(str, KS))})", validation_ndcg(served, split.validation, qv))
+    return ColdStartGuard(f"cold-start NDCG@10 of the {len(split.validation)} validation users (k = "
+                 f"{', '.join(map(str, KS))} likes revealed)", validation_ndcg(served, split.validation, qv))
 
 
 def tune_and_save(catalog: Catalog, interactions, retriever: Retriever, folder: Path,

@@ -92,7 +92,7 @@ def test_episodes_reveal_k_likes_and_exclude_them(hashing_encoder):
 
 def test_validation_ndcg_scores_configs_over_the_same_pools(hashing_encoder):
     """The guard of the replay defaults: one set of pools, each config ranked with its own
-    fuser; the figure is evaluate's mean NDCG@10 over users and k."""
+    fuser; the figures are evaluate's NDCG@10 per k, each the mean over users."""
     from fusion.coldstart import validation_ndcg
 
     catalog, log = _catalog(), _log(10, 20)
@@ -100,12 +100,17 @@ def test_validation_ndcg_scores_configs_over_the_same_pools(hashing_encoder):
     rec = Recommender(Retriever.build(catalog, hashing_encoder), ItemKNN.fit(split.train, 20),
                       PipelineConfig(n_candidates=20, n_cf_candidates=20))
     qv = hashing_encoder.encode([u.request for u in split.validation])
-    score = validation_ndcg(rec, split.validation, qv)
+    per_k = validation_ndcg(rec, split.validation, qv)
+
+    def score(config):
+        return per_k(config).mean()
+
     eps = episodes(rec, split.validation, qv, 1.5)
     for alpha in (0.0, 1.0):
         config = rec.config.with_(alpha=alpha)
-        want = evaluate(rec.with_config(config), eps, WeightedFuser(alpha))[0][:, 1].mean()
-        assert score(config) == pytest.approx(want)
+        ndcg = evaluate(rec.with_config(config), eps, WeightedFuser(alpha))[0][:, 1]
+        assert score(config) == pytest.approx(ndcg.mean())
+        assert per_k(config) == pytest.approx([v.mean() for v in by_k(eps, ndcg).values()])
     assert score(rec.config.with_(alpha=0.0)) != score(rec.config.with_(alpha=1.0))
     # another candidate structure gets pools of its own: with 2 text candidates, k = 0 lists hold 2 items
     few = rec.config.with_(n_candidates=2, alpha=1.0)

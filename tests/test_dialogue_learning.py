@@ -140,24 +140,91 @@ def test_weights_tuned_for_float32_queries_are_tuned_again_for_int8(tmp_path, di
     assert third.built == ()
 
 
+def _unweighted_search():
+    """The dialogue search started with every term weight at 0, over the text top-200 (in
+    this small catalog every item as a candidate ranks each dev target first already)."""
+    from bot.offline.replay import DIALOGUE_SEARCH
+
+    start = {k: (0.0 if k.startswith("w:") else v) for k, v in DIALOGUE_SEARCH.start.items()}
+    return replace(DIALOGUE_SEARCH, start=start, structures=({"query": "turns", "n_candidates": 200},))
+
+
 def test_a_guard_refuses_the_points_that_cost_its_figure(tmp_path, dialogue_file):
-    """The search only moves to points whose guard figure keeps `keep` of the start's:
+    """The search only moves to points whose guard figures keep `keep` of the start's:
     here a figure that any term weight lowers, so the dev replay's favourite weights are
     refused and counted, and the choice keeps the start's (empty) weights."""
+    import numpy as np
+
     from fusion.tune import ColdStartGuard as Guard
 
     cat = catalog()
     convs = conversations(dialogue_file)
     rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
                            progress=False, conversations=convs)
-    start = rec.with_config(rec.config.with_(weights={}))
-    free, _ = tune_on_dialogues(start, convs.dev, progress=False)
+    start, search = rec.with_config(rec.config.with_(weights={})), _unweighted_search()
+    free, _ = tune_on_dialogues(start, convs.dev, progress=False, search=search)
     assert any(free.weights.values())  # unguarded, the replay weighs what conversations taught
-    guard = Guard("no term weight", lambda c: -sum(c.weights.values()), keep=1.0)
-    config, report = tune_on_dialogues(start, convs.dev, progress=False, guard=guard)
-    assert not any(config.weights.values())
-    rows = report["structures"]
-    assert all(r["guard"]["refused"] > 0 and r["guard"]["best"] >= r["guard"]["floor"] for r in rows)
+    guard = Guard("no term weight", lambda c: np.array([-sum(c.weights.values())]), keep=1.0)
+    for per_k in (False, True):  # against each structure's start, or the recommender's own config
+        config, report = tune_on_dialogues(start, convs.dev, progress=False, guard=guard,
+                                           search=replace(search, guard_per_k=per_k))
+        assert not any(config.weights.values())
+        rows = report["structures"]
+        assert all(r["guard"]["refused"] > 0 and np.all(np.array(r["guard"]["best"]) >= r["guard"]["floor"])
+                   for r in rows)
+
+
+def test_a_per_k_guard_refuses_a_loss_at_any_k(tmp_path, dialogue_file):
+    """A point that keeps the mean over k but loses at one k is refused when the guard
+    holds every k (the default bot's guard: what conversations teach must not cost a
+    person with many likes what CF brings them)."""
+    import numpy as np
+
+    from fusion.tune import ColdStartGuard as Guard
+
+    cat = catalog()
+    convs = conversations(dialogue_file)
+    rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                           progress=False, conversations=convs)
+    start, search = rec.with_config(rec.config.with_(weights={})), _unweighted_search()
+
+    def per_k(c):  # the prior helps at k = 0 as much as it costs at k = 10: the mean never moves
+        w = c.weights.get("popularity", 0.0)
+        return np.array([1.0 + w, 1.0 - w])
+
+    guard = Guard("one k pays", per_k, keep=1.0)
+    free, _ = tune_on_dialogues(start, convs.dev, progress=False, search=replace(search, guard_per_k=False),
+                                guard=guard)
+    kept, report = tune_on_dialogues(start, convs.dev, progress=False, search=replace(search, guard_per_k=True),
+                                     guard=guard)
+    assert free.weights.get("popularity", 0.0) > 0  # the mean lets the replay's favourite prior in
+    assert kept.weights.get("popularity", 0.0) == 0.0
+    assert report["guard_reference"]["ndcg@10_by_k"] == [1.0, 1.0]
+
+
+def test_term_decay_fades_what_was_learnt_but_not_the_request_as_likes_grow(tmp_path, dialogue_file):
+    """PipelineConfig.term_decay n0: every term but the request's own words weighs
+    n0 / (n0 + liked items)."""
+    import numpy as np
+
+    from fusion.cf import CFScores
+    from fusion.recommender import Pool
+
+    cat = catalog()
+    rec, _ = load_or_build(cat, make_checkerboard(cat), HashingEncoder(dim=256), tmp_path / "a",
+                           progress=False, conversations=conversations(dialogue_file))
+    rows = np.arange(4, dtype=np.int64)
+    terms = {"popularity": np.array([0.0, 1.0, 0.5, 0.25], np.float32),
+             "genres": np.array([1.0, 0.0, 0.5, 0.5], np.float32)}
+    cf = CFScores(np.zeros(4, np.float32), np.full(4, -1, np.int64), "history")
+    decaying = rec.with_config(rec.config.with_(weights={"popularity": 2.0, "genres": 1.0}, term_decay=3.0))
+    for n_liked, fade in ((0, 1.0), (1, 0.75), (3, 0.5)):
+        pool = Pool(rows, np.zeros(4, np.float32), cf, n_liked, terms)
+        _, weighted, _ = decaying.first_stage(pool, decaying.fuser)
+        assert weighted["popularity"] == pytest.approx(2.0 * fade * terms["popularity"])
+        assert weighted["genres"] == pytest.approx(terms["genres"])  # the request's words keep their weight
+    with pytest.raises(ValueError, match="term_decay"):
+        rec.config.with_(term_decay=0.0)
 
 
 def test_the_tuner_keeps_the_start_when_dialogues_teach_nothing(tmp_path):
@@ -247,4 +314,4 @@ def test_the_cold_start_benchmark_reads_the_learnt_pipeline_the_build_serves(tmp
     shipped = shipped_recommender(tmp_path / "a", rec.retriever, rec.cf, rec.config)
     assert shipped.config == rec.config and list(shipped.terms) == list(rec.terms)
     plain, _ = load_or_build(cat, log, HashingEncoder(dim=256), tmp_path / "b", progress=False)
-    assert learnt_pipeline(tmp_path / "b", plain.retriever) is None  # built without dialogues: the ratings path
+    assert learnt_pipeline(tmp_path / "b", plain.retriever, plain.cf) is None  # built without dialogues: the ratings path

@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from bot.conversation.state import Session
-from fusion.config import PipelineConfig
+from fusion.config import REPLAY_DEFAULTS, PipelineConfig
 from fusion.tune import GUARD_KEEP, ColdStartGuard
 from fusion.metrics import RankingMetrics
 
@@ -111,18 +113,25 @@ def case_query(bot, case: Case, k: int = LIST_LENGTH):
 # The pipeline's structure for a conversation (how the request is read; whether FAISS's
 # text top-N or the whole catalog are the candidates: priors and co-occurrence can only
 # lift items that are candidates), each searched in turn.
-STRUCTURES = (("turns", 200), ("turns", None), ("context", 200), ("context", None))
+# And whether what was learnt fades as likes grow (PipelineConfig.term_decay): a choice that
+# only pays together with larger weights, which a search of one knob at a time never reaches.
+STRUCTURES = (("turns", None, None), ("context", None, None), ("turns", None, 3.0), ("context", None, 3.0))
 # Knobs: "fuser" ("tuned": the ratings-tuned fuser; a number: fixed α), "w:<term>" the
 # weight of a term of fusion/conversations.py `conversation_terms`, or a config field.
 DIALOGUE_GRID = {"fuser": ("tuned", 0.8, 0.6, 0.4, 0.2, 0.0), "w:alike": (0.0, 0.2, 0.4, 0.8),
+                 "w:popular": (0.0, 0.1, 0.3, 0.6),
                  "w:popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0),
                  "w:dialogues": (0.0, 0.1, 0.3, 0.6, 1.0, 2.0),
                  "w:head": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
                  "w:neighbours": (0.0, 0.3, 1.0),
                  "entity_weight": (0.0, 0.3, 0.6)}
-# The start is the ratings-only pipeline: the search keeps what the dev replay rewards.
-DIALOGUE_START = {"fuser": "tuned", "w:alike": 0.0, "w:popularity": 0.0, "w:dialogues": 0.0, "w:head": 0.0, "w:neighbours": 0.0,
-                  "entity_weight": 0.0}
+# The start is the ratings-only pipeline (its fuser and replay defaults, fusion/config.py
+# REPLAY_DEFAULTS): the search keeps what the dev replay rewards, and the guard keeps, at
+# every number of likes, the cold-start figure of that pipeline (fusion/tune.py
+# ColdStartGuard): what other people's talk teaches must not cost what likes bring.
+DIALOGUE_START = {"fuser": "tuned", "w:alike": REPLAY_DEFAULTS["weights"]["alike"],
+                  "w:popular": REPLAY_DEFAULTS["weights"]["popular"], "w:popularity": 0.0, "w:dialogues": 0.0,
+                  "w:head": 0.0, "w:neighbours": 0.0, "entity_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,9 @@ class Search:
     grid: Mapping[str, tuple]
     start: Mapping[str, object]
     rounds: int = 2
+    # The guard's reference: False = each structure's start, in the mean over k; True = the
+    # recommender's own config (the pipeline the search starts from), at every k.
+    guard_per_k: bool = False
 
     def fingerprint(self) -> str:
         """What the tuner searches: a build retunes when it changes."""
@@ -145,12 +157,15 @@ class Search:
                       for s in self.structures]
         spec = {"structures": structures, "grid": self.grid, "start": self.start, "list": LIST_LENGTH,
                 "objective": "mean of recall@10 and recall@50", "rounds": self.rounds,
-                "guard": f"cold-start NDCG@10 of validation users, kept at {GUARD_KEEP}"}
+                "guard": f"cold-start NDCG@10 of validation users, kept at {GUARD_KEEP}"
+                         + (" at every k of the starting pipeline" if self.guard_per_k else "")}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 # The weights of what conversations taught (a build with --dialogues; fusion/build.py).
-DIALOGUE_SEARCH = Search(tuple({"query": q, "n_candidates": n} for q, n in STRUCTURES), DIALOGUE_GRID, DIALOGUE_START)
+DIALOGUE_SEARCH = Search(tuple({"query": q, "n_candidates": n, "term_decay": d} for q, n, d in STRUCTURES),
+                         DIALOGUE_GRID, DIALOGUE_START,
+                         guard_per_k=True)
 # The weights of the terms every ratings-only pipeline has (fusion/terms.py request_terms
 # and the "popular" prior), chosen once on ReDial dev dialogues moved onto MovieLens and
 # shipped as fusion/config.py REPLAY_DEFAULTS (benchmarks/conversations.py --tune-defaults).
@@ -206,6 +221,9 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
         report["skipped"] = "no recommender turn of the dev dialogues names a catalog item"
         return base, report
     best: tuple[float, PipelineConfig] | None = None
+    reference = guard.per_k(base) if guard is not None and search.guard_per_k else None
+    if reference is not None:
+        report["guard_reference"] = {"config": base.to_dict(), "ndcg@10_by_k": rounded(reference)}
     for structure in search.structures:
         rec = recommender.with_config(base.with_(**structure))
         bot = Bot(rec)
@@ -218,32 +236,36 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
                 metrics.add_ranks(target_ranks(scored, pool, targets, LIST_LENGTH, scored.fuser))
             return metrics.result()
 
-        guarded: dict[str, float] = {}  # point (as JSON) -> its guard figure, each scored once
+        guarded: dict[str, np.ndarray] = {}  # point (as JSON) -> its guard figures, each scored once
 
-        def guard_of(point: dict, rec=rec, guarded=guarded) -> float:
+        def guard_of(point: dict, rec=rec, guarded=guarded) -> np.ndarray:
             key = json.dumps(point, sort_keys=True)
             if key not in guarded:
-                guarded[key] = guard.score(point_config(rec.config, point))
+                figures = guard.per_k(point_config(rec.config, point))
+                guarded[key] = figures if search.guard_per_k else figures.mean(keepdims=True)
             return guarded[key]
 
-        floor = None if guard is None else guard.keep * guard_of(dict(search.start))
+        floor = None
+        if guard is not None:
+            floor = guard.keep * (reference if search.guard_per_k else guard_of(dict(search.start)))
 
         def value_of(point: dict, floor=floor, guard_of=guard_of) -> float:
-            if floor is not None and guard_of(point) < floor - 1e-9:
+            if floor is not None and (guard_of(point) < floor - 1e-9).any():
                 return float("-inf")
             return objective(dev_result(point))
 
         point, value, trace = coordinate_search(search.grid, search.start, value_of, rounds=search.rounds)
-        row = {**structure, "best": point, "objective": round(value, 5), "start_objective": round(trace[0][1], 5),
+        row = {**structure, "best": point, "objective": round(value, 5), "start_objective": allowed(trace[0][1]),
                "dev": dev_result(point), "start_dev": dev_result(dict(search.start)), "configs_tried": len(trace)}
         if guard is not None:
-            row["guard"] = {"name": guard.name, "keep": guard.keep, "floor": round(floor, 5),
-                            "start": round(guard_of(dict(search.start)), 5), "best": round(guard_of(point), 5),
+            row["guard"] = {"name": guard.name, "keep": guard.keep, "floor": rounded(floor),
+                            "start": rounded(guard_of(dict(search.start))), "best": rounded(guard_of(point)),
                             "refused": sum(1 for _, v in trace if v == float("-inf"))}
         report["structures"].append(row)
         if progress:
-            print(f"  dev replay, {describe_structure(structure)}: objective "
-                  f"{trace[0][1]:.3f} -> {value:.3f} at {point}", flush=True)
+            began = "the start refused by the guard" if trace[0][1] == float("-inf") else f"{trace[0][1]:.3f}"
+            print(f"  dev replay, {describe_structure(structure)}: objective {began} -> {value:.3f} at {point}",
+                  flush=True)
         if best is None or value > best[0] + 1e-9:
             best = (value, point_config(rec.config, point))
     report["seconds"] = round(time.perf_counter() - start, 1)
@@ -251,6 +273,18 @@ def tune_on_dialogues(recommender, dev: Sequence, progress: bool = True,
     return best[1], report
 
 
+def allowed(value: float) -> float | None:
+    """An objective for a report: None where the guard refused the point."""
+    return None if value == float("-inf") else round(value, 5)
+
+
+def rounded(figures: np.ndarray) -> float | list[float]:
+    """Guard figures for a report: one number for a mean, else one per k."""
+    return round(float(figures[0]), 5) if len(figures) == 1 else [round(float(v), 5) for v in figures]
+
+
 def describe_structure(structure: Mapping) -> str:
-    """E.g. "turns / 200 candidates"."""
-    return f"{structure.get('query')} / {structure.get('n_candidates') or 'all'} candidates"
+    """E.g. "turns / 200 candidates" or "context / all candidates / terms fade with likes (n0 3.0)"."""
+    fade = structure.get("term_decay")
+    return (f"{structure.get('query')} / {structure.get('n_candidates') or 'all'} candidates"
+            + (f" / terms fade with likes (n0 {fade})" if fade is not None else ""))
