@@ -218,7 +218,7 @@ def load_or_build(catalog: Catalog, interactions: Interactions, encoder: Encoder
         # the search starts from the ratings-only pipeline (its terms and weights): what the
         # conversations teach is added where the dev replay rewards it
         terms, config = ratings_pipeline(folder, retriever, cf, config, tuned is not None, text_only)
-        terms = [t for t in terms if t.name in (LOGBOOK, "popular")]  # the others come with the conversation terms
+        terms = [t for t in terms if t.name == LOGBOOK]  # the others: learnt_terms
         stages.start("conversations", f"learning from conversations: {conversations.source}")
         shipped = (choices.get(CONVERSATIONS, recipe) if choices is not None and tune else (None, ""))
         config, terms, conversation_report = _conversations(conversations, catalog, interactions, encoder, retriever,
@@ -290,7 +290,7 @@ def learnt_terms(folder: Path, retriever: Retriever, cf: CFModel, extra_terms: S
 
     popular = [popular_term(cf.counts)] if np.asarray(cf.counts).any() else []
     return (conversation_terms(folder, retriever.catalog, retriever.item_vectors, cooccur_term=True) + popular
-            + [t for t in extra_terms if t.name != "popular"])
+            + list(extra_terms))
 
 
 def _logbook(folder: Path, catalog: Catalog, config: PipelineConfig, text_only: bool) -> tuple[list, PipelineConfig]:
