@@ -123,7 +123,10 @@ class ChatService:
         with self._participation_lock:
             p = self.participation.get(session_id)
         if p is None and self.logbook is not None:
-            found = self.logbook.session_arm(session_id)
+            try:
+                found = self.logbook.session_arm(session_id)
+            except LOG_FAILURES as e:  # the arm decides α: without it, say "later" rather than guess
+                raise Busy(2, f"the study log cannot be read right now ({type(e).__name__})") from None
             if found is not None:
                 p = Participation(found[0], found[1], self.study.arm(found[1]).alpha)
                 self._remember(session_id, p)

@@ -3,7 +3,8 @@
 Every turn (message, reply, latency and the list shown: ids, ranks, score parts, reasons),
 every like / dislike, rating and other event is written and committed the moment it is
 logged, with a UTC ISO 8601 timestamp in milliseconds. The file is in WAL mode, so an
-export can read while the app writes. `export` writes JSONL (one object per session) or
+export can read while the app writes; it is opened and used through bot/service/sqlfile.py,
+so a read-only or damaged file is an error the server can queue around, never a SIGBUS. `export` writes JSONL (one object per session) or
 CSV (one flat row per happening); `study_summary` counts turns, ratings and feedback per
 arm. Command line: `python -m bot.service.logbook export|summary --db FILE ...` (see `main`).
 
@@ -27,6 +28,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from bot.service.sqlfile import ShmWatch, StorageFault, connect
 
 APP = "convrec-logbook"  # in schema_version: tells our files apart from other SQLite files
 SCHEMA_VERSION = 1
@@ -128,15 +131,19 @@ class Logbook:
                                "(the app creates it when logging is on)")
         self.clock = clock
         self._lock = threading.RLock()
+        self._watch = ShmWatch(self.path)
         try:
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
-                                       check_same_thread=False)
-        except sqlite3.Error as e:
+            self._db, self.journal_mode = connect(self.path, busy_timeout_s)
+        except StorageFault as e:
+            raise LogbookError(f"cannot use logbook {self.path}: {e}") from None
+        except sqlite3.OperationalError as e:
             raise LogbookError(f"cannot open logbook {self.path} ({e}): check the folder exists "
                                "and is writable") from None
+        except sqlite3.DatabaseError as e:  # e.g. "file is not a database"
+            raise LogbookError(f"{self.path} is not a usable SQLite logbook ({e}): "
+                               "pass a new file path for the log") from None
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
-            self.journal_mode: str = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if not durable:  # a scratch log (a simulation's): no fsync per commit, a crash may lose the last ones
                 self._db.execute("PRAGMA synchronous = OFF")
             self._open_schema()
@@ -150,7 +157,12 @@ class Logbook:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._watch.check()
+            except StorageFault:  # closing would read the damaged mapping: leave it to the OS
+                return
             self._db.close()
+            self._watch.forget()
 
     def __enter__(self) -> "Logbook":
         return self
@@ -162,8 +174,10 @@ class Logbook:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed before the logging call returns."""
+        """One write transaction, committed before the logging call returns; the -shm is
+        checked before and after (StorageFault, an OSError, when it changed under us)."""
         with self._lock:
+            self._watch.check()
             self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlock
             try:
                 yield self._db
@@ -172,11 +186,13 @@ class Logbook:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            self._watch.check()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: a consistent snapshot even while other processes write."""
         with self._lock:
+            self._watch.check()
             self._db.execute("BEGIN")
             try:
                 yield self._db

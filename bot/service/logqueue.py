@@ -25,7 +25,7 @@ from bot.service.logbook import Logbook, LogbookError
 
 log = logging.getLogger("convrec.logbook")
 WRITES = ("log_session", "log_turn", "log_feedback", "log_rating", "log_event")
-FAILURES = (sqlite3.Error, LogbookError, OSError)  # the file, not the entry: worth retrying
+FAILURES = (sqlite3.Error, LogbookError, OSError)  # the file, not the entry (sqlfile.StorageFault is an OSError)
 
 
 class SafeLog:
@@ -91,7 +91,7 @@ class SafeLog:
         return self._drain_once()
 
     def health(self) -> dict:
-        with self._lock:
-            pending = len(self._queue)
+        """No lock: a write may hold it for its whole busy timeout, and health never waits."""
+        pending = len(self._queue)  # one atomic read of the deque's length
         return {"state": "ok" if pending == 0 else "degraded", "pending": pending, "dropped": self.dropped,
                 "retried": self.retried, "last_error": self.last_error}

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from bot.conversation.state import Session
-from bot.service.store import MemoryStateStore, StateConflict, StateStore, StoredSession
+from bot.service.store import KeptReply, MemoryStateStore, StateConflict, StateStore, StoredSession
 
 ID_BYTES, TOKEN_BYTES = 16, 32  # 128-bit ids (unguessable), 256-bit tokens (secrets)
 LOCK_STRIPES = 64  # turns of different sessions rarely share one; memory fixed
@@ -85,10 +85,11 @@ class Sessions:
         self._remember(record)
         return record
 
-    def save(self, record: StoredSession, session: Session) -> StoredSession:
-        """Store the session's new state (call under `lock`); the new record."""
+    def save(self, record: StoredSession, session: Session, reply: KeptReply | None = None) -> StoredSession:
+        """Store the session's new state, and `reply` with it when the turn carried an
+        idempotency key (call under `lock`); the new record."""
         try:
-            version = self.store.save(session, record.version)
+            version = self.store.save(session, record.version, reply)
         except StateConflict:  # another process moved it on: reload from the store next time
             with self._cache_lock:
                 self._cache.pop(session.session_id, None)
@@ -96,6 +97,15 @@ class Sessions:
         new = replace(record, session=session, version=version)
         self._remember(new)
         return new
+
+    def reply(self, session_id: str, key: str) -> KeptReply | None:
+        """The answer kept for idempotency key `key` on this session (claim it first), or None.
+        Always read from the store: another process may have answered the key."""
+        return self.store.reply(session_id, key)
+
+    def health(self) -> str:
+        """The store's: "ok" or "error: ...", without waiting on it."""
+        return self.store.health()
 
     def cached(self) -> int:
         with self._cache_lock:
