@@ -258,6 +258,7 @@ class Query:
     wanted_genres: tuple[str, ...] = ()  # lower-case genres the current request asks for
     wanted_topics: tuple[str, ...] = ()  # topics (retrieval/facets.py TOPIC_FACET) it asks for
     facet_filters: tuple[FacetFilter, ...] = ()  # all must keep an item (people, categories, numbers)
+    audience: str = ""  # "kids": only items the catalog shows fit for children (fusion/filters.py kids_rows)
     # items whose catalog vectors join the texts in the query ("more like Heat"), with their
     # weights beside `text_weights`: the item as the index holds it, nothing to encode
     anchor_ids: tuple[str, ...] = ()

@@ -97,3 +97,25 @@ def test_display_titles_move_the_trailing_article():
     assert Item("o", "Man Called Ove, A (En man som heter Ove)", "").display_title() == "A Man Called Ove (En man som heter Ove)"
     assert Item("h", "Heat", "", 1995).display_label() == "Heat (1995)" == Item("h", "Heat", "", 1995).label()
     assert Item("p", "Prestige, The", "", 2006).label() == "Prestige, The (2006)"  # what pipelines read stays
+
+
+def test_a_kids_audience_keeps_rated_kid_films_and_unrated_ones_of_kid_genres():
+    from fusion.filters import ItemFilters
+    from retrieval.records import Catalog, Item, Query
+
+    def film(i, genre, rating=None):
+        facets = Facets(categories={"mpaa": (rating,)}) if rating else Facets()
+        return Item(f"m{i}", f"Film {i}", "", genres=(genre,), facets=facets)
+
+    n = 20
+    rated = [film(i, "Children", "G") for i in range(n)] + [film(n + i, "Horror", "R") for i in range(n)] \
+        + [film(2 * n, "Children", "PG-13"), film(2 * n + 1, "Horror", "PG")]
+    unrated = [film(900, "Children"), film(901, "Horror"), film(902, "Western")]
+    catalog = Catalog("kids", tuple(rated + unrated))
+    index = ItemFilters(catalog)
+    kept = {catalog.items[r].item_id for r in index.mask(Query(texts=("x",), audience="kids")).nonzero()[0]}
+    # rated: by the rating alone, whatever the genre; unrated: by a genre whose rated films are mostly not adult
+    assert kept == {f"m{i}" for i in range(n)} | {f"m{2 * n + 1}", "m900"}
+    assert index.mask(Query(texts=("x",))) is None  # no audience, no filter
+    unrated_only = ItemFilters(Catalog("plain", tuple(unrated)))
+    assert unrated_only.mask(Query(texts=("x",), audience="kids")).all()  # nothing to judge by: every item

@@ -241,8 +241,9 @@ def test_a_kids_audience_keeps_adult_ratings_out_of_later_lists(bot):
     t = bot.respond("something funnier", s)
     rated = [ri.recommendation.item.facets.categories.get("mpaa", ()) for ri in t.items]
     assert t.items and not any(set(r) & {"R", "NC-17", "PG-13"} for r in rated)
+    assert bot.query(t.session).audience == "kids"
     grown = bot.respond("actually for adults", t.session)
-    assert not bot.audience_filters(grown.session)
+    assert bot.query(grown.session).audience != "kids"
 
 
 def test_taking_back_a_person_or_a_genre_by_name(bot):
@@ -270,3 +271,43 @@ def test_casual_fillers_are_no_phrase_the_bot_cannot_rule_out(bot):
     s = shown(bot.new_session("s"), "heat", "collateral", "memento")
     r = bot.read("not heat tho", s)
     assert r.disliked_ids == ("heat",) and not r.unused
+
+
+def test_a_turn_asking_for_what_no_film_of_the_request_has_starts_a_new_one(bot, monkeypatch):
+    from bot.conversation import reading as reading_module
+
+    monkeypatch.setattr(reading_module, "FEW_BOTH", 3)  # the fixture has three war comedies, no horror comedy
+    war = bot.listen("a war movie", bot.new_session("s"))
+    narrowed = bot.read("something funny", war)
+    assert narrowed.wanted_genres == ("comedy",) and not narrowed.switch  # M*A*S*H, Kelly's Heroes, Catch-22
+    assert set(bot.query(bot.listen("something funny", war)).wanted_genres) == {"war", "comedy"}
+    horror = bot.listen("a horror movie", bot.new_session("t"))
+    fresh = bot.listen("something funny", horror)
+    assert fresh.readings[-1].switch and bot.query(fresh).wanted_genres == ("comedy",)
+    assert "horror" not in fresh.wanted_cues()  # reasons cite the words of the current request only
+    kids = bot.listen("something for my kids", horror)  # horror for children: none, a new request
+    assert kids.readings[-1].switch and bot.query(kids).audience == "kids"
+    # a turn that names a title, or asks again for what the request has, is read as before
+    assert not bot.read("something funny like Jaws", horror).switch
+    assert not bot.read("a scary horror movie", horror).switch
+
+
+def test_lower_case_titles_that_say_what_or_who_a_film_is_for_are_no_titles(bot):
+    s = bot.new_session("s")
+    for message in ("animated but for grown ups", "something about grown ups", "a movie for grown ups"):
+        assert not bot.read(message, s).liked_ids, message  # Grown Ups (2010) is in the fixture
+    assert bot.read("i loved grown ups", s).liked_ids == ("grownups",)
+    assert bot.read("a movie about Grown Ups", s).liked_ids == ("grownups",)  # written as a title
+
+
+def test_the_title_prior_takes_the_better_known_of_ratings_and_conversations():
+    import numpy as np
+
+    from bot.conversation.chat import counted_share
+
+    ratings = np.array([0, 1, 1, 5, 100, 0], np.float64)
+    assert np.allclose(counted_share(ratings), [0, 0, 0, 0.5, 0.75, 0], atol=1e-6)  # of the 4 items rated
+    mentions = np.array([17, 0, 0, 0, 1, 0], np.float64)  # named 17 times: as known as the median rated film
+    both = np.maximum(counted_share(ratings), counted_share(mentions))
+    assert np.allclose(both, [0.5, 0, 0, 0.5, 0.75, 0], atol=1e-6)
+    assert both[1] > 0 == both[5]  # rated once is more than never counted

@@ -81,7 +81,7 @@ def test_the_bot_over_three_shards_answers_as_over_one_index():
     sharded.duplicates.index = retriever.index
     s0, s1 = whole.new_session("a"), sharded.new_session("a")
     listed = 0
-    for message in ("funny cartoons for kids", "I loved Toy Parade", "no comedy, after 1992", "a dark thriller"):
+    for message in ("funny cartoons for kids", "I loved Toy Parade", "no comedy, after 1992", "a dark thriller, any year"):
         t0, t1 = whole.respond(message, s0), sharded.respond(message, s1)
         assert ranked(t1) == ranked(t0)
         if len(ranked(t0)) == len(t0.items):  # no ties: the same order, so the same reply

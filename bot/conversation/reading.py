@@ -34,7 +34,7 @@ from bot.conversation.linking import (COMMON_WORDS, CUE, MAX_SERIES, Mention, Ti
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
-from bot.conversation.topics import TopicReader, singulars as singular_forms
+from bot.conversation.topics import ABOUT, TopicReader, singulars as singular_forms
 from bot.conversation.understand import FILLER, has_content, is_paging, read_turn, resolve_relative
 from bot.conversation.vocabulary import NARROW, GenreVocabulary, canonical
 from retrieval.facets import TOPIC_FACET
@@ -88,6 +88,7 @@ GROUP = re.compile(r"\b(?:those|these|them|both|all of (?:them|those|these)|all 
 # "thanks for the help", "thank you for the suggestions": the list did its job
 THANKS_FOR = re.compile(r"\bthanks?(?: you)?(?: so much| a lot| again)? for (?:the |your |all the |all your |these |those )?"
                         r"(?:help|suggestions?|recommendations?|recs|ideas|advice|picks|list)\b", re.IGNORECASE)
+FOR_WHOM = re.compile(r"\b(?:for|with|about)\s+$", re.IGNORECASE)  # "for grown ups", not "i loved grown ups"
 GROWN_UP = re.compile(r"\b(?:grown[- ]?ups?|adults?|mature)\b", re.IGNORECASE)
 KIDS = re.compile(r"\b(?:for|with)\s+(?:my|our|the|a)?\s*(?:\w+\s+)?(?:kids?|children|child|son|daughter|toddlers?|"
                   r"little ones|family)\b", re.IGNORECASE)
@@ -100,7 +101,21 @@ LIST_RARE_ZIPF = 3.5  # ... rarer than this in English: the list is context enou
 EXACT_LIST_ZIPF = 5.0  # a one-word title of the conversation, said whole, unless an everyday word ("up" 6.4)
 MIN_LIST_WORD = 4  # letters of a rare title word that names an item of the list just shown ("nemo")
 TOPIC_OVER_TITLE = 20  # a ruled-out word that this many items are about is the topic, not a title ("no aliens")
+FEW_BOTH = 10  # fewer items carry both the earlier request's genres/topics and a new turn's: a new request
+ARTICLES = frozenset({"a", "an", "the", "some"})
 MIN_PREFIX = 5  # letters of a first word that names a title already in the conversation ("requiem")
+
+
+def carriers(catalog: Catalog) -> dict[tuple[str, str], np.ndarray]:
+    """("g", lower-case genre) and ("t", lower-case topic) -> sorted int32 rows of the items
+    carrying it."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for r, it in enumerate(catalog.items):
+        for g in it.genres:
+            rows.setdefault(("g", g.lower()), []).append(r)
+        for t in it.facets.categories.get(TOPIC_FACET, ()):
+            rows.setdefault(("t", t.lower()), []).append(r)
+    return {k: np.unique(np.array(v, np.int32)) for k, v in rows.items()}
 
 
 def top_share(prior: np.ndarray, share: float) -> float:
@@ -221,6 +236,7 @@ class Reader:
         reserved = {w for cues in self.vocabulary.cues.values() for w in cues if w not in NARROW} \
             | {w for g in self.genre_names for w in (g, g.replace("-", " "), canonical(g))} | set(self.kind.words())
         self.topics = TopicReader(catalog, frozenset(reserved), NARROW)
+        self._carriers = carriers(catalog)  # ("g", genre) / ("t", topic) -> rows (`_carrying`)
 
     def with_prior(self, prior: np.ndarray | None) -> "Reader":
         """This reader with another tie-breaking prior (a refitted CF model's counts): the
@@ -509,6 +525,40 @@ class Reader:
                     taken[k] = True
         return found
 
+    def _not_subjects(self, message: str, words: list[str], starts: np.ndarray,
+                      mentions: list[Mention]) -> list[Mention]:
+        """The mentions less the lower-case titles that say who a film is for ("animated but
+        for grown ups") or what it is about: one that runs into a topic of the catalog ("a
+        movie about time travel" is not About Time) or lies inside a longer one, and one
+        that is a topic after "about"/"involving" ("a movie about a road trip") or before
+        the plural kind ("road trip movies"); the audience and topic readers then take the
+        words. Written with a capital, a title stays a title."""
+        lower = [m for m in mentions if not any(c.isupper() for c in m.surface)]
+        if not lower:
+            return mentions
+        # who it is for is no title either: "animated but for grown ups" (Grown Ups, 2010)
+        audiences = [(m.start(), m.end()) for pattern in (GROWN_UP, KIDS) for m in pattern.finditer(message)
+                     if pattern is KIDS or FOR_WHOM.search(message, max(0, m.start() - 8), m.start())]
+        topics = self.topics.find(message)
+        kind = self.kind.words()
+        drop = set()
+        for m in lower:
+            a = int(starts[m.span[0]])
+            b = int(starts[m.span[1] - 1] + len(words[m.span[1] - 1].rstrip(",.;:!?")))
+            if any(s <= a and b <= e for s, e in audiences):
+                drop.add(id(m))
+            for t in topics:
+                if t.end <= a or b <= t.start or (a <= t.start and t.end <= b and (t.start, t.end) != (a, b)):
+                    continue  # apart, or a topic inside the title ("the dark knight")
+                before = [w.strip(",.;:!?") for w in message[:a].lower().split()[-2:]]
+                after = [w.strip(",.;:!?") for w in message[b:].lower().split()[:1]]
+                cued = bool(before) and (before[-1] in ABOUT or (len(before) == 2 and before[0] in ABOUT
+                                                                 and before[1] in ARTICLES))
+                plural_kind = bool(after) and after[0] in kind and after[0].endswith("s")
+                if (t.start, t.end) != (a, b) or cued or plural_kind:
+                    drop.add(id(m))
+        return [m for m in mentions if id(m) not in drop]
+
     def _read_words(self, message: str, session: Session, repair: tuple[int, int] | None) -> Reading:
         """Titles, list references, people, limits, genres, years and the encoder's text.
         `repair`: where the message says it corrects or takes back ("no i meant", "i didn't
@@ -528,6 +578,7 @@ class Reader:
         tokens = [" ".join(WORDS.findall(fold(w))) for w in words]  # as the linker folds them
         mentions += self._context_mentions(words, tokens, session, taken, prefixes=repair is not None)
         mentions += self._confident_lowercase(words, tokens, taken)
+        mentions = self._not_subjects(message, words, starts, mentions)
         liked: list[str] = []
         disliked: list[str] = []
         seen: list[str] = []
@@ -643,10 +694,58 @@ class Reader:
             spans.append(Span("years", 0, 0, "", "+", years.describe()))
         if audience:
             spans.append(Span("audience", 0, 0, "", "+", audience))
-        return replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)), asked_ids=tuple(dict.fromkeys(asked)),
-                       disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
-                       seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
-                       spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
+        reading = replace(reading, text=text, liked_ids=tuple(dict.fromkeys(liked)),
+                          asked_ids=tuple(dict.fromkeys(asked)),
+                          disliked_ids=tuple(dict.fromkeys(disliked)), paging=paging, years=years,
+                          seen_ids=tuple(i for i in dict.fromkeys(seen) if i not in liked + disliked),
+                          spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))), audience=audience)
+        return self._request_so_far(reading, session)
+
+    def _request_so_far(self, reading: Reading, session: Session) -> Reading:
+        """The reading with `switch` set where a turn that asks for other genres or topics than
+        the request so far opens a new one ("a movie about boxing", then "something funny for
+        tonight with my kids") rather than narrowing it ("a horror movie", then "something
+        funny": horror comedies), and a kids' audience carried over or left behind by a new
+        request ("for my kids", then "now a dark crime thriller"). Read from the catalog: a
+        turn narrows while enough items (`_few`) carry what both ask for, else it starts
+        afresh. A turn that names a title is left as the words read it; one that says it
+        starts anew ("now ...") keeps the audience only where it can be served."""
+        new = {g for g in reading.wanted_genres if g in self.genre_names}
+        topics = set(reading.topics)
+        kids = "children" in self.genre_names and reading.audience == "kids"  # said in this turn
+        if reading.switch:
+            if session.audience == "kids" and not reading.audience:  # held, said again, or left behind
+                keeps = (not new and not topics) or self._carrying(new | {"children"}, topics) >= self._few()
+                return replace(reading, audience="kids" if keeps else "")
+            return reading
+        if reading.liked_ids or reading.disliked_ids or (not new and not topics):
+            return reading
+        start = max((i for i, r in enumerate(session.readings) if r.switch), default=0)
+        old = {g for r in session.readings[start:] for g in r.wanted_genres} - set(session.banned_genres)
+        old_topics = set(session.wanted_topics())
+        if session.audience == "kids" and "children" in self.genre_names:
+            old.add("children")
+        new |= {"children"} if kids else set()
+        if (not old and not old_topics) or new & old or topics & old_topics or (new <= old and topics <= old_topics):
+            return reading
+        if self._carrying(new | old, topics | old_topics) >= self._few():
+            return reading
+        return replace(reading, switch=True)
+
+    def _few(self) -> int:
+        """Items that make a narrowed request worth keeping: a page (FEW_BOTH), or one in a
+        hundred of a small catalog."""
+        return min(FEW_BOTH, max(1, len(self.catalog) // 100))
+
+    def _carrying(self, genres: set[str], topics: set[str]) -> int:
+        """How many items carry every one of these genres and topics."""
+        rows = None
+        for have in [self._carriers.get(("g", g)) for g in genres] + [self._carriers.get(("t", t.lower()))
+                                                                      for t in topics]:
+            if have is None:
+                return 0
+            rows = have if rows is None else np.intersect1d(rows, have, assume_unique=True)
+        return 0 if rows is None else len(rows)
 
     def _topics_not_people(self, text: str, facets: FacetReading) -> FacetReading:
         """The facet reading less the people read from one lower-case word that is a topic of

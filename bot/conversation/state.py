@@ -42,10 +42,12 @@ class Session:
     audience: str = ""  # who the picks are for ("kids", "adults"), kept until the person changes it
 
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
-        """Wanted genre -> the user's words that asked for it, over all turns."""
+        """Wanted genre -> the user's words that asked for it, over the turns of the current
+        request (since the latest that opened a new one, as `wanted_topics`)."""
         cues: dict[str, tuple[str, ...]] = {}
         banned = set(self.banned_genres)
-        for r in self.readings:
+        start = max((i for i, r in enumerate(self.readings) if r.switch), default=0)
+        for r in self.readings[start:]:
             for g, words in r.cues.items():
                 if g not in banned:
                     cues[g] = tuple(dict.fromkeys(cues.get(g, ()) + words))
@@ -67,7 +69,8 @@ class Session:
         """Add a turn: what it takes back goes first ("I didn't say I liked X", a
         correction's misread title), then its likes/dislikes override earlier ones, a genre
         asked for again is no longer ruled out, its years (if any) replace earlier ones
-        ("any year" lifts them) and its audience the earlier one."""
+        ("any year" lifts them) and its audience the earlier one (a new request that does
+        not restate it leaves it behind: the reader restates it where it still holds)."""
         gone = {v.lower() for v in reading.undone_values}
         banned = _add(_drop(tuple(g for g in self.banned_genres if g not in gone), reading.wanted_genres),
                       reading.banned_genres)
@@ -78,7 +81,7 @@ class Session:
             self, turns=self.turns + (message,), readings=self.readings + (reading,),
             liked_ids=_add(_drop(liked, reading.disliked_ids), reading.liked_ids),
             disliked_ids=_add(_drop(disliked, reading.liked_ids), reading.disliked_ids),
-            audience=reading.audience or self.audience,
+            audience=reading.audience or ("" if reading.switch else self.audience),
             excluded_ids=_add(self.excluded_ids, reading.seen_ids),
             banned_genres=banned, years=years, banned_words=_add(self.banned_words, reading.banned_words),
             transcript=self.transcript + (Utterance(True, message, reading.mentioned_ids()),),
