@@ -9,6 +9,7 @@ With no arguments it runs on the embedded MovieLens catalog, building the artifa
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -76,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(python -m fusion.tune writes one); also the UI slider's start value")
     p.add_argument("--rebuild", action="store_true", help="rebuild artifacts even if present")
     p.add_argument("--build-only", action="store_true", help="build artifacts, then exit")
+    p.add_argument("--wait-for-build", action="store_true",
+                   help="on a first build, answer only once the full pipeline is built (default: answer at once "
+                        "from a quick pipeline, the base encoder on shorter item texts, and swap the full one in "
+                        "when it is built; /api/health says which answers)")
     p.add_argument("--no-finetune", action="store_true",
                    help="use the encoder as it is: skip the first-run fine-tuning on the interactions")
     p.add_argument("--rebuild-choices", action="store_true",
@@ -294,7 +299,14 @@ def server_options(trusted_proxies: str = "") -> dict:
             "forwarded_allow_ips": ",".join(proxies) or None}
 
 
-def make_bot(args: argparse.Namespace):
+def artifact_folder(args: argparse.Namespace, catalog) -> Path:
+    suffix = "-dialogues" if args.dialogues else "-ratings" if args.no_dialogues else ""
+    return args.artifacts or ROOT / "artifacts" / (catalog.name + suffix)
+
+
+def make_bot(args: argparse.Namespace, data=None):
+    """(the Bot these flags serve, its build report); `data`: (catalog, interactions) when
+    already loaded."""
     if getattr(args, "redial", False):
         return make_redial_bot(args)
     from bot.conversation.chat import Bot
@@ -303,14 +315,13 @@ def make_bot(args: argparse.Namespace):
     from fusion.config import PipelineConfig
     from retrieval.encoder import TransformerEncoder
 
-    catalog, interactions = load_data(args)
+    catalog, interactions = data or load_data(args)
     if len(interactions) == 0:
         args.alpha = 1.0  # the UI slider starts where the pipeline is: text only
         print(f"no interactions for catalog {catalog.name}: recommendations use the item texts only "
               "(CF off, alpha = 1) until interactions are given (--interactions FILE)", flush=True)
     conversations = load_conversations(args, catalog)
-    suffix = "-dialogues" if args.dialogues else "-ratings" if args.no_dialogues else ""
-    folder = args.artifacts or ROOT / "artifacts" / (catalog.name + suffix)
+    folder = artifact_folder(args, catalog)
     verify(args, folder)
     encoder = TransformerEncoder(args.encoder)
     recommender, report = load_or_build(catalog, interactions, encoder, folder,
@@ -324,6 +335,54 @@ def make_bot(args: argparse.Namespace):
     args.artifacts = folder
     print(f"artifacts in {folder}", flush=True)  # the build printed its one-line summary
     return Bot(recommender), report
+
+
+QUICK_MAX_LENGTH = 64  # word pieces of an item text the quick pipeline reads: its encoding takes half the time
+
+
+def answers_early(args: argparse.Namespace) -> bool:
+    """Whether this start serves a quick pipeline while the full one builds: a first build
+    (or --rebuild) served here, unless --wait-for-build, --build-only, --serve ray, the
+    ReDial system (built by its own command) or live catalog changes (--admin-token-file:
+    they would be made to the quick pipeline) say otherwise."""
+    return not (args.wait_for_build or args.build_only or args.serve == "ray" or args.redial
+                or args.admin_token_file is not None)
+
+
+def quick_bot(args: argparse.Namespace, catalog, interactions, folder: Path):
+    """The Bot that answers while the full pipeline builds: the base encoder reading the
+    first QUICK_MAX_LENGTH word pieces of each item text, CF on the interactions, nothing
+    fine-tuned or learnt from conversations. Its CF model, fusion and term weights are the
+    ratings-only pipeline's shipped choices where they were made for this catalog and these
+    ratings (the embedded MovieLens), else the config's defaults. Built into
+    `<folder>/quick/` (the full build never reads it; removed once the full one answers)."""
+    import time
+
+    from bot.conversation.chat import Bot
+    from fusion.build import load_or_build
+    from fusion.cf import fingerprints
+    from fusion.choices import RATINGS, ShippedChoices
+    from fusion.config import PipelineConfig, with_replay_defaults
+    from fusion.stages import estimate_encode_seconds
+    from retrieval.encoder import TransformerEncoder
+
+    config, how = PipelineConfig(alpha=args.alpha), "the default fusion"
+    shipped = ShippedChoices.load()
+    if (shipped is not None and RATINGS in shipped.choices
+            and all(shipped.recipe.get(k) == v for k, v in fingerprints(catalog, interactions).items())):
+        config, how = with_replay_defaults(shipped.choices[RATINGS].config), "the ratings-only bot's shipped fusion"
+    encoder = TransformerEncoder(args.encoder, max_length=QUICK_MAX_LENGTH)
+    eta = estimate_encode_seconds(encoder.encode, catalog.texts())
+    print(f"a first build: a quick pipeline answers while the full one builds. Quick: the base encoder on item "
+          f"texts cut to {QUICK_MAX_LENGTH} word pieces, CF on the interactions, {how}, nothing fine-tuned; "
+          f"encoding {len(catalog):,} {catalog.kind.plural} (ETA {eta:.0f} s)", flush=True)
+    start = time.perf_counter()
+    recommender, _ = load_or_build(catalog, interactions, encoder, folder / "quick", config, rebuild=True,
+                                   progress=False, finetune=False, tune=False,
+                                   int8_queries=args.query_precision == "int8")
+    print(f"quick pipeline built in {time.perf_counter() - start:.0f} s; the full build follows in the background",
+          flush=True)
+    return Bot(recommender)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,7 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.loaders import DataError
 
     try:
-        bot, _ = make_bot(args)
+        upgrade = None
+        if answers_early(args):
+            data = load_data(args)
+            folder = artifact_folder(args, data[0])
+            if args.rebuild or not (folder / "manifest.json").exists():
+                args.artifacts = folder
+                bot = quick_bot(args, *data, folder)
+                upgrade = functools.partial(full_bot, args, data, folder)
+        if upgrade is None:
+            bot, _ = make_bot(args)
     except (DataError, StaleArtifactError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -359,7 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve == "ray":
         del bot  # the replicas load their own copies from the artifacts just checked
         return serve_on_ray(args, argv)
-    return serve(bot, args)
+    return serve(bot, args, upgrade)
+
+
+def full_bot(args: argparse.Namespace, data, folder: Path):
+    """The full pipeline's Bot, built after the quick one answers (bot/service/upgrade.py)."""
+    import shutil
+
+    bot = make_bot(args, data)[0]
+    shutil.rmtree(folder / "quick", ignore_errors=True)
+    return bot
 
 
 def served_bot(argv: list[str]):
@@ -421,8 +498,10 @@ def serve_on_ray(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def serve(bot, args: argparse.Namespace) -> int:
-    """Serve `bot` (chat + API) as the flags say, until stopped; the exit status."""
+def serve(bot, args: argparse.Namespace, upgrade=None) -> int:
+    """Serve `bot` (chat + API) as the flags say, until stopped; the exit status. `upgrade`:
+    a callable building the full pipeline's Bot, swapped in once built (`bot` answers
+    until then: bot/service/upgrade.py)."""
     import uvicorn
 
     from bot.service.gate import TurnGate, apply_thread_budget, thread_budget
@@ -434,7 +513,11 @@ def serve(bot, args: argparse.Namespace) -> int:
     from bot.service.store import SqliteStateStore, StateStoreError
     from bot.service.study import StudyConfigError, load_study_config
 
-    apply_thread_budget(thread_budget(args.concurrency))
+    # while the full pipeline builds, the build takes every core (its turns are few); the
+    # budget applies once it is swapped in
+    budget = functools.partial(apply_thread_budget, thread_budget(args.concurrency))
+    if upgrade is None:
+        budget()
     try:
         study = load_study_config(args.study) if args.study else None
         users = load_secret(args.user_secret_file) if args.user_secret_file else None
@@ -465,6 +548,10 @@ def serve(bot, args: argparse.Namespace) -> int:
         return 2
     app = build_app(service, sessions, args.alpha, auth, concurrency=args.concurrency, users=users,
                     demo_users=args.demo_users, admin=admin)
+    if upgrade is not None:
+        from bot.service.upgrade import PipelineUpgrade
+
+        PipelineUpgrade(service, upgrade, "the full build", then=budget).start()
     print(f"chat on http://{args.host}:{args.port}/  ·  API: POST http://{args.host}:{args.port}/api/chat"
           + (f"  ·  log: {args.log_db}" if logbook else "") + (f"  ·  study: {args.study}" if study else "")
           + ("  ·  known users: with user tokens" if users else "  ·  known users: off (--user-secret-file)")

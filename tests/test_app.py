@@ -24,7 +24,9 @@ def app_url(tmp_path_factory):
     (artifacts / "user-secret").write_text(SECRET)
     # the bot `make run` serves, built as a fresh clone builds it (fine-tuned on the ratings and
     # the shipped dialogues, the shipped tuned choices): ~9 minutes on 2 idle cores
-    with serve_process(artifacts, "--artifacts", str(artifacts), "--user-secret-file",
+    # --wait-for-build: these turns test the full pipeline, not the quick one that a first build
+    # serves meanwhile (tests/test_first_build.py)
+    with serve_process(artifacts, "--artifacts", str(artifacts), "--wait-for-build", "--user-secret-file",
                        str(artifacts / "user-secret"), entry=("launch.py",), timeout_s=1500) as server:
         yield server.url
 

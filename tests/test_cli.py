@@ -30,3 +30,10 @@ def test_a_logbook_summary_through_launch(tmp_path, capsys):
     Logbook(tmp_path / "log.sqlite")  # an empty logbook
     assert launch.main(["logbook", "summary", "--db", str(tmp_path / "log.sqlite")]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_a_first_build_answers_early_unless_the_flags_say_otherwise():
+    assert launch.answers_early(launch.parse_args([]))
+    for flags in (["--wait-for-build"], ["--build-only"], ["--catalog", "redial"],
+                  ["--admin-token-file", "token"]):  # live catalog changes would go to the quick pipeline
+        assert not launch.answers_early(launch.parse_args(flags)), flags

@@ -54,6 +54,16 @@ def items_json(turn: Answer, units: Mapping[str, str] | None = None) -> list[dic
     return out
 
 
+def probe(bot: Bot) -> str | None:
+    """One real turn through `bot` (not logged): None when it listed items, else what went
+    wrong. The request is the greeting's first example: one the catalog can answer by design."""
+    try:
+        turn = bot.respond(bot.examples()[0], bot.new_session("self-test"))
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return None if turn.items else "the self-test turn returned no items"
+
+
 @dataclass(frozen=True)
 class Participation:
     """A session's place in a user study (None outside study mode)."""
@@ -81,19 +91,20 @@ class ChatService:
         self._participation_lock = threading.Lock()
         self.ready = False  # True once `self_test` has run a real turn end to end
         self.self_test_error: str | None = None
+        # which pipeline answers: "full", or "quick" while the full one builds (bot/service/upgrade.py)
+        self.pipeline: dict = {"state": "full"}
 
     def self_test(self) -> bool:
         """One real turn through retrieval, CF and fusion (not logged) and a logbook write
         lock taken and released: what `/api/health` needs before it says ready."""
-        try:
-            # the first example request of the greeting: one the catalog can answer by design
-            turn = self.bot.respond(self.bot.examples()[0], self.bot.new_session("self-test"))
-            if not turn.items:
-                raise RuntimeError("the self-test turn returned no items")
-            if self.logbook is not None:
+        error = probe(self.bot)
+        if error is None and self.logbook is not None:
+            try:
                 self.logbook.ping()
-        except Exception as e:  # any failure means "not ready"; health and the caller report it
-            self.self_test_error = f"{type(e).__name__}: {e}"
+            except Exception as e:  # any failure means "not ready"; health and the caller report it
+                error = f"{type(e).__name__}: {e}"
+        if error is not None:
+            self.self_test_error = error
             logging.getLogger("convrec").error("start-up self-test failed: %s", self.self_test_error)
             self.ready = False
             return False
@@ -104,7 +115,7 @@ class ChatService:
         g = self.gate.stats()
         return {"status": "ok" if self.ready else "starting" if self.self_test_error is None else "failed",
                 "artifacts": "ready" if self.ready else "unchecked", "self_test_error": self.self_test_error,
-                "catalog": self.bot.catalog.name, "items": len(self.bot.catalog),
+                "catalog": self.bot.catalog.name, "items": len(self.bot.catalog), "pipeline": dict(self.pipeline),
                 "logbook": None if self.logbook is None else self.logbook.health(),
                 "turns": {"limit": g.limit, "queue": g.queue, "active": g.active, "waiting": g.waiting,
                           "peak_active": g.peak_active, "admitted": g.admitted, "rejected": g.rejected}}
