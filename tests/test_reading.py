@@ -122,6 +122,17 @@ def test_that_one_after_two_films_named_asks_which(bot):
     assert bot.read("ok that one then", s).accepted_ids == ()
 
 
+def test_it_after_a_film_liked_and_a_list_is_not_the_film_liked(bot):
+    """A stranger's chat: "i loved rocky" -> list -> "i'll watch it" settled on Rocky, a film
+    they have seen. After a like, "it" is one of the list: the bot asks which."""
+    s = shown(bot.listen("I loved Heat", bot.new_session("s")), "collateral", "memento", "prestige")
+    for message in ("i'll watch it", "that one it is, thanks"):
+        turn = bot.respond(message, s)
+        r = turn.session.readings[-1]
+        assert r.act == "accept" and r.accepted_ids == (), message
+        assert turn.reply.startswith("Glad one of them caught your eye! Which one is it?"), message
+
+
 def test_a_correction_that_names_who_is_in_it_picks_that_film_from_the_list(bot):
     """ "no, I meant the other one, the one with jamie foxx": the shown film with him is
     liked; he is no limit on the list."""

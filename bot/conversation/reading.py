@@ -192,15 +192,17 @@ def settled_reference(message: str) -> re.Match | None:
 def referred(session: Session) -> str | None:
     """The one title "that one" / "it" points back at: that of the latest turn naming
     exactly one (either side's), else, when the latest named several (a list), the one
-    title the person's previous turn liked, corrected to or asked about ("no, I meant
-    Million Dollar Baby" -> list -> "that one it is"); None when that turn named none or
-    several."""
+    title the person's previous turn corrected to or asked about ("no, I meant Million
+    Dollar Baby" -> list -> "that one it is"); None when that turn named none or several,
+    or only liked one: "i loved rocky" -> list -> "i'll watch it" is about the list, not
+    the film they have seen."""
     last = last_named(session)
     if len(last) == 1:
         return last[0]
     previous = session.readings[-1] if session.readings else None
     named = previous.mentioned_ids() if previous is not None else ()
-    if len(named) == 1 and named[0] in previous.liked_ids + previous.asked_ids:
+    picked = previous.asked_ids + (previous.liked_ids if previous.act == "correction" else ()) if previous else ()
+    if len(named) == 1 and named[0] in picked:
         return named[0]
     return None
 
