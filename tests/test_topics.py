@@ -306,3 +306,20 @@ def test_what_an_item_is_about_is_answered_from_its_description():
     bot = tiny_bot(catalog=topic_catalog())
     reply = bot.respond("what is midnight heist about?", Session("s")).reply
     assert reply.endswith(DESCRIPTIONS["m6"]) and reply.startswith("Midnight Heist (1990): Crime, Thriller")
+
+
+def test_an_adjective_of_a_topic_names_it_and_is_never_unused():
+    from bot.conversation.topics import bases
+
+    assert "gore" in bases("gory") and "blood" in bases("bloody") and "violence" in bases("violent")
+    assert "magic" in bases("magical") and "fun" not in bases("funny")  # "fun": too short to be a noun here
+    gore = {"m8": ("gore",), "m10": ("gore", "ghost"), "m11": ("ghost",)}
+    items = tuple(replace(it, facets=Facets(it.facets.people, it.facets.numbers,
+                                             {**it.facets.categories, TOPIC_FACET: gore[it.item_id]}))
+                  if it.item_id in gore else it for it in make_catalog().items)
+    reader = Reader(Catalog("gore", items, kind=make_catalog().kind))
+    r = reader.read("something scary but not too gory", Session("s"))
+    assert [(f.name, f.values, f.negate) for f in r.facet_filters] == [(TOPIC_FACET, ("gore",), True)]
+    assert r.unused == ()  # never "I can't rule out 'too gory'"
+    assert reader.read("a gory one", Session("s")).topics == ("gore",)
+    assert reader.read("something ghostly", Session("s")).topics == ()  # no ending of ADJECTIVE_ENDINGS

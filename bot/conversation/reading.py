@@ -34,7 +34,7 @@ from bot.conversation.linking import (COMMON_WORDS, CUE, MAX_SERIES, Mention, Ti
 from bot.conversation.negation import POSITIVE, clause_bounds, negated_scopes, verdict
 from bot.conversation.records import Reading, Span
 from bot.conversation.state import Session
-from bot.conversation.topics import ABOUT, TopicReader, singulars as singular_forms
+from bot.conversation.topics import ABOUT, TopicReader, bases, singulars as singular_forms
 from bot.conversation.understand import FILLER, has_content, is_paging, read_turn, resolve_relative
 from bot.conversation.vocabulary import NARROW, GenreVocabulary, canonical
 from retrieval.facets import TOPIC_FACET
@@ -654,7 +654,7 @@ class Reader:
                           people=facets.people, unusable=facets.unusable, topics=tuple(dict.fromkeys(wanted_topics)),
                           # a topic ruled out is a filter, never "I can't rule out 'vampires'"
                           unused=tuple(u for u in reading.unused
-                                       if not ruled_out & {w for x in u.lower().split() for w in singular_forms(x)}))
+                                       if not ruled_out & {w for x in u.lower().split() for w in singular_forms(x) + bases(x)}))
         refs = {pos: offset for pos, offset in reversed(list_references(message, len(session.last_ids)))}
         for pos, offset in sorted(refs.items(), key=lambda r: r[1]):  # each listed item once: its first reference
             item_id = session.last_ids[pos - 1]

@@ -70,6 +70,19 @@ def singulars(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# An adjective and the noun a catalog tags ("gory" -> gore, "bloody" -> blood, "violent" ->
+# violence, "magical" -> magic): English endings, tried only where the word is no topic itself
+ADJECTIVE_ENDINGS = (("y", ""), ("y", "e"), ("ent", "ence"), ("ant", "ance"), ("al", ""), ("ic", ""),
+                     ("ous", ""), ("ful", ""))
+MIN_BASE = 4  # letters of such a noun ("gore"; not "fun" from "funny")
+
+
+def bases(word: str) -> tuple[str, ...]:
+    """The nouns an adjective may be made from, by ADJECTIVE_ENDINGS: "gory" -> (gor, gore)."""
+    return tuple(dict.fromkeys(word[:-len(end)] + base for end, base in ADJECTIVE_ENDINGS
+                               if word.endswith(end) and len(word) - len(end) + len(base) >= MIN_BASE))
+
+
 class TopicReader:
     """The topics of one catalog and how to find them in a message."""
 
@@ -91,14 +104,18 @@ class TopicReader:
                 and not (len(words) == 1 and (len(value) < MIN_LETTERS or value in FUNCTION_WORDS)))
 
     def lookup(self, words: list[str]) -> str | None:
-        """The topic these message words name (the last one may be a plural), or None."""
+        """The topic these message words name (the last one may be a plural, or an adjective
+        of the topic: "gory" -> gore), or None."""
         head = " ".join(words[:-1])
-        best = None
-        for last in singulars(words[-1]):
-            phrase = f"{head} {last}" if head else last
-            if phrase in self.topics and (best is None or self.topics[phrase] > self.topics[best]):
-                best = phrase
-        return best
+        for forms in (singulars(words[-1]), bases(words[-1])):  # an adjective's noun only when no plural fits
+            best = None
+            for last in forms:
+                phrase = f"{head} {last}" if head else last
+                if phrase in self.topics and (best is None or self.topics[phrase] > self.topics[best]):
+                    best = phrase
+            if best is not None:
+                return best
+        return None
 
     def find(self, message: str) -> list[TopicSpan]:
         """Topics in `message` (spans in its offsets), longest phrase first, none overlapping
