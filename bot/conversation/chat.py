@@ -167,7 +167,7 @@ class Bot:
             years=None if session.years is None else (session.years.first, session.years.last),
             user_id=session.user_id, k=self.config.k,
             alpha=alpha if alpha is not None else self.config.alpha, context=session.transcript,
-            wanted_genres=current_genres(session), wanted_topics=current, facet_filters=session.facet_filters,
+            wanted_genres=session.wanted_genres(), wanted_topics=current, facet_filters=session.facet_filters,
             audience=session.audience,
         )
 
@@ -327,16 +327,6 @@ def counted_share(counts: np.ndarray) -> np.ndarray:
 def last_turn(session: Session) -> int | None:
     """Index of the latest turn that was not itself an undo (None: nothing to take back)."""
     return next((i for i in range(len(session.readings) - 1, -1, -1) if session.readings[i].act != "undo"), None)
-
-
-def current_genres(session: Session) -> tuple[str, ...]:
-    """Genres the current request asks for: those of the turns since the latest one that
-    opened a new request ("now something funny"), less the ones ruled out since."""
-    start = max((i for i, r in enumerate(session.readings) if r.switch), default=0)
-    # an audience holds until changed ("for my kids, 6 and 9", then "something funnier")
-    kids = ("children",) if session.audience == "kids" else ()
-    wanted = [g for r in session.readings[start:] for g in r.wanted_genres] + list(kids)
-    return tuple(dict.fromkeys(g for g in wanted if g not in session.banned_genres))
 
 
 def spoken_turn(recs: list[Recommendation]) -> Utterance | None:

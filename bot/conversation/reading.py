@@ -722,11 +722,8 @@ class Reader:
             return reading
         if reading.liked_ids or reading.disliked_ids or (not new and not topics):
             return reading
-        start = max((i for i, r in enumerate(session.readings) if r.switch), default=0)
-        old = {g for r in session.readings[start:] for g in r.wanted_genres} - set(session.banned_genres)
+        old = {g for g in session.wanted_genres() if g in self.genre_names}  # with "children" for kids
         old_topics = set(session.wanted_topics())
-        if session.audience == "kids" and "children" in self.genre_names:
-            old.add("children")
         new |= {"children"} if kids else set()
         if (not old and not old_topics) or new & old or topics & old_topics or (new <= old and topics <= old_topics):
             return reading

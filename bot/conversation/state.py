@@ -41,13 +41,25 @@ class Session:
     facet_filters: tuple[FacetFilter, ...] = ()  # people, numbers, categories in force
     audience: str = ""  # who the picks are for ("kids", "adults"), kept until the person changes it
 
+    def request_start(self) -> int:
+        """Index of the turn that opened the current request ("now something funny"), 0 when
+        none did: the genres, topics and cues in force are those said since."""
+        return max((i for i, r in enumerate(self.readings) if r.switch), default=0)
+
+    def wanted_genres(self) -> tuple[str, ...]:
+        """Genres the current request asks for: those of its turns, and the children's genre
+        for a kids' audience (it holds until changed: "for my kids, 6 and 9", then "something
+        funnier"), less the ones ruled out since."""
+        kids = ("children",) if self.audience == "kids" else ()
+        wanted = [g for r in self.readings[self.request_start():] for g in r.wanted_genres] + list(kids)
+        return tuple(dict.fromkeys(g for g in wanted if g not in self.banned_genres))
+
     def wanted_cues(self) -> dict[str, tuple[str, ...]]:
         """Wanted genre -> the user's words that asked for it, over the turns of the current
         request (since the latest that opened a new one, as `wanted_topics`)."""
         cues: dict[str, tuple[str, ...]] = {}
         banned = set(self.banned_genres)
-        start = max((i for i, r in enumerate(self.readings) if r.switch), default=0)
-        for r in self.readings[start:]:
+        for r in self.readings[self.request_start():]:
             for g, words in r.cues.items():
                 if g not in banned:
                     cues[g] = tuple(dict.fromkeys(cues.get(g, ()) + words))
@@ -56,11 +68,10 @@ class Session:
     def wanted_topics(self) -> tuple[str, ...]:
         """Topics the current request asks for ("a heist movie"): those of the turns since the
         latest one that opened a new request, less those taken back or ruled out since."""
-        start = max((i for i, r in enumerate(self.readings) if r.switch), default=0)
         banned = {v for f in self.facet_filters if f.kind == "cat" and f.name == TOPIC_FACET and f.negate
                   for v in f.values}
         wanted: list[str] = []
-        for r in self.readings[start:]:
+        for r in self.readings[self.request_start():]:
             gone = {v.lower() for v in r.undone_values}
             wanted = [t for t in wanted if t not in gone] + list(r.topics)
         return tuple(dict.fromkeys(t for t in wanted if t not in banned))
