@@ -121,6 +121,16 @@ def wait_until_up(url: str, timeout_s: float, path: str = "/healthz",
         pause = min(2 * pause, 1.0)  # a first-run build takes minutes: do not poll it busily
 
 
+def wait_for(cond, seconds: float = 10.0) -> bool:
+    """Whether `cond()` turned true within `seconds` (polled every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @contextmanager
 def serve_app(app, **uvicorn_options) -> Iterator[str]:
     """`app` served by uvicorn in a thread of this process on a free port: its URL once

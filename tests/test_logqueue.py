@@ -12,16 +12,7 @@ from bot.service.api import create_app
 from bot.service.logbook import Logbook
 from bot.service.logqueue import SafeLog
 from bot.service.chatservice import ChatService
-from tests.helpers import tiny_bot
-
-
-def wait_for(cond, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.helpers import tiny_bot, wait_for
 
 
 def test_turns_answer_while_another_process_holds_the_log(tmp_path):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from bot.service.logbook import Logbook, LogbookError
 from bot.service.logqueue import SafeLog
 from bot.service.sessions import Sessions
 from bot.service.store import SqliteStateStore, StateStoreError
-from tests.helpers import tiny_bot
+from tests.helpers import tiny_bot, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,15 +29,6 @@ def served(state: SqliteStateStore, log: Logbook | SafeLog | None = None) -> Tes
     service = ChatService(tiny_bot(k=3), log)
     assert service.self_test()
     return TestClient(create_app(service, Sessions(state)), raise_server_exceptions=False)
-
-
-def wait_for(cond, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_read_only_state_store_is_503_and_health_says_so(tmp_path):
